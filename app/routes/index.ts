@@ -1,0 +1,7 @@
+import type { RouteModule } from '../context.js';
+import { healthRoutes } from './health.js';
+
+/** Every route module of the reference server, in registration order. */
+export const routeModules: RouteModule[] = [
+  healthRoutes,
+];

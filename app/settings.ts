@@ -1,0 +1,25 @@
+/** Reference-server settings from env (redkit's own REDIS_* variables are read by redkit). */
+export interface AppSettings {
+  port: number;
+  host: string;
+  logLevel: string;
+  /** Bearer token for /api/admin/*; admin routes are disabled when unset. */
+  adminToken: string | undefined;
+  env: Record<string, string | undefined>;
+}
+
+/** Reads the server's settings; throws with the variable's name on bad input. */
+export function readSettings(env: Record<string, string | undefined> = process.env): AppSettings {
+  const rawPort = env.PORT ?? '3000';
+  const port = Number(rawPort);
+  if (!/^\d+$/.test(rawPort) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be a whole number from 0 to 65535 (got "${rawPort}")`);
+  }
+  return {
+    port,
+    host: env.HOST ?? '0.0.0.0',
+    logLevel: env.LOG_LEVEL ?? 'info',
+    adminToken: env.ADMIN_TOKEN || undefined,
+    env,
+  };
+}

@@ -1,0 +1,54 @@
+import { maskSecrets } from '../config/mask.js';
+
+/** Why Redis cannot be used, with the fix the seeds' troubleshooting table gives. */
+export interface ClassifiedError {
+  reason: 'ECONNREFUSED' | 'DNS' | 'NOAUTH' | 'WRONGPASS' | 'NOPERM' | 'TLS_MISMATCH' | 'TLS_CERT' | 'CLOSED_IN_HANDSHAKE' | 'TIMEOUT' | 'CONNECTION_LOST' | 'UNKNOWN';
+  /** What happened, never containing a secret. */
+  message: string;
+  /** What to change. */
+  hint: string;
+}
+
+interface ErrorLike { code?: string; message?: string; name?: string }
+
+/**
+ * Classifies a connection-level error. `target` is `host:port` for messages; `secrets` are masked.
+ * `tls` says whether the client spoke TLS, which tells the two handshake mismatches apart.
+ */
+export function classifyError(error: unknown, ctx: { target: string; tls: boolean; secrets?: Array<string | undefined> }): ClassifiedError {
+  const e = (error ?? {}) as ErrorLike;
+  const raw = maskSecrets(String(e.message ?? error), ctx.secrets ?? []);
+  const code = e.code ?? '';
+  const at = ctx.target;
+  if (code === 'ECONNREFUSED' || raw.includes('ECONNREFUSED')) {
+    return { reason: 'ECONNREFUSED', message: `connection refused by ${at}`, hint: 'check REDIS_HOST / REDIS_PORT (or REDIS_URL) and that redis-server is running and reachable from this host' };
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || raw.includes('ENOTFOUND') || raw.includes('EAI_AGAIN')) {
+    return { reason: 'DNS', message: `cannot resolve the host of ${at}`, hint: 'check REDIS_HOST: use the provider\'s full hostname (e.g. xxx.upstash.io) or its internal one (e.g. redis.railway.internal) from inside that network' };
+  }
+  if (raw.startsWith('NOAUTH') || raw.includes('NOAUTH')) {
+    return { reason: 'NOAUTH', message: 'Redis requires authentication and no password was sent', hint: 'set REDIS_PASSWORD (and REDIS_USERNAME for an ACL user), or put them in REDIS_URL' };
+  }
+  if (raw.includes('WRONGPASS') || raw.includes('invalid password') || raw.includes('invalid username-password')) {
+    return { reason: 'WRONGPASS', message: 'Redis rejected the username/password pair', hint: 'check REDIS_USERNAME and REDIS_PASSWORD against your provider\'s dashboard (Railway and Upstash use the user "default")' };
+  }
+  if (raw.startsWith('NOPERM') || raw.includes('NOPERM')) {
+    return { reason: 'NOPERM', message: `the ACL user may not run a command redkit needs: ${raw}`, hint: 'grant the user +@all on the key prefix, or at least the commands named in the error' };
+  }
+  if (/CERT|certificate|self[- ]signed|altnames/i.test(raw) || /CERT/.test(code)) {
+    return { reason: 'TLS_CERT', message: `the TLS certificate of ${at} was not accepted: ${raw}`, hint: 'pass the CA with options.tls = { ca } or fix the hostname; never disable verification in production' };
+  }
+  if (ctx.tls && (/wrong version number|packet length too long|SSL routines|before secure TLS connection|EPROTO/i.test(raw) || code === 'EPROTO' || code.startsWith('ERR_SSL'))) {
+    return { reason: 'TLS_MISMATCH', message: `TLS handshake with ${at} failed: the server does not speak TLS on this port`, hint: 'use redis:// (or REDIS_TLS=false) for this port, or point at the server\'s TLS port' };
+  }
+  if (/timed? ?out|ETIMEDOUT/i.test(raw) || code === 'ETIMEDOUT') {
+    return { reason: 'TIMEOUT', message: `Redis at ${at} did not answer in time`, hint: 'Redis may be paused, overloaded or behind a firewall; check the network, or raise REDIS_CONNECT_TIMEOUT_MS / REDIS_COMMAND_TIMEOUT_MS' };
+  }
+  if (!ctx.tls && (code === 'ECONNRESET' || /Connection is closed|socket hang up|ECONNRESET/.test(raw))) {
+    return { reason: 'CLOSED_IN_HANDSHAKE', message: `${at} closed the connection`, hint: 'if this server requires TLS, use rediss:// or REDIS_TLS=true; otherwise check that it is a Redis server and that it is running' };
+  }
+  if (/Connection is closed|Stream isn't writeable|ECONNRESET|EPIPE|socket/i.test(raw)) {
+    return { reason: 'CONNECTION_LOST', message: `connection to ${at} lost`, hint: 'redkit reconnects by itself with backoff; check that Redis is running' };
+  }
+  return { reason: 'UNKNOWN', message: raw, hint: 'run `npx redkit doctor` for a step-by-step check' };
+}

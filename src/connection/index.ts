@@ -1,0 +1,7 @@
+export { RedisConnection } from './redis-connection.js';
+export type { ConnectionState, RedisHealth, DedicatedClientOptions } from './redis-connection.js';
+export { classifyError } from './classify.js';
+export type { ClassifiedError } from './classify.js';
+export { redactError } from './redact.js';
+export { backoffDelay } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';

@@ -1,0 +1,332 @@
+import { EventEmitter } from 'node:events';
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger, RedkitConfig } from '../config/types.js';
+import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { classifyError, type ClassifiedError } from './classify.js';
+import { redactError } from './redact.js';
+
+/** Where the shared connection stands. */
+export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
+
+/** `kit.health()`: the seed 002 `redis` object plus when the state began and the last error. */
+export interface RedisHealth {
+  status: 'connected' | 'disconnected' | 'not_configured';
+  message: string;
+  /** PING round trip in ms, or null when not connected. */
+  latency: number | null;
+  /** When the current status began (ISO 8601). */
+  since: string;
+  lastError: (ClassifiedError & { at: string }) | null;
+}
+
+/** Options of a dedicated client made with `createClient`. */
+export interface DedicatedClientOptions {
+  /** Shown in `CLIENT LIST` as `redkit:<instance>:<purpose>`. */
+  purpose: string;
+  /** ioredis options to override (e.g. `maxRetriesPerRequest: null` for blocking BullMQ workers). */
+  overrides?: Partial<RedisOptions>;
+}
+
+/**
+ * The only place redkit creates ioredis clients. Holds the shared command client, hands out
+ * dedicated subscriber/blocking clients with the same settings, tracks the state, probes health.
+ * Events: `state` (state, previous), `connected`, `disconnected` (ClassifiedError | null).
+ */
+export class RedisConnection extends EventEmitter {
+  readonly config: RedkitConfig;
+  #logger: Logger;
+  #backoff: BackoffOptions;
+  #client: Redis | null = null;
+  #dedicated = new Set<Redis>();
+  #state: ConnectionState;
+  #since = new Date();
+  #lastError: (ClassifiedError & { at: string }) | null = null;
+  #probeTimer: NodeJS.Timeout | null = null;
+  #probing = false;
+  #attempt = 0;
+  #lastRetryLog = 0;
+  #closed = false;
+  #started: Promise<void> | null = null;
+
+  constructor(config: RedkitConfig, logger: Logger, backoff: BackoffOptions = {}) {
+    super();
+    this.config = config;
+    this.#logger = logger;
+    this.#backoff = backoff;
+    this.#state = config.mode === 'standalone' ? 'not_configured' : 'connecting';
+    // The connection emits 'disconnected' as a state change; an 'error' event is never emitted, so no listener is required.
+  }
+
+  /** Current state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** True when Redis is configured and answering: the only state in which capabilities use it. */
+  get isReady(): boolean {
+    return this.#state === 'connected';
+  }
+
+  /** The last classified connection error, if any. */
+  get lastError(): (ClassifiedError & { at: string }) | null {
+    return this.#lastError;
+  }
+
+  /** The shared command client, or null in standalone mode or before `start()`. */
+  get client(): Redis | null {
+    return this.#client;
+  }
+
+  /**
+   * Connects the shared client. Resolves when connected, or after `connectTimeoutMs` with the
+   * state `disconnected` (degraded mode: reconnecting goes on in the background). Never rejects
+   * for an unreachable Redis; idempotent.
+   */
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('the Redis connection'));
+    if (this.config.mode === 'standalone') return Promise.resolve();
+    this.#started ??= this.#connect();
+    return this.#started;
+  }
+
+  async #connect(): Promise<void> {
+    const cfg = this.config;
+    this.#logger.info({ target: cfg.target, instanceId: cfg.instanceId }, `[Redis] Initializing connection to ${cfg.host}:${cfg.port}`);
+    const client = this.#make('command', {
+      // Fail fast while disconnected: ioredis's offline queue is unbounded and its commands
+      // fail only after many reconnect attempts, which would hang the request path.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      enableAutoPipelining: true,
+    });
+    this.#client = client;
+    client.on('ready', () => {
+      this.#attempt = 0;
+      this.#setState('connected', null);
+      this.#logger.info({ target: cfg.target }, '[Redis] Client ready to receive commands');
+    });
+    client.on('error', (err: unknown) => this.#recordError(err));
+    client.on('close', () => {
+      if (this.#closed) return;
+      if (this.#state === 'connected' || this.#state === 'connecting') this.#setState('disconnected', this.#lastError);
+    });
+    this.#startProbe();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.#state !== 'connected') {
+          this.#recordError(Object.assign(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }), true);
+          this.#setState('disconnected', this.#lastError);
+          this.#logger.warn({ target: cfg.target, reason: this.#lastError?.reason, hint: this.#lastError?.hint }, `[Redis] Not reachable within ${cfg.connectTimeoutMs} ms: starting degraded, reconnecting in the background`);
+        }
+        done();
+      }, cfg.connectTimeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        this.off('connected', done);
+        this.off('closed', done);
+        resolve();
+      };
+      this.once('connected', done);
+      this.once('closed', done);
+      client.connect().catch(() => {
+        // The first attempt failed; retryStrategy keeps trying and 'ready' resolves us.
+      });
+    });
+  }
+
+  /**
+   * A dedicated client with the shared settings (for SUBSCRIBE, blocking commands, BullMQ).
+   * It is closed by `close()`. Throws in standalone mode.
+   */
+  createClient(options: DedicatedClientOptions): Redis {
+    if (this.#closed) throw new ClosedError('the Redis connection');
+    if (this.config.mode === 'standalone') {
+      throw new RedkitError('E_STANDALONE', `cannot create a Redis client for "${options.purpose}" in standalone mode: configure REDIS_URL or REDIS_HOST`);
+    }
+    const client = this.#make(options.purpose, options.overrides ?? {});
+    client.on('error', (err: unknown) => {
+      redactError(err, [this.config.password]);
+      this.#logger.debug({ purpose: options.purpose, err: String((err as Error)?.message ?? err) }, '[Redis] dedicated client error');
+    });
+    client.once('end', () => this.#dedicated.delete(client));
+    this.#dedicated.add(client);
+    if (options.overrides?.lazyConnect !== true) client.connect().catch(() => {});
+    return client;
+  }
+
+  #make(purpose: string, overrides: Partial<RedisOptions>): Redis {
+    const cfg = this.config;
+    return new Redis({
+      host: cfg.host,
+      port: cfg.port,
+      username: cfg.username,
+      password: cfg.password,
+      db: cfg.db,
+      tls: cfg.tls === false ? undefined : { servername: cfg.host, ...cfg.tls },
+      connectTimeout: cfg.connectTimeoutMs,
+      commandTimeout: cfg.commandTimeoutMs,
+      connectionName: `redkit:${cfg.instanceId}:${purpose}`,
+      lazyConnect: true,
+      retryStrategy: (attempt: number) => this.#retryDelay(purpose, attempt),
+      ...overrides,
+    });
+  }
+
+  #retryDelay(purpose: string, attempt: number): number | null {
+    if (this.#closed) return null;
+    const delay = backoffDelay(attempt, this.#backoff);
+    if (purpose === 'command') {
+      this.#attempt = attempt;
+      // Logs the first five attempts, then at most one line every 30 s: reconnecting is forever.
+      const now = Date.now();
+      if (attempt <= 5 || now - this.#lastRetryLog >= 30_000) {
+        this.#lastRetryLog = now;
+        this.#logger.warn({ attempt, delayMs: delay, reason: this.#lastError?.reason }, `[Redis] Retry attempt ${attempt}, waiting ${delay}ms`);
+      }
+    }
+    return delay;
+  }
+
+  #recordError(err: unknown, quiet = false): void {
+    redactError(err, [this.config.password]);
+    const classified = classifyError(err, { target: `${this.config.host}:${this.config.port}`, tls: this.config.tls !== false, secrets: [this.config.password] });
+    const previous = this.#lastError;
+    this.#lastError = { ...classified, at: new Date().toISOString() };
+    if (!quiet && (previous?.reason !== classified.reason || this.#attempt <= 1)) {
+      this.#logger.error({ reason: classified.reason, hint: classified.hint }, `[Redis] ❌ Connection error: ${classified.reason}: ${classified.message}`);
+    }
+  }
+
+  #setState(next: ConnectionState, error: (ClassifiedError & { at: string }) | null): void {
+    if (this.#state === next) return;
+    const previous = this.#state;
+    this.#state = next;
+    this.#since = new Date();
+    this.emit('state', next, previous);
+    if (next === 'connected') this.emit('connected');
+    if (next === 'disconnected') this.emit('disconnected', error);
+  }
+
+  /**
+   * A paused (SIGSTOP) Redis keeps its TCP connection open, so only a timed-out PING reveals it;
+   * the probe turns that into `disconnected`, and a later answer back into `connected`.
+   */
+  #startProbe(): void {
+    this.#probeTimer = setInterval(() => void this.#probe(), this.config.healthIntervalMs);
+    this.#probeTimer.unref();
+  }
+
+  async #probe(): Promise<void> {
+    const client = this.#client;
+    if (this.#probing || !client || client.status !== 'ready') return;
+    this.#probing = true;
+    try {
+      await client.ping();
+      if (this.#state !== 'connected') this.#setState('connected', null);
+    } catch (err) {
+      this.#recordError(err);
+      this.#setState('disconnected', this.#lastError);
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  /**
+   * Runs `fn` with the shared client when Redis is usable. Fails at once with
+   * RedisUnavailableError when it is not, and maps connection failures and timeouts to it;
+   * Redis reply errors (WRONGTYPE, script errors) pass through, redacted.
+   */
+  async run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    const client = this.#client;
+    if (!client || !this.isReady) throw this.unavailable();
+    try {
+      return await fn(client);
+    } catch (err) {
+      throw this.toUnavailable(err);
+    }
+  }
+
+  /** The error capabilities throw when Redis is configured but not usable now. */
+  unavailable(cause?: unknown): RedisUnavailableError {
+    if (this.#closed) return new RedisUnavailableError('redkit is closed', 'CLOSED');
+    if (this.config.mode === 'standalone') return new RedisUnavailableError('Redis is not configured (standalone mode)', 'NOT_CONFIGURED');
+    const last = this.#lastError;
+    const detail = last ? `${last.message} — ${last.hint}` : 'not connected yet';
+    return new RedisUnavailableError(`Redis at ${this.config.host}:${this.config.port} is ${this.#state}: ${detail}`, last?.reason ?? 'UNAVAILABLE', { cause });
+  }
+
+  /** Maps a thrown error: connection trouble → RedisUnavailableError; a Redis reply error → itself, redacted. */
+  toUnavailable(err: unknown): unknown {
+    redactError(err, [this.config.password]);
+    if (err instanceof RedkitError) return err;
+    const name = (err as Error)?.name;
+    if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS|LOADING|BUSY)/.test(String((err as Error).message))) return err;
+    const classified = classifyError(err, { target: `${this.config.host}:${this.config.port}`, tls: this.config.tls !== false, secrets: [this.config.password] });
+    if (classified.reason === 'TIMEOUT') void this.#probe();
+    return new RedisUnavailableError(`Redis command failed: ${classified.message} — ${classified.hint}`, classified.reason, { cause: err });
+  }
+
+  /** PING round trip in ms; throws RedisUnavailableError when Redis is not usable. */
+  async ping(): Promise<number> {
+    return this.run(async (client) => {
+      const start = performance.now();
+      await client.ping();
+      return Math.round((performance.now() - start) * 100) / 100;
+    });
+  }
+
+  /** The seed 002 health object, with PING latency measured now. */
+  async health(): Promise<RedisHealth> {
+    const since = this.#since.toISOString();
+    if (this.config.mode === 'standalone') {
+      return { status: 'not_configured', message: 'Redis not configured: running standalone (in-memory)', latency: null, since, lastError: null };
+    }
+    if (this.isReady) {
+      try {
+        const latency = await this.ping();
+        return { status: 'connected', message: 'Redis connection healthy', latency, since: this.#since.toISOString(), lastError: this.#lastError };
+      } catch {
+        // fall through: the failed ping has just recorded the cause
+      }
+    }
+    const last = this.#lastError;
+    return {
+      status: 'disconnected',
+      message: last ? `${last.message} — ${last.hint}` : 'Redis configured but not connected yet',
+      latency: null,
+      since: this.#since.toISOString(),
+      lastError: last,
+    };
+  }
+
+  /**
+   * Lets in-flight commands finish (QUIT is queued behind them, bounded by the command
+   * timeout), then closes every client. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#probeTimer) clearInterval(this.#probeTimer);
+    this.emit('closed');
+    const clients = [...this.#dedicated, ...(this.#client ? [this.#client] : [])];
+    await Promise.all(clients.map((c) => this.#quit(c)));
+    this.#dedicated.clear();
+    this.removeAllListeners();
+  }
+
+  async #quit(client: Redis): Promise<void> {
+    if (client.status === 'end') return;
+    if (client.status !== 'ready') {
+      client.disconnect(false);
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      client.quit().catch(() => undefined),
+      new Promise((resolve) => { timer = setTimeout(resolve, this.config.commandTimeoutMs); }),
+    ]);
+    clearTimeout(timer);
+    if ((client.status as string) !== 'end') client.disconnect(false);
+  }
+}

@@ -1,0 +1,10 @@
+export { Redkit, createRedkit } from './kit.js';
+export type { RedkitMode, HealthReport, RedkitInternals } from './kit.js';
+export type { RedkitContext } from './context.js';
+export { resolveConfig, maskUrl, MASK } from './config/index.js';
+export type { RedkitOptions, RedkitConfig, Logger } from './config/index.js';
+export { RedisConnection, classifyError, redactError, backoffDelay } from './connection/index.js';
+export type { ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions } from './connection/index.js';
+export { KeySpace, assertName } from './keys.js';
+export { createDefaultLogger, silentLogger } from './logger.js';
+export * from './errors.js';

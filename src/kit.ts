@@ -1,0 +1,115 @@
+import { resolveConfig } from './config/parse.js';
+import type { Logger, RedkitConfig, RedkitOptions } from './config/types.js';
+import { RedisConnection, type RedisHealth } from './connection/redis-connection.js';
+import type { BackoffOptions } from './connection/backoff.js';
+import type { RedkitContext } from './context.js';
+import { KeySpace } from './keys.js';
+import { createDefaultLogger } from './logger.js';
+import type { Redis } from 'ioredis';
+
+/** Which way the toolkit runs right now (see the README's degradation table). */
+export type RedkitMode = 'standalone' | 'redis' | 'degraded';
+
+/** The app-level health: seed 002's `/api/health` JSON. */
+export interface HealthReport {
+  /** `healthy` when Redis is connected or deliberately not configured; `degraded` when configured but unusable. */
+  status: 'healthy' | 'degraded';
+  mode: RedkitMode;
+  redis: Pick<RedisHealth, 'status' | 'message' | 'latency'> & Partial<RedisHealth>;
+  instanceId: string;
+  /** Seconds since the toolkit was created. */
+  uptime: number;
+}
+
+/** Extra options of `new Redkit()` beyond the env-mirroring ones. */
+export interface RedkitInternals {
+  /** Reconnect backoff. */
+  backoff?: BackoffOptions;
+}
+
+/**
+ * The toolkit: one config, one shared connection, and every capability built on it.
+ * Create it with `createRedkit()`; close it with `close()`.
+ */
+export class Redkit implements RedkitContext {
+  readonly config: RedkitConfig;
+  readonly connection: RedisConnection;
+  readonly keys: KeySpace;
+  readonly logger: Logger;
+  readonly instanceId: string;
+  readonly #startedAt = Date.now();
+  #closers: Array<() => Promise<void> | void> = [];
+  #closing: Promise<void> | null = null;
+
+  /** Resolves and validates config (throws ConfigError) and begins connecting; `ready()` waits for it. */
+  constructor(options: RedkitOptions & RedkitInternals = {}) {
+    this.config = resolveConfig(options);
+    this.logger = options.logger ?? createDefaultLogger();
+    this.instanceId = this.config.instanceId;
+    this.keys = new KeySpace(this.config.prefix);
+    this.connection = new RedisConnection(this.config, this.logger, options.backoff);
+  }
+
+  /** Connects (bounded by `connectTimeoutMs`); never rejects for an unreachable Redis: the kit runs degraded instead. */
+  async ready(): Promise<this> {
+    await this.connection.start();
+    return this;
+  }
+
+  /** `standalone` (no Redis configured), `redis` (connected) or `degraded` (configured, unusable now). */
+  get mode(): RedkitMode {
+    if (this.config.mode === 'standalone') return 'standalone';
+    return this.connection.isReady ? 'redis' : 'degraded';
+  }
+
+  /** The shared ioredis command client, or `null` in standalone mode. Prefer the capabilities. */
+  get redis(): Redis | null {
+    return this.connection.client;
+  }
+
+  /** Redis health: `{ status, message, latency, since, lastError }` with latency from a PING now. */
+  health(): Promise<RedisHealth> {
+    return this.connection.health();
+  }
+
+  /** The app-level report served at `/api/health` (seed 002 shape). */
+  async healthReport(): Promise<HealthReport> {
+    const redis = await this.health();
+    return {
+      status: redis.status === 'disconnected' ? 'degraded' : 'healthy',
+      mode: this.mode,
+      redis,
+      instanceId: this.instanceId,
+      uptime: Math.round((Date.now() - this.#startedAt) / 1000),
+    };
+  }
+
+  /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */
+  onClose(fn: () => Promise<void> | void): void {
+    this.#closers.push(fn);
+  }
+
+  /** Closes every capability (latest first), then the connections after in-flight commands finish. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const closer of this.#closers.reverse()) {
+        try {
+          await closer();
+        } catch (err) {
+          this.logger.warn({ err: String((err as Error)?.message ?? err) }, '[redkit] a capability failed to close cleanly');
+        }
+      }
+      await this.connection.close();
+    })();
+    return this.#closing;
+  }
+}
+
+/**
+ * Creates the toolkit from options over env and waits until it is connected, or degraded after
+ * `connectTimeoutMs`. With no Redis configured it runs standalone, in memory.
+ * @throws ConfigError on invalid configuration.
+ */
+export async function createRedkit(options: RedkitOptions & RedkitInternals = {}): Promise<Redkit> {
+  return new Redkit(options).ready();
+}

@@ -1,0 +1,27 @@
+import { createRedkit, silentLogger, type Redkit, type RedkitOptions } from '../../src/index.js';
+import type { RedisServer } from './redis-server.js';
+import { randomPrefix } from './util.js';
+
+/**
+ * A toolkit connected to `server`, with a random key prefix, short timeouts, no logs, and an
+ * empty env so the developer's REDIS_* variables never leak into a test.
+ */
+export function kitFor(server: RedisServer, options: RedkitOptions = {}): Promise<Redkit> {
+  return createRedkit({
+    url: server.url,
+    tls: server.ca ? { ca: server.ca } : undefined,
+    keyPrefix: randomPrefix(),
+    connectTimeoutMs: 2000,
+    commandTimeoutMs: 500,
+    healthIntervalMs: 200,
+    logger: silentLogger,
+    env: {},
+    backoff: { baseMs: 20, maxMs: 200 },
+    ...options,
+  } as RedkitOptions);
+}
+
+/** A standalone (in-memory) toolkit. */
+export function standaloneKit(options: RedkitOptions = {}): Promise<Redkit> {
+  return createRedkit({ env: {}, logger: silentLogger, keyPrefix: randomPrefix(), ...options });
+}
