@@ -5,6 +5,7 @@ import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
+import { SharedSubscriber } from './subscriber.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -48,6 +49,7 @@ export class RedisConnection extends EventEmitter {
   #lastRetryLog = 0;
   #closed = false;
   #started: Promise<void> | null = null;
+  #subscriber: SharedSubscriber | null = null;
 
   constructor(config: RedkitConfig, logger: Logger, backoff: BackoffOptions = {}) {
     super();
@@ -153,6 +155,16 @@ export class RedisConnection extends EventEmitter {
     this.#dedicated.add(client);
     if (options.overrides?.lazyConnect !== true) client.connect().catch(() => {});
     return client;
+  }
+
+  /**
+   * The subscriber connection shared by every capability, created on first use. Its commands
+   * wait for a reconnect instead of failing (subscriptions must survive an outage).
+   * Throws in standalone mode.
+   */
+  subscriber(): SharedSubscriber {
+    this.#subscriber ??= new SharedSubscriber(this.createClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }));
+    return this.#subscriber;
   }
 
   #make(purpose: string, overrides: Partial<RedisOptions>): Redis {
