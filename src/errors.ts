@@ -52,8 +52,80 @@ export class ClosedError extends RedkitError {
 
 // Capability errors are added below, one block per capability.
 
+// --- lock / leader ---
+
+/**
+ * A lock or semaphore slot was not granted: at once (`wait` 0), or not within `wait` ms.
+ * `reason`: `busy` (held by others), `restart-guard` (Redis restarted less than one TTL ago),
+ * `aborted` (the caller's signal fired). `retryAfterMs` hints when a slot may free up.
+ */
+export class LockBusyError extends RedkitError {
+  readonly lockName: string;
+  readonly reason: 'busy' | 'restart-guard' | 'aborted';
+  readonly retryAfterMs: number;
+  constructor(lockName: string, reason: 'busy' | 'restart-guard' | 'aborted', retryAfterMs: number, waitedMs: number) {
+    const why = reason === 'restart-guard'
+      ? 'Redis restarted less than one TTL ago, so no grant is safe yet'
+      : reason === 'aborted' ? 'the signal passed in options.signal was aborted' : 'it is held by others';
+    super('E_LOCK_BUSY', `lock "${lockName}" was not acquired after ${Math.round(waitedMs)} ms: ${why}; pass a larger options.wait (ms) to wait for it`);
+    this.lockName = lockName;
+    this.reason = reason;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** The lock is no longer held by this holder (its TTL ran out or it was released): extend refused. */
+export class LockNotHeldError extends RedkitError {
+  readonly lockName: string;
+  constructor(lockName: string, detail = 'its TTL ran out or it was released') {
+    super('E_LOCK_NOT_HELD', `lock "${lockName}" is no longer held by this holder: ${detail}; acquire it again (and use a longer ttl or kit.lock.using() to extend it automatically)`);
+    this.lockName = lockName;
+  }
+}
+
+// --- cache (issue 3) ---
+
+/** A value cannot be stored by the namespace's serializer (JSON by default refuses what it would change). */
+export class CacheSerializationError extends RedkitError {
+  readonly namespace: string;
+  readonly key: string;
+  constructor(namespace: string, key: string, message: string, options?: { cause?: unknown }) {
+    super('E_CACHE_SERIALIZATION', message, options);
+    this.namespace = namespace;
+    this.key = key;
+  }
+}
+
+/** A value is larger than the namespace's `maxValueBytes` once serialized; nothing was stored. */
+export class CacheValueTooLargeError extends RedkitError {
+  readonly namespace: string;
+  readonly key: string;
+  readonly bytes: number;
+  readonly limitBytes: number;
+  constructor(namespace: string, key: string, bytes: number, limitBytes: number) {
+    super('E_CACHE_VALUE_TOO_LARGE', `cache "${namespace}" refused key "${key}": ${bytes} bytes serialized is over maxValueBytes=${limitBytes}; store less or raise the namespace's maxValueBytes`);
+    this.namespace = namespace;
+    this.key = key;
+    this.bytes = bytes;
+    this.limitBytes = limitBytes;
+  }
+}
+
+/** With `stampedeLock`, the loader failed on the instance holding the lock; every waiter gets this (the value is not cached). */
+export class CacheRemoteLoadError extends RedkitError {
+  readonly namespace: string;
+  readonly key: string;
+  constructor(namespace: string, key: string, remoteMessage: string) {
+    super('E_CACHE_REMOTE_LOAD', `cache "${namespace}": the loader for key "${key}" failed on the instance holding the stampede lock: ${remoteMessage}`);
+    this.namespace = namespace;
+    this.key = key;
+  }
+}
+
 /** Every error class by name, for `instanceof`-free checks across package copies. */
 export const errors = {
+  LockBusyError,
+  LockNotHeldError,
   RedkitError,
   ConfigError,
   InvalidArgumentError,

@@ -7,4 +7,8 @@ export { RedisConnection, SharedSubscriber, classifyError, redactError, backoffD
 export type { ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions, MessageHandler } from './connection/index.js';
 export { KeySpace, assertName } from './keys.js';
 export { createDefaultLogger, silentLogger } from './logger.js';
+export { LockManager, Semaphore, MemoryLockBackend, RedisLockBackend, driftMarginMs } from './lock/index.js';
+export type { Lock, LockOptions, LockBackend, LockRef, AcquireReply, HolderInfo } from './lock/index.js';
+export { LeaderManager, Election } from './leader/index.js';
+export type { CampaignOptions, LeaderInfo, ElectionEvents } from './leader/index.js';
 export * from './errors.js';

@@ -6,6 +6,8 @@ import type { RedkitContext } from './context.js';
 import { KeySpace } from './keys.js';
 import { createDefaultLogger } from './logger.js';
 import type { Redis } from 'ioredis';
+import { LockManager } from './lock/index.js';
+import { LeaderManager } from './leader/index.js';
 
 /** Which way the toolkit runs right now (see the README's degradation table). */
 export type RedkitMode = 'standalone' | 'redis' | 'degraded';
@@ -82,6 +84,30 @@ export class Redkit implements RedkitContext {
       instanceId: this.instanceId,
       uptime: Math.round((Date.now() - this.#startedAt) / 1000),
     };
+  }
+
+  #lock: LockManager | null = null;
+  #leader: LeaderManager | null = null;
+
+  /** Locks and semaphores with fencing tokens: `acquire(name, { ttl, wait })`, `using(name, fn)`, `semaphore(name, limit)`. */
+  get lock(): LockManager {
+    if (!this.#lock) {
+      const lock = new LockManager(this);
+      this.#lock = lock;
+      this.onClose(() => lock.close());
+    }
+    return this.#lock;
+  }
+
+  /** Leader election: `campaign(role, { ttl })`, `current(role)`, `runWhileLeader(role, task)`; resigns on close. */
+  get leader(): LeaderManager {
+    if (!this.#leader) {
+      // Created after kit.lock, so it closes first (closers run latest first): resign, then release.
+      const leader = new LeaderManager(this, this.lock);
+      this.#leader = leader;
+      this.onClose(() => leader.close());
+    }
+    return this.#leader;
   }
 
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */

@@ -1,0 +1,356 @@
+import { randomBytes } from 'node:crypto';
+import type { RedkitContext } from '../context.js';
+import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisUnavailableError } from '../errors.js';
+import { assertName } from '../keys.js';
+import type { LockBackend, LockRef } from './backend.js';
+import { MemoryLockBackend } from './memory-lock.js';
+import { RedisLockBackend } from './redis-lock.js';
+
+export type { LockBackend, LockRef, AcquireReply, HolderInfo } from './backend.js';
+
+/** Default lease of a lock when `ttl` is not given (ms). */
+export const DEFAULT_LOCK_TTL_MS = 10_000;
+
+/**
+ * The clock-drift margin (ms) subtracted from a lease before this process stops trusting it:
+ * 1 % of the TTL plus 2 ms, the figure the Redis distributed-lock page uses.
+ */
+export function driftMarginMs(ttlMs: number): number {
+  return Math.ceil(ttlMs * 0.01) + 2;
+}
+
+/** Options of `acquire` / `using`. */
+export interface LockOptions {
+  /** Lease in ms: the lock frees itself after it unless extended. Default 10 000. */
+  ttl?: number;
+  /** How long to wait for the lock in ms; 0 (default) fails at once with LockBusyError. */
+  wait?: number;
+  /** Aborts a waiting acquire (LockBusyError with reason `aborted`). */
+  signal?: AbortSignal;
+  /**
+   * When Redis is configured but unavailable: `none` (default) throws RedisUnavailableError;
+   * `local` grants an in-process lock instead (`lock.local` is true: it excludes this process only).
+   */
+  fallback?: 'none' | 'local';
+  /** No grant for this long after Redis restarts (ms); default the ttl. Set it to your largest TTL if TTLs of a name vary. */
+  restartGuard?: number;
+}
+
+/** A held lock (or semaphore slot). */
+export interface Lock {
+  /** The lock's name. */
+  readonly name: string;
+  /** Strictly increasing for every grant of this name, across restarts of Redis: pass it to the resource you protect. */
+  readonly fence: number;
+  /** Local time (ms since epoch) after which this holder no longer trusts the lease (drift margin applied). */
+  readonly expiresAt: number;
+  /** Fires when the lock is lost: its lease ran out, an extension failed, or it was released. */
+  readonly signal: AbortSignal;
+  /** True when granted by the in-process fallback: it excludes this process only. */
+  readonly local: boolean;
+  /** True while the lease is valid by the local clock; checking it revokes a lease that ran out (even after a pause). */
+  readonly held: boolean;
+  /** Extends the lease to `ttl` ms from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
+  extend(ttl?: number): Promise<void>;
+  /** Releases the lock; resolves false (and changes nothing) when it was no longer held. */
+  release(): Promise<boolean>;
+}
+
+function assertMs(value: unknown, argument: string, allowZero: boolean): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new InvalidArgumentError(argument, `${argument} must be a finite number of milliseconds ${allowZero ? '≥ 0' : '> 0'} (got ${String(value)})`);
+  }
+  return Math.ceil(value);
+}
+
+function token(prefix = ''): string {
+  return `${prefix}${randomBytes(12).toString('base64url')}`;
+}
+
+class HeldLock implements Lock {
+  readonly name: string;
+  readonly local: boolean;
+  #fence: number;
+  #expiresAt: number;
+  #ttlMs: number;
+  readonly #controller = new AbortController();
+  readonly #backend: LockBackend;
+  readonly #ref: LockRef;
+  readonly #token: string;
+  readonly #onDone: (lock: HeldLock) => void;
+  #timer: NodeJS.Timeout | null = null;
+  #released = false;
+
+  constructor(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, onDone: (lock: HeldLock) => void) {
+    this.name = ref.name;
+    this.local = false;
+    this.#backend = backend;
+    this.#ref = ref;
+    this.#token = tok;
+    this.#fence = fence;
+    this.#ttlMs = ttlMs;
+    this.#onDone = onDone;
+    this.#expiresAt = sentAt + ttlMs - driftMarginMs(ttlMs);
+    this.#arm();
+  }
+
+  /** @internal */
+  markLocal(): this {
+    (this as { local: boolean }).local = true;
+    return this;
+  }
+
+  get fence(): number { return this.#fence; }
+  get expiresAt(): number { return this.#expiresAt; }
+  get signal(): AbortSignal { return this.#controller.signal; }
+  get token(): string { return this.#token; }
+  get ttlMs(): number { return this.#ttlMs; }
+
+  get held(): boolean {
+    if (this.#controller.signal.aborted) return false;
+    if (Date.now() >= this.#expiresAt) {
+      this.lose(new LockNotHeldError(this.name, 'its lease ran out'));
+      return false;
+    }
+    return true;
+  }
+
+  // The lease is distrusted locally at expiresAt: the timer makes that an abort event.
+  #arm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => { void this.held; }, Math.max(0, this.#expiresAt - Date.now()));
+    this.#timer.unref();
+  }
+
+  /** @internal Marks the lock lost and fires the signal. */
+  lose(reason: unknown): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    this.#onDone(this);
+  }
+
+  async extend(ttl?: number): Promise<void> {
+    const ttlMs = ttl === undefined ? this.#ttlMs : assertMs(ttl, 'ttl', false);
+    if (this.#released) throw new LockNotHeldError(this.name, 'it was released');
+    if (!this.held) throw new LockNotHeldError(this.name, 'its lease ran out');
+    const sentAt = Date.now();
+    const fence = await this.#backend.extend(this.#ref, this.#token, ttlMs);
+    if (fence === null) {
+      const err = new LockNotHeldError(this.name);
+      this.lose(err);
+      throw err;
+    }
+    if (this.#controller.signal.aborted) throw new LockNotHeldError(this.name, 'its lease ran out while extending');
+    this.#ttlMs = ttlMs;
+    this.#expiresAt = sentAt + ttlMs - driftMarginMs(ttlMs);
+    this.#arm();
+  }
+
+  async release(): Promise<boolean> {
+    if (this.#released) return false;
+    this.#released = true;
+    const wasValid = !this.#controller.signal.aborted;
+    this.lose(new LockNotHeldError(this.name, 'it was released'));
+    const released = await this.#backend.release(this.#ref, this.#token);
+    return released && wasValid;
+  }
+}
+
+/** A counting semaphore: at most `limit` holders at once, with the lock API. */
+export class Semaphore {
+  readonly name: string;
+  readonly limit: number;
+  readonly #manager: LockManager;
+
+  /** Use `kit.lock.semaphore(name, limit)`. */
+  constructor(manager: LockManager, name: string, limit: number) {
+    this.#manager = manager;
+    this.name = name;
+    this.limit = limit;
+  }
+
+  /** Takes one of the `limit` slots; options as for `kit.lock.acquire`. */
+  acquire(options: LockOptions = {}): Promise<Lock> {
+    return this.#manager.acquireRef({ kind: 'sem', name: this.name, limit: this.limit }, options);
+  }
+
+  /** Runs `fn` holding a slot (extended automatically, always released). */
+  using<T>(fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+    return this.#manager.usingRef({ kind: 'sem', name: this.name, limit: this.limit }, fn, options);
+  }
+
+  /** How many slots are held now. */
+  async count(): Promise<number> {
+    return (await this.#manager.holdersOf({ kind: 'sem', name: this.name, limit: this.limit })).length;
+  }
+}
+
+/**
+ * `kit.lock`: locks and semaphores with fencing tokens, fair FIFO hand-off and bounded waits.
+ * Redis-backed when Redis is configured, in-process in standalone mode.
+ */
+export class LockManager {
+  readonly #ctx: RedkitContext;
+  readonly #backend: LockBackend;
+  #local: MemoryLockBackend | null = null;
+  readonly #held = new Set<HeldLock>();
+  readonly #waiting = new Set<AbortController>();
+  #closed = false;
+
+  /** Use `kit.lock`; `backend` overrides the store (tests, a user's own client). */
+  constructor(ctx: RedkitContext, backend?: LockBackend) {
+    this.#ctx = ctx;
+    this.#backend = backend ?? (ctx.config.mode === 'standalone' ? new MemoryLockBackend() : new RedisLockBackend(ctx));
+  }
+
+  /** The store in use (`redis` or `memory`). */
+  get backend(): LockBackend {
+    return this.#backend;
+  }
+
+  /**
+   * Acquires the lock `name`. Without `wait` it fails at once when held; with `wait` (ms) the
+   * caller queues FIFO and is woken when a holder releases.
+   * @throws LockBusyError, RedisUnavailableError (Redis configured but down), InvalidArgumentError
+   */
+  acquire(name: string, options: LockOptions = {}): Promise<Lock> {
+    assertName(name, 'name');
+    return this.acquireRef({ kind: 'lock', name, limit: 1 }, options);
+  }
+
+  /**
+   * Runs `fn(signal, lock)` holding the lock: extends it every ttl/3 while `fn` runs, aborts
+   * `signal` when the lock is lost, and always releases. Resolves with `fn`'s result.
+   */
+  using<T>(name: string, fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+    assertName(name, 'name');
+    return this.usingRef({ kind: 'lock', name, limit: 1 }, fn, options);
+  }
+
+  /** A semaphore of `limit` slots (integer ≥ 1) named `name`; all users of a name must agree on `limit`. */
+  semaphore(name: string, limit: number): Semaphore {
+    assertName(name, 'name');
+    if (!Number.isInteger(limit) || limit < 1) throw new InvalidArgumentError('limit', `limit must be an integer ≥ 1 (got ${String(limit)})`);
+    return new Semaphore(this, name, limit);
+  }
+
+  /** @internal Live holders of a ref. */
+  holdersOf(ref: LockRef) {
+    return this.#backend.holders(ref);
+  }
+
+  /** @internal The shared acquire of locks, semaphore slots and leader leases. */
+  async acquireRef(ref: LockRef, options: LockOptions & { tokenPrefix?: string } = {}): Promise<Lock> {
+    if (this.#closed) throw new ClosedError('kit.lock');
+    const ttlMs = assertMs(options.ttl ?? DEFAULT_LOCK_TTL_MS, 'ttl', false);
+    const waitMs = assertMs(options.wait ?? 0, 'wait', true);
+    const guardMs = assertMs(options.restartGuard ?? ttlMs, 'restartGuard', true);
+    if (options.fallback !== undefined && options.fallback !== 'none' && options.fallback !== 'local') {
+      throw new InvalidArgumentError('fallback', `fallback must be 'none' or 'local' (got ${String(options.fallback)})`);
+    }
+    try {
+      return await this.#acquireOn(this.#backend, ref, ttlMs, waitMs, guardMs, options);
+    } catch (err) {
+      if (options.fallback === 'local' && err instanceof RedisUnavailableError) {
+        this.#local ??= new MemoryLockBackend();
+        const lock = await this.#acquireOn(this.#local, ref, ttlMs, waitMs, guardMs, options);
+        return (lock as HeldLock).markLocal();
+      }
+      throw err;
+    }
+  }
+
+  async #acquireOn(backend: LockBackend, ref: LockRef, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions & { tokenPrefix?: string }): Promise<Lock> {
+    const tok = token(options.tokenPrefix);
+    const started = Date.now();
+    const deadline = started + waitMs;
+    if (options.signal?.aborted) throw new LockBusyError(ref.name, 'aborted', 0, 0);
+    const done = (lock: HeldLock) => { this.#held.delete(lock); };
+    const grant = (fence: number, sentAt: number) => {
+      const lock = new HeldLock(backend, ref, tok, fence, sentAt, ttlMs, done);
+      this.#held.add(lock);
+      return lock;
+    };
+
+    // Fast path: one round trip when the lock is free or nobody waits.
+    let sentAt = Date.now();
+    let reply = await backend.acquire(ref, tok, ttlMs, 0, guardMs);
+    if (reply.status === 'granted') return grant(reply.fence, sentAt);
+    if (waitMs === 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+
+    // Waiting: subscribe first so that no hand-off is missed, then queue and sleep until woken.
+    const waiter = new AbortController();
+    this.#waiting.add(waiter);
+    let wake: (() => void) | null = null;
+    const poke = () => { const w = wake; wake = null; w?.(); };
+    const unwatch = await backend.watch(ref, (t) => { if (t === tok) poke(); });
+    const unresync = backend.onResync(poke);
+    const onAbort = () => poke();
+    options.signal?.addEventListener('abort', onAbort);
+    waiter.signal.addEventListener('abort', onAbort);
+    let queued = false;
+    try {
+      for (;;) {
+        const remaining = deadline - Date.now();
+        if (options.signal?.aborted || waiter.signal.aborted) throw new LockBusyError(ref.name, 'aborted', 0, Date.now() - started);
+        if (remaining <= 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', 'retryMs' in reply ? reply.retryMs : 0, Date.now() - started);
+        sentAt = Date.now();
+        reply = await backend.acquire(ref, tok, ttlMs, remaining, guardMs);
+        if (reply.status === 'granted') return grant(reply.fence, sentAt);
+        queued ||= reply.status === 'queued';
+        // Hand-offs arrive as wake-ups; the timed re-check covers a holder that died (its lease
+        // runs out without a release) and a missed message.
+        const sleepMs = Math.max(1, Math.min(reply.retryMs, deadline - Date.now()));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => { wake = null; resolve(); }, sleepMs);
+          timer.unref();
+          wake = () => { clearTimeout(timer); resolve(); };
+        });
+      }
+    } catch (err) {
+      if (queued) await backend.cancel(ref, tok).catch(() => undefined);
+      throw err;
+    } finally {
+      wake = null;
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#waiting.delete(waiter);
+      unresync();
+      unwatch();
+    }
+  }
+
+  /** @internal `using` for any ref. */
+  async usingRef<T>(ref: LockRef, fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T, options: LockOptions = {}): Promise<T> {
+    const lock = await this.acquireRef(ref, options) as HeldLock;
+    const period = Math.max(1, Math.floor(lock.ttlMs / 3));
+    let extending = false;
+    const timer = setInterval(() => {
+      if (extending || lock.signal.aborted) return;
+      extending = true;
+      // A failed extension for "not held" aborts the signal; an unreachable Redis is retried
+      // next period until the local lease runs out, which aborts it too.
+      lock.extend().catch(() => undefined).finally(() => { extending = false; });
+    }, period);
+    timer.unref();
+    try {
+      return await fn(lock.signal, lock);
+    } finally {
+      clearInterval(timer);
+      await lock.release().catch(() => false);
+    }
+  }
+
+  /** Releases every held lock (best effort, bounded by the command timeout) and stops waiters. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#waiting) w.abort();
+    await Promise.all([...this.#held].map((lock) => lock.release().catch(() => false)));
+    await this.#backend.close();
+    await this.#local?.close();
+  }
+}
+
+export { MemoryLockBackend } from './memory-lock.js';
+export { RedisLockBackend } from './redis-lock.js';

@@ -1,0 +1,42 @@
+-- Acquires a slot of a lock (limit 1) or semaphore (limit n) for a token, fairly (FIFO).
+-- KEYS: see lib.lua. ARGV[1] token, ARGV[2] ttlMs, ARGV[3] limit, ARGV[4] waitMs (0: do not
+-- queue), ARGV[5] restart guard ms, ARGV[6] the run_id the client saw, ARGV[7] wake channel.
+-- Returns {1, fence} granted | {0, retryMs} busy | {2, retryMs} queued |
+-- {3, retryMs} restart guard (Redis restarted less than the guard ago) | {4, run_id} stale run_id.
+local token, ttl, limit, wait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local guard, runId, channel = tonumber(ARGV[5]), ARGV[6], ARGV[7]
+
+-- Restart guard. A name this server run has already served carries its run_id, the fast path.
+-- Otherwise (new name, or Redis restarted) INFO tells the real run_id and uptime: a server up
+-- for less than the guard may have lost holders that still believe they hold, so no grant yet.
+if redis.call('HGET', meta, 'run') ~= runId then
+  local info = redis.call('INFO', 'server')
+  local current = string.match(info, 'run_id:(%x+)')
+  if current ~= runId then return {4, current} end
+  local upMs = tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) * 1000
+  if upMs < guard then return {3, guard - upMs} end
+  redis.call('HSET', meta, 'run', current)
+  keep(meta, IDLE_MS)
+end
+
+purge()
+promote(limit, channel, token)
+local mine = redis.call('HGET', meta, 'f:' .. token)
+if mine and redis.call('ZSCORE', holders, token) then
+  -- Handed to us (now or by an earlier release): the lease starts from this call.
+  redis.call('ZADD', holders, nowMs + ttl, token)
+  keep(holders, ttl + IDLE_MS)
+  return {1, tonumber(mine)}
+end
+if redis.call('ZCARD', holders) < limit and redis.call('ZCARD', waiters) == 0 then
+  return {1, grant(token, ttl)}
+end
+local retry = nextExpiry(ttl)
+if wait <= 0 then return {0, retry} end
+if not redis.call('ZSCORE', waiters, token) then
+  redis.call('ZADD', waiters, redis.call('HINCRBY', meta, 'seq', 1), token)
+end
+redis.call('HSET', meta, 'w:' .. token, ttl .. ':' .. string.format('%.0f', nowMs + wait))
+keep(waiters, wait + ttl + IDLE_MS)
+keep(meta, wait + ttl + IDLE_MS)
+return {2, retry}

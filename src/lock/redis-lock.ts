@@ -1,0 +1,152 @@
+import type { Redis } from 'ioredis';
+import type { RedkitContext } from '../context.js';
+import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.js';
+import { callScript, defineLockScripts } from './scripts.js';
+
+interface Watcher {
+  handlers: Set<(token: string) => void>;
+  ready: Promise<void>;
+  unsubscribe: Promise<() => Promise<void>>;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+/** Subscriptions stay this long after their last waiter left: contended names churn otherwise. */
+const WATCH_IDLE_MS = 5000;
+
+/**
+ * The Redis lock store: every operation is one Lua script over the name's three keys (one hash
+ * tag), wake-ups are published on one channel per name and received by the shared subscriber.
+ */
+export class RedisLockBackend implements LockBackend {
+  readonly kind = 'redis' as const;
+  readonly #ctx: RedkitContext;
+  #runId: string | null = null;
+  #runIdLoading: Promise<string> | null = null;
+  readonly #watchers = new Map<string, Watcher>();
+  readonly #resync = new Set<() => void>();
+  #removeResync: (() => void) | null = null;
+  readonly #onDisconnect = () => { this.#runId = null; };
+
+  constructor(ctx: RedkitContext) {
+    this.#ctx = ctx;
+    // A reconnect may be to a restarted server: learn its run_id again before the next grant.
+    ctx.connection.on('disconnected', this.#onDisconnect);
+  }
+
+  #keys(ref: LockRef): string[] {
+    const id = `${ref.kind}:${ref.name}`;
+    const k = this.#ctx.keys;
+    return [k.tagged('lock', id, 'h'), k.tagged('lock', id, 'q'), k.tagged('lock', id, 'm')];
+  }
+
+  #channel(ref: LockRef): string {
+    return this.#ctx.keys.tagged('lock', `${ref.kind}:${ref.name}`, 'wake');
+  }
+
+  #run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    return this.#ctx.connection.run(async (client) => {
+      defineLockScripts(client);
+      return fn(client);
+    });
+  }
+
+  async #serverRunId(client: Redis): Promise<string> {
+    if (this.#runId) return this.#runId;
+    this.#runIdLoading ??= client.info('server').then((info) => {
+      const id = /run_id:(\w+)/.exec(info)?.[1] ?? 'unknown';
+      this.#runId = id;
+      return id;
+    }).finally(() => { this.#runIdLoading = null; });
+    return this.#runIdLoading;
+  }
+
+  async acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number): Promise<AcquireReply> {
+    return this.#run(async (client) => {
+      for (let attempt = 0; ; attempt++) {
+        const runId = await this.#serverRunId(client);
+        const reply = await callScript(client, 'acquire', this.#keys(ref), [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId, this.#channel(ref)]) as [number, number | string];
+        switch (reply[0]) {
+          case 1: return { status: 'granted', fence: Number(reply[1]) };
+          case 0: return { status: 'busy', retryMs: Number(reply[1]) };
+          case 2: return { status: 'queued', retryMs: Number(reply[1]) };
+          case 3: return { status: 'guard', retryMs: Number(reply[1]) };
+          default:
+            // The server is not the one we last saw (restarted): the script granted nothing.
+            this.#runId = String(reply[1]);
+            if (attempt >= 2) throw new Error(`lock "${ref.name}": the Redis run_id keeps changing`);
+        }
+      }
+    });
+  }
+
+  async release(ref: LockRef, token: string): Promise<boolean> {
+    const released = await this.#run((client) => callScript(client, 'release', this.#keys(ref), [token, ref.limit, this.#channel(ref)]));
+    return released === 1;
+  }
+
+  async extend(ref: LockRef, token: string, ttlMs: number): Promise<number | null> {
+    const fence = await this.#run((client) => callScript(client, 'extend', this.#keys(ref), [token, ttlMs]));
+    return fence === 0 ? null : Number(fence);
+  }
+
+  async cancel(ref: LockRef, token: string): Promise<void> {
+    await this.#run((client) => callScript(client, 'cancel', this.#keys(ref), [token, ref.limit, this.#channel(ref)]));
+  }
+
+  async holders(ref: LockRef): Promise<HolderInfo[]> {
+    const flat = await this.#run((client) => callScript(client, 'inspect', this.#keys(ref), [])) as Array<string | number>;
+    const out: HolderInfo[] = [];
+    for (let i = 0; i < flat.length; i += 3) out.push({ token: String(flat[i]), fence: Number(flat[i + 1]), remainingMs: Number(flat[i + 2]) });
+    return out.sort((a, b) => a.fence - b.fence);
+  }
+
+  async watch(ref: LockRef, onWake: (token: string) => void): Promise<() => void> {
+    const channel = this.#channel(ref);
+    let watcher = this.#watchers.get(channel);
+    if (!watcher) {
+      const handlers = new Set<(token: string) => void>();
+      const subscriber = this.#ctx.connection.subscriber();
+      if (!this.#removeResync) this.#removeResync = subscriber.onResync(() => { for (const fn of this.#resync) fn(); });
+      const unsubscribe = subscriber.subscribe(channel, (message) => {
+        // "g <token> <fence>": a slot was handed to <token>.
+        const token = message.split(' ')[1];
+        if (token) for (const h of handlers) h(token);
+      });
+      const created: Watcher = { handlers, unsubscribe, ready: unsubscribe.then(() => undefined, () => undefined), idleTimer: null };
+      watcher = created;
+      this.#watchers.set(channel, created);
+    }
+    const w = watcher;
+    if (w.idleTimer) { clearTimeout(w.idleTimer); w.idleTimer = null; }
+    w.handlers.add(onWake);
+    // A subscribe never confirmed while Redis is away must not stall the waiter: its timed re-checks cover the gap.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([w.ready, new Promise<void>((resolve) => { bound = setTimeout(resolve, this.#ctx.config.commandTimeoutMs); bound.unref(); })]);
+    clearTimeout(bound);
+    return () => {
+      w.handlers.delete(onWake);
+      if (w.handlers.size > 0 || w.idleTimer) return;
+      w.idleTimer = setTimeout(() => {
+        if (w.handlers.size > 0 || this.#watchers.get(channel) !== w) return;
+        this.#watchers.delete(channel);
+        void w.unsubscribe.then((off) => off()).catch(() => undefined);
+      }, WATCH_IDLE_MS);
+      w.idleTimer.unref();
+    };
+  }
+
+  onResync(fn: () => void): () => void {
+    this.#resync.add(fn);
+    return () => this.#resync.delete(fn);
+  }
+
+  async close(): Promise<void> {
+    this.#ctx.connection.off('disconnected', this.#onDisconnect);
+    this.#removeResync?.();
+    for (const [channel, w] of this.#watchers) {
+      if (w.idleTimer) clearTimeout(w.idleTimer);
+      this.#watchers.delete(channel);
+      await Promise.race([w.unsubscribe.then((off) => off()).catch(() => undefined), new Promise((r) => setTimeout(r, 200).unref())]);
+    }
+  }
+}
