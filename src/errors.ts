@@ -131,4 +131,7 @@ export const errors = {
   InvalidArgumentError,
   RedisUnavailableError,
   ClosedError,
+  CacheSerializationError,
+  CacheValueTooLargeError,
+  CacheRemoteLoadError,
 };

@@ -12,3 +12,7 @@ export type { Lock, LockOptions, LockBackend, LockRef, AcquireReply, HolderInfo 
 export { LeaderManager, Election } from './leader/index.js';
 export type { CampaignOptions, LeaderInfo, ElectionEvents } from './leader/index.js';
 export * from './errors.js';
+export { CacheManager, Cache, MemoryCacheStore, RedisCacheStore, LruMap, hashKey, jsonSerializer } from './cache/index.js';
+export type { NamespaceOptions, L1Options, StampedeLockOptions, SetOptions, GetOrSetOptions, WrapOptions, CacheStats, CacheStore, CacheEntry, CacheSerializer, Duration } from './cache/index.js';
+export { Realtime, RealtimeGateway, createGateway, DEFAULT_REACTIONS, MAX_REACTIONS_PER_ROOM, parseClientMessage, MemoryBus, RedisBus, MemoryPresence, RedisPresence, MemoryReactions, RedisReactions, PRESENCE_CHANNEL, REACTIONS_CHANNEL } from './realtime/index.js';
+export type { RealtimeOptions, Bus, BusMessage, BusHandler, Presence, PresenceMember, MemberMeta, PresenceJoinedEvent, PresenceLeftEvent, PresenceEventMap, PresenceOptions, PresenceStats, Reactions, ReactionCounts, ReactionEvent, ReactionCountsEvent, ReactionsEventMap, GatewayOptions, GatewayHost, GatewayStats, GatewayConnectionInfo, ClientMessage, ErrorFrame, ProtocolErrorCode } from './realtime/index.js';

@@ -11,6 +11,11 @@ import { LeaderManager } from './leader/index.js';
 
 /** Which way the toolkit runs right now (see the README's degradation table). */
 export type RedkitMode = 'standalone' | 'redis' | 'degraded';
+import { CacheManager } from './cache/index.js';
+import { Realtime } from './realtime/realtime.js';
+import type { Bus } from './realtime/bus.js';
+import type { Presence } from './realtime/presence.js';
+import type { Reactions } from './realtime/reactions.js';
 
 /** The app-level health: seed 002's `/api/health` JSON. */
 export interface HealthReport {
@@ -91,6 +96,17 @@ export class Redkit implements RedkitContext {
 
   /** Locks and semaphores with fencing tokens: `acquire(name, { ttl, wait })`, `using(name, fn)`, `semaphore(name, limit)`. */
   get lock(): LockManager {
+  #cache: CacheManager | null = null;
+
+  /** Typed, namespaced caches: `kit.cache.namespace(name, { ttl, grace, l1, stampedeLock })`, `kit.cache.stats()`. */
+  get cache(): CacheManager {
+    if (!this.#cache) {
+      const cache = new CacheManager(this);
+      this.#cache = cache;
+      this.onClose(() => cache.close());
+    }
+    return this.#cache;
+  }
     if (!this.#lock) {
       const lock = new LockManager(this);
       this.#lock = lock;

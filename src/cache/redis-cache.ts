@@ -1,0 +1,218 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../connection/redis-connection.js';
+import type { CacheEntry, CacheStore, StoreWrite } from './cache.js';
+
+/** Versioned so that a changed script never meets an old cached SHA under the same name. */
+const UNLOCK_COMMAND = 'redkitCacheUnlockV1';
+
+let unlockLua: string | undefined;
+/** Reads `lua/unlock-1.lua` next to this module, or from the source tree when running from dist/ (tsc does not copy .lua files). */
+function unlockScript(): string {
+  if (unlockLua !== undefined) return unlockLua;
+  const candidates = [new URL('./lua/unlock-1.lua', import.meta.url), new URL('../../../src/cache/lua/unlock-1.lua', import.meta.url)];
+  for (const url of candidates) {
+    try {
+      unlockLua = readFileSync(fileURLToPath(url), 'utf8');
+      return unlockLua;
+    } catch {
+      // try the next place
+    }
+  }
+  throw new Error('redkit cache: lua/unlock-1.lua not found next to the cache module nor in src/cache/lua');
+}
+
+type UnlockClient = Redis & { [UNLOCK_COMMAND](key: string, token: string): Promise<number> };
+
+/** Options of RedisCacheStore. */
+export interface RedisCacheStoreOptions {
+  /** SCAN MATCH pattern covering every key of the namespace (for `clear`). */
+  pattern: string;
+  /** Decodes a stored payload (the serializer's `deserialize`). */
+  decode(payload: string): unknown;
+  /** Called when a stored value cannot be decoded; the read then counts as a miss. */
+  onCorrupt(key: string, err: unknown): void;
+}
+
+/**
+ * The Redis implementation of CacheStore, on the shared command client (auto-pipelined).
+ * Stored form: `<expiresAt ms>:<staleUntil ms>:<payload>`, with a Redis TTL at `staleUntil`, so
+ * a value in grace is still there and a reader can tell it is stale.
+ */
+export class RedisCacheStore<T> implements CacheStore<T> {
+  readonly kind = 'redis' as const;
+  readonly #conn: RedisConnection;
+  readonly #options: RedisCacheStoreOptions;
+
+  constructor(connection: RedisConnection, options: RedisCacheStoreOptions) {
+    this.#conn = connection;
+    this.#options = options;
+  }
+
+  // get/set are the hot path: they use the client directly instead of `connection.run()` to
+  // save an async frame per call; the cache maps their errors through `mapError`.
+  async get(key: string): Promise<CacheEntry<T> | undefined> {
+    const client = this.#conn.client;
+    if (client === null || !this.#conn.isReady) throw this.#conn.unavailable();
+    const raw = await client.get(key);
+    return raw === null ? undefined : this.#parse(key, raw);
+  }
+
+  async getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>> {
+    if (keys.length === 0) return [];
+    const raws = await this.#conn.run((c) => c.mget(keys));
+    return raws.map((raw, i) => (raw === null ? undefined : this.#parse(keys[i]!, raw)));
+  }
+
+  async set(key: string, entry: CacheEntry<T>, payload: string): Promise<void> {
+    const client = this.#conn.client;
+    if (client === null || !this.#conn.isReady) throw this.#conn.unavailable();
+    const ttlMs = entry.staleUntil - Date.now();
+    if (ttlMs <= 0) return;
+    await client.set(key, `${entry.expiresAt}:${entry.staleUntil}:${payload}`, 'PX', ttlMs);
+  }
+
+  async setMany(writes: Array<StoreWrite<T>>): Promise<void> {
+    if (writes.length === 0) return;
+    await this.#conn.run(async (c) => {
+      const now = Date.now();
+      // One pipeline: one round trip for the whole batch.
+      const pipeline = c.pipeline();
+      for (const w of writes) {
+        const ttlMs = w.entry.staleUntil - now;
+        if (ttlMs > 0) pipeline.set(w.key, `${w.entry.expiresAt}:${w.entry.staleUntil}:${w.payload}`, 'PX', ttlMs);
+      }
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err);
+      if (failed) throw failed[0];
+    });
+  }
+
+  async delete(keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return this.#conn.run((c) => c.unlink(...keys));
+  }
+
+  /** SCAN + UNLINK in batches (never KEYS, which blocks the server on a big keyspace). */
+  async clear(): Promise<number> {
+    return this.#conn.run(async (c) => {
+      let cursor = '0';
+      let removed = 0;
+      do {
+        const [next, keys] = await c.scan(cursor, 'MATCH', this.#options.pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) removed += await c.unlink(...keys);
+      } while (cursor !== '0');
+      return removed;
+    });
+  }
+
+  async tryLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.#conn.run((c) => c.set(key, token, 'PX', ttlMs, 'NX'))) === 'OK';
+  }
+
+  async unlock(key: string, token: string): Promise<void> {
+    await this.#conn.run((c) => {
+      const client = c as UnlockClient;
+      if (typeof client[UNLOCK_COMMAND] !== 'function') client.defineCommand(UNLOCK_COMMAND, { numberOfKeys: 1, lua: unlockScript() });
+      return client[UNLOCK_COMMAND](key, token);
+    });
+  }
+
+  mapError(err: unknown): unknown {
+    return this.#conn.toUnavailable(err);
+  }
+
+  #parse(key: string, raw: string): CacheEntry<T> | undefined {
+    // Hand-parsed envelope: two indexOf calls instead of a JSON wrapper around every value.
+    const i = raw.indexOf(':');
+    const j = i < 0 ? -1 : raw.indexOf(':', i + 1);
+    const expiresAt = Number(raw.slice(0, i));
+    const staleUntil = Number(raw.slice(i + 1, j));
+    if (j < 0 || !(expiresAt > 0) || !(staleUntil > 0)) {
+      this.#options.onCorrupt(key, new Error('not a redkit cache entry'));
+      return undefined;
+    }
+    try {
+      return { value: this.#options.decode(raw.slice(j + 1)) as T, expiresAt, staleUntil };
+    } catch (err) {
+      this.#options.onCorrupt(key, err);
+      return undefined;
+    }
+  }
+}
+
+/** A cache event between instances: `s` set, `d` delete, `c` clear, `e` a loader failed under the stampede lock. */
+export interface CacheEvent {
+  t: 's' | 'd' | 'c' | 'e';
+  /** Sender's instance id. */
+  i: string;
+  /** Namespace. */
+  n: string;
+  /** Keys (user keys, not Redis keys). */
+  k?: string[];
+  /** Error message for `e`. */
+  m?: string;
+}
+
+/**
+ * Cache events between instances over Redis pub/sub: the shared subscriber listens, the shared
+ * command client publishes. At-most-once: the cache clears its L1 on every resync.
+ */
+export class RedisCacheBus {
+  readonly #conn: RedisConnection;
+  readonly #channel: string;
+  #unsubscribe: (() => Promise<void>) | null = null;
+  #removeResync: (() => void) | null = null;
+  #ready: Promise<void> | null = null;
+
+  readonly #onEvent: (event: CacheEvent) => void;
+  readonly #onResync: () => void;
+
+  /** `onEvent` gets every parsed event; `onResync` runs after the subscriber reconnects. */
+  constructor(connection: RedisConnection, channel: string, onEvent: (event: CacheEvent) => void, onResync: () => void) {
+    this.#conn = connection;
+    this.#channel = channel;
+    this.#onEvent = onEvent;
+    this.#onResync = onResync;
+  }
+
+  /** Subscribes once (later calls share the first); resolves once Redis confirmed the subscription. */
+  start(): Promise<void> {
+    this.#ready ??= (async () => {
+      const subscriber = this.#conn.subscriber();
+      this.#removeResync = subscriber.onResync(this.#onResync);
+      this.#unsubscribe = await subscriber.subscribe(this.#channel, (message) => {
+        let event: CacheEvent;
+        try {
+          event = JSON.parse(message) as CacheEvent;
+        } catch {
+          return;
+        }
+        if (event && typeof event.t === 'string' && typeof event.n === 'string') this.#onEvent(event);
+      });
+    })();
+    return this.#ready;
+  }
+
+  /** True when the subscription is live, so L1 entries filled now will hear their invalidation. */
+  get live(): boolean {
+    return this.#unsubscribe !== null && this.#conn.subscriber().status === 'ready';
+  }
+
+  /** Publishes `event` on the shared command client; rejects with RedisUnavailableError when Redis is down. */
+  async publish(event: CacheEvent): Promise<void> {
+    const client = this.#conn.client;
+    if (client === null || !this.#conn.isReady) throw this.#conn.unavailable();
+    await client.publish(this.#channel, JSON.stringify(event));
+  }
+
+  /** Unsubscribes. */
+  async close(): Promise<void> {
+    this.#removeResync?.();
+    const unsubscribe = this.#unsubscribe;
+    this.#unsubscribe = null;
+    await unsubscribe?.().catch(() => undefined);
+  }
+}
