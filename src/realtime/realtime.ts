@@ -1,0 +1,99 @@
+import type { RedkitContext } from '../context.js';
+import { ClosedError, InvalidArgumentError } from '../errors.js';
+import type { Bus } from './bus.js';
+import { MemoryBus } from './memory-bus.js';
+import { MemoryPresence } from './memory-presence.js';
+import { MemoryReactions } from './memory-reactions.js';
+import type { Presence, PresenceOptions } from './presence.js';
+import type { Reactions } from './reactions.js';
+import { RedisBus } from './redis-bus.js';
+import { RedisPresence } from './redis-presence.js';
+import { RedisReactions } from './redis-reactions.js';
+
+/** Options of the realtime capability. */
+export interface RealtimeOptions extends PresenceOptions {
+  /** Log every join, leave, reap and resync at info level (the seed's `DEBUG_PRESENCE=1`). Default false. */
+  debug?: boolean;
+}
+
+/**
+ * The realtime capability of one toolkit: `bus`, `presence` and `reactions`, over Redis when
+ * it is configured and in-process in standalone mode. Each part is created on first use.
+ */
+export class Realtime {
+  readonly #ctx: RedkitContext;
+  #options: RealtimeOptions;
+  #bus: Bus | null = null;
+  #presence: Presence | null = null;
+  #reactions: Reactions | null = null;
+  #closed = false;
+
+  constructor(ctx: RedkitContext, options: RealtimeOptions = {}) {
+    this.#ctx = ctx;
+    this.#options = validate(options);
+  }
+
+  /** Changes options before first use (e.g. a shorter heartbeat in tests). @throws InvalidArgumentError once presence exists. */
+  configure(options: RealtimeOptions): this {
+    if (this.#presence) throw new InvalidArgumentError('options', 'realtime options must be set before presence is first used (call kit.realtime.configure() at startup)');
+    this.#options = validate({ ...this.#options, ...options });
+    return this;
+  }
+
+  /** The options in force. */
+  get options(): Readonly<RealtimeOptions> {
+    return this.#options;
+  }
+
+  /** True when running in-process (no Redis configured). */
+  get standalone(): boolean {
+    return this.#ctx.config.mode === 'standalone';
+  }
+
+  /** The pub/sub bus. */
+  get bus(): Bus {
+    this.#assertOpen();
+    this.#bus ??= this.standalone ? new MemoryBus(this.#ctx.instanceId, this.#ctx.logger) : new RedisBus(this.#ctx);
+    return this.#bus;
+  }
+
+  /** Presence: members per room across instances. */
+  get presence(): Presence {
+    this.#assertOpen();
+    this.#presence ??= this.standalone ? new MemoryPresence(this.#ctx.instanceId) : new RedisPresence(this.#ctx, this.bus as RedisBus, this.#options);
+    return this.#presence;
+  }
+
+  /** Reaction counters per room across instances. */
+  get reactions(): Reactions {
+    this.#assertOpen();
+    this.#reactions ??= this.standalone ? new MemoryReactions(this.#ctx.instanceId) : new RedisReactions(this.#ctx, this.bus as RedisBus);
+    return this.#reactions;
+  }
+
+  /** Closes presence (withdrawing this instance's members), reactions and the bus. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#presence?.close();
+    await this.#reactions?.close();
+    await this.#bus?.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClosedError('realtime');
+  }
+}
+
+function validate(options: RealtimeOptions): RealtimeOptions {
+  for (const name of ['heartbeatTtlMs', 'heartbeatIntervalMs', 'reapIntervalMs'] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isInteger(value) || value < 50 || value > 3_600_000)) {
+      throw new InvalidArgumentError(name, `${name} must be a whole number of milliseconds from 50 to 3600000 (got ${String(value)})`);
+    }
+  }
+  if (options.heartbeatTtlMs !== undefined && options.heartbeatIntervalMs !== undefined && options.heartbeatIntervalMs >= options.heartbeatTtlMs) {
+    throw new InvalidArgumentError('heartbeatIntervalMs', 'heartbeatIntervalMs must be shorter than heartbeatTtlMs, or a live instance would look dead');
+  }
+  return { ...options };
+}
