@@ -126,42 +126,6 @@ export class Redkit implements RedkitContext {
     return this.#leader;
   }
 
-  /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */
-  onClose(fn: () => Promise<void> | void): void {
-    this.#closers.push(fn);
-  #queues: QueueManager | null = null;
-  #jobs: JobsManager | null = null;
-
-  /** Queues and workers of this toolkit (names, stats); `queue()` and `worker()` are shortcuts. */
-  get queues(): QueueManager {
-    if (!this.#queues) {
-      const queues = new QueueManager(this);
-      this.#queues = queues;
-      this.onClose(() => queues.close());
-    }
-    return this.#queues;
-  }
-
-  /** The job queue `name`: BullMQ with Redis, in-process standalone; see QueueOptions.onRedisDown. */
-  queue(name: string, opts?: QueueOptions): Queue {
-    return this.queues.queue(name, opts);
-  }
-
-  /** Starts a worker running `handler` for queue `name`; `close()` lets running jobs finish. */
-  worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R>, opts?: WorkerOptions): QueueWorker {
-    return this.queues.worker(name, handler, opts);
-  }
-
-  /** Durable job state: `kit.jobs.store` (records under `<prefix>:job:{id}`) and `kit.jobs.runner(...)` for external jobs. */
-  get jobs(): JobsManager {
-    if (!this.#jobs) {
-      const jobs = new JobsManager(this);
-      this.#jobs = jobs;
-      this.onClose(() => jobs.close());
-    }
-    return this.#jobs;
-  }
-
   #realtime: Realtime | null = null;
 
   /** Realtime bus, presence and reactions; `kit.realtime.configure({ heartbeatTtlMs })` before first use to change defaults. */
@@ -189,15 +153,9 @@ export class Redkit implements RedkitContext {
     return this.realtime.reactions;
   }
 
-  /**
-   * A rate limiter (`fixed-window`, `sliding-window` or `token-bucket`), shared by every instance
-   * on the same Redis; in memory standalone; `onRedisDown` decides while Redis is down.
-   * @throws InvalidArgumentError on bad options.
-   */
-  rateLimiter(options: RateLimiterOptions): RateLimiter {
-    return new RateLimiter(this, options);
-  }
-
+  /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */
+  onClose(fn: () => Promise<void> | void): void {
+    this.#closers.push(fn);
   }
 
   /** Closes every capability (latest first), then the connections after in-flight commands finish. Idempotent. */
