@@ -7,6 +7,8 @@ export { RedisConnection, SharedSubscriber, classifyError, redactError, backoffD
 export type { ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions, MessageHandler } from './connection/index.js';
 export { KeySpace, assertName } from './keys.js';
 export { createDefaultLogger, silentLogger } from './logger.js';
+export { RateLimiter, RedkitThrottlerStorage, RedisRateLimitStore, MemoryRateLimitStore, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders } from './ratelimit/index.js';
+export type { RateLimiterOptions, RateLimitResult, RateLimitAlgorithm, RedisDownPolicy, DecidedBy, RateLimitPolicy, RateLimitStore, RateLimitDecision, ThrottlerStorageRecord, RedkitThrottlerStorageOptions, HttpRateLimitOptions, HttpRateLimitOutcome, HttpRequestInfo, HttpKeyPart, RateLimitBody } from './ratelimit/index.js';
 export { LockManager, Semaphore, MemoryLockBackend, RedisLockBackend, driftMarginMs } from './lock/index.js';
 export type { Lock, LockOptions, LockBackend, LockRef, AcquireReply, HolderInfo } from './lock/index.js';
 export { LeaderManager, Election } from './leader/index.js';

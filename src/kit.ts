@@ -6,6 +6,7 @@ import type { RedkitContext } from './context.js';
 import { KeySpace } from './keys.js';
 import { createDefaultLogger } from './logger.js';
 import type { Redis } from 'ioredis';
+import { RateLimiter, type RateLimiterOptions } from './ratelimit/index.js';
 import { LockManager } from './lock/index.js';
 import { LeaderManager } from './leader/index.js';
 
@@ -151,6 +152,15 @@ export class Redkit implements RedkitContext {
   /** Per-room reaction counts broadcast to every instance (`kit.realtime.reactions`). */
   get reactions(): Reactions {
     return this.realtime.reactions;
+  }
+
+  /**
+   * A rate limiter (`fixed-window`, `sliding-window` or `token-bucket`), shared by every instance
+   * on the same Redis; in memory standalone; `onRedisDown` decides while Redis is down.
+   * @throws InvalidArgumentError on bad options.
+   */
+  rateLimiter(options: RateLimiterOptions): RateLimiter {
+    return new RateLimiter(this, options);
   }
 
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */

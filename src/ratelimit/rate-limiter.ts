@@ -1,0 +1,61 @@
+import type { RedkitContext } from '../context.js';
+import { assertName } from '../keys.js';
+import { rateLimitService, type RateLimitService } from './rate-limit-service.js';
+import { validateCall, validatePolicy, validateRedisDownPolicy, type RateLimitPolicy, type RateLimitResult, type RateLimiterOptions, type RedisDownPolicy } from './types.js';
+
+/**
+ * A rate limiter made by `kit.rateLimiter(options)`: every decision is atomic and, with Redis,
+ * one round trip timed by the Redis server's clock. Shared by all instances on the same Redis.
+ * Standalone: in memory. Redis down: `onRedisDown` (`local` by default) decides.
+ */
+export class RateLimiter {
+  /** The validated counting rule. */
+  readonly policy: Readonly<RateLimitPolicy>;
+  /** Namespace of this limiter's keys. */
+  readonly name: string;
+  /** What decides while Redis is down. */
+  readonly onRedisDown: RedisDownPolicy;
+  #service: RateLimitService;
+
+  /** Validates the options (InvalidArgumentError naming the option at fault). */
+  constructor(ctx: RedkitContext, options: RateLimiterOptions) {
+    if (options === null || typeof options !== 'object') validatePolicy({});
+    this.policy = Object.freeze(validatePolicy(options));
+    this.name = options.name ?? 'default';
+    assertName(this.name, 'rateLimiter.name');
+    this.onRedisDown = validateRedisDownPolicy(options.onRedisDown);
+    this.#service = rateLimitService(ctx);
+  }
+
+  /**
+   * Takes `cost` units (default 1) for `key` when the limit allows it. A refusal is a result
+   * (`allowed: false`, `retryAfterMs`), never a throw.
+   * @throws InvalidArgumentError for an empty key or a cost that is not a whole number in 1..limit.
+   */
+  async consume(key: string, cost = 1): Promise<RateLimitResult> {
+    validateCall(key, cost, this.policy.limit);
+    return this.#service.decide(`${this.name}:${key}`, this.policy, cost, false, this.onRedisDown);
+  }
+
+  /** What `consume(key, cost)` would decide now, without consuming anything. */
+  async peek(key: string, cost = 1): Promise<RateLimitResult> {
+    validateCall(key, cost, this.policy.limit);
+    return this.#service.decide(`${this.name}:${key}`, this.policy, cost, true, this.onRedisDown);
+  }
+
+  /** Forgets `key`'s counters and block (in Redis, and in this instance's fallback). */
+  async reset(key: string): Promise<void> {
+    assertName(key, 'key');
+    return this.#service.reset(`${this.name}:${key}`, this.policy);
+  }
+
+  /** Live instances sharing the limits, as last seen in Redis; the local fallback gives each `floor(limit / n)`. */
+  get liveInstances(): number {
+    return this.#service.liveInstances;
+  }
+
+  /** Heartbeats now and returns the live-instance count. */
+  refreshLiveInstances(): Promise<number> {
+    return this.#service.refreshLiveInstances();
+  }
+}

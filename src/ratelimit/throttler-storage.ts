@@ -1,0 +1,65 @@
+import type { RedkitContext } from '../context.js';
+import { InvalidArgumentError } from '../errors.js';
+import { rateLimitService, type RateLimitService } from './rate-limit-service.js';
+import { validateRedisDownPolicy, type RateLimitAlgorithm, type RateLimitResult, type RedisDownPolicy } from './types.js';
+
+/**
+ * `@nestjs/throttler` v6's `ThrottlerStorageRecord`, restated so that redkit does not need the
+ * package to type-check (it stays an optional peer); a test asserts both are the same shape.
+ */
+export interface ThrottlerStorageRecord {
+  totalHits: number;
+  /** Seconds until the window resets. */
+  timeToExpire: number;
+  isBlocked: boolean;
+  /** Seconds until the block ends; 0 when not blocked. */
+  timeToBlockExpire: number;
+}
+
+/** Options of `RedkitThrottlerStorage`. */
+export interface RedkitThrottlerStorageOptions {
+  /** Redis configured but down: `local` (default: this instance's share of each limit), `allow` or `deny`. */
+  onRedisDown?: RedisDownPolicy;
+  /** Counting rule; default `fixed-window` (the throttler's own: `limit` per `ttl` from the first hit). */
+  algorithm?: RateLimitAlgorithm;
+}
+
+/**
+ * `ThrottlerStorage` for `@nestjs/throttler` v6 on redkit's limiter — use it from
+ * `ThrottlerModule.forRootAsync({ useFactory: () => ({ throttlers, storage: new RedkitThrottlerStorage(kit) }) })`.
+ * Redis and memory count the same way; the (limit+1)th hit in a window is blocked for
+ * `blockDuration`. Never throws a connection error into a request: `onRedisDown` decides.
+ * A plain class (no decorators), so `@nestjs/throttler` stays an optional peer.
+ */
+export class RedkitThrottlerStorage {
+  #service: RateLimitService;
+  #onRedisDown: RedisDownPolicy;
+  #algorithm: RateLimitAlgorithm;
+
+  constructor(ctx: RedkitContext, options: RedkitThrottlerStorageOptions = {}) {
+    this.#service = rateLimitService(ctx);
+    this.#onRedisDown = validateRedisDownPolicy(options.onRedisDown, 'RedkitThrottlerStorage');
+    this.#algorithm = options.algorithm ?? 'fixed-window';
+  }
+
+  /**
+   * Counts one hit of `key` for `throttlerName`. `ttl` and `blockDuration` in ms (v6); the
+   * returned `timeToExpire` and `timeToBlockExpire` in seconds, as the guard expects.
+   * @throws InvalidArgumentError when the throttler's limit or ttl is not a positive whole number.
+   */
+  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    if (!Number.isSafeInteger(limit) || limit <= 0) throw new InvalidArgumentError('limit', `throttler "${throttlerName}": limit must be a positive whole number (got ${limit})`);
+    if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new InvalidArgumentError('ttl', `throttler "${throttlerName}": ttl must be a positive whole number of milliseconds (got ${ttl})`);
+    const blockMs = Number.isFinite(blockDuration) && blockDuration > 0 ? Math.ceil(blockDuration) : 0;
+    const policy = { algorithm: this.#algorithm, limit, windowMs: ttl, blockMs };
+    const result: RateLimitResult = await this.#service.decide(`throttler:${throttlerName}:${key}`, policy, 1, false, this.#onRedisDown);
+    return {
+      // The guard shows `limit - totalHits` as remaining (so a local share shows its own remaining);
+      // on refusal the throttler counts the refused hit too.
+      totalHits: result.allowed ? limit - result.remaining : limit + 1,
+      timeToExpire: Math.ceil(result.resetMs / 1000),
+      isBlocked: !result.allowed,
+      timeToBlockExpire: result.allowed ? 0 : Math.max(1, Math.ceil(result.retryAfterMs / 1000)),
+    };
+  }
+}
