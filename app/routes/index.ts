@@ -1,7 +1,9 @@
 import type { RouteModule } from '../context.js';
 import { healthRoutes } from './health.js';
+import { realtimeRoutes } from './realtime.js';
 
 /** Every route module of the reference server, in registration order. */
 export const routeModules: RouteModule[] = [
   healthRoutes,
+  realtimeRoutes,
 ];

@@ -1,0 +1,75 @@
+import { readFile } from 'node:fs/promises';
+import { createGateway, type GatewayOptions } from 'redkit';
+import type { RouteModule } from '../context.js';
+
+/**
+ * The live page is served from `app/public` in the package (tsc does not copy it to dist/):
+ * dist/app/routes/realtime.js → ../../../app/public/.
+ */
+const PUBLIC = new URL('../../../app/public/', import.meta.url);
+const ASSETS: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'live.js': 'text/javascript; charset=utf-8',
+  'live.css': 'text/css; charset=utf-8',
+};
+
+function numberFrom(env: Record<string, string | undefined>, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number (got "${raw}")`);
+  return value;
+}
+
+/**
+ * Realtime for the reference server: the WebSocket gateway on `/ws` (attached to the HTTP
+ * server's 'upgrade' event), the live page at `/`, and `/api/realtime` for its numbers.
+ * Env: PRESENCE_HEARTBEAT_TTL_MS, DEBUG_PRESENCE, WS_ALLOWED_ORIGINS (comma-separated),
+ * WS_RATE_PER_SECOND, WS_RATE_BURST, WS_PING_INTERVAL_MS.
+ */
+export const realtimeRoutes: RouteModule = (app, { kit, settings }) => {
+  const env = settings.env;
+  const debug = env.DEBUG_PRESENCE === '1' || env.DEBUG_PRESENCE === 'true';
+  kit.realtime.configure({ heartbeatTtlMs: numberFrom(env, 'PRESENCE_HEARTBEAT_TTL_MS'), debug });
+  const options: GatewayOptions = {
+    allowedOrigins: env.WS_ALLOWED_ORIGINS ? env.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : null,
+    ratePerSecond: numberFrom(env, 'WS_RATE_PER_SECOND'),
+    rateBurst: numberFrom(env, 'WS_RATE_BURST'),
+    pingIntervalMs: numberFrom(env, 'WS_PING_INTERVAL_MS'),
+    debug,
+  };
+  const gateway = createGateway(kit, options).attach(app.server);
+  app.addHook('onClose', async () => { await gateway.close(); });
+
+  const sendAsset = async (name: string, reply: import('fastify').FastifyReply) => {
+    const body = await readFile(new URL(name, PUBLIC));
+    return reply.type(ASSETS[name]!).header('cache-control', name === 'index.html' ? 'no-cache' : 'public, max-age=300').send(body);
+  };
+  app.get('/', async (_request, reply) => sendAsset('index.html', reply));
+  app.get<{ Params: { name: string } }>('/assets/:name', async (request, reply) => {
+    if (!Object.hasOwn(ASSETS, request.params.name)) return reply.code(404).send({ error: 'not found' });
+    return sendAsset(request.params.name, reply);
+  });
+
+  app.get<{ Querystring: { debug?: string } }>('/api/realtime', async (request) => {
+    const withDebug = request.query.debug === '1';
+    return {
+      instanceId: kit.instanceId,
+      mode: kit.mode,
+      gateway: gateway.stats(),
+      presence: kit.presence.stats(),
+      rooms: await kit.presence.rooms(),
+      ...(withDebug ? { connections: gateway.connections(), pid: process.pid, uptimeSeconds: Math.round(process.uptime()), memoryMb: Math.round(process.memoryUsage().rss / 1048576) } : {}),
+    };
+  });
+
+  app.get<{ Params: { room: string } }>('/api/realtime/rooms/:room', async (request, reply) => {
+    const room = request.params.room;
+    try {
+      return { room, members: await kit.presence.members(room), reactions: await kit.reactions.counts(room) };
+    } catch (err) {
+      if ((err as { code?: string }).code === 'E_INVALID_ARGUMENT') return reply.code(400).send({ error: (err as Error).message });
+      throw err;
+    }
+  });
+};
