@@ -52,6 +52,81 @@ export class ClosedError extends RedkitError {
 
 // Capability errors are added below, one block per capability.
 
+// --- queue + jobs (issue 6) ---
+
+/** A queue could not take a job: Redis is down and the policy is `'reject'`, or no handler can run it inline. */
+export class QueueUnavailableError extends RedkitError {
+  readonly queue: string;
+  /** `REJECT_POLICY` (onRedisDown: 'reject') or `NO_INLINE_HANDLER` (inline, but no handler in this process). */
+  readonly reason: 'REJECT_POLICY' | 'NO_INLINE_HANDLER';
+  constructor(queue: string, reason: 'REJECT_POLICY' | 'NO_INLINE_HANDLER', message: string, options?: { cause?: unknown }) {
+    super('E_QUEUE_UNAVAILABLE', message, options);
+    this.queue = queue;
+    this.reason = reason;
+  }
+}
+
+/** Job data cannot be queued: not plain JSON (`NOT_SERIALISABLE`) or over `maxPayloadBytes` (`TOO_LARGE`). */
+export class JobDataError extends RedkitError {
+  readonly reason: 'NOT_SERIALISABLE' | 'TOO_LARGE';
+  /** Where in the data the problem is, e.g. `data.user.createdAt`. */
+  readonly path: string;
+  constructor(reason: 'NOT_SERIALISABLE' | 'TOO_LARGE', path: string, message: string) {
+    super('E_JOB_DATA', message);
+    this.reason = reason;
+    this.path = path;
+  }
+}
+
+/** A job handler ran longer than its `timeoutMs`; the attempt counts as failed (and is retried if attempts remain). */
+export class JobTimeoutError extends RedkitError {
+  readonly timeoutMs: number;
+  constructor(what: string, timeoutMs: number) {
+    super('E_JOB_TIMEOUT', `${what} did not finish within timeoutMs=${timeoutMs}: raise the worker's timeoutMs or make the handler honour its abort signal`);
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** No job record with this id (never created, or its TTL expired). */
+export class JobNotFoundError extends RedkitError {
+  readonly id: string;
+  constructor(id: string) {
+    super('E_JOB_NOT_FOUND', `job "${id}" does not exist (never created, or its TTL expired)`);
+    this.id = id;
+  }
+}
+
+/** A job record already exists under this id. */
+export class JobExistsError extends RedkitError {
+  readonly id: string;
+  constructor(id: string) {
+    super('E_JOB_EXISTS', `job "${id}" already exists: pick another id or omit it to get a generated one`);
+    this.id = id;
+  }
+}
+
+/** A status change that the job lifecycle forbids, e.g. `succeeded` → `running`. */
+export class JobTransitionError extends RedkitError {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  constructor(id: string, from: string, to: string) {
+    super('E_JOB_TRANSITION', `job "${id}" cannot go from "${from}" to "${to}": finished jobs (succeeded, failed, cancelled) never change status`);
+    this.id = id;
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** The external system (e.g. ComfyUI) refused or failed a request; `status` is its HTTP status when there was one. */
+export class ExternalJobError extends RedkitError {
+  readonly status: number | null;
+  constructor(message: string, status: number | null = null, options?: { cause?: unknown }) {
+    super('E_EXTERNAL_JOB', message, options);
+    this.status = status;
+  }
+}
+
 // --- lock / leader ---
 
 /**
@@ -131,6 +206,13 @@ export const errors = {
   InvalidArgumentError,
   RedisUnavailableError,
   ClosedError,
+  QueueUnavailableError,
+  JobDataError,
+  JobTimeoutError,
+  JobNotFoundError,
+  JobExistsError,
+  JobTransitionError,
+  ExternalJobError,
   CacheSerializationError,
   CacheValueTooLargeError,
   CacheRemoteLoadError,

@@ -6,6 +6,8 @@ import type { RedkitContext } from './context.js';
 import { KeySpace } from './keys.js';
 import { createDefaultLogger } from './logger.js';
 import type { Redis } from 'ioredis';
+import { QueueManager, type Queue, type QueueOptions, type QueueWorker, type JobHandler, type WorkerOptions } from './queue/index.js';
+import { JobsManager } from './jobs/index.js';
 import { RateLimiter, type RateLimiterOptions } from './ratelimit/index.js';
 import { LockManager } from './lock/index.js';
 import { LeaderManager } from './leader/index.js';
@@ -125,6 +127,75 @@ export class Redkit implements RedkitContext {
       this.onClose(() => leader.close());
     }
     return this.#leader;
+  }
+
+  #realtime: Realtime | null = null;
+
+  /** Realtime bus, presence and reactions; `kit.realtime.configure({ heartbeatTtlMs })` before first use to change defaults. */
+  get realtime(): Realtime {
+    if (!this.#realtime) {
+      const realtime = new Realtime(this);
+      this.#realtime = realtime;
+      this.onClose(() => realtime.close());
+    }
+    return this.#realtime;
+  }
+
+  /** Pub/sub across instances: JSON messages tagged with the sender's instance id (`kit.realtime.bus`). */
+  get bus(): Bus {
+    return this.realtime.bus;
+  }
+
+  /** Room presence across instances, a member counted once (`kit.realtime.presence`). */
+  get presence(): Presence {
+    return this.realtime.presence;
+  }
+
+  /** Per-room reaction counts broadcast to every instance (`kit.realtime.reactions`). */
+  get reactions(): Reactions {
+    return this.realtime.reactions;
+  }
+
+  /**
+   * A rate limiter (`fixed-window`, `sliding-window` or `token-bucket`), shared by every instance
+   * on the same Redis; in memory standalone; `onRedisDown` decides while Redis is down.
+   * @throws InvalidArgumentError on bad options.
+   */
+  rateLimiter(options: RateLimiterOptions): RateLimiter {
+    return new RateLimiter(this, options);
+  }
+
+  #queues: QueueManager | null = null;
+  #jobs: JobsManager | null = null;
+
+  /** Queues and workers of this toolkit (names, stats); `queue()` and `worker()` are shortcuts. */
+  get queues(): QueueManager {
+    if (!this.#queues) {
+      const queues = new QueueManager(this);
+      this.#queues = queues;
+      this.onClose(() => queues.close());
+    }
+    return this.#queues;
+  }
+
+  /** The job queue `name`: BullMQ with Redis, in-process standalone; see QueueOptions.onRedisDown. */
+  queue(name: string, opts?: QueueOptions): Queue {
+    return this.queues.queue(name, opts);
+  }
+
+  /** Starts a worker running `handler` for queue `name`; `close()` lets running jobs finish. */
+  worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R>, opts?: WorkerOptions): QueueWorker {
+    return this.queues.worker(name, handler, opts);
+  }
+
+  /** Durable job state: `kit.jobs.store` (records under `<prefix>:job:{id}`) and `kit.jobs.runner(...)` for external jobs. */
+  get jobs(): JobsManager {
+    if (!this.#jobs) {
+      const jobs = new JobsManager(this);
+      this.#jobs = jobs;
+      this.onClose(() => jobs.close());
+    }
+    return this.#jobs;
   }
 
   #realtime: Realtime | null = null;

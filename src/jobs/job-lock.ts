@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import type { RedkitContext } from '../context.js';
+import { jobKeys } from './redis-job-store.js';
+import { withJobScripts } from './scripts.js';
+
+/**
+ * The per-job lock that makes recovery exactly-once across instances: whoever holds
+ * `<prefix>:job:{id}:lock` tracks the job. A lease (SET NX PX) that the holder renews; a
+ * crashed holder's lease runs out and another instance takes over. Kept here rather than in
+ * the lock capability so that job state has no dependency on it.
+ */
+export interface JobLocks {
+  /** A token when acquired, null when another holder has it. @throws RedisUnavailableError when Redis is down. */
+  acquire(id: string, leaseMs: number): Promise<string | null>;
+  /** True while still held (lease renewed); false when lost. */
+  extend(id: string, token: string, leaseMs: number): Promise<boolean>;
+  /** Releases if still held by `token`; never someone else's. */
+  release(id: string, token: string): Promise<void>;
+}
+
+/** Redis per-job locks: SET NX PX to take, token-checked Lua to renew and release. */
+export class RedisJobLocks implements JobLocks {
+  readonly #ctx: RedkitContext;
+  readonly #keys: ReturnType<typeof jobKeys>;
+
+  constructor(ctx: RedkitContext) {
+    this.#ctx = ctx;
+    this.#keys = jobKeys(ctx);
+  }
+
+  async acquire(id: string, leaseMs: number): Promise<string | null> {
+    const token = `${this.#ctx.instanceId}:${randomUUID()}`;
+    const ok = await this.#ctx.connection.run((c) => c.set(this.#keys.lock(id), token, 'PX', leaseMs, 'NX'));
+    return ok === 'OK' ? token : null;
+  }
+
+  async extend(id: string, token: string, leaseMs: number): Promise<boolean> {
+    return (await this.#ctx.connection.run((c) => withJobScripts(c).redkitJobLockExtendV1(this.#keys.lock(id), token, leaseMs))) === 1;
+  }
+
+  async release(id: string, token: string): Promise<void> {
+    await this.#ctx.connection.run((c) => withJobScripts(c).redkitJobLockReleaseV1(this.#keys.lock(id), token));
+  }
+}
+
+/** In-process per-job locks (standalone: one instance, but the same rules). */
+export class MemoryJobLocks implements JobLocks {
+  readonly #held = new Map<string, { token: string; until: number }>();
+
+  async acquire(id: string, leaseMs: number): Promise<string | null> {
+    const now = Date.now();
+    const current = this.#held.get(id);
+    if (current && current.until > now) return null;
+    const token = randomUUID();
+    this.#held.set(id, { token, until: now + leaseMs });
+    return token;
+  }
+
+  async extend(id: string, token: string, leaseMs: number): Promise<boolean> {
+    const current = this.#held.get(id);
+    if (!current || current.token !== token || current.until <= Date.now()) return false;
+    current.until = Date.now() + leaseMs;
+    return true;
+  }
+
+  async release(id: string, token: string): Promise<void> {
+    if (this.#held.get(id)?.token === token) this.#held.delete(id);
+  }
+}

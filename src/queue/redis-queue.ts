@@ -1,0 +1,150 @@
+import { Queue as BullQueue, Worker as BullWorker, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { RedkitContext } from '../context.js';
+import { RedisUnavailableError } from '../errors.js';
+import { runAttempt } from './run-attempt.js';
+import type { JobHandler, JobOptions, QueueCounts, WorkerOptions } from './types.js';
+
+/** BullMQ's key prefix for this toolkit: `<prefix>:queue`, so environments sharing a Redis never meet. */
+export function bullPrefix(ctx: RedkitContext): string {
+  return ctx.keys.key('queue');
+}
+
+/** Maps redkit job options to BullMQ's, with bounded retention by default. */
+export function toBullOptions(opts: JobOptions): JobsOptions {
+  const keep = (v: number | boolean | undefined, dflt: number) => (v === undefined ? { count: dflt } : v === true ? true : v === false ? false : { count: v });
+  return {
+    jobId: opts.jobId,
+    attempts: opts.attempts,
+    backoff: opts.backoff ? { type: opts.backoff.type, delay: opts.backoff.delayMs } : undefined,
+    delay: opts.delayMs,
+    priority: opts.priority,
+    removeOnComplete: keep(opts.removeOnComplete, 1000),
+    removeOnFail: keep(opts.removeOnFail, 5000),
+  };
+}
+
+/**
+ * The producer side on BullMQ. The BullMQ `Queue` is created on first use, only when the
+ * connection is up (BullMQ waits for Redis when a Queue is created), on a fail-fast client
+ * (no offline queue, one retry) so that an `add` during an outage errors instead of waiting.
+ */
+export class RedisQueue {
+  readonly name: string;
+  readonly #ctx: RedkitContext;
+  readonly #producer: () => Redis;
+  readonly #addTimeoutMs: number;
+  #queue: BullQueue | null = null;
+
+  constructor(ctx: RedkitContext, name: string, producer: () => Redis, addTimeoutMs: number) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.#producer = producer;
+    this.#addTimeoutMs = addTimeoutMs;
+  }
+
+  #bull(): BullQueue {
+    if (!this.#queue) {
+      this.#queue = new BullQueue(this.name, { connection: this.#producer(), prefix: bullPrefix(this.#ctx) });
+      this.#queue.on('error', (err: Error) => this.#ctx.logger.debug({ queue: this.name, err: err.message }, '[redkit] BullMQ queue error'));
+    }
+    return this.#queue;
+  }
+
+  /** Stores one job; throws RedisUnavailableError when Redis did not confirm within the bound. */
+  async add(name: string, data: unknown, opts: JobOptions): Promise<string> {
+    const job = await this.#bounded(this.#bull().add(name, data, toBullOptions(opts)));
+    return job.id!;
+  }
+
+  /** Stores several jobs atomically (one MULTI). */
+  async addBulk(jobs: Array<{ name: string; data: unknown; opts: JobOptions }>): Promise<string[]> {
+    const added = await this.#bounded(this.#bull().addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: toBullOptions(j.opts) }))));
+    return added.map((j) => j.id!);
+  }
+
+  /** BullMQ's counts (waiting includes prioritized and paused jobs). */
+  async counts(): Promise<QueueCounts> {
+    const c = await this.#bounded(this.#bull().getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'waiting-children'));
+    return {
+      waiting: (c.wait ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      completed: c.completed ?? 0,
+      failed: c.failed ?? 0,
+      source: 'redis',
+    };
+  }
+
+  /** Closes the BullMQ Queue (the shared producer client is closed by the connection). */
+  async close(): Promise<void> {
+    await this.#queue?.close().catch(() => undefined);
+    this.#queue = null;
+  }
+
+  /**
+   * Bounds a BullMQ call: its connection wrapper waits for 'ready' without a limit, and a
+   * paused Redis answers nothing; either way the caller must get an answer in time.
+   */
+  async #bounded<T>(work: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(`queue "${this.name}": Redis did not answer within addTimeoutMs=${this.#addTimeoutMs}`, 'TIMEOUT')), this.#addTimeoutMs);
+    });
+    work.catch(() => undefined);
+    try {
+      return await Promise.race([work, timeout]);
+    } catch (err) {
+      throw this.#ctx.connection.toUnavailable(err);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/**
+ * A BullMQ Worker on its own client (`maxRetriesPerRequest: null`: a worker waits out an outage
+ * instead of failing); BullMQ duplicates it for its blocking connection. The handler runs
+ * through the same `runAttempt` as the in-process engine.
+ */
+export class RedisWorker {
+  readonly #worker: BullWorker;
+  readonly #client: Redis;
+
+  constructor(ctx: RedkitContext, name: string, handler: JobHandler<any, any>, opts: WorkerOptions) {
+    this.#client = ctx.connection.createClient({
+      purpose: `queue-worker:${name}`,
+      // No command timeout: BullMQ issues blocking BZPOPMIN calls on the duplicate of this client.
+      overrides: { maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined },
+    });
+    this.#worker = new BullWorker(name, async (job, _token, signal) => runAttempt(handler, {
+      id: job.id!,
+      name: job.name,
+      queue: name,
+      data: job.data,
+      attempt: job.attemptsMade + 1,
+      progress: async (value) => { await job.updateProgress(value); },
+    }, opts.timeoutMs, signal), {
+      connection: this.#client,
+      prefix: bullPrefix(ctx),
+      concurrency: opts.concurrency ?? 1,
+      lockDuration: opts.lockDurationMs ?? 30_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
+      maxStalledCount: opts.maxStalledCount ?? 1,
+    });
+    this.#worker.on('error', (err: Error) => ctx.logger.debug({ queue: name, err: err.message }, '[redkit] BullMQ worker error'));
+    this.#worker.on('failed', (job, err) => ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`));
+  }
+
+  /** Resolves when the worker is connected and taking jobs. */
+  waitUntilReady(): Promise<unknown> {
+    return this.#worker.waitUntilReady();
+  }
+
+  /** Waits for running jobs (or aborts them with `force`), then closes BullMQ and this worker's client. */
+  async close(force = false): Promise<void> {
+    await this.#worker.close(force).catch(() => undefined);
+    if (this.#client.status === 'ready') await this.#client.quit().catch(() => undefined);
+    this.#client.disconnect(false);
+  }
+}

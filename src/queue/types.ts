@@ -1,0 +1,105 @@
+/** What a job handler receives, the same from BullMQ and from the in-process engine. */
+export interface JobContext<T = unknown> {
+  /** The job id (generated, or `opts.jobId`). */
+  readonly id: string;
+  /** The job name given to `add`. */
+  readonly name: string;
+  /** The queue name. */
+  readonly queue: string;
+  readonly data: T;
+  /** 1 on the first run, 2 on the first retry, … */
+  readonly attempt: number;
+  /** Aborted when the attempt times out (`timeoutMs`) or a forced close stops the worker. */
+  readonly signal: AbortSignal;
+  /** Reports progress (a number 0–100 or a small JSON object). */
+  progress(value: number | Record<string, unknown>): Promise<void>;
+}
+
+/** A job handler; its return value (plain JSON) is the job's result. */
+export type JobHandler<T = unknown, R = unknown> = (job: JobContext<T>) => Promise<R> | R;
+
+/** Retry delay between attempts. */
+export interface BackoffOptions {
+  type: 'fixed' | 'exponential';
+  /** Delay before the first retry in ms (exponential doubles it each time). */
+  delayMs: number;
+}
+
+/** Options of one job (`add`'s third argument, or a queue's `defaultJobOptions`). */
+export interface JobOptions {
+  /** Your own id: adding the same id twice keeps the first job (BullMQ semantics). */
+  jobId?: string;
+  /** Runs in total, including the first. Default 1. */
+  attempts?: number;
+  backoff?: BackoffOptions;
+  /** Run no earlier than this many ms from now. */
+  delayMs?: number;
+  /** 1 (highest) to 2 097 152; unset means plain FIFO. */
+  priority?: number;
+  /** Keep at most this many completed jobs in Redis (default 1000); `false` keeps all. */
+  removeOnComplete?: number | boolean;
+  /** Keep at most this many failed jobs in Redis (default 5000); `false` keeps all. */
+  removeOnFail?: number | boolean;
+}
+
+/** What `kit.queue(name, opts)` accepts. */
+export interface QueueOptions {
+  /**
+   * When Redis is configured but down: `'inline'` (default) runs the job in this process with
+   * the handler registered here (`kit.worker` or `inlineHandler`); `'reject'` throws
+   * QueueUnavailableError. Either way the job is never silently dropped.
+   */
+  onRedisDown?: 'inline' | 'reject';
+  /** Handler used for inline runs when this process has no `kit.worker` for the queue (API processes). */
+  inlineHandler?: JobHandler<any, any>;
+  /** Concurrency of inline runs (default 1). */
+  inlineConcurrency?: number;
+  defaultJobOptions?: JobOptions;
+  /** Largest accepted job data, as JSON bytes. Default 512 KiB. */
+  maxPayloadBytes?: number;
+  /** Bound on one `add` against Redis in ms (default 2 × commandTimeoutMs, at least 1000). */
+  addTimeoutMs?: number;
+}
+
+/** What `kit.worker(name, handler, opts)` accepts. */
+export interface WorkerOptions {
+  /** Jobs run at once by this worker. Default 1. */
+  concurrency?: number;
+  /** Fails an attempt (JobTimeoutError, then retried per `attempts`) that runs longer. Unset: no limit. */
+  timeoutMs?: number;
+  /** BullMQ lock: a worker that stops renewing it (crashed) has its job retried after this. Default 30000. */
+  lockDurationMs?: number;
+  /** How often BullMQ looks for stalled jobs of crashed workers. Default 30000. */
+  stalledIntervalMs?: number;
+  /** How many times a job may stall before it fails. Default 1. */
+  maxStalledCount?: number;
+}
+
+/** Where `add` put a job. */
+export interface AddedJob {
+  id: string;
+  name: string;
+  /** `'redis'`: stored in Redis for any worker; `'local'`: runs in this process (standalone or inline fallback). */
+  via: 'redis' | 'local';
+  /** For local jobs: settles when the job is finished (never rejects). Undefined for Redis jobs. */
+  finished?: Promise<JobOutcome>;
+}
+
+/** How a local job ended. */
+export type JobOutcome = { status: 'completed'; result: unknown; attempts: number } | { status: 'failed'; error: Error; attempts: number };
+
+/** Job counts of a queue. */
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  delayed: number;
+  completed: number;
+  failed: number;
+  /** Which engine answered: Redis (BullMQ) or this process. */
+  source: 'redis' | 'local';
+}
+
+/** The allowed keys of each options object, for unknown-option errors. */
+export const JOB_OPTION_KEYS = ['jobId', 'attempts', 'backoff', 'delayMs', 'priority', 'removeOnComplete', 'removeOnFail'] as const;
+export const QUEUE_OPTION_KEYS = ['onRedisDown', 'inlineHandler', 'inlineConcurrency', 'defaultJobOptions', 'maxPayloadBytes', 'addTimeoutMs'] as const;
+export const WORKER_OPTION_KEYS = ['concurrency', 'timeoutMs', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount'] as const;
