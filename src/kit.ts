@@ -198,42 +198,6 @@ export class Redkit implements RedkitContext {
     return this.#jobs;
   }
 
-  #realtime: Realtime | null = null;
-
-  /** Realtime bus, presence and reactions; `kit.realtime.configure({ heartbeatTtlMs })` before first use to change defaults. */
-  get realtime(): Realtime {
-    if (!this.#realtime) {
-      const realtime = new Realtime(this);
-      this.#realtime = realtime;
-      this.onClose(() => realtime.close());
-    }
-    return this.#realtime;
-  }
-
-  /** Pub/sub across instances: JSON messages tagged with the sender's instance id (`kit.realtime.bus`). */
-  get bus(): Bus {
-    return this.realtime.bus;
-  }
-
-  /** Room presence across instances, a member counted once (`kit.realtime.presence`). */
-  get presence(): Presence {
-    return this.realtime.presence;
-  }
-
-  /** Per-room reaction counts broadcast to every instance (`kit.realtime.reactions`). */
-  get reactions(): Reactions {
-    return this.realtime.reactions;
-  }
-
-  /**
-   * A rate limiter (`fixed-window`, `sliding-window` or `token-bucket`), shared by every instance
-   * on the same Redis; in memory standalone; `onRedisDown` decides while Redis is down.
-   * @throws InvalidArgumentError on bad options.
-   */
-  rateLimiter(options: RateLimiterOptions): RateLimiter {
-    return new RateLimiter(this, options);
-  }
-
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */
   onClose(fn: () => Promise<void> | void): void {
     this.#closers.push(fn);
