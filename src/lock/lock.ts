@@ -303,8 +303,8 @@ export class LockManager {
         // runs out without a release) and a missed message.
         const sleepMs = Math.max(1, Math.min(reply.retryMs, deadline - Date.now()));
         await new Promise<void>((resolve) => {
+          // Not unref'd: a caller awaiting a lock must keep the process alive (bounded by wait).
           const timer = setTimeout(() => { wake = null; resolve(); }, sleepMs);
-          timer.unref();
           wake = () => { clearTimeout(timer); resolve(); };
         });
       }

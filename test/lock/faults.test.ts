@@ -1,0 +1,90 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { kitFor } from '../helpers/kit.js';
+import { stopRedis, type RedisServer } from '../helpers/redis-server.js';
+import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
+import { LockBusyError, RedisUnavailableError, type Redkit } from '../../src/index.js';
+import { agedRedis } from './setup.js';
+
+// Each test leaves the server running and the kit connected for the next one.
+let server: RedisServer;
+let kit: Redkit;
+before(async () => {
+  server = await agedRedis();
+  kit = await kitFor(server, { commandTimeoutMs: 300 });
+});
+after(async () => {
+  await kit.close();
+  await stopRedis(server);
+});
+
+async function waitUp(): Promise<void> {
+  await waitFor(() => kit.mode === 'redis', 10_000, 'the kit to reconnect');
+}
+
+test('Redis killed: acquire fails fast with RedisUnavailableError; the local fallback is opt-in', async () => {
+  const name = randomPrefix('n');
+  await server.kill();
+  await waitFor(() => kit.mode === 'degraded', 5000, 'degraded mode');
+  const start = performance.now();
+  await assert.rejects(kit.lock.acquire(name, { ttl: 500, wait: 2000 }), (err: unknown) => err instanceof RedisUnavailableError && err.code === 'E_REDIS_UNAVAILABLE');
+  assert.ok(performance.now() - start < 300 + 200, 'within the command timeout');
+  const local = await kit.lock.acquire(name, { ttl: 500, fallback: 'local' });
+  assert.equal(local.local, true);
+  await assert.rejects(kit.lock.acquire(name, { ttl: 500, fallback: 'local' }), LockBusyError, 'the fallback still excludes this process');
+  await local.release();
+  await server.start();
+  await waitUp();
+});
+
+test('Redis paused (SIGSTOP): acquire fails within the command timeout, never grants', async () => {
+  const name = randomPrefix('n');
+  await sleep(1100); // the restart guard of the previous test's restart
+  server.pause();
+  try {
+    const start = performance.now();
+    await assert.rejects(kit.lock.acquire(name, { ttl: 500 }), RedisUnavailableError);
+    const took = performance.now() - start;
+    assert.ok(took < 300 + 400, `failed after ${took} ms`);
+  } finally {
+    server.resume();
+  }
+  await waitUp();
+  const lock = await waitFor(() => kit.lock.acquire(name, { ttl: 500 }), 3000, 'a grant after resume');
+  await lock.value.release();
+});
+
+test('Redis restarted: no grant for one TTL, then fences continue above the old ones', async () => {
+  const name = randomPrefix('n');
+  await sleep(1100);
+  const before = await kit.lock.acquire(name, { ttl: 1000 });
+  await server.restart();
+  await waitUp();
+  const restarted = performance.now();
+  await assert.rejects(kit.lock.acquire(name, { ttl: 1000 }), (err: unknown) => err instanceof LockBusyError && err.reason === 'restart-guard');
+  await assert.rejects(kit.lock.acquire(randomPrefix('other'), { ttl: 1000 }), (err: unknown) => err instanceof LockBusyError && err.reason === 'restart-guard', 'every name waits: Redis cannot tell which existed');
+  const after = await kit.lock.acquire(name, { ttl: 1000, wait: 3000 });
+  const waited = performance.now() - restarted;
+  assert.ok(waited >= 900, `granted ${waited} ms after the restart`);
+  assert.ok(after.fence > before.fence, 'the fence survived the restart without persistence');
+  assert.equal(await before.release(), false, 'the pre-restart holder is told it held nothing');
+  assert.equal(await after.release(), true);
+});
+
+test('using: Redis killed while fn runs → the signal aborts before the lease could expire elsewhere', async () => {
+  const name = randomPrefix('n');
+  await sleep(1100);
+  let abortedAt = 0;
+  let killedAt = 0;
+  const run = kit.lock.using(name, async (signal) => {
+    await server.kill();
+    killedAt = Date.now();
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => { abortedAt = Date.now(); resolve(); }));
+    return 'aborted';
+  }, { ttl: 600 });
+  assert.equal(await run, 'aborted');
+  // The last extension was sent before the kill, so the local lease ends within one ttl of it.
+  assert.ok(abortedAt - killedAt <= 600 + 200, `aborted ${abortedAt - killedAt} ms after the kill`);
+  await server.start();
+  await waitUp();
+});

@@ -1,0 +1,34 @@
+import type { Implementation } from '../helpers/contract.js';
+import { kitFor, standaloneKit } from '../helpers/kit.js';
+import { startRedis, stopRedis } from '../helpers/redis-server.js';
+import { sleep } from '../helpers/util.js';
+import type { Redkit } from '../../src/index.js';
+
+/**
+ * A fresh redis-server is younger than any TTL, so the restart guard would refuse the first
+ * grants: wait until its uptime (second resolution) reaches 1 s, which covers TTLs ≤ 1000 ms.
+ */
+export async function agedRedis() {
+  const server = await startRedis();
+  await sleep(1100);
+  return server;
+}
+
+/** The Redis and the in-memory toolkit, for contract suites. */
+export const implementations: Array<Implementation<Redkit>> = [
+  {
+    name: 'redis',
+    async setup() {
+      const server = await agedRedis();
+      const kit = await kitFor(server);
+      return { subject: kit, async teardown() { await kit.close(); await stopRedis(server); } };
+    },
+  },
+  {
+    name: 'memory',
+    async setup() {
+      const kit = await standaloneKit();
+      return { subject: kit, async teardown() { await kit.close(); } };
+    },
+  },
+];
