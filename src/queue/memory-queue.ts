@@ -64,6 +64,11 @@ export class MemoryQueue {
     if (this.#handler?.fn === fn) this.#handler = null;
   }
 
+  /** Resolves when no job of this engine is running. */
+  async idle(): Promise<void> {
+    while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
+  }
+
   /** Queues a job whose data is already validated JSON; a duplicate `jobId` of an unfinished job returns that job. */
   add(name: string, json: string, opts: JobOptions): AddedJob {
     if (this.#closed) throw new ClosedError(`queue "${this.name}"`);

@@ -200,7 +200,7 @@ export class QueueManager {
       close: async (force = false) => {
         this.#workers.delete(worker);
         local.clearHandler(handler);
-        await redis?.close(force);
+        await Promise.all([redis?.close(force), local.idle()]);
       },
     };
     this.#workers.add(worker);

@@ -1,0 +1,61 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startRedis, stopRedis } from '../helpers/redis-server.js';
+import { kitFor } from '../helpers/kit.js';
+import { waitFor } from '../helpers/util.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/worker.js', import.meta.url));
+
+function spawnWorker(env: Record<string, string>): { child: ChildProcess; lines: string[] } {
+  const child = spawn(process.execPath, [fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
+  return { child, lines };
+}
+
+test('a BullMQ worker process SIGKILLed mid-job: the job is retried elsewhere and completes; counts in = counts out', async () => {
+  const server = await startRedis();
+  const kit = await kitFor(server);
+  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, QUEUE: 'crash', JOB_MS: '300' };
+  const a = spawnWorker(env);
+  let b: ReturnType<typeof spawnWorker> | undefined;
+  try {
+    await waitFor(() => a.lines.includes('ready'), 15_000, 'worker A ready');
+    const q = kit.queue('crash');
+    const added = await q.addBulk(Array.from({ length: 12 }, (_, i) => ({ name: 'work', data: { i } })));
+    // Kill A while it holds jobs: after it finished some, with others started and not done.
+    const { value: inFlight } = await waitFor(() => {
+      const done = new Set(a.lines.filter((l) => l.startsWith('done ')).map((l) => l.split(' ')[1]));
+      const running = a.lines.filter((l) => l.startsWith('start ')).map((l) => l.split(' ')[1]!).filter((id) => !done.has(id));
+      return done.size >= 2 && running.length > 0 ? running : null;
+    }, 15_000, 'A mid-job');
+    a.child.kill('SIGKILL');
+    await new Promise((r) => a.child.once('exit', r));
+    b = spawnWorker(env);
+    const { value: counts } = await waitFor(async () => {
+      const c = await q.counts();
+      return c.completed === added.length && c.active === 0 && c.waiting === 0 ? c : null;
+    }, 30_000, 'all jobs completed');
+    assert.equal(counts!.failed, 0);
+    assert.equal(counts!.completed, added.length, 'counts in = counts out');
+    for (const id of inFlight!) {
+      assert.ok(b.lines.some((l) => l.startsWith(`start ${id} `)), `job ${id} killed mid-run was retried by worker B`);
+    }
+    const doneIds = new Set([...a.lines, ...b.lines].filter((l) => l.startsWith('done ')).map((l) => l.split(' ')[1]));
+    assert.deepEqual([...doneIds].sort(), added.map((j) => j.id).sort());
+  } finally {
+    a.child.kill('SIGKILL');
+    b?.child.kill('SIGTERM');
+    if (b && b.child.exitCode === null) await new Promise((r) => b!.child.once('exit', r));
+    await kit.close();
+    await stopRedis(server);
+  }
+});
