@@ -10,6 +10,8 @@ export interface ComfyUIStubOptions {
   runMs?: number;
   /** Prompts rendered at once (ComfyUI itself runs one). Default 1. */
   concurrency?: number;
+  /** Accept `POST /prompt` one at a time, each after this many ms (a busy server). Default 0. */
+  acceptDelayMs?: number;
 }
 
 /** A running stub. */
@@ -43,6 +45,8 @@ export async function startComfyUIStub(opts: ComfyUIStubOptions = {}): Promise<C
   const submissions = new Map<string, number>();
   let number = 0;
   let closed = false;
+  let accepting: Promise<unknown> = Promise.resolve();
+  const acceptDelayMs = opts.acceptDelayMs ?? 0;
 
   const pump = () => {
     if (closed) return;
@@ -92,6 +96,14 @@ export async function startComfyUIStub(opts: ComfyUIStubOptions = {}): Promise<C
       const prompt = body.prompt;
       if (!prompt || typeof prompt !== 'object' || Array.isArray(prompt) || Object.keys(prompt).length === 0) {
         return send(400, { error: { type: 'prompt_no_outputs', message: 'Prompt has no outputs', details: '', extra_info: {} }, node_errors: {} });
+      }
+      if (acceptDelayMs > 0) {
+        const turn = accepting.then(() => new Promise((r) => setTimeout(r, acceptDelayMs)));
+        accepting = turn;
+        await turn;
+        // Like an HTTP server whose handler is cancelled when the client goes away: a prompt
+        // whose client died before it was accepted is not queued.
+        if (res.destroyed || req.socket.destroyed || closed) return;
       }
       const id = typeof body.prompt_id === 'string' ? body.prompt_id : randomUUID();
       submissions.set(id, (submissions.get(id) ?? 0) + 1);
