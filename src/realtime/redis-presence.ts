@@ -4,7 +4,7 @@ import { RedisUnavailableError } from '../errors.js';
 import type { BusMessage } from './bus.js';
 import type { RedisBus } from './redis-bus.js';
 import { assertMemberId, assertRoom, decodeMeta, encodeMeta, LocalHoldings, sortedMembers, type MemberMeta, type Presence, type PresenceEventMap, type PresenceMember, type PresenceOptions, type PresenceStats } from './presence.js';
-import { withScripts } from './scripts.js';
+import { scripted } from './scripts.js';
 
 /** The bus channel presence events travel on (seed 004's `presence:events`). */
 export const PRESENCE_CHANNEL = 'presence:events';
@@ -198,7 +198,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   async #announce(room: string, memberId: string, metaJson: string): Promise<number> {
     if (!this.#beating) await this.#heartbeat();
     return this.#ctx.connection.run(async (client) => {
-      const c = withScripts(client);
+      const c = await scripted(client);
       const [, , result] = await Promise.all([
         client.sadd(this.#roomsKey(), room),
         client.sadd(this.#instanceRoomsKey(this.#ctx.instanceId), room),
@@ -211,7 +211,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   /** Withdraws `memberId` ('' for all) held by `instanceId` in `room`; returns the ids that left the room. */
   #withdraw(room: string, instanceId: string, memberId: string): Promise<string[]> {
     return this.#ctx.connection.run(async (client) => {
-      const result = await withScripts(client).redkitPresenceLeaveV1(this.#membersKey(room), this.#metaKey(room), this.#instKey(room, instanceId), this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now(), memberId);
+      const result = await (await scripted(client)).redkitPresenceLeaveV1(this.#membersKey(room), this.#metaKey(room), this.#instKey(room, instanceId), this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now(), memberId);
       return (result as string[]) ?? [];
     });
   }
@@ -223,7 +223,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
 
   /** Renews the heartbeat; returns Redis's answer (1 alive, 0 had expired, -1 unknown). */
   async #heartbeat(): Promise<number> {
-    const result = await this.#ctx.connection.run((client) => withScripts(client).redkitPresenceHeartbeatV1(this.#instancesKey(), this.#ctx.instanceId, this.#ttlMs));
+    const result = await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitPresenceHeartbeatV1(this.#instancesKey(), this.#ctx.instanceId, this.#ttlMs));
     this.#beating = true;
     return Number(result);
   }
@@ -236,7 +236,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   }
 
   async #reap(): Promise<void> {
-    const dead = (await this.#ctx.connection.run((client) => withScripts(client).redkitPresenceExpiredV1(this.#instancesKey(), ''))) as string[];
+    const dead = (await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitPresenceExpiredV1(this.#instancesKey(), ''))) as string[];
     for (const instanceId of dead) {
       if (instanceId === this.#ctx.instanceId) {
         this.#scheduleRecover('own heartbeat expired');
@@ -250,7 +250,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
           this.#applyLeft(room, id, this.#ctx.instanceId);
         }
       }
-      const forgot = Number(await this.#ctx.connection.run((client) => withScripts(client).redkitPresenceExpiredV1(this.#instancesKey(), instanceId)));
+      const forgot = Number(await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitPresenceExpiredV1(this.#instancesKey(), instanceId)));
       if (forgot === 1) await this.#ctx.connection.run((client) => client.del(this.#instanceRoomsKey(instanceId)));
       this.#log('info', { deadInstance: instanceId, rooms: rooms.length, membersLeft: left }, 'reaped an instance whose heartbeat expired');
     }

@@ -5,7 +5,7 @@ import type { BusMessage } from './bus.js';
 import { assertMemberId, assertRoom } from './presence.js';
 import { assertReaction, MAX_REACTIONS_PER_ROOM, tooManyReactions, type ReactionCounts, type Reactions, type ReactionsEventMap } from './reactions.js';
 import type { RedisBus } from './redis-bus.js';
-import { withScripts } from './scripts.js';
+import { scripted } from './scripts.js';
 
 /** The bus channel reaction events travel on (seed 004's `reactions:events`). */
 export const REACTIONS_CHANNEL = 'reactions:events';
@@ -115,7 +115,7 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   }
 
   async #add(room: string, reaction: string, delta: number, by: string): Promise<number> {
-    const result = await this.#ctx.connection.run((client) => withScripts(client).redkitReactionsAddV1(this.#key(room), reaction, delta, this.#bus.redisChannel(REACTIONS_CHANNEL), this.#ctx.instanceId, room, Date.now(), by, MAX_REACTIONS_PER_ROOM));
+    const result = await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitReactionsAddV1(this.#key(room), reaction, delta, this.#bus.redisChannel(REACTIONS_CHANNEL), this.#ctx.instanceId, room, Date.now(), by, MAX_REACTIONS_PER_ROOM));
     const count = Number(result);
     if (count < 0) throw tooManyReactions(room);
     return count;

@@ -33,11 +33,23 @@ function load(file: string): { lua: string; numberOfKeys: number } {
   return entry;
 }
 
-/** The client with every realtime script defined on it (once per client; ioredis does EVALSHA with EVAL fallback). */
-export function withScripts(client: Redis): Redis & Record<RealtimeCommand, (...args: Array<string | number>) => Promise<unknown>> {
+type Scripted = Redis & Record<RealtimeCommand, (...args: Array<string | number>) => Promise<unknown>>;
+
+/**
+ * The client with every realtime script defined on it (once per client; ioredis does EVALSHA
+ * with EVAL fallback). When it had to define one, it yields a turn of the event loop first:
+ * an auto-pipeline opened earlier in the same turn does not know commands defined after it was
+ * created, and calling one through it breaks the whole batch (ioredis issue #1931).
+ */
+export async function scripted(client: Redis): Promise<Scripted> {
   const target = client as unknown as Record<string, unknown>;
+  let defined = false;
   for (const [name, file] of Object.entries(SCRIPTS)) {
-    if (typeof target[name] !== 'function') client.defineCommand(name, load(file));
+    if (typeof target[name] !== 'function') {
+      client.defineCommand(name, load(file));
+      defined = true;
+    }
   }
-  return client as Redis & Record<RealtimeCommand, (...args: Array<string | number>) => Promise<unknown>>;
+  if (defined) await new Promise<void>((resolve) => setImmediate(resolve));
+  return client as Scripted;
 }
