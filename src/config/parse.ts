@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
@@ -195,7 +196,18 @@ export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
   const instanceId = instanceIdRaw === undefined ? defaultInstanceId() : parseName(instanceIdRaw, options.instanceId !== undefined ? 'options.instanceId' : 'INSTANCE_ID');
 
   const standalone = options.standalone === true || merged.host === undefined;
-  const tls: false | TlsConnectionOptions = merged.tls === undefined || merged.tls === false ? false : merged.tls === true ? {} : merged.tls;
+  let tls: false | TlsConnectionOptions = merged.tls === undefined || merged.tls === false ? false : merged.tls === true ? {} : merged.tls;
+  const caFile = envValue(env, 'REDIS_TLS_CA_FILE');
+  if (caFile !== undefined && !standalone) {
+    if (tls === false) throw new ConfigError('REDIS_TLS_CA_FILE', 'REDIS_TLS_CA_FILE is set but TLS is off; use rediss:// or REDIS_TLS=true, or unset REDIS_TLS_CA_FILE');
+    if (tls.ca === undefined) {
+      try {
+        tls = { ...tls, ca: readFileSync(caFile, 'utf8') };
+      } catch (cause) {
+        throw new ConfigError('REDIS_TLS_CA_FILE', `REDIS_TLS_CA_FILE "${caFile}" cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); point it at the PEM file of your provider's CA`);
+      }
+    }
+  }
   const port = merged.port ?? 6379;
   const config = {
     mode: standalone ? 'standalone' : 'redis',
@@ -218,7 +230,9 @@ export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
 
 /** Freezes the config with the password held out of enumeration, JSON, toString and inspect. */
 function seal(fields: Record<string, unknown>, password: string | undefined): RedkitConfig {
-  const printable = () => ({ ...fields, password: password === undefined ? undefined : MASK });
+  // TLS options may hold keys and passphrases: only their names are printed.
+  const tls = fields.tls as false | Record<string, unknown>;
+  const printable = () => ({ ...fields, tls: tls === false ? false : Object.keys(tls).length ? `on (${Object.keys(tls).join(', ')})` : 'on', password: password === undefined ? undefined : MASK });
   Object.defineProperty(fields, 'password', { value: password, enumerable: false });
   Object.defineProperty(fields, 'toJSON', { value: printable, enumerable: false });
   Object.defineProperty(fields, 'toString', { value: () => `RedkitConfig ${JSON.stringify(printable())}`, enumerable: false });

@@ -23,7 +23,7 @@ export interface RedkitOptions {
   username?: string;
   /** Env: `REDIS_PASSWORD`. Never printed. */
   password?: string;
-  /** `true`, or node:tls options (e.g. `{ ca }`). Env: `REDIS_TLS`. */
+  /** `true`, or node:tls options (e.g. `{ ca }`). Env: `REDIS_TLS`, and `REDIS_TLS_CA_FILE` for a CA in PEM. */
   tls?: boolean | TlsConnectionOptions;
   /** Logical database, 0–15 on a default server. Env: `REDIS_DB`. */
   db?: number;

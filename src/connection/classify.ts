@@ -42,6 +42,10 @@ export function classifyError(error: unknown, ctx: { target: string; tls: boolea
     return { reason: 'TLS_MISMATCH', message: `TLS handshake with ${at} failed: the server does not speak TLS on this port`, hint: 'use redis:// (or REDIS_TLS=false) for this port, or point at the server\'s TLS port' };
   }
   if (/timed? ?out|ETIMEDOUT/i.test(raw) || code === 'ETIMEDOUT') {
+    if (ctx.tls && /connect/i.test(raw)) {
+      // A plain-text Redis never answers a TLS ClientHello; the handshake just times out.
+      return { reason: 'TIMEOUT', message: `TLS handshake with ${at} timed out`, hint: 'if this port serves plain Redis, use redis:// or REDIS_TLS=false; otherwise check the network and REDIS_CONNECT_TIMEOUT_MS' };
+    }
     return { reason: 'TIMEOUT', message: `Redis at ${at} did not answer in time`, hint: 'Redis may be paused, overloaded or behind a firewall; check the network, or raise REDIS_CONNECT_TIMEOUT_MS / REDIS_COMMAND_TIMEOUT_MS' };
   }
   if (!ctx.tls && (code === 'ECONNRESET' || /Connection is closed|socket hang up|ECONNRESET/.test(raw))) {

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger, RedkitConfig } from '../config/types.js';
 import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
@@ -117,7 +118,8 @@ export class RedisConnection extends EventEmitter {
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         if (this.#state !== 'connected') {
-          this.#recordError(Object.assign(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }), true);
+          // The attempts' own error (refused, NOAUTH, TLS…) says more than the timeout does.
+          if (!this.#lastError) this.#recordError(Object.assign(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }), true);
           this.#setState('disconnected', this.#lastError);
           this.#logger.warn({ target: cfg.target, reason: this.#lastError?.reason, hint: this.#lastError?.hint }, `[Redis] Not reachable within ${cfg.connectTimeoutMs} ms: starting degraded, reconnecting in the background`);
         }
@@ -175,7 +177,7 @@ export class RedisConnection extends EventEmitter {
       username: cfg.username,
       password: cfg.password,
       db: cfg.db,
-      tls: cfg.tls === false ? undefined : { servername: cfg.host, ...cfg.tls },
+      tls: cfg.tls === false ? undefined : { ...(isIP(cfg.host ?? '') ? {} : { servername: cfg.host }), ...cfg.tls },
       connectTimeout: cfg.connectTimeoutMs,
       commandTimeout: cfg.commandTimeoutMs,
       connectionName: `redkit:${cfg.instanceId}:${purpose}`,
