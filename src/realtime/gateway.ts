@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import * as wsModule from 'ws';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { RedkitContext } from '../context.js';
 import { RedkitError } from '../errors.js';
@@ -393,28 +394,33 @@ export class RealtimeGateway {
   #toRoom(room: string, frame: object): void {
     const state = this.#rooms.get(room);
     if (!state) return;
-    const json = JSON.stringify(frame);
-    for (const conn of state.conns) if (conn.rooms.get(room)?.ready) this.#sendRaw(conn, json);
+    const frames = preEncode(JSON.stringify(frame));
+    for (const conn of state.conns) if (conn.rooms.get(room)?.ready) this.#sendFrames(conn, frames);
   }
 
   #toAll(frame: object): void {
-    const json = JSON.stringify(frame);
-    for (const conn of this.#conns) this.#sendRaw(conn, json);
+    const frames = preEncode(JSON.stringify(frame));
+    for (const conn of this.#conns) this.#sendFrames(conn, frames);
   }
 
   #send(conn: Conn, frame: object): void {
-    this.#sendRaw(conn, JSON.stringify(frame));
+    this.#sendFrames(conn, preEncode(JSON.stringify(frame)));
   }
 
-  #sendRaw(conn: Conn, json: string): void {
-    if (conn.ws.readyState !== conn.ws.OPEN) return;
+  #sendFrames(conn: Conn, frames: Buffer[]): void {
+    const ws = conn.ws as WebSocket & { _sender?: { sendFrame?: (list: Buffer[], cb?: () => void) => void } };
+    if (ws.readyState !== ws.OPEN) return;
     // A client that stops reading must not grow this process's memory without bound.
-    if (conn.ws.bufferedAmount > 4 * 1024 * 1024) {
+    if (ws.bufferedAmount > 4 * 1024 * 1024) {
       this.#log({ connection: conn.id }, 'slow consumer: terminating');
-      conn.ws.terminate();
+      ws.terminate();
       return;
     }
-    conn.ws.send(json);
+    // Hand-written hot path: a broadcast is framed once and the same buffers are written to every
+    // socket (what engine.io does for socket.io broadcasts); ws.send would re-encode and re-frame
+    // the text per connection. Safe because server frames are unmasked and we never compress.
+    if (typeof ws._sender?.sendFrame === 'function') ws._sender.sendFrame(frames);
+    else ws.send(Buffer.concat(frames.slice(1)), { binary: false });
   }
 
   #error(conn: Conn, code: ProtocolErrorCode, message: string, ref?: string): void {
@@ -425,6 +431,14 @@ export class RealtimeGateway {
   #log(obj: object, msg: string): void {
     if (this.#debug) this.#host.logger.info({ instanceId: this.#host.instanceId, ...obj }, `[gateway] ${msg}`);
   }
+}
+
+/** ws's frame encoder: exported at run time, missing from @types/ws. */
+const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[] } }).Sender;
+
+/** A text frame framed once for any number of sockets: [header, payload]. */
+function preEncode(json: string): Buffer[] {
+  return Sender.frame(Buffer.from(json), { fin: true, rsv1: false, opcode: 1, mask: false, readOnly: true }) as Buffer[];
 }
 
 /** Creates a gateway over a toolkit's realtime capability; `attach(server)` it to an HTTP server. */
