@@ -1,9 +1,11 @@
 import type { RouteModule } from '../context.js';
 import { healthRoutes } from './health.js';
+import { queueRoutes } from './queue.js';
 import { realtimeRoutes } from './realtime.js';
 
 /** Every route module of the reference server, in registration order. */
 export const routeModules: RouteModule[] = [
   healthRoutes,
+  queueRoutes,
   realtimeRoutes,
 ];

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { Logger } from '../config/types.js';
 import { ClosedError } from '../errors.js';
 import { backoffDelayMs, runAttempt } from './run-attempt.js';
@@ -46,6 +47,8 @@ export class MemoryQueue {
   constructor(name: string, logger: Logger) {
     this.name = name;
     this.#logger = logger;
+    // Every running job listens on this signal (forced close); concurrency is the real bound.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   /** True when a handler is set: jobs added now will run. */

@@ -91,7 +91,10 @@ export class Queue {
       }
     }
     if (this.#redis) return this.#whenDown(checked, this.#ctx.connection.unavailable());
-    return checked.map((j) => this.#manager.local(this.name).add(j.name, j.json, j.opts));
+    // Standalone: this process is the worker; the inline handler serves when no kit.worker is registered.
+    const local = this.#manager.local(this.name);
+    if (!local.hasHandler && this.#opts.inlineHandler) local.setHandler({ fn: this.#opts.inlineHandler, concurrency: this.#opts.inlineConcurrency ?? 1 });
+    return checked.map((j) => local.add(j.name, j.json, j.opts));
   }
 
   #whenDown(jobs: Array<{ name: string; json: string; opts: JobOptions }>, cause: RedisUnavailableError): AddedJob[] {

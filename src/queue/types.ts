@@ -50,7 +50,7 @@ export interface QueueOptions {
    * QueueUnavailableError. Either way the job is never silently dropped.
    */
   onRedisDown?: 'inline' | 'reject';
-  /** Handler used for inline runs when this process has no `kit.worker` for the queue (API processes). */
+  /** Handler for jobs run in this process (standalone, or Redis down) when it has no `kit.worker` for the queue (API processes). */
   inlineHandler?: JobHandler<any, any>;
   /** Concurrency of inline runs (default 1). */
   inlineConcurrency?: number;

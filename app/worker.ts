@@ -1,0 +1,30 @@
+// The worker process (`npm run worker`): runs the demo queues' jobs from Redis, so that the API
+// and the workers scale separately. Uses only redkit's public API.
+import { pino } from 'pino';
+import { createRedkit } from 'redkit';
+import { demoProcessors } from './routes/queue.js';
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid, role: 'worker' } });
+const kit = await createRedkit({ logger: log.child({ component: 'redkit' }) });
+if (kit.mode === 'standalone') {
+  log.error('REDIS_URL / REDIS_HOST not set: a separate worker needs Redis. Without Redis the API runs jobs in its own process.');
+  await kit.close();
+  process.exit(1);
+}
+const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 4);
+const workers = Object.entries(demoProcessors).map(([name, handler]) => kit.worker(name, handler, { concurrency }));
+log.info({ queues: workers.map((w) => w.queue), concurrency, mode: kit.mode, instanceId: kit.instanceId }, `worker started for ${workers.length} queue(s)${kit.mode === 'degraded' ? ' (Redis unreachable: waiting for it)' : ''}`);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'worker shutting down: letting running jobs finish');
+  const force = setTimeout(() => { log.error('shutdown took over 30 s; exiting'); process.exit(1); }, 30_000);
+  force.unref();
+  await kit.close();
+  log.info('worker stopped cleanly');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

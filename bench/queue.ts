@@ -1,0 +1,107 @@
+// Queues and job state: redkit's queue vs raw BullMQ on the same redis-server, the in-process
+// fallback, and job-state updates. `BENCH_MS=2000 node dist/bench/queue.js`.
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
+import { measure, printTable, type BenchResult } from './lib/measure.js';
+import { createRedkit, silentLogger, type Redkit } from '../src/index.js';
+
+const durationMs = Number(process.env.BENCH_MS ?? 3000);
+const DRAIN_JOBS = Number(process.env.BENCH_DRAIN ?? 4000);
+const CONCURRENCY = 50;
+
+/** Drains `count` pre-filled jobs with a worker; returns jobs/s from the first to the last completion. */
+async function drain(name: string, count: number, fill: () => Promise<void>, startWorker: (onDone: () => void) => Promise<() => Promise<void>>): Promise<BenchResult> {
+  await fill();
+  let done = 0;
+  let resolve!: () => void;
+  const finished = new Promise<void>((r) => { resolve = r; });
+  const started = performance.now();
+  const stop = await startWorker(() => { if (++done === count) resolve(); });
+  await finished;
+  const elapsed = performance.now() - started;
+  await stop();
+  return { name, ops: count, opsPerSec: count / (elapsed / 1000), p50Ms: 0, p99Ms: 0 };
+}
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * Runs each scenario ROUNDS times, rotating the order so no scenario always goes first on a
+ * shared machine, and keeps each one's median round.
+ */
+async function rounds(scenarios: Array<() => Promise<BenchResult>>): Promise<BenchResult[]> {
+  const runs: BenchResult[][] = scenarios.map(() => []);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < scenarios.length; k++) {
+      const i = (k + r) % scenarios.length;
+      runs[i]!.push(await scenarios[i]!());
+    }
+  }
+  return runs.map((list) => list.sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(list.length / 2)]!);
+}
+
+const server = await startRedis();
+const connection = { host: server.host, port: server.port };
+// A generous command timeout: the baseline BullMQ client has none, and the machine is shared.
+const kit: Redkit = await createRedkit({ url: server.url, keyPrefix: 'bench', env: {}, logger: silentLogger, commandTimeoutMs: 10_000 });
+const standalone: Redkit = await createRedkit({ env: {}, logger: silentLogger, keyPrefix: 'bench' });
+const payload = { userId: 'u-123', video: 's3://bucket/video.mp4', preset: 'hd', tags: ['a', 'b'] };
+
+try {
+  // --- add ---
+  const raw = new BullQueue('raw-add', { connection, prefix: 'raw' });
+  const ours = kit.queue('add');
+  const local = standalone.queue('add');
+  standalone.worker('add', async () => undefined, { concurrency: CONCURRENCY });
+  const keep = { removeOnComplete: { count: 1000 }, removeOnFail: { count: 5000 } };
+  const adds = await rounds([
+    () => measure('bullmq Queue.add', () => raw.add('job', payload, keep), { concurrency: CONCURRENCY, durationMs }),
+    () => measure('redkit queue.add (BullMQ)', () => ours.add('job', payload), { concurrency: CONCURRENCY, durationMs }),
+    () => measure('redkit queue.add (in-process, runs it)', () => local.add('job', payload), { concurrency: CONCURRENCY, durationMs }),
+  ]);
+  printTable(`add (${CONCURRENCY} concurrent producers; median of ${ROUNDS} rotated rounds)`, adds, 'bullmq Queue.add');
+  await raw.obliterate({ force: true });
+  await raw.close();
+
+  // --- process ---
+  const rawFill = new BullQueue('raw-proc', { connection, prefix: 'raw' });
+  const procs = await rounds([
+    () => drain('bullmq Worker', DRAIN_JOBS,
+      async () => { for (let i = 0; i < DRAIN_JOBS; i += 500) await rawFill.addBulk(Array.from({ length: 500 }, () => ({ name: 'job', data: payload, opts: keep }))); },
+      async (onDone) => {
+        const w = new BullWorker('raw-proc', async () => { onDone(); }, { connection, prefix: 'raw', concurrency: CONCURRENCY });
+        return () => w.close();
+      }),
+    () => drain('redkit worker (BullMQ)', DRAIN_JOBS,
+      async () => { const q = kit.queue('proc'); for (let i = 0; i < DRAIN_JOBS; i += 500) await q.addBulk(Array.from({ length: 500 }, () => ({ name: 'job', data: payload }))); },
+      async (onDone) => {
+        const w = kit.worker('proc', async () => { onDone(); }, { concurrency: CONCURRENCY });
+        return () => w.close();
+      }),
+    () => drain('redkit worker (in-process)', DRAIN_JOBS * 5,
+      async () => { const q = standalone.queue('proc'); for (let i = 0; i < DRAIN_JOBS * 5; i++) await q.add('job', payload); },
+      async (onDone) => {
+        const w = standalone.worker('proc', async () => { onDone(); }, { concurrency: CONCURRENCY });
+        return () => w.close();
+      }),
+  ]);
+  printTable(`process (${DRAIN_JOBS} pre-filled jobs, concurrency ${CONCURRENCY}; jobs/s, median of ${ROUNDS}; no latency columns)`, procs, 'bullmq Worker');
+  await rawFill.obliterate({ force: true });
+  await rawFill.close();
+
+  // --- job state ---
+  const ids: string[] = [];
+  for (let i = 0; i < 200; i++) ids.push((await kit.jobs.store.create({ kind: 'bench' })).id);
+  const memIds: string[] = [];
+  for (let i = 0; i < 200; i++) memIds.push((await standalone.jobs.store.create({ kind: 'bench' })).id);
+  const client = kit.redis!;
+  const states = await rounds([
+    () => measure('raw HSET+EXPIRE (no validation, no pub/sub)', (i) => client.multi().hset(`raw:job:${i % 200}`, 'progress', i % 100).expire(`raw:job:${i % 200}`, 7200).exec(), { concurrency: CONCURRENCY, durationMs }),
+    () => measure('redkit jobs.store.update (Redis)', (i) => kit.jobs.store.update(ids[i % 200]!, { progress: i % 100 }), { concurrency: CONCURRENCY, durationMs }),
+    () => measure('redkit jobs.store.update (memory)', (i) => standalone.jobs.store.update(memIds[i % 200]!, { progress: i % 100 }), { concurrency: CONCURRENCY, durationMs }),
+  ]);
+  printTable('job-state updates', states, 'raw HSET+EXPIRE (no validation, no pub/sub)');
+} finally {
+  await kit.close();
+  await standalone.close();
+  await stopRedis(server);
+}
