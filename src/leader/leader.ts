@@ -29,6 +29,8 @@ export interface ElectionEvents {
   elected: [epoch: number];
   /** This instance stopped leading (lease lost, renewal failed past the lease, resigned). */
   revoked: [reason: string];
+  /** The lease was renewed; `validUntil` is the new local time (ms) until which this instance leads. */
+  renewed: [validUntil: number];
 }
 
 /**
@@ -66,6 +68,11 @@ export class Election extends EventEmitter<ElectionEvents> {
    */
   get isLeader(): boolean {
     return this.#lock?.held ?? false;
+  }
+
+  /** Local time (ms since epoch, drift margin applied) until which this leadership holds without a renewal; null when not leading. */
+  get validUntil(): number | null {
+    return this.isLeader ? this.#lock!.expiresAt : null;
   }
 
   /** The fencing number of the current leadership, or null when not leading. */
@@ -111,7 +118,7 @@ export class Election extends EventEmitter<ElectionEvents> {
       const renew = setInterval(() => {
         // Not held → the lock aborts itself; Redis away → retried next period until the local
         // lease (minus the drift margin) runs out, which aborts it.
-        lock.extend().catch(() => undefined);
+        lock.extend().then(() => { this.emit('renewed', lock.expiresAt); }, () => undefined);
       }, Math.max(1, Math.floor(this.ttlMs / 3)));
       renew.unref();
       const lost = () => {

@@ -19,6 +19,16 @@ if redis.call('HGET', meta, 'run') ~= runId then
   keep(meta, IDLE_MS)
 end
 
+-- Fast path: nobody waits and a slot is free (expired holders purged only when they could matter).
+if redis.call('ZCARD', waiters) == 0 then
+  local held = redis.call('ZCARD', holders)
+  if held >= limit then
+    purge()
+    held = redis.call('ZCARD', holders)
+  end
+  if held < limit and not redis.call('ZSCORE', holders, token) then return {1, grant(token, ttl)} end
+end
+
 purge()
 promote(limit, channel, token)
 local mine = redis.call('HGET', meta, 'f:' .. token)

@@ -10,9 +10,9 @@ local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Keys outlive their last holder or waiter by a minute so the run marker stays warm.
 local IDLE_MS = 60000
 
+-- Lengthens a key's TTL to `ms` (never shortens it); a key without a TTL gets one.
 local function keep(key, ms)
-  local cur = redis.call('PTTL', key)
-  if cur ~= -2 and cur < ms then redis.call('PEXPIRE', key, ms) end
+  if redis.call('PEXPIRE', key, ms, 'GT') == 0 then redis.call('PEXPIRE', key, ms, 'NX') end
 end
 
 -- A fence is the stored counter + 1, floored by the Redis clock in microseconds: it goes on
@@ -37,6 +37,7 @@ end
 -- Hands free slots to the oldest live waiters and tells each one on the channel; `skip` is the
 -- caller, who learns of its own grant from the reply.
 local function promote(limit, channel, skip)
+  if redis.call('ZCARD', waiters) == 0 then return end
   while redis.call('ZCARD', holders) < limit do
     local head = redis.call('ZRANGE', waiters, 0, 0)[1]
     if not head then return end

@@ -8,7 +8,9 @@ if score then
   redis.call('ZREM', holders, token)
   redis.call('HDEL', meta, 'f:' .. token)
 end
-purge()
-promote(limit, channel, '')
+if redis.call('ZCARD', waiters) > 0 then
+  purge()
+  promote(limit, channel, '')
+end
 if held then return 1 end
 return 0
