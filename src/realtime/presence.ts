@@ -41,7 +41,7 @@ export interface PresenceOptions {
   heartbeatTtlMs?: number;
   /** How often the heartbeat is renewed (and each watched room re-read). Default `heartbeatTtlMs / 3`. */
   heartbeatIntervalMs?: number;
-  /** How often expired instances are looked for. Default `min(1000, heartbeatTtlMs / 3)`. */
+  /** How often expired instances are looked for (one ZRANGEBYSCORE). Default `min(500, heartbeatTtlMs / 4)`. */
   reapIntervalMs?: number;
 }
 

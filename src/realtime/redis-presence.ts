@@ -49,7 +49,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     this.#debug = options.debug ?? false;
     this.#ttlMs = options.heartbeatTtlMs ?? 15_000;
     const beatMs = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.#ttlMs / 3));
-    const reapMs = options.reapIntervalMs ?? Math.max(50, Math.min(1000, Math.floor(this.#ttlMs / 3)));
+    const reapMs = options.reapIntervalMs ?? Math.max(50, Math.min(500, Math.floor(this.#ttlMs / 4)));
     this.#subscribed = bus.subscribe<PresenceWire>(PRESENCE_CHANNEL, (m) => this.#receive(m));
     this.#subscribed.catch(() => undefined);
     this.#removeResync = bus.onResync(() => this.#scheduleRecover('resubscribed'));

@@ -139,3 +139,21 @@ test('close() leaves no timers or handles behind', async () => {
   await a!.close();
   await waitFor(() => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length <= before, 2000, `resources back to ${before}: ${process.getActiveResourcesInfo().join(',')}`);
 });
+
+test('an instance started while Redis is down serves locally, then joins the others when Redis comes up', async () => {
+  const own = await startRedis();
+  await own.stop();
+  const keyPrefix = randomPrefix();
+  const late = await kitFor(own, { keyPrefix, connectTimeoutMs: 300 });
+  late.realtime.configure({ heartbeatTtlMs: 1500 });
+  assert.equal(late.mode, 'degraded');
+  await late.presence.join('d', 'early-bird');
+  assert.deepEqual(ids(await late.presence.members('d')), ['early-bird']);
+  assert.equal(await late.bus.publish('c', 1), false, 'local only while down');
+  await own.start();
+  const other = await kitFor(own, { keyPrefix });
+  await other.presence.watch('d');
+  await waitFor(() => ids(other.presence.view('d')).join() === 'early-bird', 5000, 'the member announced after Redis came up');
+  await Promise.all([late.close(), other.close()]);
+  await stopRedis(own);
+});
