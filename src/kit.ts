@@ -6,19 +6,19 @@ import type { RedkitContext } from './context.js';
 import { KeySpace } from './keys.js';
 import { createDefaultLogger } from './logger.js';
 import type { Redis } from 'ioredis';
+import { RateLimiter, type RateLimiterOptions } from './ratelimit/index.js';
 import { QueueManager, type Queue, type QueueOptions, type QueueWorker, type JobHandler, type WorkerOptions } from './queue/index.js';
 import { JobsManager } from './jobs/index.js';
-import { RateLimiter, type RateLimiterOptions } from './ratelimit/index.js';
 import { LockManager } from './lock/index.js';
 import { LeaderManager } from './leader/index.js';
-
-/** Which way the toolkit runs right now (see the README's degradation table). */
-export type RedkitMode = 'standalone' | 'redis' | 'degraded';
 import { CacheManager } from './cache/index.js';
 import { Realtime } from './realtime/realtime.js';
 import type { Bus } from './realtime/bus.js';
 import type { Presence } from './realtime/presence.js';
 import type { Reactions } from './realtime/reactions.js';
+
+/** Which way the toolkit runs right now (see the README's degradation table). */
+export type RedkitMode = 'standalone' | 'redis' | 'degraded';
 
 /** The app-level health: seed 002's `/api/health` JSON. */
 export interface HealthReport {
@@ -96,9 +96,6 @@ export class Redkit implements RedkitContext {
 
   #lock: LockManager | null = null;
   #leader: LeaderManager | null = null;
-
-  /** Locks and semaphores with fencing tokens: `acquire(name, { ttl, wait })`, `using(name, fn)`, `semaphore(name, limit)`. */
-  get lock(): LockManager {
   #cache: CacheManager | null = null;
 
   /** Typed, namespaced caches: `kit.cache.namespace(name, { ttl, grace, l1, stampedeLock })`, `kit.cache.stats()`. */
@@ -110,6 +107,9 @@ export class Redkit implements RedkitContext {
     }
     return this.#cache;
   }
+
+  /** Locks and semaphores with fencing tokens: `acquire(name, { ttl, wait })`, `using(name, fn)`, `semaphore(name, limit)`. */
+  get lock(): LockManager {
     if (!this.#lock) {
       const lock = new LockManager(this);
       this.#lock = lock;
@@ -127,6 +127,39 @@ export class Redkit implements RedkitContext {
       this.onClose(() => leader.close());
     }
     return this.#leader;
+  }
+
+  #queues: QueueManager | null = null;
+  #jobs: JobsManager | null = null;
+
+  /** Queues and workers of this toolkit (names, stats); `queue()` and `worker()` are shortcuts. */
+  get queues(): QueueManager {
+    if (!this.#queues) {
+      const queues = new QueueManager(this);
+      this.#queues = queues;
+      this.onClose(() => queues.close());
+    }
+    return this.#queues;
+  }
+
+  /** The job queue `name`: BullMQ with Redis, in-process standalone; see QueueOptions.onRedisDown. */
+  queue(name: string, opts?: QueueOptions): Queue {
+    return this.queues.queue(name, opts);
+  }
+
+  /** Starts a worker running `handler` for queue `name`; `close()` lets running jobs finish. */
+  worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R>, opts?: WorkerOptions): QueueWorker {
+    return this.queues.worker(name, handler, opts);
+  }
+
+  /** Durable job state: `kit.jobs.store` (records under `<prefix>:job:{id}`) and `kit.jobs.runner(...)` for external jobs. */
+  get jobs(): JobsManager {
+    if (!this.#jobs) {
+      const jobs = new JobsManager(this);
+      this.#jobs = jobs;
+      this.onClose(() => jobs.close());
+    }
+    return this.#jobs;
   }
 
   #realtime: Realtime | null = null;
@@ -163,39 +196,6 @@ export class Redkit implements RedkitContext {
    */
   rateLimiter(options: RateLimiterOptions): RateLimiter {
     return new RateLimiter(this, options);
-  }
-
-  #queues: QueueManager | null = null;
-  #jobs: JobsManager | null = null;
-
-  /** Queues and workers of this toolkit (names, stats); `queue()` and `worker()` are shortcuts. */
-  get queues(): QueueManager {
-    if (!this.#queues) {
-      const queues = new QueueManager(this);
-      this.#queues = queues;
-      this.onClose(() => queues.close());
-    }
-    return this.#queues;
-  }
-
-  /** The job queue `name`: BullMQ with Redis, in-process standalone; see QueueOptions.onRedisDown. */
-  queue(name: string, opts?: QueueOptions): Queue {
-    return this.queues.queue(name, opts);
-  }
-
-  /** Starts a worker running `handler` for queue `name`; `close()` lets running jobs finish. */
-  worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R>, opts?: WorkerOptions): QueueWorker {
-    return this.queues.worker(name, handler, opts);
-  }
-
-  /** Durable job state: `kit.jobs.store` (records under `<prefix>:job:{id}`) and `kit.jobs.runner(...)` for external jobs. */
-  get jobs(): JobsManager {
-    if (!this.#jobs) {
-      const jobs = new JobsManager(this);
-      this.#jobs = jobs;
-      this.onClose(() => jobs.close());
-    }
-    return this.#jobs;
   }
 
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */
