@@ -2,10 +2,12 @@ import type { RouteModule } from '../context.js';
 import { healthRoutes } from './health.js';
 import { queueRoutes } from './queue.js';
 import { realtimeRoutes } from './realtime.js';
+import { leaderRoutes } from './leader.js';
 
 /** Every route module of the reference server, in registration order. */
 export const routeModules: RouteModule[] = [
   healthRoutes,
   queueRoutes,
   realtimeRoutes,
+  leaderRoutes,
 ];

@@ -1,0 +1,27 @@
+import type { RouteModule } from '../context.js';
+import { RedisUnavailableError } from 'redkit';
+
+/** The role every instance of the reference server campaigns for (seed 003's leader election). */
+export const APP_LEADER_ROLE = 'app-maintenance';
+
+/**
+ * Every instance campaigns for `app-maintenance` (lease 10 s); `GET /api/leader` tells whether
+ * this instance leads and who does. `kit.close()` on shutdown resigns, handing over at once.
+ */
+export const leaderRoutes: RouteModule = (app, { kit }) => {
+  const election = kit.leader.campaign(APP_LEADER_ROLE, { ttl: 10_000 });
+  election.on('elected', (epoch) => app.log.info({ role: APP_LEADER_ROLE, epoch }, 'elected leader'));
+  election.on('revoked', (reason) => app.log.warn({ role: APP_LEADER_ROLE, reason }, 'leadership revoked'));
+
+  app.get('/api/leader', async (_request, reply) => {
+    try {
+      const current = await kit.leader.current(APP_LEADER_ROLE);
+      return { role: APP_LEADER_ROLE, instanceId: kit.instanceId, isLeader: election.isLeader, epoch: election.epoch, current };
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) {
+        return reply.code(503).send({ error: err.code, message: err.message, isLeader: election.isLeader });
+      }
+      throw err;
+    }
+  });
+};
