@@ -296,6 +296,8 @@ export class RealtimeGateway {
     }
     conn.rejectedInRow = 0;
     if (isBinary) {
+      conn.rejected++;
+      this.#rejected++;
       this.#error(conn, 'E_BAD_MESSAGE', 'binary frames are not accepted: send JSON text frames');
       return;
     }
@@ -327,10 +329,24 @@ export class RealtimeGateway {
         }
         if (!conn.rooms.has(message.room)) {
           if (conn.rooms.size >= this.#maxRooms) return this.#error(conn, 'E_TOO_MANY_ROOMS', `a connection may join at most ${this.#maxRooms} rooms; leave one first`, message.ref);
+          const first = conn.memberId === null;
           conn.memberId = message.id;
           conn.rooms.set(message.room, { ready: false });
-          await this.#enterRoom(conn, message.room);
-          await presence.join(message.room, message.id, message.name ? { name: message.name } : {});
+          try {
+            await this.#enterRoom(conn, message.room);
+            await presence.join(message.room, message.id, message.name ? { name: message.name } : {});
+          } catch (err) {
+            // Undo, so that the connection is exactly as before the failed join.
+            conn.rooms.delete(message.room);
+            const state = this.#rooms.get(message.room);
+            state?.conns.delete(conn);
+            if (state && state.conns.size === 0) {
+              this.#rooms.delete(message.room);
+              for (const unwatch of await state.unwatch.catch(() => [])) unwatch();
+            }
+            if (first) conn.memberId = null;
+            throw err;
+          }
           this.#log({ connection: conn.id, room: message.room, memberId: message.id }, 'join');
         }
         const state = conn.rooms.get(message.room);
