@@ -167,3 +167,26 @@ test('standalone: the same protocol works in memory', async () => {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await mem.close();
 });
+
+test('DEBUG_PRESENCE logging: connections, joins and leaves are logged with the instance id', async () => {
+  const lines: Array<Record<string, unknown> & { msg?: string }> = [];
+  const capture = (obj: object, msg?: string) => { lines.push({ ...obj, msg }); };
+  const mem = await standaloneKit({ logger: { debug: capture, info: capture, warn: capture, error: capture } });
+  const gw = createGateway(mem, { debug: true });
+  const server = createServer();
+  gw.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const a = await TestClient.open(`ws://127.0.0.1:${port}/ws`);
+  await a.join('dbg', 'ada');
+  a.close();
+  await waitFor(() => lines.some((l) => l.msg === '[gateway] leave'), 2000, 'the leave logged');
+  for (const msg of ['[gateway] connection opened', '[gateway] join', '[gateway] connection closed', '[gateway] leave']) {
+    const line = lines.find((l) => l.msg === msg);
+    assert.ok(line, `logged "${msg}"`);
+    assert.equal(line.instanceId, mem.instanceId);
+  }
+  await gw.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await mem.close();
+});
