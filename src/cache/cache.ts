@@ -320,7 +320,7 @@ export class Cache<T = unknown> {
   async getMany(keys: string[]): Promise<Array<T | undefined>> {
     if (!Array.isArray(keys)) throw new InvalidArgumentError('keys', 'getMany(keys): keys must be an array of strings');
     for (const key of keys) if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
-    const out = new Array<T | undefined>(keys.length);
+    const out = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];
     const now = Date.now();
     for (let i = 0; i < keys.length; i++) {
@@ -644,23 +644,37 @@ export class Cache<T = unknown> {
     const lockKey = this.#lockPrefix + key;
     const token = `${this.#ctx.instanceId}:${randomBytes(8).toString('hex')}`;
     const deadline = Date.now() + waitMs;
-    for (;;) {
-      let acquired: boolean;
-      try {
-        acquired = await this.#store.tryLock(lockKey, token, ttlMs);
-      } catch (err) {
-        this.#storeFailed(err, 'lock');
-        return this.#loadAndStore(key, loader, options);
+    // Listening for the whole wait, not per poll, so that no event falls between two polls.
+    const watch = this.#watch(key);
+    try {
+      for (;;) {
+        let acquired: boolean;
+        try {
+          acquired = await this.#store.tryLock(lockKey, token, ttlMs);
+        } catch (err) {
+          this.#storeFailed(err, 'lock');
+          return await this.#loadAndStore(key, loader, options);
+        }
+        if (acquired) {
+          const failed = watch.failure();
+          if (failed !== undefined) {
+            this.#store.unlock(lockKey, token).catch(() => undefined);
+            throw new CacheRemoteLoadError(this.name, key, failed);
+          }
+          return await this.#loadHoldingLock(key, lockKey, token, loader, options);
+        }
+        await watch.next(Math.max(1, Math.min(LOCK_POLL_MS, deadline - Date.now())));
+        const failed = watch.failure();
+        if (failed !== undefined) throw new CacheRemoteLoadError(this.name, key, failed);
+        const entry = await this.#tryRead(key);
+        if (entry !== undefined && Date.now() < entry.expiresAt) return entry.value;
+        if (Date.now() >= deadline) {
+          this.#ctx.logger.warn({ namespace: this.name, waitMs }, `[redkit] cache "${this.name}": no value from the stampede lock holder within ${waitMs} ms; loading here (raise stampedeLock.wait if loads take longer)`);
+          return await this.#loadAndStore(key, loader, options);
+        }
       }
-      if (acquired) return this.#loadHoldingLock(key, lockKey, token, loader, options);
-      const event = await this.#waitForEvent(key, Math.max(1, Math.min(LOCK_POLL_MS, deadline - Date.now())));
-      if (event?.t === 'e') throw new CacheRemoteLoadError(this.name, key, event.m ?? 'unknown error');
-      const entry = await this.#tryRead(key);
-      if (entry !== undefined && Date.now() < entry.expiresAt) return entry.value;
-      if (Date.now() >= deadline) {
-        this.#ctx.logger.warn({ namespace: this.name, waitMs }, `[redkit] cache "${this.name}": no value from the stampede lock holder within ${waitMs} ms; loading here (raise stampedeLock.wait if loads take longer)`);
-        return this.#loadAndStore(key, loader, options);
-      }
+    } finally {
+      watch.close();
     }
   }
 
@@ -686,23 +700,41 @@ export class Cache<T = unknown> {
     }
   }
 
-  #waitForEvent(key: string, ms: number): Promise<CacheEvent | undefined> {
-    return new Promise((resolve) => {
-      let waiters = this.#waiters.get(key);
-      if (!waiters) {
-        waiters = new Set();
-        this.#waiters.set(key, waiters);
-      }
-      const set = waiters;
-      const done = (event?: CacheEvent) => {
-        clearTimeout(timer);
-        set.delete(done);
-        if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key);
-        resolve(event);
-      };
-      const timer = setTimeout(done, ms);
-      set.add(done);
-    });
+  /** Buffers events of `key` from other instances until closed: `next(ms)` waits for one (or `ms`). */
+  #watch(key: string): { next(ms: number): Promise<void>; failure(): string | undefined; close(): void } {
+    let failure: string | undefined;
+    let wake: (() => void) | null = null;
+    let pending = false;
+    const listener = (event: CacheEvent) => {
+      if (event.t === 'e') failure = event.m ?? 'unknown error';
+      pending = true;
+      wake?.();
+    };
+    let set = this.#waiters.get(key);
+    if (!set) {
+      set = new Set();
+      this.#waiters.set(key, set);
+    }
+    set.add(listener);
+    return {
+      next: (ms) => {
+        if (pending) {
+          pending = false;
+          return Promise.resolve();
+        }
+        return new Promise<void>((resolve) => {
+          const timer = setTimeout(() => { wake = null; resolve(); }, ms);
+          wake = () => { clearTimeout(timer); wake = null; pending = false; resolve(); };
+        });
+      },
+      failure: () => failure,
+      close: () => {
+        const current = this.#waiters.get(key);
+        if (!current) return;
+        current.delete(listener);
+        if (current.size === 0) this.#waiters.delete(key);
+      },
+    };
   }
 }
 

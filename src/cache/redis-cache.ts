@@ -25,6 +25,13 @@ function unlockScript(): string {
 
 type UnlockClient = Redis & { [UNLOCK_COMMAND](key: string, token: string): Promise<number> };
 
+/** Defines the unlock script on `client` once; true if it was defined now. */
+function defineUnlock(client: Redis): boolean {
+  if (typeof (client as UnlockClient)[UNLOCK_COMMAND] === 'function') return false;
+  client.defineCommand(UNLOCK_COMMAND, { numberOfKeys: 1, lua: unlockScript() });
+  return true;
+}
+
 /** Options of RedisCacheStore. */
 export interface RedisCacheStoreOptions {
   /** SCAN MATCH pattern covering every key of the namespace (for `clear`). */
@@ -48,6 +55,7 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   constructor(connection: RedisConnection, options: RedisCacheStoreOptions) {
     this.#conn = connection;
     this.#options = options;
+    if (connection.client) defineUnlock(connection.client);
   }
 
   // get/set are the hot path: they use the client directly instead of `connection.run()` to
@@ -113,10 +121,11 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   }
 
   async unlock(key: string, token: string): Promise<void> {
-    await this.#conn.run((c) => {
-      const client = c as UnlockClient;
-      if (typeof client[UNLOCK_COMMAND] !== 'function') client.defineCommand(UNLOCK_COMMAND, { numberOfKeys: 1, lua: unlockScript() });
-      return client[UNLOCK_COMMAND](key, token);
+    await this.#conn.run(async (c) => {
+      // ioredis#1931: a command defined in the same tick as an open auto-pipeline crashes the
+      // batch, so it is defined at construction; if it was not, define it and wait one turn.
+      if (defineUnlock(c)) await new Promise((resolve) => setImmediate(resolve));
+      return (c as UnlockClient)[UNLOCK_COMMAND](key, token);
     });
   }
 
