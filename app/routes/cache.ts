@@ -30,8 +30,8 @@ export async function moderateText(text: string, delayMs: number): Promise<Moder
 }
 
 /**
- * Pre-handlers of `POST /api/moderate`. Empty here: the rate-limit route module (issue 5) is the
- * place to add its `fastifyRateLimit(...)` guard, so this route stays about caching.
+ * Pre-handlers of `POST /api/moderate`: the per-IP rate limit from the rate-limit route module
+ * (`RATE_LIMIT_MODERATE`), kept here so that this route stays about caching.
  */
 export function moderateGuards(ctx: AppContext): Array<(request: FastifyRequest, reply: FastifyReply) => Promise<void>> {
   return [moderateLimiter(ctx)];
