@@ -295,7 +295,15 @@ export class JobRunner<I = unknown> extends EventEmitter {
     await Promise.all([...this.#tracked.values()].map(async (t) => {
       if (!t.token) return;
       try {
-        if (!(await this.#locks.extend(t.id, t.token, this.#leaseMs)) && this.#tracked.get(t.id) === t) {
+        if (await this.#locks.extend(t.id, t.token, this.#leaseMs)) return;
+        // The lease lapsed (a stall longer than it): if nobody took the lock meanwhile, take it back.
+        const again = await this.#locks.acquire(t.id, this.#leaseMs);
+        if (again && this.#tracked.get(t.id) === t) {
+          t.token = again;
+          return;
+        }
+        if (again) await this.#release(t.id, again);
+        if (this.#tracked.get(t.id) === t) {
           this.#tracked.delete(t.id);
           this.#ctx.logger.warn({ jobId: t.id }, `[redkit] lost the lock of job ${t.id} (another instance took it over): no longer tracking it here`);
           this.emit('lost', t.id);

@@ -246,7 +246,11 @@ export class QueueManager {
 
   /** One fail-fast producer client for every queue of this toolkit. */
   #producerClient(): Redis {
-    this.#producer ??= this.#ctx.connection.createClient({ purpose: 'queue-producer', overrides: { enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
+    if (!this.#producer) {
+      this.#producer = this.#ctx.connection.createClient({ purpose: 'queue-producer', overrides: { enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
+      // Each add waiting for the producer to reconnect listens for 'ready' (bounded by addTimeoutMs).
+      this.#producer.setMaxListeners(0);
+    }
     return this.#producer;
   }
 

@@ -53,13 +53,27 @@ export class RedisQueue {
 
   /** Stores one job; throws RedisUnavailableError when Redis did not confirm within the bound. */
   async add(name: string, data: unknown, opts: JobOptions): Promise<string> {
-    const job = await this.#bounded(this.#bull().add(name, data, toBullOptions(opts)));
+    const job = await this.#bounded(this.#ready().then(() => this.#bull().add(name, data, toBullOptions(opts))));
     return job.id!;
+  }
+
+  /**
+   * The producer client reconnects on its own schedule: right after the shared connection is
+   * back it may still be connecting, and without an offline queue a command would fail at once.
+   */
+  async #ready(): Promise<void> {
+    const client = this.#producer();
+    if (client.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => { client.off('ready', done); client.off('end', done); resolve(); };
+      client.once('ready', done);
+      client.once('end', done);
+    });
   }
 
   /** Stores several jobs atomically (one MULTI). */
   async addBulk(jobs: Array<{ name: string; data: unknown; opts: JobOptions }>): Promise<string[]> {
-    const added = await this.#bounded(this.#bull().addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: toBullOptions(j.opts) }))));
+    const added = await this.#bounded(this.#ready().then(() => this.#bull().addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: toBullOptions(j.opts) })))));
     return added.map((j) => j.id!);
   }
 

@@ -64,7 +64,7 @@ test('20 external jobs, server SIGKILLed and restarted: all succeed, each submit
   const server = await startRedis();
   const kit = await kitFor(server);
   const stub = await startComfyUIStub({ runMs: 1200, concurrency: 20, acceptDelayMs: 60 });
-  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '1000' };
+  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '2000' };
   let b: Proc | undefined;
   try {
     await killMidway(server, kit, stub, env);
@@ -86,7 +86,7 @@ test('two instances recovering at once: every job tracked by exactly one of them
   const server = await startRedis();
   const kit = await kitFor(server);
   const stub = await startComfyUIStub({ runMs: 1200, concurrency: 20, acceptDelayMs: 60 });
-  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '1000' };
+  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '2000' };
   const procs: Proc[] = [];
   try {
     await killMidway(server, kit, stub, env);

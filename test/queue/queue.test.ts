@@ -155,6 +155,30 @@ describe('queue with Redis down', () => {
     }
   });
 
+  test('Redis paused (SIGSTOP): add answers within addTimeoutMs — inline runs it, reject throws', async () => {
+    const server = await startRedis();
+    const kit = await kitFor(server);
+    try {
+      const ran: string[] = [];
+      const inline = kit.queue('paused-inline', { addTimeoutMs: 800, inlineHandler: async (job) => { ran.push(job.id); } });
+      const reject = kit.queue('paused-reject', { addTimeoutMs: 800, onRedisDown: 'reject' });
+      await inline.add('warm', {});
+      await reject.add('warm', {});
+      server.pause();
+      const t0 = Date.now();
+      const added = await inline.add('x', {}, { jobId: 'during-pause' });
+      assert.equal(added.via, 'local');
+      assert.equal((await added.finished!).status, 'completed');
+      assert.deepEqual(ran, ['during-pause']);
+      await assert.rejects(reject.add('x', {}), QueueUnavailableError);
+      assert.ok(Date.now() - t0 < 4000, `bounded (${Date.now() - t0} ms)`);
+    } finally {
+      server.resume();
+      await kit.close();
+      await stopRedis(server);
+    }
+  });
+
   test('Redis killed during a stream of adds: every job is stored, run inline, or refused — none lost', async () => {
     // appendfsync always: a job Redis acknowledged survives the kill, as it would on a durable Redis.
     const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
