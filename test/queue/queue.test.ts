@@ -1,4 +1,6 @@
 import { test, describe, after } from 'node:test';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor, standaloneKit } from '../helpers/kit.js';
@@ -246,4 +248,44 @@ describe('standalone queue', () => {
     assert.deepEqual(order, [1, 2, 3]);
     await kit.close();
   });
+});
+
+describe('lifecycle', () => {
+  test('a BullMQ worker picks up again after Redis restarts', async () => {
+    const server = await startRedis();
+    const kit = await kitFor(server);
+    try {
+      const seen: number[] = [];
+      const worker = kit.worker('restart', async (job: JobContext<{ n: number }>) => { seen.push(job.data.n); });
+      await worker.ready();
+      await kit.queue('restart').add('x', { n: 1 });
+      await waitFor(() => seen.length === 1, 5000, 'first job');
+      await server.restart();
+      await waitFor(() => kit.mode === 'redis', 10_000, 'reconnected');
+      await kit.queue('restart').add('x', { n: 2 });
+      await waitFor(() => seen.includes(2), 20_000, 'job after the restart');
+    } finally {
+      await kit.close();
+      await stopRedis(server);
+    }
+  });
+
+  for (const mode of ['redis', 'standalone'] as const) {
+    test(`after kit.close() (${mode}) nothing keeps the process alive`, async () => {
+      const server = mode === 'redis' ? await startRedis() : undefined;
+      try {
+        const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/lifecycle.js', import.meta.url))], { env: { ...process.env, REDIS_URL: server?.url ?? '' }, stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+        const code = await new Promise<number | null>((resolve) => {
+          const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 20_000);
+          child.once('exit', (c) => { clearTimeout(timer); resolve(c); });
+        });
+        assert.match(out, new RegExp(`closed ${mode}`));
+        assert.equal(code, 0, 'exited by itself after close()');
+      } finally {
+        await stopRedis(server);
+      }
+    });
+  }
 });
