@@ -1,0 +1,105 @@
+// bench/cache: get and set at 100 concurrent, redkit side by side with raw ioredis (auto-pipelining
+// on), cache-manager + @keyv/redis and bentocache, all on one redis-server started here; plus
+// redkit's L1 tier and standalone (in-memory) mode. `BENCH_MS=2000 node dist/bench/cache.js`.
+import { createRequire } from 'node:module';
+import { Redis } from 'ioredis';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import KeyvRedis from '@keyv/redis';
+import { BentoCache, bentostore } from 'bentocache';
+import { redisDriver } from 'bentocache/drivers/redis';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { createRedkit, silentLogger } from '../src/index.js';
+import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
+import { measure, printTable, type BenchResult } from './lib/measure.js';
+
+const KEYS = 1000;
+const value = { id: 42, name: 'Ada Lovelace', tags: ['admin', 'beta'], active: true, score: 0.93 };
+const key = (i: number) => `user:${i % KEYS}`;
+
+const server = await startRedis();
+const url = server.url;
+const notes: string[] = [];
+
+// The baseline: what a hand-rolled cache on ioredis does — JSON both ways, SET with a TTL.
+// Its client is an anchor, not redkit's, so it is created here and not in src/connection.
+const raw = new Redis({ host: server.host, port: server.port, enableAutoPipelining: true });
+const kit = await createRedkit({ url, env: {}, logger: silentLogger, keyPrefix: 'bench' });
+const standalone = await createRedkit({ env: {}, logger: silentLogger, keyPrefix: 'bench' });
+const redkitCache = kit.cache.namespace<typeof value>('users', { ttl: '1h' });
+const redkitL1 = kit.cache.namespace<typeof value>('users-l1', { ttl: '1h', l1: { maxEntries: KEYS * 2, ttl: '1h' } });
+await redkitL1.ready();
+const memoryCache = standalone.cache.namespace<typeof value>('users', { ttl: '1h' });
+
+const keyv = new Keyv({ store: new KeyvRedis(url), namespace: 'cm' });
+const cacheManager = createCache({ stores: [keyv], ttl: 3_600_000 });
+
+let bento: BentoCache<any> | null = null;
+let bentoMemory: BentoCache<any> | null = null;
+try {
+  bento = new BentoCache({ default: 'redis', stores: { redis: bentostore().useL2Layer(redisDriver({ connection: { host: server.host, port: server.port } })) } });
+  await bento.set({ key: 'probe', value: 1, ttl: '1h' });
+  if ((await bento.get({ key: 'probe' })) !== 1) throw new Error('bentocache read back a different value');
+} catch (err) {
+  notes.push(`bentocache (redis driver) could not run with the installed ioredis ${createRequire(import.meta.url)('ioredis/package.json').version}: ${(err as Error).message}`);
+  bento = null;
+}
+try {
+  bentoMemory = new BentoCache({ default: 'mem', stores: { mem: bentostore().useL1Layer(memoryDriver({ maxItems: KEYS * 2 })) } });
+} catch (err) {
+  notes.push(`bentocache (memory) could not run: ${(err as Error).message}`);
+}
+
+// Warm every store with the same keys.
+for (let i = 0; i < KEYS; i++) {
+  await raw.set(key(i), JSON.stringify(value), 'EX', 3600);
+  await redkitCache.set(key(i), value);
+  await redkitL1.set(key(i), value);
+  await memoryCache.set(key(i), value);
+  await cacheManager.set(key(i), value);
+  await bento?.set({ key: key(i), value, ttl: '1h' });
+  await bentoMemory?.set({ key: key(i), value, ttl: '1h' });
+}
+for (let i = 0; i < KEYS; i++) await redkitL1.get(key(i)); // fill L1
+
+const check = (v: unknown) => {
+  if (v === undefined || v === null) throw new Error('benchmark read a miss: the warm-up failed');
+};
+
+const gets: BenchResult[] = [];
+gets.push(await measure('raw ioredis get + JSON.parse', async (i) => check(JSON.parse((await raw.get(key(i)))!))));
+gets.push(await measure('redkit get (Redis)', async (i) => check(await redkitCache.get(key(i)))));
+gets.push(await measure('cache-manager + @keyv/redis get', async (i) => check(await cacheManager.get(key(i)))));
+if (bento) gets.push(await measure('bentocache get (redis L2 only)', async (i) => check(await bento!.get({ key: key(i) }))));
+gets.push(await measure('redkit get (L1 hit)', async (i) => check(await redkitL1.get(key(i)))));
+gets.push(await measure('redkit get (standalone memory)', async (i) => check(await memoryCache.get(key(i)))));
+if (bentoMemory) gets.push(await measure('bentocache get (memory L1 only)', async (i) => check(await bentoMemory!.get({ key: key(i) }))));
+printTable('cache get, 100 concurrent, 1,000 keys', gets, 'raw ioredis get + JSON.parse');
+
+const sets: BenchResult[] = [];
+sets.push(await measure('raw ioredis set + JSON.stringify', (i) => raw.set(key(i), JSON.stringify(value), 'EX', 3600)));
+sets.push(await measure('redkit set (Redis)', (i) => redkitCache.set(key(i), value)));
+sets.push(await measure('cache-manager + @keyv/redis set', (i) => cacheManager.set(key(i), value)));
+if (bento) sets.push(await measure('bentocache set (redis L2 only)', (i) => bento!.set({ key: key(i), value, ttl: '1h' })));
+sets.push(await measure('redkit set (Redis + L1, publishes)', (i) => redkitL1.set(key(i), value)));
+sets.push(await measure('redkit set (standalone memory)', (i) => memoryCache.set(key(i), value)));
+if (bentoMemory) sets.push(await measure('bentocache set (memory L1 only)', (i) => bentoMemory!.set({ key: key(i), value, ttl: '1h' })));
+printTable('cache set, 100 concurrent, 1,000 keys', sets, 'raw ioredis set + JSON.stringify');
+
+const hot: BenchResult[] = [];
+hot.push(await measure('redkit getOrSet hit (Redis)', async (i) => check(await redkitCache.getOrSet(key(i), () => value))));
+hot.push(await measure('cache-manager wrap hit', async (i) => check(await cacheManager.wrap(key(i), async () => value))));
+if (bento) hot.push(await measure('bentocache getOrSet hit (redis L2 only)', async (i) => check(await bento!.getOrSet({ key: key(i), factory: () => value, ttl: '1h' }))));
+printTable('cache getOrSet (hits), 100 concurrent', hot, 'redkit getOrSet hit (Redis)');
+
+console.log('\nredkit stats:', JSON.stringify(kit.cache.stats().users));
+for (const note of notes) console.log(`note: ${note}`);
+console.log(`note: ${process.env.BENCH_MS ?? 3000} ms per scenario after a warm-up; the machine is shared, so numbers are noisy.`);
+
+raw.disconnect();
+await keyv.disconnect().catch(() => undefined);
+await bento?.disconnect().catch(() => undefined);
+await bentoMemory?.disconnect().catch(() => undefined);
+await kit.close();
+await standalone.close();
+await stopRedis(server);
