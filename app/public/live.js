@@ -152,9 +152,11 @@ function setMode(mode) {
   setBadge($('health'), mode === 'redis' ? 'healthy (redis)' : mode === 'standalone' ? 'healthy (standalone)' : 'degraded', kind);
 }
 
-async function getJson(url) {
+async function getJson(url, token) {
   try {
-    const res = await fetch(url, { headers: { accept: 'application/json' } });
+    const headers = { accept: 'application/json' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(url, { headers });
     const type = res.headers.get('content-type') || '';
     if (!type.includes('json')) return { ok: false, status: res.status };
     return { ok: res.ok, status: res.status, body: await res.json() };
@@ -175,13 +177,15 @@ async function poll() {
     for (const ns of Object.values(cache.body.namespaces)) { hits += Number(ns?.hits) || 0; misses += Number(ns?.misses) || 0; }
     $('cache').textContent = hits + misses === 0 ? 'no reads yet' : `${(100 * hits / (hits + misses)).toFixed(1)}% (${hits} hits, ${misses} misses)`;
   }
-  const queues = await getJson('/api/admin/queue/stats');
+  // The admin token (ADMIN_TOKEN) is typed in by the operator and kept for this tab only.
+  const queues = await getJson('/api/admin/queue/stats', sessionStorage.getItem('redkit-admin-token'));
+  $('token-box').hidden = !(queues.status === 401 || queues.status === 403);
   if (queues.ok && queues.body && typeof queues.body === 'object') {
     const source = queues.body.queues ?? queues.body;
     const parts = [];
     for (const [name, counts] of Object.entries(source)) {
       if (counts && typeof counts === 'object') {
-        const c = counts.counts ?? counts;
+        const c = counts.counts ?? counts.local ?? counts;
         const nums = ['waiting', 'active', 'delayed', 'completed', 'failed'].filter((k) => typeof c[k] === 'number').map((k) => `${k} ${c[k]}`);
         if (nums.length) parts.push(`${name}: ${nums.join(', ')}`);
       }
@@ -189,6 +193,8 @@ async function poll() {
     $('queues').textContent = parts.length ? parts.join(' · ') : 'no queues';
   } else if (queues.status === 401 || queues.status === 403) {
     $('queues').textContent = 'admin token required';
+  } else if (queues.status === 404 && queues.body?.error === 'E_DISABLED') {
+    $('queues').textContent = 'admin routes disabled (ADMIN_TOKEN unset)';
   }
   const rt = await getJson(`/api/realtime${debug ? '?debug=1' : ''}`);
   if (rt.ok) {
@@ -213,6 +219,7 @@ $('debug').hidden = !debug;
 state.me = memberId();
 $('join-form').addEventListener('submit', (e) => { e.preventDefault(); join(); });
 $('leave-button').addEventListener('click', () => send({ type: 'leave', room }));
+$('token-form').addEventListener('submit', (e) => { e.preventDefault(); sessionStorage.setItem('redkit-admin-token', $('admin-token').value); $('admin-token').value = ''; poll(); });
 renderReactions();
 connect();
 poll();

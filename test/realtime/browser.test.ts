@@ -17,7 +17,7 @@ let browser: Browser;
 
 before(async () => {
   redis = await startRedis();
-  const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: randomPrefix(), PRESENCE_HEARTBEAT_TTL_MS: '3000' };
+  const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: randomPrefix(), PRESENCE_HEARTBEAT_TTL_MS: '3000', ADMIN_TOKEN: 'test-admin-token' };
   [s1, s2] = await Promise.all([startServer(env), startServer(env)]);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -59,6 +59,13 @@ test('two pages on two instances show each other\'s users and reactions', async 
   await bob.waitForFunction(() => document.querySelectorAll('#debug-connections tr').length >= 1, undefined, { timeout: 5000 });
   assert.equal(await bob.locator('#debug').isVisible(), true);
   assert.equal(await ada.locator('#debug').isVisible(), false);
+
+  // Operations: the cache hit rate comes from /api/cache/stats; queue counts need the admin token.
+  await bob.waitForFunction(() => /admin token required/.test(document.querySelector('#queues')?.textContent ?? ''), undefined, { timeout: 5000 });
+  await bob.getByLabel('Admin token').fill('test-admin-token');
+  await bob.getByRole('button', { name: 'Use' }).click();
+  await bob.waitForFunction(() => /waiting \d+/.test(document.querySelector('#queues')?.textContent ?? ''), undefined, { timeout: 5000 });
+  assert.match(await bob.locator('#cache').textContent() ?? '', /no reads yet|%/);
 
   mkdirSync('test-artifacts', { recursive: true });
   await bob.screenshot({ path: 'test-artifacts/realtime-live-page.png', fullPage: true });
