@@ -94,8 +94,8 @@ function keyPart(part: HttpKeyPart, info: HttpRequestInfo): string {
 }
 
 /** The parts of a Fastify request and reply the adapter uses (no type dependency on fastify). */
-interface FastifyRequestLike { ip: string; method: string; url: string; routeOptions?: { url?: string } }
-interface FastifyReplyLike { header(name: string, value: string): unknown; code(status: number): FastifyReplyLike; send(body: unknown): unknown }
+export interface FastifyRequestLike { ip: string; method: string; url: string; routeOptions?: { url?: string } }
+export interface FastifyReplyLike { header(name: string, value: string): unknown; code(status: number): FastifyReplyLike; send(body: unknown): unknown }
 
 /**
  * A Fastify `preHandler` (or `onRequest`) hook: sets the headers, and answers 429 with a JSON
@@ -111,8 +111,8 @@ export function fastifyRateLimit<Req extends FastifyRequestLike = FastifyRequest
 }
 
 /** The parts of an Express request and response the adapter uses (no type dependency on express). */
-interface ExpressRequestLike { ip?: string; method: string; path: string; baseUrl?: string; route?: { path?: unknown } }
-interface ExpressResponseLike { setHeader(name: string, value: string): unknown; status(code: number): ExpressResponseLike; json(body: unknown): unknown }
+export interface ExpressRequestLike { ip?: string; method: string; path: string; baseUrl?: string; route?: { path?: unknown } }
+export interface ExpressResponseLike { setHeader(name: string, value: string): unknown; status(code: number): ExpressResponseLike; json(body: unknown): unknown }
 
 /**
  * An Express middleware: sets the headers, and answers 429 with a JSON body when refused;

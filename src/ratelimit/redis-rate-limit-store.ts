@@ -35,11 +35,17 @@ function source(file: string): string {
 type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
 const defined = new WeakSet<Redis>();
 
-/** Registers every rate-limit script on `client` once (ioredis then runs EVALSHA with an EVAL fallback). */
-function define(client: Redis): Record<string, ScriptFn> {
+/**
+ * Registers every rate-limit script on `client` once (ioredis then runs EVALSHA with an EVAL
+ * fallback). After defining, it yields a turn: an auto-pipeline opened earlier in the same turn
+ * does not know commands defined after it, and using one through it breaks the whole batch,
+ * other capabilities' commands included (ioredis issue #1931).
+ */
+async function define(client: Redis): Promise<Record<string, ScriptFn>> {
   if (!defined.has(client)) {
     for (const s of [...Object.values(SCRIPTS), INSTANCES]) client.defineCommand(s.command, { numberOfKeys: s.keys, lua: source(s.file) });
     defined.add(client);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return client as unknown as Record<string, ScriptFn>;
 }
@@ -67,7 +73,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const keys = this.#keys(key, policy.algorithm);
     const now = this.#now ? String(this.#now()) : '';
     return this.#ctx.connection.run(async (client) => {
-      const reply = (await define(client)[script.command]!(...keys, policy.limit, policy.windowMs, cost, policy.blockMs, now, peek ? '1' : '0')) as number[];
+      const reply = (await (defined.has(client) ? (client as unknown as Record<string, ScriptFn>) : await define(client))[script.command]!(...keys, policy.limit, policy.windowMs, cost, policy.blockMs, now, peek ? '1' : '0')) as number[];
       return { allowed: reply[0] === 1, remaining: reply[1]!, resetMs: reply[2]!, retryAfterMs: reply[3]! };
     });
   }
@@ -83,6 +89,6 @@ export class RedisRateLimitStore implements RateLimitStore {
    */
   heartbeat(instanceId: string, ttlMs: number, leave = false): Promise<number> {
     const key = this.#ctx.keys.key('ratelimit', 'instances');
-    return this.#ctx.connection.run(async (client) => Number(await define(client)[INSTANCES.command]!(key, instanceId, ttlMs, leave ? '1' : '0')));
+    return this.#ctx.connection.run(async (client) => Number(await (await define(client))[INSTANCES.command]!(key, instanceId, ttlMs, leave ? '1' : '0')));
   }
 }
