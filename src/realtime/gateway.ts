@@ -32,6 +32,18 @@ export interface GatewayOptions {
   pingIntervalMs?: number;
   /** Log connections, joins and leaves at info level (`DEBUG_PRESENCE=1`). Default: the realtime `debug` option. */
   debug?: boolean;
+  /**
+   * Who the upgrade request is (from your session cookie or token). When set, a connection it
+   * answers `null` for is closed with 1008, and joins must use the returned id (else
+   * E_IDENTITY); the name it returns wins over the client's. Default: clients name themselves.
+   */
+  identify?: (request: IncomingMessage) => Promise<GatewayIdentity | null> | GatewayIdentity | null;
+}
+
+/** An authenticated identity returned by `GatewayOptions.identify`. */
+export interface GatewayIdentity {
+  id: string;
+  name?: string;
 }
 
 /** What the gateway needs from the toolkit (a `Redkit` fits). */
@@ -64,6 +76,8 @@ interface Conn {
   id: string;
   ws: WebSocket;
   memberId: string | null;
+  /** Set by `identify`: the only id this connection may join as. */
+  identity: GatewayIdentity | null;
   /** Rooms joined, and whether the snapshot was sent (only then do diffs flow). */
   rooms: Map<string, { ready: boolean }>;
   bucket: TokenBucket;
@@ -101,6 +115,7 @@ export class RealtimeGateway {
   readonly #reactions: Set<string>;
   readonly #maxRooms: number;
   readonly #debug: boolean;
+  readonly #identify: GatewayOptions['identify'];
   readonly #ping: NodeJS.Timeout;
   readonly #cleanups: Array<() => void> = [];
   #received = 0;
@@ -119,6 +134,7 @@ export class RealtimeGateway {
     this.#reactions = new Set(options.reactions ?? DEFAULT_REACTIONS);
     this.#maxRooms = options.maxRoomsPerConnection ?? 8;
     this.#debug = options.debug ?? host.realtime.options.debug ?? false;
+    this.#identify = options.identify;
     // ws enforces maxPayload while reading the frame and closes with 1009 by itself.
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: this.#maxPayload, clientTracking: false, perMessageDeflate: false });
 
@@ -177,7 +193,27 @@ export class RealtimeGateway {
       socket.destroy();
       return true;
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+    if (!this.#identify) {
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req, null));
+      return true;
+    }
+    void (async () => {
+      let identity: GatewayIdentity | null = null;
+      try {
+        identity = (await this.#identify!(req)) ?? null;
+      } catch (err) {
+        this.#host.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] identify() threw; treating the connection as unidentified');
+      }
+      if (socket.destroyed) return;
+      this.#wss.handleUpgrade(req, socket, head, (ws) => {
+        if (!identity) {
+          this.#closedForAbuse++;
+          ws.close(1008, 'unauthorized');
+          return;
+        }
+        this.#accept(ws, req, identity);
+      });
+    })();
     return true;
   }
 
@@ -226,7 +262,7 @@ export class RealtimeGateway {
 
   // ---- connections ------------------------------------------------------------------------
 
-  #accept(ws: WebSocket, req: IncomingMessage): void {
+  #accept(ws: WebSocket, req: IncomingMessage, identity: GatewayIdentity | null): void {
     const origin = req.headers.origin;
     if (this.#origins && (!origin || !this.#origins.has(origin))) {
       this.#closedForAbuse++;
@@ -237,7 +273,8 @@ export class RealtimeGateway {
     const conn: Conn = {
       id: randomBytes(6).toString('hex'),
       ws,
-      memberId: null,
+      memberId: identity?.id ?? null,
+      identity,
       rooms: new Map(),
       bucket: new TokenBucket(this.#rate, this.#burst),
       rejectedInRow: 0,
@@ -267,6 +304,7 @@ export class RealtimeGateway {
       type: 'hello',
       instanceId: this.#host.instanceId,
       connectionId: conn.id,
+      memberId: conn.identity?.id ?? null,
       mode: this.#host.mode,
       limits: { maxPayloadBytes: this.#maxPayload, ratePerSecond: this.#rate, rateBurst: this.#burst, maxRooms: this.#maxRooms },
       reactions: [...this.#reactions],
@@ -325,16 +363,18 @@ export class RealtimeGateway {
         return;
       case 'join': {
         if (conn.memberId !== null && conn.memberId !== message.id) {
-          return this.#error(conn, 'E_IDENTITY', `this connection joined as "${conn.memberId}"; open another connection to join as "${message.id}"`, message.ref);
+          const why = conn.identity ? `this connection is authenticated as "${conn.memberId}"` : `this connection joined as "${conn.memberId}"; open another connection to join as "${message.id}"`;
+          return this.#error(conn, 'E_IDENTITY', why, message.ref);
         }
         if (!conn.rooms.has(message.room)) {
           if (conn.rooms.size >= this.#maxRooms) return this.#error(conn, 'E_TOO_MANY_ROOMS', `a connection may join at most ${this.#maxRooms} rooms; leave one first`, message.ref);
           const first = conn.memberId === null;
           conn.memberId = message.id;
           conn.rooms.set(message.room, { ready: false });
+          const name = conn.identity ? conn.identity.name : message.name;
           try {
             await this.#enterRoom(conn, message.room);
-            await presence.join(message.room, message.id, message.name ? { name: message.name } : {});
+            await presence.join(message.room, message.id, name ? { name } : {});
           } catch (err) {
             // Undo, so that the connection is exactly as before the failed join.
             conn.rooms.delete(message.room);
@@ -344,7 +384,7 @@ export class RealtimeGateway {
               this.#rooms.delete(message.room);
               for (const unwatch of await state.unwatch.catch(() => [])) unwatch();
             }
-            if (first) conn.memberId = null;
+            if (first && !conn.identity) conn.memberId = null;
             throw err;
           }
           this.#log({ connection: conn.id, room: message.room, memberId: message.id }, 'join');

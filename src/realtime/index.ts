@@ -5,7 +5,7 @@ export type { Presence, PresenceMember, MemberMeta, PresenceJoinedEvent, Presenc
 export type { Reactions, ReactionCounts, ReactionEvent, ReactionCountsEvent, ReactionsEventMap } from './reactions.js';
 export { MAX_REACTIONS_PER_ROOM } from './reactions.js';
 export { RealtimeGateway, createGateway, DEFAULT_REACTIONS } from './gateway.js';
-export type { GatewayOptions, GatewayHost, GatewayStats, GatewayConnectionInfo } from './gateway.js';
+export type { GatewayOptions, GatewayHost, GatewayStats, GatewayConnectionInfo, GatewayIdentity } from './gateway.js';
 export { parseClientMessage } from './protocol.js';
 export type { ClientMessage, ErrorFrame, ProtocolErrorCode } from './protocol.js';
 export { MemoryBus } from './memory-bus.js';

@@ -190,3 +190,32 @@ test('DEBUG_PRESENCE logging: connections, joins and leaves are logged with the 
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await mem.close();
 });
+
+test('identify(): unidentified upgrades are closed with 1008; identified ones may only join as themselves', async () => {
+  const gw = createGateway(kit, {
+    path: '/auth',
+    identify: (req) => {
+      const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
+      return token === 'ada-secret' ? { id: 'ada', name: 'Ada Lovelace' } : null;
+    },
+  });
+  const server = createServer();
+  gw.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const anonymous = new TestClient(`ws://127.0.0.1:${port}/auth?token=wrong`);
+  const closed = await anonymous.waitClosed();
+  assert.equal(closed.code, 1008);
+  assert.equal(closed.reason, 'unauthorized');
+  const ada = await TestClient.open(`ws://127.0.0.1:${port}/auth?token=ada-secret`);
+  assert.equal(ada.hello!.memberId, 'ada');
+  const n = ada.frames.length;
+  ada.send({ type: 'join', room: 'auth', id: 'mallory' });
+  assert.equal((await ada.next('error', n)).code, 'E_IDENTITY');
+  await ada.join('auth', 'ada', 'Not Ada');
+  const snapshot = ada.frames.find((f) => f.type === 'snapshot')!;
+  assert.deepEqual(snapshot.members, [{ id: 'ada', meta: { name: 'Ada Lovelace' } }], 'the name comes from identify()');
+  ada.close();
+  await gw.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
