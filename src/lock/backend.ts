@@ -40,10 +40,10 @@ export interface LockBackend {
   /** The live holders, oldest grant first. */
   holders(ref: LockRef): Promise<HolderInfo[]>;
   /**
-   * Calls `onWake(token)` whenever a slot of `ref` is handed to a waiter. Resolves once wake-ups
-   * are live (or after a bound: the waiter's timed re-check covers the gap). Returns a remover.
+   * Calls `onWake(token, fence)` whenever a slot of `ref` is handed to a waiter. Resolves once
+   * wake-ups are live (or after a bound: the waiter's timed re-check covers the gap). Returns a remover.
    */
-  watch(ref: LockRef, onWake: (token: string) => void): Promise<() => void>;
+  watch(ref: LockRef, onWake: (token: string, fence: number) => void): Promise<() => void>;
   /** Runs `fn` when wake-ups may have been missed (subscriber reconnected). Returns a remover. */
   onResync(fn: () => void): () => void;
   /** Stops timers and subscriptions. */

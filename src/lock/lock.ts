@@ -284,7 +284,16 @@ export class LockManager {
     this.#waiting.add(waiter);
     let wake: (() => void) | null = null;
     const poke = () => { const w = wake; wake = null; w?.(); };
-    const unwatch = await backend.watch(ref, (t) => { if (t === tok) poke(); });
+    // A slot handed to us arrives with its fence. The hand-off happened after our first queueing
+    // call was sent, so that send time is a safe start of the lease: take it without another
+    // round trip while it leaves most of the TTL, else claim it (the acquire below restarts the lease).
+    let handed: number | null = null;
+    let queuedSentAt = 0;
+    const unwatch = await backend.watch(ref, (t, fence) => {
+      if (t !== tok) return;
+      handed = fence;
+      poke();
+    });
     const unresync = backend.onResync(poke);
     const onAbort = () => poke();
     options.signal?.addEventListener('abort', onAbort);
@@ -293,12 +302,20 @@ export class LockManager {
     try {
       for (;;) {
         const remaining = deadline - Date.now();
+        if (handed !== null) {
+          if (queuedSentAt > 0 && Date.now() - queuedSentAt < ttlMs / 2) return grant(handed, queuedSentAt);
+          handed = null; // too late to trust the send time: the acquire below claims it
+        }
         if (options.signal?.aborted || waiter.signal.aborted) throw new LockBusyError(ref.name, 'aborted', 0, Date.now() - started);
         if (remaining <= 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', 'retryMs' in reply ? reply.retryMs : 0, Date.now() - started);
         sentAt = Date.now();
         reply = await backend.acquire(ref, tok, ttlMs, remaining, guardMs);
         if (reply.status === 'granted') return grant(reply.fence, sentAt);
-        queued ||= reply.status === 'queued';
+        if (reply.status === 'queued' && !queued) {
+          queued = true;
+          queuedSentAt = sentAt;
+        }
+        if (handed !== null) continue;
         // Hand-offs arrive as wake-ups; the timed re-check covers a holder that died (its lease
         // runs out without a release) and a missed message.
         const sleepMs = Math.max(1, Math.min(reply.retryMs, deadline - Date.now()));

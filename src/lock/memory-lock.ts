@@ -57,11 +57,11 @@ export class MemoryLockBackend implements LockBackend {
     while (entry.holders.size < ref.limit && entry.waiters.length > 0) {
       const head = entry.waiters.shift()!;
       if (head.deadline < now) continue;
-      this.#grant(entry, head.token, head.ttlMs, now);
+      const fence = this.#grant(entry, head.token, head.ttlMs, now);
       if (head.token !== skip) {
         const id = this.#id(ref);
         // Delivered on the next tick, like a message: the releaser's call completes first.
-        queueMicrotask(() => this.#wake.emit(id, head.token));
+        queueMicrotask(() => this.#wake.emit(id, head.token, fence));
       }
     }
   }
@@ -132,7 +132,7 @@ export class MemoryLockBackend implements LockBackend {
     return [...entry.holders].filter(([, s]) => s.expiresAt > now).map(([token, s]) => ({ token, fence: s.fence, remainingMs: s.expiresAt - now })).sort((a, b) => a.fence - b.fence);
   }
 
-  async watch(ref: LockRef, onWake: (token: string) => void): Promise<() => void> {
+  async watch(ref: LockRef, onWake: (token: string, fence: number) => void): Promise<() => void> {
     const id = this.#id(ref);
     this.#wake.on(id, onWake);
     return () => { this.#wake.off(id, onWake); };

@@ -4,7 +4,7 @@ import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.j
 import { callScript, defineLockScripts } from './scripts.js';
 
 interface Watcher {
-  handlers: Set<(token: string) => void>;
+  handlers: Set<(token: string, fence: number) => void>;
   ready: Promise<void>;
   unsubscribe: Promise<() => Promise<void>>;
   idleTimer: NodeJS.Timeout | null;
@@ -100,17 +100,17 @@ export class RedisLockBackend implements LockBackend {
     return out.sort((a, b) => a.fence - b.fence);
   }
 
-  async watch(ref: LockRef, onWake: (token: string) => void): Promise<() => void> {
+  async watch(ref: LockRef, onWake: (token: string, fence: number) => void): Promise<() => void> {
     const channel = this.#channel(ref);
     let watcher = this.#watchers.get(channel);
     if (!watcher) {
-      const handlers = new Set<(token: string) => void>();
+      const handlers = new Set<(token: string, fence: number) => void>();
       const subscriber = this.#ctx.connection.subscriber();
       if (!this.#removeResync) this.#removeResync = subscriber.onResync(() => { for (const fn of this.#resync) fn(); });
       const unsubscribe = subscriber.subscribe(channel, (message) => {
         // "g <token> <fence>": a slot was handed to <token>.
-        const token = message.split(' ')[1];
-        if (token) for (const h of handlers) h(token);
+        const [, token, fence] = message.split(' ');
+        if (token && fence) for (const h of handlers) h(token, Number(fence));
       });
       const created: Watcher = { handlers, unsubscribe, ready: unsubscribe.then(() => undefined, () => undefined), idleTimer: null };
       watcher = created;

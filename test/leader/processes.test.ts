@@ -29,10 +29,13 @@ function candidate(who: string): Promise<void> {
   });
   children.set(who, child);
   child.once('exit', () => children.delete(who));
-  return new Promise((resolve) => child.on('message', (m: Omit<Event, 'who'>) => {
-    log.push({ who, ...m });
-    if (m.ev === 'ready') resolve();
-  }));
+  return new Promise((resolve, reject) => {
+    child.on('message', (m: Omit<Event, 'who'>) => {
+      log.push({ who, ...m });
+      if (m.ev === 'ready') resolve();
+    });
+    child.once('exit', (code, signal) => reject(new Error(`candidate ${who} exited (${code ?? signal}) before it was ready`)));
+  });
 }
 
 /** Who leads now, by the event log: the last `elected` not followed by that process's `revoked`. */
@@ -95,6 +98,12 @@ test('3 processes: kill -9, SIGSTOP and graceful stop of the leader; never two l
     assert.ok(next.epoch > prev.epoch, 'epochs increase with every new leadership');
     assert.ok(prev.to <= next.from + driftMarginMs(TTL), `leaders ${prev.who}#${prev.epoch} (to ${prev.to}) and ${next.who}#${next.epoch} (from ${next.from}) overlapped by ${prev.to - next.from} ms`);
   }
-  const closing = [...children.values()].filter((c) => c.connected).map((c) => new Promise((resolve) => { c.once('exit', resolve); c.send({ cmd: 'stop' }); }));
-  await Promise.all(closing);
+  // Every candidate shuts down gracefully (close() resigns and leaves nothing running).
+  const stuck: string[] = [];
+  await Promise.all([...children].filter(([, c]) => c.connected).map(([who, c]) => new Promise<void>((resolve) => {
+    const timer = setTimeout(() => { stuck.push(who); c.kill('SIGKILL'); }, 5000);
+    c.once('exit', () => { clearTimeout(timer); resolve(); });
+    c.send({ cmd: 'stop' });
+  })));
+  assert.deepEqual(stuck, [], 'candidates that did not exit within 5 s of close()');
 });

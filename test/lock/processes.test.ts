@@ -29,12 +29,14 @@ test('20 contenders × 500 acquisitions across 2 processes: 0 overlaps, fences i
   const prefix = randomPrefix('p');
   const log = join(mkdtempSync(join(tmpdir(), 'redkit-lock-')), 'record.log');
   const procs = ['a', 'b'].map((id) => spawnFixture('contender', { FIXTURE_PREFIX: prefix, FIXTURE_ID: id, LOCK_NAME: 'shared', CONTENDERS: '10', ITERATIONS: '500', LOG_FILE: log }));
+  const ready: Array<Promise<void>> = [];
   const results = procs.map((p) => new Promise<number[]>((resolve, reject) => {
+    ready.push(new Promise<void>((ok) => p.on('message', (m: { ready?: boolean }) => { if (m.ready) ok(); })));
     p.on('message', (m: { done?: boolean; grants?: number[] }) => { if (m.done) resolve(m.grants!); });
     p.once('exit', (code) => { if (code !== 0) reject(new Error(`contender exited with ${code}`)); });
   }));
-  // Start both at once, once they are connected (the fork has to load first).
-  await sleep(600);
+  // Start both at once, once both are connected (a fork takes a while to load).
+  await Promise.race([Promise.all(ready), Promise.all(results)]);
   for (const p of procs) p.send({ go: true });
   const started = performance.now();
   const grants = (await Promise.all(results)).flat();
@@ -85,12 +87,15 @@ function fenceCheckingResource() {
 function holder(prefix: string, who: string, resource: ReturnType<typeof fenceCheckingResource>) {
   const child = spawnFixture('holder', { FIXTURE_PREFIX: prefix, FIXTURE_ID: who });
   const state = { granted: 0, grantedAt: 0, error: '' };
-  const ready = new Promise<void>((resolve) => child.on('message', (m: { ready?: boolean; granted?: number; at?: number; write?: number; error?: string }) => {
-    if (m.ready) resolve();
-    if (m.granted) { state.granted = m.granted; state.grantedAt = m.at!; }
-    if (m.write) resource.write(who, m.write);
-    if (m.error) state.error = m.error;
-  }));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('message', (m: { ready?: boolean; granted?: number; at?: number; write?: number; error?: string }) => {
+      if (m.ready) resolve();
+      if (m.granted) { state.granted = m.granted; state.grantedAt = m.at!; }
+      if (m.write) resource.write(who, m.write);
+      if (m.error) state.error = m.error;
+    });
+    child.once('exit', (code, signal) => reject(new Error(`holder ${who} exited (${code ?? signal}) before it was ready`)));
+  });
   return { child, state, ready };
 }
 
