@@ -31,7 +31,8 @@ if blocked > now then
 end
 local used = tonumber(h[1]) or 0
 local reset = tonumber(h[2]) or 0
-if reset <= now then
+local fresh = reset <= now
+if fresh then
   used = 0
   reset = now + window
 end
@@ -39,8 +40,13 @@ end
 if used + cost <= limit then
   if not peek then
     used = used + cost
-    redis.call('HSET', KEYS[1], 'c', used, 'r', reset)
-    redis.call('PEXPIRE', KEYS[1], reset - now)
+    if fresh then
+      redis.call('HSET', KEYS[1], 'c', used, 'r', reset)
+      redis.call('PEXPIRE', KEYS[1], window)
+    else
+      -- Same window: the key already expires at its end, so one write is enough (the hot path).
+      redis.call('HSET', KEYS[1], 'c', used)
+    end
   end
   return {1, limit - used, reset - now, 0, now}
 end
