@@ -63,8 +63,22 @@ function assertMs(value: unknown, argument: string, allowZero: boolean): number 
   return Math.ceil(value);
 }
 
+// Tokens only have to be unique: a random per-process part and a counter (no syscall per lock).
+const PROCESS_TOKEN = randomBytes(12).toString('base64url');
+let tokenCounter = 0;
 function token(prefix = ''): string {
-  return `${prefix}${randomBytes(12).toString('base64url')}`;
+  return `${prefix}${PROCESS_TOKEN}.${(tokenCounter++).toString(36)}`;
+}
+
+// The abort reason of a released lock is an expected outcome on a hot path: built without a stack trace.
+function releasedReason(name: string): LockNotHeldError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new LockNotHeldError(name, 'it was released');
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 class HeldLock implements Lock {
@@ -151,7 +165,7 @@ class HeldLock implements Lock {
     if (this.#released) return false;
     this.#released = true;
     const wasValid = !this.#controller.signal.aborted;
-    this.lose(new LockNotHeldError(this.name, 'it was released'));
+    this.lose(releasedReason(this.name));
     const released = await this.#backend.release(this.#ref, this.#token);
     return released && wasValid;
   }

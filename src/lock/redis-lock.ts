@@ -33,10 +33,18 @@ export class RedisLockBackend implements LockBackend {
     ctx.connection.on('disconnected', this.#onDisconnect);
   }
 
+  // Names repeat (the same lock taken again and again): their keys are built once.
+  readonly #keyCache = new Map<string, string[]>();
   #keys(ref: LockRef): string[] {
     const id = `${ref.kind}:${ref.name}`;
-    const k = this.#ctx.keys;
-    return [k.tagged('lock', id, 'h'), k.tagged('lock', id, 'q'), k.tagged('lock', id, 'm')];
+    let keys = this.#keyCache.get(id);
+    if (!keys) {
+      const k = this.#ctx.keys;
+      keys = [k.tagged('lock', id, 'h'), k.tagged('lock', id, 'q'), k.tagged('lock', id, 'm')];
+      if (this.#keyCache.size >= 10_000) this.#keyCache.clear();
+      this.#keyCache.set(id, keys);
+    }
+    return keys;
   }
 
   #channel(ref: LockRef): string {

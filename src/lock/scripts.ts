@@ -41,7 +41,10 @@ export function commandName(stem: LockScript): string {
 }
 
 /** Registers every lock script on `client` (once per client; ioredis does EVALSHA with EVAL fallback). */
+const defined = new WeakSet<Redis>();
 export function defineLockScripts(client: Redis): void {
+  if (defined.has(client)) return;
+  defined.add(client);
   const scripts = load();
   for (const stem of Object.keys(SCRIPTS) as LockScript[]) {
     const name = commandName(stem);

@@ -9,7 +9,8 @@ local guard, runId, channel = tonumber(ARGV[5]), ARGV[6], ARGV[7]
 -- Restart guard. A name this server run has already served carries its run_id, the fast path.
 -- Otherwise (new name, or Redis restarted) INFO tells the real run_id and uptime: a server up
 -- for less than the guard may have lost holders that still believe they hold, so no grant yet.
-if redis.call('HGET', meta, 'run') ~= runId then
+local state = redis.call('HMGET', meta, 'run', 'fence')
+if state[1] ~= runId then
   local info = redis.call('INFO', 'server')
   local current = string.match(info, 'run_id:(%x+)')
   if current ~= runId then return {4, current} end
@@ -26,7 +27,9 @@ if redis.call('ZCARD', waiters) == 0 then
     purge()
     held = redis.call('ZCARD', holders)
   end
-  if held < limit and not redis.call('ZSCORE', holders, token) then return {1, grant(token, ttl)} end
+  if held == 0 or (held < limit and not redis.call('ZSCORE', holders, token)) then
+    return {1, grant(token, ttl, state[2] or '0')}
+  end
 end
 
 purge()

@@ -17,8 +17,8 @@ end
 
 -- A fence is the stored counter + 1, floored by the Redis clock in microseconds: it goes on
 -- increasing after a restart that lost the counter (no persistence needed).
-local function grant(token, ttl)
-  local last = tonumber(redis.call('HGET', meta, 'fence') or '0')
+local function grant(token, ttl, lastFence)
+  local last = tonumber(lastFence or redis.call('HGET', meta, 'fence') or '0')
   local fence = math.max(last + 1, nowUs)
   local f = string.format('%.0f', fence)
   redis.call('HSET', meta, 'fence', f, 'f:' .. token, f)
