@@ -68,6 +68,32 @@ test('20 contenders × 500 acquisitions across 2 processes: 0 overlaps, fences i
   console.log(`# 10000 grants in ${Math.round(tookMs)} ms (${Math.round(10_000 / (tookMs / 1000))}/s); per contender min ${Math.min(...grants)} max ${most}`);
 });
 
+test('semaphore of 3 under 30 contenders across 2 processes: never more than 3 holders', async () => {
+  const prefix = randomPrefix('p');
+  const log = join(mkdtempSync(join(tmpdir(), 'redkit-sem-')), 'record.log');
+  const procs = ['a', 'b'].map((id) => spawnFixture('contender', { FIXTURE_PREFIX: prefix, FIXTURE_ID: id, LOCK_NAME: 'pool', LIMIT: '3', CONTENDERS: '15', ITERATIONS: '20', LOG_FILE: log }));
+  const ready: Array<Promise<void>> = [];
+  const results = procs.map((p) => new Promise<number[]>((resolve, reject) => {
+    ready.push(new Promise<void>((ok) => p.on('message', (m: { ready?: boolean }) => { if (m.ready) ok(); })));
+    p.on('message', (m: { done?: boolean; grants?: number[] }) => { if (m.done) resolve(m.grants!); });
+    p.once('exit', (code) => { if (code !== 0) reject(new Error(`contender exited with ${code}`)); });
+  }));
+  await Promise.race([Promise.all(ready), Promise.all(results)]);
+  for (const p of procs) p.send({ go: true });
+  const grants = (await Promise.all(results)).flat();
+  assert.equal(grants.reduce((a, b) => a + b, 0), 600);
+  let inside = 0;
+  let most = 0;
+  const fences = new Set<string>();
+  for (const line of readFileSync(log, 'utf8').trim().split('\n')) {
+    const [kind, , fence] = line.split(' ');
+    if (kind === 'E') { inside++; fences.add(fence!); } else inside--;
+    most = Math.max(most, inside);
+  }
+  assert.equal(most, 3, 'at most 3 holders at once (and the slots were used)');
+  assert.equal(fences.size, 600, 'every grant had its own fence');
+});
+
 /** The resource the test guards: it rejects every write whose fence is below the highest it has seen. */
 function fenceCheckingResource() {
   let highest = 0;
