@@ -27,13 +27,15 @@ export interface StoreWrite<T> {
 }
 
 /**
- * What the Redis and the in-memory store implement. Keys are full store keys. Methods throw
+ * What the Redis and the in-memory store implement, one store per namespace. Keys are the
+ * namespace's own keys (the Redis store adds its prefix). Methods throw
  * on store failure; the cache turns that into its fallback in one place (`#storeFailed`).
  * `get`/`set` may answer synchronously (the memory store does, for speed).
  */
 export interface CacheStore<T> {
   readonly kind: 'redis' | 'memory';
-  get(key: string): CacheEntry<T> | undefined | Promise<CacheEntry<T> | undefined>;
+  /** `now` (epoch ms) lets a synchronous store skip its own clock read. */
+  get(key: string, now?: number): CacheEntry<T> | undefined | Promise<CacheEntry<T> | undefined>;
   /** One round trip. */
   getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>>;
   set(key: string, entry: CacheEntry<T>, payload: string): void | Promise<void>;
@@ -151,8 +153,6 @@ interface CacheWiring<T> {
   ctx: RedkitContext;
   store: CacheStore<T>;
   bus: RedisCacheBus | null;
-  prefix: string;
-  lockPrefix: string;
 }
 
 /**
@@ -165,8 +165,6 @@ export class Cache<T = unknown> {
   readonly #ctx: RedkitContext;
   readonly #store: CacheStore<T>;
   readonly #bus: RedisCacheBus | null;
-  readonly #prefix: string;
-  readonly #lockPrefix: string;
   readonly #ttlMs: number;
   readonly #graceMs: number;
   readonly #jitter: number;
@@ -203,8 +201,6 @@ export class Cache<T = unknown> {
     this.#ctx = wiring.ctx;
     this.#store = wiring.store;
     this.#bus = wiring.bus;
-    this.#prefix = wiring.prefix;
-    this.#lockPrefix = wiring.lockPrefix;
     this.#ttlMs = toMs(options.ttl ?? '1h', 'ttl');
     if (this.#ttlMs <= 0) throw new InvalidArgumentError('ttl', `namespace "${this.name}": ttl must be above 0`);
     this.#graceMs = toMs(options.grace ?? 0, 'grace');
@@ -236,10 +232,13 @@ export class Cache<T = unknown> {
       this.#lock = null;
     }
     this.#notify = this.#bus !== null && (this.#l1 !== null || this.#lock !== null);
-    this.#ready = this.#notify ? this.#bus!.start().catch(() => undefined) : Promise.resolve();
+    this.#ready = this.#notify ? this.#bus!.start() : Promise.resolve();
   }
 
-  /** Resolves once cross-instance events are subscribed (at once when this namespace needs none). */
+  /**
+   * Resolves once cross-instance events flow (this instance received its own probe on the
+   * channel), at once when this namespace needs none. Waits for Redis while it is down.
+   */
   ready(): Promise<void> {
     return this.#ready;
   }
@@ -249,8 +248,9 @@ export class Cache<T = unknown> {
     if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
     const l1 = this.#l1;
     if (l1 !== null) {
-      const hit = l1.get(key, Date.now());
-      if (hit !== undefined && Date.now() < hit.expiresAt) {
+      const now = Date.now();
+      const hit = l1.get(key, now);
+      if (hit !== undefined && now < hit.expiresAt) {
         this.#hits++;
         this.#l1Hits++;
         return hit.value;
@@ -258,11 +258,17 @@ export class Cache<T = unknown> {
     }
     const epoch = this.#epoch;
     let entry: CacheEntry<T> | undefined;
+    let now = Date.now();
     try {
       // Hand-written: the memory store answers synchronously, and skipping the await of a
-      // non-promise saves a microtask per call in standalone mode.
-      const pending = this.#store.get(this.#prefix + key);
-      entry = pending instanceof Promise ? await pending : pending;
+      // non-promise (and a second clock read) saves a microtask per call in standalone mode.
+      const pending = this.#store.get(key, now);
+      if (pending instanceof Promise) {
+        entry = await pending;
+        now = Date.now();
+      } else {
+        entry = pending;
+      }
     } catch (err) {
       this.#storeFailed(err, 'get');
       return this.#fallback(key)?.value;
@@ -271,7 +277,7 @@ export class Cache<T = unknown> {
       this.#misses++;
       return undefined;
     }
-    if (Date.now() < entry.expiresAt) {
+    if (now < entry.expiresAt) {
       this.#hits++;
       if (l1 !== null && epoch === this.#epoch) this.#fillL1(key, entry);
     } else {
@@ -286,7 +292,7 @@ export class Cache<T = unknown> {
     const hit = this.#l1?.get(key, Date.now());
     if (hit !== undefined && Date.now() < hit.expiresAt) return true;
     try {
-      const entry = await this.#store.get(this.#prefix + key);
+      const entry = await this.#store.get(key);
       return entry !== undefined && Date.now() < entry.expiresAt;
     } catch (err) {
       this.#storeFailed(err, 'has');
@@ -307,7 +313,7 @@ export class Cache<T = unknown> {
     this.#epoch++;
     this.#l1?.delete(key);
     try {
-      const removed = await this.#store.delete([this.#prefix + key]);
+      const removed = await this.#store.delete([key]);
       if (this.#notify) this.#publish({ t: 'd', i: this.#ctx.instanceId, n: this.name, k: [key] });
       return removed > 0;
     } catch (err) {
@@ -337,7 +343,7 @@ export class Cache<T = unknown> {
     const epoch = this.#epoch;
     let entries: Array<CacheEntry<T> | undefined>;
     try {
-      entries = await this.#store.getMany(missing.map((i) => this.#prefix + keys[i]));
+      entries = await this.#store.getMany(missing.map((i) => keys[i]!));
     } catch (err) {
       this.#storeFailed(err, 'getMany');
       for (const i of missing) out[i] = this.#fallback(keys[i]!)?.value;
@@ -376,7 +382,7 @@ export class Cache<T = unknown> {
       else this.#l1?.delete(w.key);
     }
     try {
-      await this.#store.setMany(writes.map((w) => ({ key: this.#prefix + w.key, entry: w.entry, payload: w.payload })));
+      await this.#store.setMany(writes);
       if (this.#notify) this.#publish({ t: 's', i: this.#ctx.instanceId, n: this.name, k: writes.map((w) => w.key) });
     } catch (err) {
       for (const w of writes) this.#l1?.delete(w.key);
@@ -395,8 +401,9 @@ export class Cache<T = unknown> {
     if (typeof loader !== 'function') throw new InvalidArgumentError('loader', 'getOrSet(key, loader): loader must be a function returning the value (or a promise of it)');
     const l1 = this.#l1;
     if (l1 !== null) {
-      const hit = l1.get(key, Date.now());
-      if (hit !== undefined && Date.now() < hit.expiresAt) {
+      const now = Date.now();
+      const hit = l1.get(key, now);
+      if (hit !== undefined && now < hit.expiresAt) {
         this.#hits++;
         this.#l1Hits++;
         return hit.value;
@@ -557,7 +564,7 @@ export class Cache<T = unknown> {
       else l1.delete(key);
     }
     try {
-      const pending = this.#store.set(this.#prefix + key, entry, payload);
+      const pending = this.#store.set(key, entry, payload);
       // Published right after SET so both leave in the same auto-pipelined batch.
       if (this.#notify) this.#publish({ t: 's', i: this.#ctx.instanceId, n: this.name, k: [key] });
       if (pending instanceof Promise) await pending;
@@ -583,7 +590,7 @@ export class Cache<T = unknown> {
     let entry: CacheEntry<T> | undefined;
     let storeDown = false;
     try {
-      const pending = this.#store.get(this.#prefix + key);
+      const pending = this.#store.get(key);
       entry = pending instanceof Promise ? await pending : pending;
     } catch (err) {
       this.#storeFailed(err, 'get');
@@ -641,7 +648,6 @@ export class Cache<T = unknown> {
    */
   async #loadLocked(key: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
     const { ttlMs, waitMs } = this.#lock ?? { ttlMs: 5000, waitMs: 5000 };
-    const lockKey = this.#lockPrefix + key;
     const token = `${this.#ctx.instanceId}:${randomBytes(8).toString('hex')}`;
     const deadline = Date.now() + waitMs;
     // Listening for the whole wait, not per poll, so that no event falls between two polls.
@@ -650,7 +656,7 @@ export class Cache<T = unknown> {
       for (;;) {
         let acquired: boolean;
         try {
-          acquired = await this.#store.tryLock(lockKey, token, ttlMs);
+          acquired = await this.#store.tryLock(key, token, ttlMs);
         } catch (err) {
           this.#storeFailed(err, 'lock');
           return await this.#loadAndStore(key, loader, options);
@@ -658,10 +664,10 @@ export class Cache<T = unknown> {
         if (acquired) {
           const failed = watch.failure();
           if (failed !== undefined) {
-            this.#store.unlock(lockKey, token).catch(() => undefined);
+            this.#store.unlock(key, token).catch(() => undefined);
             throw new CacheRemoteLoadError(this.name, key, failed);
           }
-          return await this.#loadHoldingLock(key, lockKey, token, loader, options);
+          return await this.#loadHoldingLock(key, token, loader, options);
         }
         await watch.next(Math.max(1, Math.min(LOCK_POLL_MS, deadline - Date.now())));
         const failed = watch.failure();
@@ -678,7 +684,7 @@ export class Cache<T = unknown> {
     }
   }
 
-  async #loadHoldingLock(key: string, lockKey: string, token: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
+  async #loadHoldingLock(key: string, token: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
     try {
       // The previous holder may have stored the value between our miss and our lock.
       const entry = await this.#tryRead(key);
@@ -688,13 +694,13 @@ export class Cache<T = unknown> {
       if (this.#notify) this.#publish({ t: 'e', i: this.#ctx.instanceId, n: this.name, k: [key], m: String((err as Error)?.message ?? err).slice(0, 500) });
       throw err;
     } finally {
-      this.#store.unlock(lockKey, token).catch(() => undefined); // the lease expires on its own
+      this.#store.unlock(key, token).catch(() => undefined); // the lease expires on its own
     }
   }
 
   async #tryRead(key: string): Promise<CacheEntry<T> | undefined> {
     try {
-      return await this.#store.get(this.#prefix + key);
+      return await this.#store.get(key);
     } catch {
       return undefined;
     }
@@ -751,9 +757,9 @@ export class CacheManager {
   /** @internal Use `kit.cache`. */
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
-    this.#bus = ctx.config.mode === 'redis' ? new RedisCacheBus(ctx.connection, ctx.keys.key('cache', 'events'), (e) => this.#dispatch(e), () => this.#resync()) : null;
-    // The command client reconnected: invalidations may have been published while we were away.
-    if (this.#bus) ctx.connection.on('connected', () => this.#resync());
+    this.#bus = ctx.config.mode === 'redis' ? new RedisCacheBus(ctx.connection, ctx.keys.key('cache', 'events'), ctx.instanceId, (e) => this.#dispatch(e), () => this.#resync()) : null;
+    // The command client reconnected (or a paused Redis answers again): events may have been lost.
+    if (this.#bus) ctx.connection.on('connected', () => this.#bus?.lost());
   }
 
   /**
@@ -774,11 +780,13 @@ export class CacheManager {
     }
     const opts = options ?? {};
     const ctx = this.#ctx;
-    const prefix = `${ctx.keys.key('cache', name)}:`;
     let store: CacheStore<T>;
     if (this.#bus) {
       const serializer = opts.serializer ?? jsonSerializer;
       store = new RedisCacheStore<T>(ctx.connection, {
+        prefix: `${ctx.keys.key('cache', name)}:`,
+        // `@` cannot appear in a namespace name: lock keys never meet value keys, nor clear()'s pattern.
+        lockPrefix: `${ctx.keys.key('cache', `${name}@lock`)}:`,
         pattern: ctx.keys.pattern('cache', name),
         decode: (payload) => serializer.deserialize(payload),
         onCorrupt: (key, err) => ctx.logger.warn({ namespace: name, key, err: String((err as Error)?.message ?? err) }, `[redkit] cache "${name}": a stored value could not be decoded; treating it as a miss`),
@@ -787,7 +795,7 @@ export class CacheManager {
       const serializer = opts.serializer ?? jsonSerializer;
       store = new MemoryCacheStore<T>({ maxEntries: opts.maxEntries ?? 10_000, maxBytes: opts.maxBytes ?? 64 * 1024 * 1024, decode: (payload) => serializer.deserialize(payload) });
     }
-    const cache = new Cache<T>({ name, ctx, store, bus: this.#bus, prefix, lockPrefix: `${ctx.keys.key('cache', `${name}@lock`)}:` }, opts);
+    const cache = new Cache<T>({ name, ctx, store, bus: this.#bus }, opts);
     this.#namespaces.set(name, { cache, signature });
     return cache;
   }

@@ -113,8 +113,8 @@ export class MemoryCacheStore<T> implements CacheStore<T> {
     this.#decode = options.decode;
   }
 
-  get(key: string): CacheEntry<T> | undefined {
-    return this.#lru.get(key, Date.now());
+  get(key: string, now = Date.now()): CacheEntry<T> | undefined {
+    return this.#lru.get(key, now);
   }
 
   async getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>> {

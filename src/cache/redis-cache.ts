@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
@@ -34,6 +35,10 @@ function defineUnlock(client: Redis): boolean {
 
 /** Options of RedisCacheStore. */
 export interface RedisCacheStoreOptions {
+  /** Prepended to every key: `<prefix>:cache:<namespace>:`. */
+  prefix: string;
+  /** Prepended to stampede lock keys. */
+  lockPrefix: string;
   /** SCAN MATCH pattern covering every key of the namespace (for `clear`). */
   pattern: string;
   /** Decodes a stored payload (the serializer's `deserialize`). */
@@ -63,13 +68,14 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   async get(key: string): Promise<CacheEntry<T> | undefined> {
     const client = this.#conn.client;
     if (client === null || !this.#conn.isReady) throw this.#conn.unavailable();
-    const raw = await client.get(key);
+    const raw = await client.get(this.#options.prefix + key);
     return raw === null ? undefined : this.#parse(key, raw);
   }
 
   async getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>> {
     if (keys.length === 0) return [];
-    const raws = await this.#conn.run((c) => c.mget(keys));
+    const prefix = this.#options.prefix;
+    const raws = await this.#conn.run((c) => c.mget(keys.map((k) => prefix + k)));
     return raws.map((raw, i) => (raw === null ? undefined : this.#parse(keys[i]!, raw)));
   }
 
@@ -78,7 +84,7 @@ export class RedisCacheStore<T> implements CacheStore<T> {
     if (client === null || !this.#conn.isReady) throw this.#conn.unavailable();
     const ttlMs = entry.staleUntil - Date.now();
     if (ttlMs <= 0) return;
-    await client.set(key, `${entry.expiresAt}:${entry.staleUntil}:${payload}`, 'PX', ttlMs);
+    await client.set(this.#options.prefix + key, `${entry.expiresAt}:${entry.staleUntil}:${payload}`, 'PX', ttlMs);
   }
 
   async setMany(writes: Array<StoreWrite<T>>): Promise<void> {
@@ -89,7 +95,7 @@ export class RedisCacheStore<T> implements CacheStore<T> {
       const pipeline = c.pipeline();
       for (const w of writes) {
         const ttlMs = w.entry.staleUntil - now;
-        if (ttlMs > 0) pipeline.set(w.key, `${w.entry.expiresAt}:${w.entry.staleUntil}:${w.payload}`, 'PX', ttlMs);
+        if (ttlMs > 0) pipeline.set(this.#options.prefix + w.key, `${w.entry.expiresAt}:${w.entry.staleUntil}:${w.payload}`, 'PX', ttlMs);
       }
       const results = await pipeline.exec();
       const failed = results?.find(([err]) => err);
@@ -99,7 +105,8 @@ export class RedisCacheStore<T> implements CacheStore<T> {
 
   async delete(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
-    return this.#conn.run((c) => c.unlink(...keys));
+    const prefix = this.#options.prefix;
+    return this.#conn.run((c) => c.unlink(...keys.map((k) => prefix + k)));
   }
 
   /** SCAN + UNLINK in batches (never KEYS, which blocks the server on a big keyspace). */
@@ -117,7 +124,7 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   }
 
   async tryLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.#conn.run((c) => c.set(key, token, 'PX', ttlMs, 'NX'))) === 'OK';
+    return (await this.#conn.run((c) => c.set(this.#options.lockPrefix + key, token, 'PX', ttlMs, 'NX'))) === 'OK';
   }
 
   async unlock(key: string, token: string): Promise<void> {
@@ -125,7 +132,7 @@ export class RedisCacheStore<T> implements CacheStore<T> {
       // ioredis#1931: a command defined in the same tick as an open auto-pipeline crashes the
       // batch, so it is defined at construction; if it was not, define it and wait one turn.
       if (defineUnlock(c)) await new Promise((resolve) => setImmediate(resolve));
-      return (c as UnlockClient)[UNLOCK_COMMAND](key, token);
+      return (c as UnlockClient)[UNLOCK_COMMAND](this.#options.lockPrefix + key, token);
     });
   }
 
@@ -152,62 +159,80 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   }
 }
 
-/** A cache event between instances: `s` set, `d` delete, `c` clear, `e` a loader failed under the stampede lock. */
+/** A cache event between instances: `s` set, `d` delete, `c` clear, `e` a loader failed under the stampede lock, `p` a liveness probe. */
 export interface CacheEvent {
-  t: 's' | 'd' | 'c' | 'e';
+  t: 's' | 'd' | 'c' | 'e' | 'p';
   /** Sender's instance id. */
   i: string;
   /** Namespace. */
   n: string;
-  /** Keys (user keys, not Redis keys). */
+  /** Keys (user keys, not Redis keys); for `p`, the probe nonce. */
   k?: string[];
   /** Error message for `e`. */
   m?: string;
 }
 
+const PROBE_EVERY_MS = 200;
+
 /**
  * Cache events between instances over Redis pub/sub: the shared subscriber listens, the shared
  * command client publishes. At-most-once: the cache clears its L1 on every resync.
+ * "Live" means proven end to end: this instance received its own probe on the channel, so a
+ * set/delete published by anyone from now on reaches it (L1 is filled only while live).
  */
 export class RedisCacheBus {
   readonly #conn: RedisConnection;
   readonly #channel: string;
-  #unsubscribe: (() => Promise<void>) | null = null;
-  #removeResync: (() => void) | null = null;
-  #ready: Promise<void> | null = null;
-
+  readonly #instanceId: string;
   readonly #onEvent: (event: CacheEvent) => void;
   readonly #onResync: () => void;
+  #unsubscribe: (() => Promise<void>) | null = null;
+  #removeResync: (() => void) | null = null;
+  #started = false;
+  #closed = false;
+  #live = false;
+  #nonce = '';
+  #probeTimer: NodeJS.Timeout | null = null;
+  #waiting: Array<() => void> = [];
 
-  /** `onEvent` gets every parsed event; `onResync` runs after the subscriber reconnects. */
-  constructor(connection: RedisConnection, channel: string, onEvent: (event: CacheEvent) => void, onResync: () => void) {
+  /** `onEvent` gets every other event; `onResync` runs whenever events may have been lost (reconnects). */
+  constructor(connection: RedisConnection, channel: string, instanceId: string, onEvent: (event: CacheEvent) => void, onResync: () => void) {
     this.#conn = connection;
     this.#channel = channel;
+    this.#instanceId = instanceId;
     this.#onEvent = onEvent;
     this.#onResync = onResync;
   }
 
-  /** Subscribes once (later calls share the first); resolves once Redis confirmed the subscription. */
+  /** Subscribes once; resolves when live (the first probe came back), which waits for Redis if it is down. */
   start(): Promise<void> {
-    this.#ready ??= (async () => {
+    if (!this.#started) {
+      this.#started = true;
       const subscriber = this.#conn.subscriber();
-      this.#removeResync = subscriber.onResync(this.#onResync);
-      this.#unsubscribe = await subscriber.subscribe(this.#channel, (message) => {
-        let event: CacheEvent;
-        try {
-          event = JSON.parse(message) as CacheEvent;
-        } catch {
-          return;
-        }
-        if (event && typeof event.t === 'string' && typeof event.n === 'string') this.#onEvent(event);
-      });
-    })();
-    return this.#ready;
+      this.#removeResync = subscriber.onResync(() => this.lost());
+      subscriber.subscribe(this.#channel, (message) => this.#receive(message)).then(
+        (unsubscribe) => {
+          if (this.#closed) void unsubscribe().catch(() => undefined);
+          else this.#unsubscribe = unsubscribe;
+        },
+        () => undefined,
+      );
+      this.#probe();
+    }
+    if (this.#live) return Promise.resolve();
+    return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
-  /** True when the subscription is live, so L1 entries filled now will hear their invalidation. */
+  /** True when proven live and the subscriber is connected. */
   get live(): boolean {
-    return this.#unsubscribe !== null && this.#conn.subscriber().status === 'ready';
+    return this.#live && this.#conn.subscriber().status === 'ready';
+  }
+
+  /** Events may have been lost (a reconnect): not live until a new probe comes back; the owner drops what it cached meanwhile. */
+  lost(): void {
+    this.#live = false;
+    this.#onResync();
+    if (this.#started && !this.#closed) this.#probe();
   }
 
   /** Publishes `event` on the shared command client; rejects with RedisUnavailableError when Redis is down. */
@@ -217,11 +242,49 @@ export class RedisCacheBus {
     await client.publish(this.#channel, JSON.stringify(event));
   }
 
-  /** Unsubscribes. */
+  /** Unsubscribes and stops probing. */
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#live = false;
+    if (this.#probeTimer) clearTimeout(this.#probeTimer);
+    this.#probeTimer = null;
     this.#removeResync?.();
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = null;
     await unsubscribe?.().catch(() => undefined);
+  }
+
+  #receive(message: string): void {
+    let event: CacheEvent;
+    try {
+      event = JSON.parse(message) as CacheEvent;
+    } catch {
+      return;
+    }
+    if (!event || typeof event.t !== 'string' || typeof event.n !== 'string') return;
+    if (event.t === 'p') {
+      if (event.i === this.#instanceId && event.k?.[0] === this.#nonce && !this.#live) {
+        this.#live = true;
+        if (this.#probeTimer) clearTimeout(this.#probeTimer);
+        this.#probeTimer = null;
+        for (const resolve of this.#waiting.splice(0)) resolve();
+      }
+      return;
+    }
+    this.#onEvent(event);
+  }
+
+  /** Publishes a probe every 200 ms until one comes back (unref'd: it never keeps the process alive). */
+  #probe(): void {
+    if (this.#probeTimer || this.#closed) return;
+    const tick = () => {
+      this.#probeTimer = null;
+      if (this.#live || this.#closed) return;
+      this.#nonce = randomBytes(6).toString('hex');
+      this.publish({ t: 'p', i: this.#instanceId, n: '', k: [this.#nonce] }).catch(() => undefined);
+      this.#probeTimer = setTimeout(tick, PROBE_EVERY_MS);
+      this.#probeTimer.unref();
+    };
+    tick();
   }
 }
