@@ -16,6 +16,7 @@ export class RateLimiter {
   /** What decides while Redis is down. */
   readonly onRedisDown: RedisDownPolicy;
   #service: RateLimitService;
+  #prefix: string;
 
   /** Validates the options (InvalidArgumentError naming the option at fault). */
   constructor(ctx: RedkitContext, options: RateLimiterOptions) {
@@ -25,6 +26,7 @@ export class RateLimiter {
     assertName(this.name, 'rateLimiter.name');
     this.onRedisDown = validateRedisDownPolicy(options.onRedisDown);
     this.#service = rateLimitService(ctx);
+    this.#prefix = `${this.name}:`;
   }
 
   /**
@@ -32,21 +34,29 @@ export class RateLimiter {
    * (`allowed: false`, `retryAfterMs`), never a throw.
    * @throws InvalidArgumentError for an empty key or a cost that is not a whole number in 1..limit.
    */
-  async consume(key: string, cost = 1): Promise<RateLimitResult> {
-    validateCall(key, cost, this.policy.limit);
-    return this.#service.decide(`${this.name}:${key}`, this.policy, cost, false, this.onRedisDown);
+  consume(key: string, cost = 1): Promise<RateLimitResult> {
+    try {
+      validateCall(key, cost, this.policy.limit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#service.decide(this.#prefix + key, this.policy, cost, false, this.onRedisDown);
   }
 
   /** What `consume(key, cost)` would decide now, without consuming anything. */
-  async peek(key: string, cost = 1): Promise<RateLimitResult> {
-    validateCall(key, cost, this.policy.limit);
-    return this.#service.decide(`${this.name}:${key}`, this.policy, cost, true, this.onRedisDown);
+  peek(key: string, cost = 1): Promise<RateLimitResult> {
+    try {
+      validateCall(key, cost, this.policy.limit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#service.decide(this.#prefix + key, this.policy, cost, true, this.onRedisDown);
   }
 
   /** Forgets `key`'s counters and block (in Redis, and in this instance's fallback). */
   async reset(key: string): Promise<void> {
     assertName(key, 'key');
-    return this.#service.reset(`${this.name}:${key}`, this.policy);
+    return this.#service.reset(this.#prefix + key, this.policy);
   }
 
   /** Live instances sharing the limits, as last seen in Redis; the local fallback gives each `floor(limit / n)`. */

@@ -70,11 +70,17 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   consume(key: string, policy: RateLimitPolicy, cost: number, peek: boolean): Promise<RateLimitDecision> {
     const script = SCRIPTS[policy.algorithm];
-    const keys = this.#keys(key, policy.algorithm);
-    const now = this.#now ? String(this.#now()) : '';
-    return this.#ctx.connection.run(async (client) => {
-      const reply = (await (defined.has(client) ? (client as unknown as Record<string, ScriptFn>) : await define(client))[script.command]!(...keys, policy.limit, policy.windowMs, cost, policy.blockMs, now, peek ? '1' : '0')) as number[];
-      return { allowed: reply[0] === 1, remaining: reply[1]!, resetMs: reply[2]!, retryAfterMs: reply[3]! };
+    const tail = [policy.limit, policy.windowMs, cost, policy.blockMs, this.#now ? String(this.#now()) : '', peek ? '1' : '0'];
+    const args = script.keys === 1
+      ? [this.#ctx.keys.tagged('ratelimit', `${policy.algorithm}:${key}`, script.suffixes[0]!), ...tail]
+      : [...this.#keys(key, policy.algorithm), ...tail];
+    return this.#ctx.connection.run((client) => {
+      const fns = defined.has(client) ? (client as unknown as Record<string, ScriptFn>) : null;
+      const reply = fns ? fns[script.command]!(...args) : define(client).then((f) => f[script.command]!(...args));
+      return reply.then((r) => {
+        const v = r as number[];
+        return { allowed: v[0] === 1, remaining: v[1]!, resetMs: v[2]!, retryAfterMs: v[3]! };
+      });
     });
   }
 
