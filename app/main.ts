@@ -1,17 +1,20 @@
 // The reference server: `npm start`. Uses only redkit's public API, like a user would.
 import { pino } from 'pino';
-import { createRedkit } from 'redkit';
+import { Redkit } from 'redkit';
 import { buildServer } from './server.js';
 import { readSettings } from './settings.js';
 
 const settings = readSettings();
 const log = pino({ level: settings.logLevel, base: { pid: process.pid } });
 
-const kit = await createRedkit({ logger: log.child({ component: 'redkit' }) });
+// The server listens before Redis answers: /api/health reports the truth (degraded while
+// connecting) from the first moment, and startup never waits on Redis.
+const kit = new Redkit({ logger: log.child({ component: 'redkit' }) });
 const app = await buildServer(kit, settings, log);
 await app.listen({ port: settings.port, host: settings.host });
 const address = app.server.address();
 const port = typeof address === 'object' && address ? address.port : settings.port;
+await kit.ready();
 if (kit.mode === 'standalone') log.warn('Redis not configured (REDIS_URL / REDIS_HOST unset) - running in standalone mode: all state is in this process');
 else if (kit.mode === 'degraded') log.warn({ reason: kit.connection.lastError?.reason, hint: kit.connection.lastError?.hint }, 'Redis configured but unreachable - serving degraded, reconnecting in the background');
 log.info({ mode: kit.mode, instanceId: kit.instanceId, port, redis: kit.config.target }, `redkit reference server listening on :${port} in ${kit.mode} mode`);

@@ -206,11 +206,20 @@ export class Redkit implements RedkitContext {
   /** Closes every capability (latest first), then the connections after in-flight commands finish. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // Each cleanup is bounded: a capability waiting on an absent Redis must not hang shutdown.
+      const boundMs = Math.max(2000, this.config.commandTimeoutMs * 2);
       for (const closer of this.#closers.reverse()) {
+        let timer: NodeJS.Timeout | undefined;
         try {
-          await closer();
+          const outcome = await Promise.race([
+            Promise.resolve().then(closer).then(() => 'closed' as const),
+            new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), boundMs); }),
+          ]);
+          if (outcome === 'timeout') this.logger.warn({ boundMs }, '[redkit] a capability did not close in time; closing connections anyway');
         } catch (err) {
           this.logger.warn({ err: String((err as Error)?.message ?? err) }, '[redkit] a capability failed to close cleanly');
+        } finally {
+          clearTimeout(timer);
         }
       }
       await this.connection.close();

@@ -65,7 +65,8 @@ function parseMs(raw: string | number | undefined, variable: string, fallback: n
 function parseHost(raw: string, variable: string): string {
   const host = raw.trim();
   if (host === '') throw new ConfigError(variable, `${variable} is empty; set it to the Redis hostname or IP, or leave Redis unconfigured for standalone mode`);
-  if (/[\s/@]/.test(host)) throw new ConfigError(variable, `${variable} must be a bare hostname or IP (got "${host}"); put URLs in REDIS_URL instead`);
+  // The value is not echoed: a URL pasted here may carry a password.
+  if (/[\s/@]/.test(host)) throw new ConfigError(variable, `${variable} must be a bare hostname or IP, without scheme, credentials or path; put URLs in REDIS_URL instead`);
   return host;
 }
 
@@ -125,6 +126,10 @@ function combine(fromUrl: Layer | undefined, discrete: Layer, urlName: string): 
   if (discrete.tls !== undefined && Boolean(discrete.tls) !== Boolean(fromUrl.tls)) {
     const scheme = fromUrl.tls ? 'rediss://' : 'redis://';
     throw new ConfigError(discrete.sources.tls!, `${discrete.sources.tls} says TLS is ${discrete.tls ? 'on' : 'off'} but ${urlName} uses ${scheme}; use rediss:// for TLS or redis:// without, and drop ${discrete.sources.tls}`);
+  }
+  if (typeof discrete.tls === 'object') {
+    out.tls = discrete.tls;
+    out.sources.tls = discrete.sources.tls!;
   }
   return out;
 }

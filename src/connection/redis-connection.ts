@@ -125,14 +125,26 @@ export class RedisConnection extends EventEmitter {
         }
         done();
       }, cfg.connectTimeoutMs);
+      // A definite answer (refused, unknown host, bad credentials, TLS mismatch) needs no more
+      // waiting: start degraded now and keep reconnecting; only silence waits the full timeout.
+      const definite = () => {
+        const reason = this.#lastError?.reason;
+        if (reason && reason !== 'TIMEOUT' && reason !== 'UNKNOWN' && this.#state !== 'connected') {
+          this.#setState('disconnected', this.#lastError);
+          this.#logger.warn({ target: cfg.target, reason, hint: this.#lastError?.hint }, `[Redis] Not available (${reason}): starting degraded, reconnecting in the background`);
+          done();
+        }
+      };
       const done = () => {
         clearTimeout(timer);
         this.off('connected', done);
         this.off('closed', done);
+        client.off('error', definite);
         resolve();
       };
       this.once('connected', done);
       this.once('closed', done);
+      client.on('error', definite);
       client.connect().catch(() => {
         // The first attempt failed; retryStrategy keeps trying and 'ready' resolves us.
       });
@@ -278,6 +290,8 @@ export class RedisConnection extends EventEmitter {
     if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS|LOADING|BUSY)/.test(String((err as Error).message))) return err;
     const classified = classifyError(err, { target: `${this.config.host}:${this.config.port}`, tls: this.config.tls !== false, secrets: [this.config.password] });
     if (classified.reason === 'TIMEOUT') void this.#probe();
+    // The socket may be gone before ioredis emits 'close': the state must not lag behind a failure we just saw.
+    else if (this.#client && this.#client.status !== 'ready') this.#setState('disconnected', this.#lastError ?? { ...classified, at: new Date().toISOString() });
     return new RedisUnavailableError(`Redis command failed: ${classified.message} — ${classified.hint}`, classified.reason, { cause: err });
   }
 
@@ -300,8 +314,10 @@ export class RedisConnection extends EventEmitter {
       try {
         const latency = await this.ping();
         return { status: 'connected', message: 'Redis connection healthy', latency, since: this.#since.toISOString(), lastError: this.#lastError };
-      } catch {
-        // fall through: the failed ping has just recorded the cause
+      } catch (err) {
+        // A failed PING is the same verdict the probe would reach: say so now, not a period later.
+        this.#recordError((err as { cause?: unknown }).cause ?? err, true);
+        this.#setState('disconnected', this.#lastError);
       }
     }
     const last = this.#lastError;
@@ -335,6 +351,8 @@ export class RedisConnection extends EventEmitter {
       client.disconnect(false);
       return;
     }
+    // Auto-pipelined commands are flushed on a later tick; QUIT sent before them would cut them off.
+    await new Promise((resolve) => setImmediate(resolve));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       client.quit().catch(() => undefined),

@@ -13,7 +13,6 @@ export class SharedSubscriber {
   readonly #client: Redis;
   readonly #handlers = new Map<string, Set<MessageHandler>>();
   readonly #resync = new Set<() => void>();
-  #wasReady = false;
 
   constructor(client: Redis) {
     this.#client = client;
@@ -28,9 +27,16 @@ export class SharedSubscriber {
         }
       }
     });
+    // Every 'ready' (the first too: a capability that subscribed while Redis was down has
+    // state to read once it comes up) runs the resync handlers.
     client.on('ready', () => {
-      if (this.#wasReady) for (const fn of this.#resync) fn();
-      this.#wasReady = true;
+      for (const fn of this.#resync) {
+        try {
+          fn();
+        } catch {
+          // A failing resync handler must not keep the others from running.
+        }
+      }
     });
   }
 
@@ -41,7 +47,8 @@ export class SharedSubscriber {
 
   /**
    * Adds `handler` to `channel`, subscribing on first use. Resolves once Redis confirmed the
-   * subscription (or at once if it already was); while disconnected it waits for the reconnect.
+   * subscription; while disconnected it resolves at once and the subscription is made on
+   * reconnect (then `onResync` runs), so neither startup nor close waits on an absent Redis.
    * Returns the function that removes the handler (unsubscribing on last removal).
    */
   async subscribe(channel: string, handler: MessageHandler): Promise<() => Promise<void>> {
@@ -52,7 +59,11 @@ export class SharedSubscriber {
       this.#handlers.set(channel, handlers);
     }
     handlers.add(handler);
-    if (first) await this.#client.subscribe(channel);
+    if (first) {
+      const subscribing = this.#client.subscribe(channel);
+      if (this.#client.status === 'ready') await subscribing;
+      else subscribing.catch(() => undefined);
+    }
     return async () => {
       const set = this.#handlers.get(channel);
       if (!set?.delete(handler) || set.size > 0) return;
@@ -61,7 +72,7 @@ export class SharedSubscriber {
     };
   }
 
-  /** Runs `fn` after every reconnect of the subscriber, once subscriptions are restored. Returns a remover. */
+  /** Runs `fn` each time the subscriber (re)connects, once subscriptions are restored. Returns a remover. */
   onResync(fn: () => void): () => void {
     this.#resync.add(fn);
     return () => this.#resync.delete(fn);
