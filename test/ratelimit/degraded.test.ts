@@ -134,3 +134,20 @@ test('Redis paused (SIGSTOP): decisions fall back within the command timeout ins
   assert.equal(after.allowed, true);
   assert.ok(after.remaining <= 1, String(after.remaining));
 });
+
+test('started while Redis is down: the local limiter decides with the whole limit (no instance count seen yet)', async () => {
+  const dead = await startRedis();
+  await dead.kill();
+  const kit = await kitFor(dead, { connectTimeoutMs: 300 });
+  try {
+    assert.equal(kit.mode, 'degraded');
+    const limiter = kit.rateLimiter({ algorithm: 'token-bucket', limit: 3, windowMs: 60_000 });
+    const results = await consumeMany(limiter, 'k', 4);
+    assert.deepEqual(results.map((r) => [r.allowed, r.decidedBy, r.limit]), [[true, 'local', 3], [true, 'local', 3], [true, 'local', 3], [false, 'local', 3]]);
+    const storage = new RedkitThrottlerStorage(kit, { onRedisDown: 'deny' });
+    assert.equal((await storage.increment('x', 1000, 1, 1000, 'default')).isBlocked, true);
+  } finally {
+    await kit.close();
+    await stopRedis(dead);
+  }
+});
