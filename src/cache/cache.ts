@@ -38,7 +38,7 @@ export interface CacheStore<T> {
   get(key: string, now?: number): CacheEntry<T> | undefined | Promise<CacheEntry<T> | undefined>;
   /** One round trip. */
   getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>>;
-  set(key: string, entry: CacheEntry<T>, payload: string): void | Promise<void>;
+  set(key: string, entry: CacheEntry<T>, payload: string): void | undefined | Promise<unknown>;
   /** One round trip. */
   setMany(writes: Array<StoreWrite<T>>): Promise<void>;
   delete(keys: string[]): Promise<number>;
