@@ -93,8 +93,9 @@ function keyPart(part: HttpKeyPart, info: HttpRequestInfo): string {
   }
 }
 
-/** The parts of a Fastify request and reply the adapter uses (no type dependency on fastify). */
+/** The parts of a Fastify request the adapter uses (no type dependency on fastify). */
 export interface FastifyRequestLike { ip: string; method: string; url: string; routeOptions?: { url?: string } }
+/** The parts of a Fastify reply the adapter uses. */
 export interface FastifyReplyLike { header(name: string, value: string): unknown; code(status: number): FastifyReplyLike; send(body: unknown): unknown }
 
 /**
@@ -110,8 +111,9 @@ export function fastifyRateLimit<Req extends FastifyRequestLike = FastifyRequest
   };
 }
 
-/** The parts of an Express request and response the adapter uses (no type dependency on express). */
+/** The parts of an Express request the adapter uses (no type dependency on express). */
 export interface ExpressRequestLike { ip?: string; method: string; path: string; baseUrl?: string; route?: { path?: unknown } }
+/** The parts of an Express response the adapter uses. */
 export interface ExpressResponseLike { setHeader(name: string, value: string): unknown; status(code: number): ExpressResponseLike; json(body: unknown): unknown }
 
 /**
