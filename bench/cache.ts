@@ -14,6 +14,8 @@ import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 import { measure, printTable, type BenchResult } from './lib/measure.js';
 
 const KEYS = 1000;
+/** redkit's default command timeout (REDIS_COMMAND_TIMEOUT_MS). */
+const kitCommandTimeoutMs = () => 2000;
 const value = { id: 42, name: 'Ada Lovelace', tags: ['admin', 'beta'], active: true, score: 0.93 };
 const key = (i: number) => `user:${i % KEYS}`;
 
@@ -24,6 +26,9 @@ const notes: string[] = [];
 // The baseline: what a hand-rolled cache on ioredis does — JSON both ways, SET with a TTL.
 // Its client is an anchor, not redkit's, so it is created here and not in src/connection.
 const raw = new Redis({ host: server.host, port: server.port, enableAutoPipelining: true });
+// The same with the settings of redkit's shared client (src/connection): a commandTimeout arms a
+// timer per command; this row shows what that bound costs apart from the cache itself.
+const rawBounded = new Redis({ host: server.host, port: server.port, enableAutoPipelining: true, commandTimeout: kitCommandTimeoutMs(), enableOfflineQueue: false, maxRetriesPerRequest: 1 });
 const kit = await createRedkit({ url, env: {}, logger: silentLogger, keyPrefix: 'bench' });
 const standalone = await createRedkit({ env: {}, logger: silentLogger, keyPrefix: 'bench' });
 const redkitCache = kit.cache.namespace<typeof value>('users', { ttl: '1h' });
@@ -91,6 +96,7 @@ const check = (v: unknown) => {
 type Scenario = [string, (i: number) => Promise<unknown>];
 const getScenarios: Scenario[] = [
   ['raw ioredis get + JSON.parse', async (i) => check(JSON.parse((await raw.get(key(i)))!))],
+  ['raw ioredis get, redkit client settings', async (i) => check(JSON.parse((await rawBounded.get(key(i)))!))],
   ['redkit get (Redis)', async (i) => check(await redkitCache.get(key(i)))],
   ['cache-manager + @keyv/redis get', async (i) => check(await cacheManager.get(key(i)))],
 ];
@@ -102,6 +108,7 @@ printTable(`cache get, 100 concurrent, 1,000 keys (median of ${ROUNDS} interleav
 
 const setScenarios: Scenario[] = [
   ['raw ioredis set + JSON.stringify', (i) => raw.set(key(i), JSON.stringify(value), 'EX', 3600)],
+  ['raw ioredis set, redkit client settings', (i) => rawBounded.set(key(i), JSON.stringify(value), 'EX', 3600)],
   ['redkit set (Redis)', (i) => redkitCache.set(key(i), value)],
   ['cache-manager + @keyv/redis set', (i) => cacheManager.set(key(i), value)],
 ];
@@ -123,6 +130,7 @@ for (const note of notes) console.log(`note: ${note}`);
 console.log(`note: ${ROUNDS} rounds of ${roundMs} ms per scenario, interleaved; the machine is shared, so numbers are noisy.`);
 
 raw.disconnect();
+rawBounded.disconnect();
 await keyv.disconnect().catch(() => undefined);
 await bento?.disconnect().catch(() => undefined);
 await bentoMemory?.disconnect().catch(() => undefined);
