@@ -177,7 +177,7 @@ export class RedisConnection extends EventEmitter {
    * Throws in standalone mode.
    */
   subscriber(): SharedSubscriber {
-    this.#subscriber ??= new SharedSubscriber(this.createClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }));
+    this.#subscriber ??= new SharedSubscriber(this.createClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }), () => this.isReady);
     return this.#subscriber;
   }
 

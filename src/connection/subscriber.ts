@@ -13,9 +13,14 @@ export class SharedSubscriber {
   readonly #client: Redis;
   readonly #handlers = new Map<string, Set<MessageHandler>>();
   readonly #resync = new Set<() => void>();
+  readonly #redisUp: () => boolean;
+  #everReady = false;
+  #unconfirmed = false;
 
-  constructor(client: Redis) {
+  /** `redisUp` tells whether the shared connection is up, i.e. whether this client will connect soon. */
+  constructor(client: Redis, redisUp: () => boolean = () => true) {
     this.#client = client;
+    this.#redisUp = redisUp;
     client.on('message', (channel: string, message: string) => {
       const handlers = this.#handlers.get(channel);
       if (!handlers) return;
@@ -27,9 +32,13 @@ export class SharedSubscriber {
         }
       }
     });
-    // Every 'ready' (the first too: a capability that subscribed while Redis was down has
-    // state to read once it comes up) runs the resync handlers.
+    // A reconnect runs the resync handlers; so does the first connect when a subscription was
+    // made while Redis was down (its capability has state to read once Redis comes up).
     client.on('ready', () => {
+      const resync = this.#everReady || this.#unconfirmed;
+      this.#everReady = true;
+      this.#unconfirmed = false;
+      if (!resync) return;
       for (const fn of this.#resync) {
         try {
           fn();
@@ -47,7 +56,7 @@ export class SharedSubscriber {
 
   /**
    * Adds `handler` to `channel`, subscribing on first use. Resolves once Redis confirmed the
-   * subscription; while disconnected it resolves at once and the subscription is made on
+   * subscription; while Redis is down it resolves at once and the subscription is made on
    * reconnect (then `onResync` runs), so neither startup nor close waits on an absent Redis.
    * Returns the function that removes the handler (unsubscribing on last removal).
    */
@@ -61,8 +70,12 @@ export class SharedSubscriber {
     handlers.add(handler);
     if (first) {
       const subscribing = this.#client.subscribe(channel);
-      if (this.#client.status === 'ready') await subscribing;
-      else subscribing.catch(() => undefined);
+      if (this.#client.status === 'ready' || this.#redisUp()) {
+        await subscribing;
+      } else {
+        this.#unconfirmed = true;
+        subscribing.catch(() => undefined);
+      }
     }
     return async () => {
       const set = this.#handlers.get(channel);
