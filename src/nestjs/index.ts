@@ -8,3 +8,5 @@ export { RedkitHealthIndicator, createHealthController } from './health.js';
 export type { RedkitHealthIndicatorResult, RedkitHealthCheckOptions, RedkitIndicatorStatus, RedkitHealthControllerOptions } from './health.js';
 // Re-exported for `ThrottlerModule.forRootAsync({ inject: [RedkitThrottlerStorage], ... })`.
 export { RedkitThrottlerStorage } from '../ratelimit/index.js';
+/** The type of what `REDIS_CLIENT` injects (besides `null` standalone): ioredis's `Redis`. */
+export type { Redis as RedisClient } from 'ioredis';
