@@ -576,13 +576,9 @@ export class Cache<T = unknown> {
   }
 
   #publish(event: CacheEvent): void {
-    this.#bus!.publish(event).catch((err) => {
-      try {
-        this.#storeFailed(err, 'publish');
-      } catch {
-        // strict mode: a lost invalidation is bounded by the L1 TTL; nobody awaits this promise
-      }
-    });
+    // Not counted in stats.errors: a publish fails with the write it follows (already counted);
+    // a lost invalidation alone is bounded by the L1 TTL and repaired by the resync clear.
+    this.#bus!.publish(event).catch(() => undefined);
   }
 
   async #readOrLoad(key: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
