@@ -94,6 +94,8 @@ class HeldLock implements Lock {
   readonly #onDone: (lock: HeldLock) => void;
   #timer: NodeJS.Timeout | null = null;
   #released = false;
+  /** @internal Called when release() finds the lock no longer held. */
+  onNotHeld: ((lock: HeldLock) => void) | null = null;
 
   constructor(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, onDone: (lock: HeldLock) => void) {
     this.name = ref.name;
@@ -167,6 +169,8 @@ class HeldLock implements Lock {
     const wasValid = !this.#controller.signal.aborted;
     this.lose(releasedReason(this.name));
     const released = await this.#backend.release(this.#ref, this.#token);
+    // The critical section outlived the lease: worth a line in the log, not an exception.
+    if (!released || !wasValid) this.onNotHeld?.(this);
     return released && wasValid;
   }
 }
@@ -283,13 +287,20 @@ export class LockManager {
     const done = (lock: HeldLock) => { this.#held.delete(lock); };
     const grant = (fence: number, sentAt: number) => {
       const lock = new HeldLock(backend, ref, tok, fence, sentAt, ttlMs, done);
+      lock.onNotHeld = (l) => this.#ctx.logger.warn({ lock: l.name, fence: l.fence, ttlMs: l.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
       this.#held.add(lock);
       return lock;
     };
 
     // Fast path: one round trip when the lock is free or nobody waits.
     let sentAt = Date.now();
-    let reply = await backend.acquire(ref, tok, ttlMs, 0, guardMs);
+    let reply;
+    try {
+      reply = await backend.acquire(ref, tok, ttlMs, 0, guardMs);
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
+      throw err;
+    }
     if (reply.status === 'granted') return grant(reply.fence, sentAt);
     if (waitMs === 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
 
@@ -340,7 +351,8 @@ export class LockManager {
         });
       }
     } catch (err) {
-      if (queued) await backend.cancel(ref, tok).catch(() => undefined);
+      if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
+      else if (queued) await backend.cancel(ref, tok).catch(() => undefined);
       throw err;
     } finally {
       wake = null;
@@ -349,6 +361,20 @@ export class LockManager {
       unresync();
       unwatch();
     }
+  }
+
+  /**
+   * After a timed-out call the script may still have run (a paused Redis answers later): the
+   * slot would then belong to nobody until its TTL. Withdraw the token in the background, retrying
+   * while Redis is away, for as long as such a slot could live.
+   */
+  #forget(backend: LockBackend, ref: LockRef, tok: string, ttlMs: number): void {
+    const until = Date.now() + ttlMs;
+    const attempt = () => {
+      if (this.#closed || Date.now() > until) return;
+      backend.cancel(ref, tok).catch(() => { setTimeout(attempt, 100).unref(); });
+    };
+    attempt();
   }
 
   /** @internal `using` for any ref. */
