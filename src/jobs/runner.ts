@@ -293,8 +293,19 @@ export class JobRunner<I = unknown> extends EventEmitter {
 
   async #renewAll(): Promise<void> {
     await Promise.all([...this.#tracked.values()].map(async (t) => {
-      if (!t.token) return;
       try {
+        if (!t.token) {
+          // Started while Redis was down: take its lock now that Redis answers, so no other
+          // instance's recovery picks the job up as abandoned.
+          const token = await this.#locks.acquire(t.id, this.#leaseMs);
+          if (token && this.#tracked.get(t.id) === t) t.token = token;
+          else if (token) await this.#release(t.id, token);
+          else if (this.#tracked.get(t.id) === t) {
+            this.#tracked.delete(t.id);
+            this.emit('lost', t.id);
+          }
+          return;
+        }
         if (await this.#locks.extend(t.id, t.token, this.#leaseMs)) return;
         // The lease lapsed (a stall longer than it): if nobody took the lock meanwhile, take it back.
         const again = await this.#locks.acquire(t.id, this.#leaseMs);

@@ -2,8 +2,12 @@ import { Queue as BullQueue, Worker as BullWorker, type JobsOptions } from 'bull
 import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
+import { backoffDelay } from '../connection/backoff.js';
 import { runAttempt } from './run-attempt.js';
 import type { JobHandler, JobOptions, QueueCounts, WorkerOptions } from './types.js';
+
+/** How long a worker's close may take once its jobs are done (Redis down: BullMQ would wait forever). */
+const GRACE_MS = 2000;
 
 /** BullMQ's key prefix for this toolkit: `<prefix>:queue`, so environments sharing a Redis never meet. */
 export function bullPrefix(ctx: RedkitContext): string {
@@ -124,27 +128,36 @@ export class RedisQueue {
 export class RedisWorker {
   readonly #worker: BullWorker;
   readonly #client: Redis;
+  readonly #running = new Set<Promise<unknown>>();
+  #stopping = false;
 
   constructor(ctx: RedkitContext, name: string, handler: JobHandler<any, any>, opts: WorkerOptions) {
     this.#client = ctx.connection.createClient({
       purpose: `queue-worker:${name}`,
-      // No command timeout: BullMQ issues blocking BZPOPMIN calls on the duplicate of this client.
-      overrides: { maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined },
+      overrides: {
+        // No command timeout: BullMQ issues blocking BZPOPMIN calls on the duplicate of this client.
+        maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined,
+        // BullMQ's duplicate inherits this: once the worker closes, its clients stop reconnecting,
+        // which is what lets BullMQ's close finish while Redis is down.
+        retryStrategy: (attempt: number) => (this.#stopping ? null : backoffDelay(attempt)),
+      },
     });
-    this.#worker = new BullWorker(name, async (job, _token, signal) => runAttempt(handler, {
+    this.#worker = new BullWorker(name, (job, _token, signal) => this.#track(runAttempt(handler, {
       id: job.id!,
       name: job.name,
       queue: name,
       data: job.data,
       attempt: job.attemptsMade + 1,
       progress: async (value) => { await job.updateProgress(value); },
-    }, opts.timeoutMs, signal), {
+    }, opts.timeoutMs, signal)), {
       connection: this.#client,
       prefix: bullPrefix(ctx),
       concurrency: opts.concurrency ?? 1,
       lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
       maxStalledCount: opts.maxStalledCount ?? 1,
+      // BullMQ's pause after a connection error in its main loop (default 15 s) also delays close().
+      runRetryDelay: 1000,
     });
     this.#worker.on('error', (err: Error) => ctx.logger.debug({ queue: name, err: err.message }, '[redkit] BullMQ worker error'));
     this.#worker.on('failed', (job, err) => ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`));
@@ -155,10 +168,37 @@ export class RedisWorker {
     return this.#worker.waitUntilReady();
   }
 
-  /** Waits for running jobs (or aborts them with `force`), then closes BullMQ and this worker's client. */
+  #track<T>(run: Promise<T>): Promise<T> {
+    this.#running.add(run);
+    run.then(() => this.#running.delete(run), () => this.#running.delete(run));
+    return run;
+  }
+
+  /**
+   * Waits for running jobs (or aborts them with `force`), then closes BullMQ and this worker's
+   * client. BullMQ's own close waits for Redis without a limit (its clients never give up), so
+   * once the jobs are done it gets `GRACE_MS` to finish, and is disconnected after that.
+   */
   async close(force = false): Promise<void> {
-    await this.#worker.close(force).catch(() => undefined);
-    if (this.#client.status === 'ready') await this.#client.quit().catch(() => undefined);
+    this.#stopping = true;
+    if (this.#client.status !== 'ready') {
+      if (!force) await Promise.allSettled([...this.#running]);
+      // Redis down: let the clients end at their next reconnect attempt (≤ 1 s) before BullMQ
+      // disconnects them — ioredis never ends a client disconnected while it waits to reconnect,
+      // and BullMQ's close would wait for that end forever.
+      // BullMQ's duplicate cannot be watched from here; the longest backoff delay (1 s) bounds it.
+      await new Promise((r) => setTimeout(r, 1100));
+    }
+    const closing = this.#worker.close(force).catch(() => undefined);
+    if (!force) await Promise.allSettled([...this.#running]);
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), GRACE_MS); })]);
+    clearTimeout(timer);
+    if (closed && this.#client.status === 'ready') await this.#client.quit().catch(() => undefined);
     this.#client.disconnect(false);
+    // Not closed in time (Redis down): the clients end at their next reconnect attempt, and
+    // BullMQ's close then completes and clears its timers; bounded by one backoff delay.
+    if (!closed) await Promise.race([closing, new Promise((r) => { timer = setTimeout(r, GRACE_MS); })]);
+    clearTimeout(timer);
   }
 }

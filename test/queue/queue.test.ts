@@ -270,6 +270,19 @@ describe('lifecycle', () => {
     }
   });
 
+  test('kit.close() with a worker returns while Redis is down (BullMQ alone would wait for Redis)', async () => {
+    const server = await startRedis();
+    const kit = await kitFor(server);
+    const worker = kit.worker('down-close', async () => {});
+    await worker.ready();
+    await server.kill();
+    await waitFor(() => kit.mode === 'degraded', 5000, 'degraded');
+    const t0 = Date.now();
+    await kit.close();
+    assert.ok(Date.now() - t0 < 10_000, `closed in ${Date.now() - t0} ms`);
+    await stopRedis(server);
+  });
+
   for (const mode of ['redis', 'standalone'] as const) {
     test(`after kit.close() (${mode}) nothing keeps the process alive`, async () => {
       const server = mode === 'redis' ? await startRedis() : undefined;
