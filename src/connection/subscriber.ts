@@ -71,7 +71,9 @@ export class SharedSubscriber {
     if (first) {
       const subscribing = this.#client.subscribe(channel);
       if (this.#client.status === 'ready' || this.#redisUp()) {
-        await subscribing;
+        // A connection lost (or closed) mid-subscribe is not the caller's failure: the handler
+        // stays registered and ioredis subscribes again on reconnect, then resync runs.
+        await subscribing.catch(() => { this.#unconfirmed = true; });
       } else {
         this.#unconfirmed = true;
         subscribing.catch(() => undefined);
