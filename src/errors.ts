@@ -81,8 +81,8 @@ export class JobDataError extends RedkitError {
 /** A job handler ran longer than its `timeoutMs`; the attempt counts as failed (and is retried if attempts remain). */
 export class JobTimeoutError extends RedkitError {
   readonly timeoutMs: number;
-  constructor(what: string, timeoutMs: number) {
-    super('E_JOB_TIMEOUT', `${what} did not finish within timeoutMs=${timeoutMs}: raise the worker's timeoutMs or make the handler honour its abort signal`);
+  constructor(what: string, timeoutMs: number, hint = "raise the worker's timeoutMs or make the handler honour its abort signal") {
+    super('E_JOB_TIMEOUT', `${what} did not finish within timeoutMs=${timeoutMs}: ${hint}`);
     this.timeoutMs = timeoutMs;
   }
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { RedkitContext } from '../context.js';
-import { ClosedError, InvalidArgumentError, JobNotFoundError, JobTransitionError, RedisUnavailableError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, JobNotFoundError, JobTimeoutError, JobTransitionError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
 import { assertInt, assertKnownKeys } from '../queue/validate.js';
 import type { JobLocks } from './job-lock.js';
@@ -197,14 +197,14 @@ export class JobRunner<I = unknown> extends EventEmitter {
     return updated;
   }
 
-  /** Resolves with the record once it is finished (from any instance); rejects after `timeoutMs`. */
+  /** Resolves with the record once it is finished (from any instance); JobTimeoutError after `timeoutMs`. */
   async wait(id: string, timeoutMs: number): Promise<JobRecord> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const record = await this.#store.get(id);
       if (!record) throw new JobNotFoundError(id);
       if (FINISHED.has(record.status)) return record;
-      if (Date.now() > deadline) throw new InvalidArgumentError('timeoutMs', `job ${id} is still ${record.status} after ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new JobTimeoutError(`job ${id} (still ${record.status})`, timeoutMs, 'wait longer, or subscribe to the store for its change');
       await new Promise((r) => setTimeout(r, Math.min(100, this.#pollMs)));
     }
   }
