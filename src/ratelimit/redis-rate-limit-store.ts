@@ -12,13 +12,20 @@ export interface RedisRateLimitStoreOptions {
   now?: () => number;
 }
 
-interface Script { command: string; file: string; keys: number; suffixes: string[] }
+/** `batched`: the script decides a list of costs in order (ARGV[6…]), so concurrent requests of one key share a call. */
+interface Script { command: string; file: string; keys: number; suffixes: string[]; batched: boolean }
+
+interface Waiter { cost: number; resolve(decision: RateLimitDecision): void; reject(err: unknown): void }
+interface Batch { key: string; policy: RateLimitPolicy; script: Script; waiters: Waiter[] }
+
+/** Most requests one script call decides (bounds ARGV and the script's run time). */
+const MAX_BATCH = 64;
 
 // Versioned names: a changed script gets a new name, so two redkit versions sharing a Redis never mix them.
 const SCRIPTS: Record<RateLimitAlgorithm, Script> = {
-  'fixed-window': { command: 'redkitRateLimitFixedV1', file: 'fixed-window-1.lua', keys: 1, suffixes: ['fw'] },
-  'sliding-window': { command: 'redkitRateLimitSlidingV1', file: 'sliding-window-2.lua', keys: 2, suffixes: ['sl', 'slm'] },
-  'token-bucket': { command: 'redkitRateLimitBucketV1', file: 'token-bucket-1.lua', keys: 1, suffixes: ['tb'] },
+  'fixed-window': { command: 'redkitRateLimitFixedV1', file: 'fixed-window-1.lua', keys: 1, suffixes: ['fw'], batched: true },
+  'sliding-window': { command: 'redkitRateLimitSlidingV1', file: 'sliding-window-2.lua', keys: 2, suffixes: ['sl', 'slm'], batched: false },
+  'token-bucket': { command: 'redkitRateLimitBucketV1', file: 'token-bucket-1.lua', keys: 1, suffixes: ['tb'], batched: true },
 };
 const INSTANCES = { command: 'redkitRateLimitInstancesV1', file: 'instances-1.lua', keys: 1 };
 
@@ -50,6 +57,11 @@ async function define(client: Redis): Promise<Record<string, ScriptFn>> {
   return client as unknown as Record<string, ScriptFn>;
 }
 
+/** The `i`th decision of a flattened script reply. */
+function decision(v: number[], i: number): RateLimitDecision {
+  return { allowed: v[i * 4] === 1, remaining: v[i * 4 + 1]!, resetMs: v[i * 4 + 2]!, retryAfterMs: v[i * 4 + 3]! };
+}
+
 /**
  * The Redis store: each decision is one Lua script, one round trip, atomic, timed by the Redis
  * server's clock. Keys: `<prefix>:ratelimit:{<algorithm>:<key>}:<suffix>`, one hash slot per key.
@@ -58,6 +70,7 @@ async function define(client: Redis): Promise<Record<string, ScriptFn>> {
 export class RedisRateLimitStore implements RateLimitStore {
   #ctx: RedkitContext;
   #now: (() => number) | undefined;
+  #pending = new Map<string, Batch>();
 
   constructor(ctx: RedkitContext, options: RedisRateLimitStoreOptions = {}) {
     this.#ctx = ctx;
@@ -68,19 +81,51 @@ export class RedisRateLimitStore implements RateLimitStore {
     return SCRIPTS[algorithm].suffixes.map((suffix) => this.#ctx.keys.tagged('ratelimit', `${algorithm}:${key}`, suffix));
   }
 
+  /**
+   * One decision. Consumes of one key (same policy) issued in the same turn are decided by one
+   * script call, in the order they were made, exactly as if they came one after another at the
+   * same instant: a hot key costs one round trip per batch instead of one per request.
+   */
   consume(key: string, policy: RateLimitPolicy, cost: number, peek: boolean): Promise<RateLimitDecision> {
     const script = SCRIPTS[policy.algorithm];
-    const tail = [policy.limit, policy.windowMs, cost, policy.blockMs, this.#now ? String(this.#now()) : '', peek ? '1' : '0'];
-    const args = script.keys === 1
-      ? [this.#ctx.keys.tagged('ratelimit', `${policy.algorithm}:${key}`, script.suffixes[0]!), ...tail]
-      : [...this.#keys(key, policy.algorithm), ...tail];
+    if (!script.batched) {
+      const args = [...this.#keys(key, policy.algorithm), policy.limit, policy.windowMs, cost, policy.blockMs, this.#nowArg(), peek ? '1' : '0'];
+      return this.#call(script, args).then((v) => decision(v, 0));
+    }
+    if (peek) {
+      return this.#call(script, [this.#keys(key, policy.algorithm)[0]!, policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), '1', cost]).then((v) => decision(v, 0));
+    }
+    const id = `${policy.algorithm}|${policy.limit}|${policy.windowMs}|${policy.blockMs}|${key}`;
+    let batch = this.#pending.get(id);
+    if (!batch || batch.waiters.length >= MAX_BATCH) {
+      const created: Batch = { key, policy, script, waiters: [] };
+      batch = created;
+      this.#pending.set(id, created);
+      // After the current turn's microtasks: every consume issued in this turn joins.
+      process.nextTick(() => this.#flush(id, created));
+    }
+    const joined = batch;
+    return new Promise((resolve, reject) => joined.waiters.push({ cost, resolve, reject }));
+  }
+
+  #flush(id: string, batch: Batch): void {
+    if (this.#pending.get(id) === batch) this.#pending.delete(id);
+    const { policy, waiters } = batch;
+    const args = [this.#keys(batch.key, policy.algorithm)[0]!, policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), '0', ...waiters.map((w) => w.cost)];
+    this.#call(batch.script, args).then(
+      (v) => { for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(decision(v, i)); },
+      (err: unknown) => { for (const w of waiters) w.reject(err); },
+    );
+  }
+
+  #nowArg(): string {
+    return this.#now ? String(this.#now()) : '';
+  }
+
+  #call(script: Script, args: Array<string | number>): Promise<number[]> {
     return this.#ctx.connection.run((client) => {
       const fns = defined.has(client) ? (client as unknown as Record<string, ScriptFn>) : null;
-      const reply = fns ? fns[script.command]!(...args) : define(client).then((f) => f[script.command]!(...args));
-      return reply.then((r) => {
-        const v = r as number[];
-        return { allowed: v[0] === 1, remaining: v[1]!, resetMs: v[2]!, retryAfterMs: v[3]! };
-      });
+      return (fns ? fns[script.command]!(...args) : define(client).then((f) => f[script.command]!(...args))) as Promise<number[]>;
     });
   }
 

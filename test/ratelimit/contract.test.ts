@@ -130,6 +130,23 @@ contractSuite<Subject>('rate-limit store', [
     assert.equal((await store.consume(a, fixed, 1, false)).allowed, false);
   });
 
+  for (const algorithm of ['fixed-window', 'token-bucket'] as const) {
+    test(`${algorithm}: concurrent consumes at one instant decide in order, as one after another`, async () => {
+      const { store } = subject();
+      const key = subject().key();
+      const policy: RateLimitPolicy = { algorithm, limit: 5, windowMs: 10_000, blockMs: 0 };
+      const results = await Promise.all([2, 2, 2, 1, 1].map((cost) => store.consume(key, policy, cost, false)));
+      assert.deepEqual(results.map((r) => [r.allowed, r.remaining]), [[true, 3], [true, 1], [false, 1], [true, 0], [false, 0]]);
+      const blockingKey = subject().key();
+      const blocking = { ...policy, limit: 3, blockMs: 50_000 };
+      const blocked = await Promise.all([1, 1, 1, 1, 1].map((cost) => store.consume(blockingKey, blocking, cost, false)));
+      assert.deepEqual(blocked.map((r) => [r.allowed, r.remaining, r.retryAfterMs]), [[true, 2, 0], [true, 1, 0], [true, 0, 0], [false, 0, 50_000], [false, 0, 50_000]]);
+      // Peeks in the same turn never consume.
+      const peeks = await Promise.all([1, 1, 1].map(() => store.consume(subject().key(), policy, 5, true)));
+      for (const p of peeks) assert.equal(p.allowed, true);
+    });
+  }
+
   test('many concurrent consumes admit exactly the limit', async () => {
     const { store } = subject();
     const key = subject().key();

@@ -23,10 +23,13 @@ const worker = fileURLToPath(new URL('./fixtures/consume-worker.js', import.meta
 
 /** Starts a worker process; resolves once it is connected and waiting for "go". */
 async function startWorker(env: Record<string, string>) {
-  const child = spawn(process.execPath, [worker], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [worker], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
-  assert.equal(first.value, 'ready');
+  if (first.value !== 'ready') await new Promise((resolve) => child.once('exit', resolve));
+  assert.equal(first.value, 'ready', `worker did not start: exit ${child.exitCode}, stderr: ${stderr}`);
   return {
     go: () => child.stdin!.write('go\n'),
     result: async () => {
