@@ -1,37 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../connection/redis-connection.js';
+import { readLua, registerScripts, runScript } from '../connection/scripts.js';
 import type { CacheEntry, CacheStore, StoreWrite } from './cache.js';
 
 /** Versioned so that a changed script never meets an old cached SHA under the same name. */
 const UNLOCK_COMMAND = 'redkitCacheUnlockV1';
 
-let unlockLua: string | undefined;
-/** Reads `lua/unlock-1.lua` next to this module, or from the source tree when running from dist/ (tsc does not copy .lua files). */
-function unlockScript(): string {
-  if (unlockLua !== undefined) return unlockLua;
-  const candidates = [new URL('./lua/unlock-1.lua', import.meta.url), new URL('../../../src/cache/lua/unlock-1.lua', import.meta.url)];
-  for (const url of candidates) {
-    try {
-      unlockLua = readFileSync(fileURLToPath(url), 'utf8');
-      return unlockLua;
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error('redkit cache: lua/unlock-1.lua not found next to the cache module nor in src/cache/lua');
-}
+registerScripts({ [UNLOCK_COMMAND]: { numberOfKeys: 1, lua: readLua(import.meta.url, './lua/unlock-1.lua') } });
 
-type UnlockClient = Redis & { [UNLOCK_COMMAND](key: string, token: string): Promise<number> };
 
-/** Defines the unlock script on `client` once; true if it was defined now. */
-function defineUnlock(client: Redis): boolean {
-  if (typeof (client as UnlockClient)[UNLOCK_COMMAND] === 'function') return false;
-  client.defineCommand(UNLOCK_COMMAND, { numberOfKeys: 1, lua: unlockScript() });
-  return true;
-}
 
 /** Options of RedisCacheStore. */
 export interface RedisCacheStoreOptions {
@@ -60,7 +38,6 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   constructor(connection: RedisConnection, options: RedisCacheStoreOptions) {
     this.#conn = connection;
     this.#options = options;
-    if (connection.client) defineUnlock(connection.client);
   }
 
   // get/set are the hot path: they use the client directly instead of `connection.run()` to
@@ -127,12 +104,7 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   }
 
   async unlock(key: string, token: string): Promise<void> {
-    await this.#conn.run(async (c) => {
-      // ioredis#1931: a command defined in the same tick as an open auto-pipeline crashes the
-      // batch, so it is defined at construction; if it was not, define it and wait one turn.
-      if (defineUnlock(c)) await new Promise((resolve) => setImmediate(resolve));
-      return (c as UnlockClient)[UNLOCK_COMMAND](this.#options.lockPrefix + key, token);
-    });
+    await this.#conn.run((c) => runScript(c, UNLOCK_COMMAND, [this.#options.lockPrefix + key], [token]));
   }
 
   mapError(err: unknown): unknown {

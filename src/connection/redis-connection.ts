@@ -7,6 +7,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { SharedSubscriber } from './subscriber.js';
+import { defineScripts } from './scripts.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -183,7 +184,7 @@ export class RedisConnection extends EventEmitter {
 
   #make(purpose: string, overrides: Partial<RedisOptions>): Redis {
     const cfg = this.config;
-    return new Redis({
+    const client = new Redis({
       host: cfg.host,
       port: cfg.port,
       username: cfg.username,
@@ -197,6 +198,8 @@ export class RedisConnection extends EventEmitter {
       retryStrategy: (attempt: number) => this.#retryDelay(purpose, attempt),
       ...overrides,
     });
+    defineScripts(client);
+    return client;
   }
 
   #retryDelay(purpose: string, attempt: number): number | null {

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { readLua, registerScripts } from '../connection/scripts.js';
 
 /** Versioned command names: a changed script never meets an old cached SHA under the same name. */
 const SCRIPTS = {
@@ -20,31 +19,9 @@ export type JobScriptClient = Redis & {
   redkitJobLockReleaseV1(key: string, token: string): Promise<number>;
 };
 
-const sources = new Map<string, string>();
-/** Reads `lua/<file>` next to this module, or from the source tree when running from dist/ (tsc does not copy .lua files). */
-function source(file: string): string {
-  const cached = sources.get(file);
-  if (cached) return cached;
-  for (const url of [new URL(`./lua/${file}`, import.meta.url), new URL(`../../../src/jobs/lua/${file}`, import.meta.url)]) {
-    try {
-      const text = readFileSync(fileURLToPath(url), 'utf8');
-      sources.set(file, text);
-      return text;
-    } catch {
-      // try the next place
-    }
-  }
-  throw new Error(`redkit jobs: lua/${file} not found next to the jobs module nor in src/jobs/lua`);
-}
+registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([name, file]) => [name, { numberOfKeys: 1, lua: readLua(import.meta.url, `./lua/${file}`) }])));
 
-const defined = new WeakSet<Redis>();
-/** Defines the job scripts on `client` once (ioredis then runs EVALSHA with an EVAL fallback). */
+/** The client, typed with the job scripts (registered with the connection, so defined on every client it creates). */
 export function withJobScripts(client: Redis): JobScriptClient {
-  if (!defined.has(client)) {
-    for (const [name, file] of Object.entries(SCRIPTS)) {
-      if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua: source(file) });
-    }
-    defined.add(client);
-  }
   return client as JobScriptClient;
 }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
 import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.js';
-import { callScript, defineLockScripts } from './scripts.js';
+import { callScript } from './scripts.js';
 
 interface Watcher {
   handlers: Set<(token: string, fence: number) => void>;
@@ -52,10 +52,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   #run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
-    return this.#ctx.connection.run(async (client) => {
-      defineLockScripts(client);
-      return fn(client);
-    });
+    return this.#ctx.connection.run(fn);
   }
 
   async #serverRunId(client: Redis): Promise<string> {

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
+import { defineScripts, readLua, registerScripts } from '../connection/scripts.js';
 
 /** The Lua scripts of the realtime capability, by versioned command name. */
 const SCRIPTS = {
@@ -14,42 +13,19 @@ const SCRIPTS = {
 /** Versioned command names; bump the suffix whenever a script changes meaning. */
 export type RealtimeCommand = keyof typeof SCRIPTS;
 
-const cache = new Map<string, { lua: string; numberOfKeys: number }>();
-
-/**
- * tsc does not copy .lua files, so a compiled module (dist/src/realtime) reads them from the
- * source folder (src/realtime) beside it in the package.
- */
-function load(file: string): { lua: string; numberOfKeys: number } {
-  let entry = cache.get(file);
-  if (!entry) {
-    const here = new URL(`./${file}`, import.meta.url);
-    const source = new URL(`../../../src/realtime/${file}`, import.meta.url);
-    const path = existsSync(fileURLToPath(here)) ? here : source;
-    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)![1]);
-    entry = { lua: readFileSync(path, 'utf8'), numberOfKeys };
-    cache.set(file, entry);
-  }
-  return entry;
-}
+registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([name, file]) => [
+  name,
+  { numberOfKeys: Number(/-(\d+)\.lua$/.exec(file)![1]), lua: readLua(import.meta.url, `./${file}`) },
+])));
 
 type Scripted = Redis & Record<RealtimeCommand, (...args: Array<string | number>) => Promise<unknown>>;
 
 /**
- * The client with every realtime script defined on it (once per client; ioredis does EVALSHA
- * with EVAL fallback). When it had to define one, it yields a turn of the event loop first:
- * an auto-pipeline opened earlier in the same turn does not know commands defined after it was
- * created, and calling one through it breaks the whole batch (ioredis issue #1931).
+ * The client, typed with the realtime scripts. They are registered with the connection, so
+ * every client it creates has them; a client made before this module loaded catches up here,
+ * then yields a turn (ioredis #1931: see registerScripts).
  */
 export async function scripted(client: Redis): Promise<Scripted> {
-  const target = client as unknown as Record<string, unknown>;
-  let defined = false;
-  for (const [name, file] of Object.entries(SCRIPTS)) {
-    if (typeof target[name] !== 'function') {
-      client.defineCommand(name, load(file));
-      defined = true;
-    }
-  }
-  if (defined) await new Promise<void>((resolve) => setImmediate(resolve));
+  if (defineScripts(client)) await new Promise<void>((resolve) => setImmediate(resolve));
   return client as Scripted;
 }

@@ -105,7 +105,10 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   process.once('exit', () => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
   await waitForPort(port, 20_000, () => (child.exitCode !== null ? `server exited (${child.exitCode}): ${out}` : undefined));
   // The server listens before it has connected to Redis; these tests start from a connected state.
-  if (env.REDIS_URL) await waitFor(async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body.redis.status === 'connected', 10_000, 'server connected to Redis');
+  if (env.REDIS_URL) {
+    await waitFor(async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body.redis.status === 'connected', 10_000, 'server connected to Redis')
+      .catch((err: Error) => { throw new Error(`${err.message}\nserver output:\n${out}`); });
+  }
   return {
     port,
     url: `http://127.0.0.1:${port}`,
