@@ -16,7 +16,6 @@ export interface RedisRateLimitStoreOptions {
 interface Script { command: string; file: string; keys: number; suffixes: string[]; batched: boolean }
 
 interface Waiter { cost: number; resolve(decision: RateLimitDecision): void; reject(err: unknown): void }
-interface Batch { key: string; policy: RateLimitPolicy; script: Script; waiters: Waiter[] }
 
 /** Most requests one script call decides (bounds ARGV and the script's run time). */
 const MAX_BATCH = 64;
@@ -70,7 +69,8 @@ function decision(v: number[], i: number): RateLimitDecision {
 export class RedisRateLimitStore implements RateLimitStore {
   #ctx: RedkitContext;
   #now: (() => number) | undefined;
-  #pending = new Map<string, Batch>();
+  /** Keys with a call in flight, and the consumes waiting behind it. */
+  #inflight = new Map<string, Waiter[]>();
 
   constructor(ctx: RedkitContext, options: RedisRateLimitStoreOptions = {}) {
     this.#ctx = ctx;
@@ -82,9 +82,10 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   /**
-   * One decision. Consumes of one key (same policy) issued in the same turn are decided by one
-   * script call, in the order they were made, exactly as if they came one after another at the
-   * same instant: a hot key costs one round trip per batch instead of one per request.
+   * One decision. While a consume of a key is in flight, later consumes of that key (same
+   * policy) wait and then go together in one script call, decided in arrival order exactly as if
+   * they came one after another at the same instant: a hot key costs one round trip per batch,
+   * a key without contention goes out at once.
    */
   consume(key: string, policy: RateLimitPolicy, cost: number, peek: boolean): Promise<RateLimitDecision> {
     const script = SCRIPTS[policy.algorithm];
@@ -92,30 +93,38 @@ export class RedisRateLimitStore implements RateLimitStore {
       const args = [...this.#keys(key, policy.algorithm), policy.limit, policy.windowMs, cost, policy.blockMs, this.#nowArg(), peek ? '1' : '0'];
       return this.#call(script, args).then((v) => decision(v, 0));
     }
-    if (peek) {
-      return this.#call(script, [this.#keys(key, policy.algorithm)[0]!, policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), '1', cost]).then((v) => decision(v, 0));
-    }
+    if (peek) return this.#call(script, this.#batchArgs(key, policy, '1', [cost])).then((v) => decision(v, 0));
     const id = `${policy.algorithm}|${policy.limit}|${policy.windowMs}|${policy.blockMs}|${key}`;
-    let batch = this.#pending.get(id);
-    if (!batch || batch.waiters.length >= MAX_BATCH) {
-      const created: Batch = { key, policy, script, waiters: [] };
-      batch = created;
-      this.#pending.set(id, created);
-      // After the current turn's microtasks: every consume issued in this turn joins.
-      process.nextTick(() => this.#flush(id, created));
-    }
-    const joined = batch;
-    return new Promise((resolve, reject) => joined.waiters.push({ cost, resolve, reject }));
+    const queue = this.#inflight.get(id);
+    if (queue) return new Promise((resolve, reject) => queue.push({ cost, resolve, reject }));
+    this.#inflight.set(id, []);
+    const sent = this.#call(script, this.#batchArgs(key, policy, '0', [cost]));
+    const drain = () => this.#drain(id, key, policy, script);
+    sent.then(drain, drain);
+    return sent.then((v) => decision(v, 0));
   }
 
-  #flush(id: string, batch: Batch): void {
-    if (this.#pending.get(id) === batch) this.#pending.delete(id);
-    const { policy, waiters } = batch;
-    const args = [this.#keys(batch.key, policy.algorithm)[0]!, policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), '0', ...waiters.map((w) => w.cost)];
-    this.#call(batch.script, args).then(
-      (v) => { for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(decision(v, i)); },
-      (err: unknown) => { for (const w of waiters) w.reject(err); },
-    );
+  /** Sends what queued up behind the call that just returned (in batches of MAX_BATCH), or ends the key's turn. */
+  #drain(id: string, key: string, policy: RateLimitPolicy, script: Script): void {
+    const queued = this.#inflight.get(id);
+    if (!queued || queued.length === 0) {
+      this.#inflight.delete(id);
+      return;
+    }
+    this.#inflight.set(id, []);
+    let open = Math.ceil(queued.length / MAX_BATCH);
+    const done = () => { if (--open === 0) this.#drain(id, key, policy, script); };
+    for (let from = 0; from < queued.length; from += MAX_BATCH) {
+      const waiters = queued.slice(from, from + MAX_BATCH);
+      this.#call(script, this.#batchArgs(key, policy, '0', waiters.map((w) => w.cost))).then(
+        (v) => { for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(decision(v, i)); },
+        (err: unknown) => { for (const w of waiters) w.reject(err); },
+      ).then(done);
+    }
+  }
+
+  #batchArgs(key: string, policy: RateLimitPolicy, peek: '0' | '1', costs: number[]): Array<string | number> {
+    return [this.#ctx.keys.tagged('ratelimit', `${policy.algorithm}:${key}`, SCRIPTS[policy.algorithm].suffixes[0]!), policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), peek, ...costs];
   }
 
   #nowArg(): string {
