@@ -12,8 +12,8 @@ export interface RedisRateLimitStoreOptions {
   now?: () => number;
 }
 
-/** `batched`: the script decides a list of costs in order (ARGV[6…]), so concurrent requests of one key share a call. */
-interface Script { command: string; file: string; keys: number; suffixes: string[]; batched: boolean }
+/** Every script decides a list of costs in order (ARGV[6…]), so concurrent requests of one key share a call. */
+interface Script { command: string; file: string; keys: number; suffixes: string[] }
 
 interface Waiter { cost: number; resolve(decision: RateLimitDecision): void; reject(err: unknown): void }
 
@@ -22,9 +22,9 @@ const MAX_BATCH = 64;
 
 // Versioned names: a changed script gets a new name, so two redkit versions sharing a Redis never mix them.
 const SCRIPTS: Record<RateLimitAlgorithm, Script> = {
-  'fixed-window': { command: 'redkitRateLimitFixedV1', file: 'fixed-window-1.lua', keys: 1, suffixes: ['fw'], batched: true },
-  'sliding-window': { command: 'redkitRateLimitSlidingV1', file: 'sliding-window-2.lua', keys: 2, suffixes: ['sl', 'slm'], batched: false },
-  'token-bucket': { command: 'redkitRateLimitBucketV1', file: 'token-bucket-1.lua', keys: 1, suffixes: ['tb'], batched: true },
+  'fixed-window': { command: 'redkitRateLimitFixedV1', file: 'fixed-window-1.lua', keys: 1, suffixes: ['fw'] },
+  'sliding-window': { command: 'redkitRateLimitSlidingV1', file: 'sliding-window-2.lua', keys: 2, suffixes: ['sl', 'slm'] },
+  'token-bucket': { command: 'redkitRateLimitBucketV1', file: 'token-bucket-1.lua', keys: 1, suffixes: ['tb'] },
 };
 const INSTANCES = { command: 'redkitRateLimitInstancesV1', file: 'instances-1.lua', keys: 1 };
 
@@ -89,10 +89,6 @@ export class RedisRateLimitStore implements RateLimitStore {
    */
   consume(key: string, policy: RateLimitPolicy, cost: number, peek: boolean): Promise<RateLimitDecision> {
     const script = SCRIPTS[policy.algorithm];
-    if (!script.batched) {
-      const args = [...this.#keys(key, policy.algorithm), policy.limit, policy.windowMs, cost, policy.blockMs, this.#nowArg(), peek ? '1' : '0'];
-      return this.#call(script, args).then((v) => decision(v, 0));
-    }
     if (peek) return this.#call(script, this.#batchArgs(key, policy, '1', [cost])).then((v) => decision(v, 0));
     const id = `${policy.algorithm}|${policy.limit}|${policy.windowMs}|${policy.blockMs}|${key}`;
     const queue = this.#inflight.get(id);
@@ -124,7 +120,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   #batchArgs(key: string, policy: RateLimitPolicy, peek: '0' | '1', costs: number[]): Array<string | number> {
-    return [this.#ctx.keys.tagged('ratelimit', `${policy.algorithm}:${key}`, SCRIPTS[policy.algorithm].suffixes[0]!), policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), peek, ...costs];
+    return [...this.#keys(key, policy.algorithm), policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), peek, ...costs];
   }
 
   #nowArg(): string {

@@ -130,7 +130,7 @@ contractSuite<Subject>('rate-limit store', [
     assert.equal((await store.consume(a, fixed, 1, false)).allowed, false);
   });
 
-  for (const algorithm of ['fixed-window', 'token-bucket'] as const) {
+  for (const algorithm of ['fixed-window', 'sliding-window', 'token-bucket'] as const) {
     test(`${algorithm}: concurrent consumes at one instant decide in order, as one after another`, async () => {
       const { store } = subject();
       const key = subject().key();
@@ -146,6 +146,17 @@ contractSuite<Subject>('rate-limit store', [
       for (const p of peeks) assert.equal(p.allowed, true);
     });
   }
+
+  test('sliding window: a refusal inside a batch counts the batch\'s own admissions', async () => {
+    const { store, clock } = subject();
+    const key = subject().key();
+    const t0 = clock.t;
+    await store.consume(key, sliding, 1, false);
+    clock.t = t0 + 6000;
+    const [a, b] = await Promise.all([store.consume(key, sliding, 2, false), store.consume(key, sliding, 1, false)]);
+    assert.deepEqual(a, { allowed: true, remaining: 0, resetMs: 10_000, retryAfterMs: 0 });
+    assert.deepEqual(b, { allowed: false, remaining: 0, resetMs: 10_000, retryAfterMs: 4000 });
+  });
 
   test('many concurrent consumes admit exactly the limit', async () => {
     const { store } = subject();
