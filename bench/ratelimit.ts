@@ -9,6 +9,8 @@
 // script, the pattern the common Redis storages use — clearly labelled as such.
 //
 // Limits are set so high that every decision is an admission: the same work for every row.
+// redkit batches concurrent decisions of one key behind the one in flight (see the README), so
+// the hot-key rows show that; the distinct-key rows are one script call per decision for all.
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { ThrottlerStorageService } from '@nestjs/throttler';
 import { createRedkit, silentLogger, RedkitThrottlerStorage, type RateLimitAlgorithm } from '../src/index.js';
