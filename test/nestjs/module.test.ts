@@ -15,6 +15,12 @@ import {
   RedkitJobsService, RedkitRealtimeService, RedkitHealthIndicator, type RedisClient,
 } from '../../src/nestjs/index.js';
 import { redisOptions, standaloneOptions } from './example.js';
+import type { HealthIndicatorFunction, HealthIndicatorResult } from '@nestjs/terminus';
+
+// Compile-time proof that the indicator plugs into terminus 12's HealthCheckService.check([...])
+// and that its result is terminus's HealthIndicatorResult (it does not import terminus itself).
+const typeCheck: (i: RedkitHealthIndicator) => [HealthIndicatorFunction, Promise<HealthIndicatorResult<'redis'>>] = (i) => [() => i.isHealthy('redis'), i.isHealthy('redis')];
+void typeCheck;
 
 let server: RedisServer;
 before(async () => { server = await startRedis(); });
