@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
-import { loadLua } from './lua.js';
+import { readLua, registerScripts, runScript } from '../connection/scripts.js';
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './types.js';
 
 /** Options of the Redis store. */
@@ -28,33 +27,7 @@ const SCRIPTS: Record<RateLimitAlgorithm, Script> = {
 };
 const INSTANCES = { command: 'redkitRateLimitInstancesV1', file: 'instances-1.lua', keys: 1 };
 
-const sources = new Map<string, string>();
-function source(file: string): string {
-  let lua = sources.get(file);
-  if (lua === undefined) {
-    lua = loadLua(file);
-    sources.set(file, lua);
-  }
-  return lua;
-}
-
-type ScriptFn = (...args: Array<string | number>) => Promise<unknown>;
-const defined = new WeakSet<Redis>();
-
-/**
- * Registers every rate-limit script on `client` once (ioredis then runs EVALSHA with an EVAL
- * fallback). After defining, it yields a turn: an auto-pipeline opened earlier in the same turn
- * does not know commands defined after it, and using one through it breaks the whole batch,
- * other capabilities' commands included (ioredis issue #1931).
- */
-async function define(client: Redis): Promise<Record<string, ScriptFn>> {
-  if (!defined.has(client)) {
-    for (const s of [...Object.values(SCRIPTS), INSTANCES]) client.defineCommand(s.command, { numberOfKeys: s.keys, lua: source(s.file) });
-    defined.add(client);
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return client as unknown as Record<string, ScriptFn>;
-}
+registerScripts(Object.fromEntries([...Object.values(SCRIPTS), INSTANCES].map((s) => [s.command, { numberOfKeys: s.keys, lua: readLua(import.meta.url, `./lua/${s.file}`) }])));
 
 /** The `i`th decision of a flattened script reply. */
 function decision(v: number[], i: number): RateLimitDecision {
@@ -128,10 +101,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   #call(script: Script, args: Array<string | number>): Promise<number[]> {
-    return this.#ctx.connection.run((client) => {
-      const fns = defined.has(client) ? (client as unknown as Record<string, ScriptFn>) : null;
-      return (fns ? fns[script.command]!(...args) : define(client).then((f) => f[script.command]!(...args))) as Promise<number[]>;
-    });
+    return this.#ctx.connection.run((client) => runScript<number[]>(client, script.command, [], args));
   }
 
   async reset(key: string, policy: RateLimitPolicy): Promise<void> {
@@ -145,6 +115,6 @@ export class RedisRateLimitStore implements RateLimitStore {
    */
   heartbeat(instanceId: string, ttlMs: number, leave = false): Promise<number> {
     const key = this.#ctx.keys.key('ratelimit', 'instances');
-    return this.#ctx.connection.run(async (client) => Number(await (await define(client))[INSTANCES.command]!(key, instanceId, ttlMs, leave ? '1' : '0')));
+    return this.#ctx.connection.run(async (client) => Number(await runScript(client, INSTANCES.command, [key], [instanceId, ttlMs, leave ? '1' : '0'])));
   }
 }
