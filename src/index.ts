@@ -13,12 +13,12 @@ export { LockManager, Semaphore, MemoryLockBackend, RedisLockBackend, driftMargi
 export type { Lock, LockOptions, LockBackend, LockRef, AcquireReply, HolderInfo } from './lock/index.js';
 export { LeaderManager, Election } from './leader/index.js';
 export type { CampaignOptions, LeaderInfo, ElectionEvents } from './leader/index.js';
+export { CacheManager, Cache, MemoryCacheStore, RedisCacheStore, LruMap, hashKey, jsonSerializer } from './cache/index.js';
+export type { NamespaceOptions, L1Options, StampedeLockOptions, SetOptions, GetOrSetOptions, WrapOptions, CacheStats, CacheStore, CacheEntry, CacheSerializer, Duration } from './cache/index.js';
+export { Realtime, RealtimeGateway, createGateway, DEFAULT_REACTIONS, MAX_REACTIONS_PER_ROOM, parseClientMessage, MemoryBus, RedisBus, MemoryPresence, RedisPresence, MemoryReactions, RedisReactions, PRESENCE_CHANNEL, REACTIONS_CHANNEL } from './realtime/index.js';
+export type { RealtimeOptions, Bus, BusMessage, BusHandler, Presence, PresenceMember, MemberMeta, PresenceJoinedEvent, PresenceLeftEvent, PresenceEventMap, PresenceOptions, PresenceStats, Reactions, ReactionCounts, ReactionEvent, ReactionCountsEvent, ReactionsEventMap, GatewayOptions, GatewayHost, GatewayStats, GatewayConnectionInfo, GatewayIdentity, ClientMessage, ErrorFrame, ProtocolErrorCode } from './realtime/index.js';
 export { Queue, QueueManager, MemoryQueue, RedisQueue, RedisWorker } from './queue/index.js';
 export type { QueueWorker, AddedJob, JobContext, JobHandler, JobOptions, JobOutcome, QueueCounts, QueueOptions, WorkerOptions } from './queue/index.js';
 export { JobsManager, JobStore, JobRunner, MemoryJobStore, RedisJobStore, MemoryJobLocks, RedisJobLocks, canTransition, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
 export * from './errors.js';
-export { CacheManager, Cache, MemoryCacheStore, RedisCacheStore, LruMap, hashKey, jsonSerializer } from './cache/index.js';
-export type { NamespaceOptions, L1Options, StampedeLockOptions, SetOptions, GetOrSetOptions, WrapOptions, CacheStats, CacheStore, CacheEntry, CacheSerializer, Duration } from './cache/index.js';
-export { Realtime, RealtimeGateway, createGateway, DEFAULT_REACTIONS, MAX_REACTIONS_PER_ROOM, parseClientMessage, MemoryBus, RedisBus, MemoryPresence, RedisPresence, MemoryReactions, RedisReactions, PRESENCE_CHANNEL, REACTIONS_CHANNEL } from './realtime/index.js';
-export type { RealtimeOptions, Bus, BusMessage, BusHandler, Presence, PresenceMember, MemberMeta, PresenceJoinedEvent, PresenceLeftEvent, PresenceEventMap, PresenceOptions, PresenceStats, Reactions, ReactionCounts, ReactionEvent, ReactionCountsEvent, ReactionsEventMap, GatewayOptions, GatewayHost, GatewayStats, GatewayConnectionInfo, GatewayIdentity, ClientMessage, ErrorFrame, ProtocolErrorCode } from './realtime/index.js';
