@@ -1,4 +1,4 @@
-import { fastifyRateLimit, type RateLimiter, type RateLimitResult, type RateLimitAlgorithm, type RedisDownPolicy, type Redkit } from 'redkit';
+import { fastifyRateLimit, type RateLimiter, type RateLimitAlgorithm, type RedisDownPolicy, type Redkit } from 'redkit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext, RouteModule } from '../context.js';
 
@@ -29,7 +29,7 @@ const made = new WeakMap<Redkit, Limiters>();
 
 /**
  * The server's limiters from env: `RATE_LIMIT_MODERATE` (default `20/60s` per IP),
- * `RATE_LIMIT_WS` (default `60/10s` per client), `RATE_LIMIT_ALGORITHM` (default
+ * `RATE_LIMIT_WS` (default `60/10s` per member: WebSocket reactions, across instances), `RATE_LIMIT_ALGORITHM` (default
  * `sliding-window`), `RATE_LIMIT_ON_REDIS_DOWN` (`local`, `allow` or `deny`; default `local`).
  */
 export function appLimiters({ kit, settings }: AppContext): Limiters {
@@ -53,16 +53,6 @@ export function appLimiters({ kit, settings }: AppContext): Limiters {
  */
 export function moderateLimiter(ctx: AppContext): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return fastifyRateLimit(appLimiters(ctx).moderate, { keyBy: ['ip'] });
-}
-
-/**
- * Decides one WebSocket message of `clientKey` (e.g. the client IP or member id) against
- * `RATE_LIMIT_WS`, shared across instances. For a gateway hook: refuse the frame when
- * `allowed` is false.
- */
-export function wsMessageLimiter(ctx: AppContext): (clientKey: string) => Promise<RateLimitResult> {
-  const limiter = appLimiters(ctx).wsMessages;
-  return (clientKey) => limiter.consume(clientKey);
 }
 
 /** `GET /api/ratelimit`: the configured limits, who decides now, and the live instances sharing them. */

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createGateway, type GatewayOptions } from 'redkit';
 import type { RouteModule } from '../context.js';
+import { appLimiters } from './ratelimit.js';
 
 /**
  * The live page is served from `app/public` in the package (tsc does not copy it to dist/):
@@ -25,9 +26,10 @@ function numberFrom(env: Record<string, string | undefined>, name: string): numb
  * Realtime for the reference server: the WebSocket gateway on `/ws` (attached to the HTTP
  * server's 'upgrade' event), the live page at `/`, and `/api/realtime` for its numbers.
  * Env: PRESENCE_HEARTBEAT_TTL_MS, DEBUG_PRESENCE, WS_ALLOWED_ORIGINS (comma-separated),
- * WS_RATE_PER_SECOND, WS_RATE_BURST, WS_PING_INTERVAL_MS.
+ * WS_RATE_PER_SECOND, WS_RATE_BURST, WS_PING_INTERVAL_MS; reactions also obey RATE_LIMIT_WS per member.
  */
-export const realtimeRoutes: RouteModule = (app, { kit, settings }) => {
+export const realtimeRoutes: RouteModule = (app, ctx) => {
+  const { kit, settings } = ctx;
   const env = settings.env;
   const debug = env.DEBUG_PRESENCE === '1' || env.DEBUG_PRESENCE === 'true';
   kit.realtime.configure({ heartbeatTtlMs: numberFrom(env, 'PRESENCE_HEARTBEAT_TTL_MS'), debug });
@@ -36,6 +38,8 @@ export const realtimeRoutes: RouteModule = (app, { kit, settings }) => {
     ratePerSecond: numberFrom(env, 'WS_RATE_PER_SECOND'),
     rateBurst: numberFrom(env, 'WS_RATE_BURST'),
     pingIntervalMs: numberFrom(env, 'WS_PING_INTERVAL_MS'),
+    // Reactions per member across every instance (RATE_LIMIT_WS), on top of the per-connection bucket.
+    reactionLimiter: appLimiters(ctx).wsMessages,
     debug,
   };
   const gateway = createGateway(kit, options).attach(app.server);

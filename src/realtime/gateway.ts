@@ -20,6 +20,12 @@ export interface GatewayOptions {
   ratePerSecond?: number;
   /** Burst each connection may send at once. Default 40. */
   rateBurst?: number;
+  /**
+   * A limiter shared across instances (e.g. `kit.rateLimiter(…)`) asked before each reaction,
+   * keyed by member id (or remote address): unlike the per-connection bucket, it holds however
+   * many connections and instances one member uses. Refused reactions get `E_RATE_LIMITED`.
+   */
+  reactionLimiter?: { consume(key: string): Promise<{ allowed: boolean; retryAfterMs: number }> };
   /** Rejected (rate-limited) messages after which the connection is closed with 1008. Default 100. */
   floodCloseAfter?: number;
   /** Allowed `Origin` headers (exact, e.g. `https://app.example.com`); others are closed with 1008. Default: any. */
@@ -109,6 +115,7 @@ export class RealtimeGateway {
   readonly #path: string;
   readonly #maxPayload: number;
   readonly #rate: number;
+  readonly #reactionLimiter: GatewayOptions['reactionLimiter'];
   readonly #burst: number;
   readonly #floodCloseAfter: number;
   readonly #origins: Set<string> | null;
@@ -128,6 +135,7 @@ export class RealtimeGateway {
     this.#path = options.path ?? '/ws';
     this.#maxPayload = options.maxPayloadBytes ?? 4096;
     this.#rate = options.ratePerSecond ?? 20;
+    this.#reactionLimiter = options.reactionLimiter;
     this.#burst = options.rateBurst ?? 40;
     this.#floodCloseAfter = options.floodCloseAfter ?? 100;
     this.#origins = options.allowedOrigins?.length ? new Set(options.allowedOrigins) : null;
@@ -404,6 +412,10 @@ export class RealtimeGateway {
       case 'react': {
         if (!conn.rooms.get(message.room)?.ready) return this.#error(conn, 'E_NOT_JOINED', `join room "${message.room}" before reacting in it`, message.ref);
         if (!this.#reactions.has(message.reaction)) return this.#error(conn, 'E_REACTION_NOT_ALLOWED', `reaction "${message.reaction}" is not offered here; use one of ${[...this.#reactions].join(' ')}`, message.ref);
+        if (this.#reactionLimiter) {
+          const decision = await this.#reactionLimiter.consume(conn.memberId ?? conn.remoteAddress ?? conn.id);
+          if (!decision.allowed) return this.#error(conn, 'E_RATE_LIMITED', `too many reactions: try again in ${Math.ceil(decision.retryAfterMs / 1000)} s`, message.ref);
+        }
         await reactions.react(message.room, message.reaction, conn.memberId ?? '');
         return;
       }

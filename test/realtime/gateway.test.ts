@@ -219,3 +219,31 @@ test('identify(): unidentified upgrades are closed with 1008; identified ones ma
   await gw.close();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
+
+test('reactionLimiter: a member\'s reactions are limited across connections by the shared limiter', async () => {
+  const limiter = kit.rateLimiter({ algorithm: 'fixed-window', limit: 3, windowMs: 60_000, name: 'gw-reactions' });
+  const limited = createGateway(kit, { path: '/limited', reactionLimiter: limiter });
+  const server = createServer();
+  limited.attach(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    // One member on two connections: the limit is per member, not per connection.
+    const a = await TestClient.open(`ws://127.0.0.1:${port}/limited`);
+    const b = await TestClient.open(`ws://127.0.0.1:${port}/limited`);
+    await a.join('lim', 'zed');
+    await b.join('lim', 'zed');
+    for (let i = 0; i < 2; i++) a.send({ type: 'react', room: 'lim', reaction: '👍', ref: `a${i}` });
+    for (let i = 0; i < 2; i++) b.send({ type: 'react', room: 'lim', reaction: '👍', ref: `b${i}` });
+    await waitFor(() => [...a.frames, ...b.frames].some((f) => f.type === 'error' && f.code === 'E_RATE_LIMITED'), 3000, 'a refusal');
+    await waitFor(() => a.counts.get('lim')?.['👍'] === 3, 3000, 'exactly three reactions counted');
+    await sleep(100);
+    assert.equal(a.counts.get('lim')?.['👍'], 3);
+    assert.equal([...a.frames, ...b.frames].filter((f) => f.type === 'error' && f.code === 'E_RATE_LIMITED').length, 1);
+    a.close();
+    b.close();
+  } finally {
+    await limited.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
