@@ -184,3 +184,42 @@ test('Redis down at bootstrap: the app still starts (degraded) and the indicator
   await app.close();
   await stopRedis(dead);
 });
+
+test('Redis paused (SIGSTOP): the indicator answers down (bounded by the command timeout) instead of hanging, and up after SIGCONT', async (t) => {
+  const paused = await startRedis();
+  t.after(() => stopRedis(paused));
+  @Module({ imports: [RedkitModule.forRoot({ ...redisOptions(paused, randomPrefix(), 'paused'), healthController: true })] })
+  class AppModule {}
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  t.after(() => app.close());
+  await app.listen(0, '127.0.0.1');
+  const url = await app.getUrl();
+  const indicator = app.get(RedkitHealthIndicator);
+  assert.equal((await indicator.isHealthy()).redis.status, 'up');
+  paused.pause();
+  try {
+    // commandTimeoutMs is 500 here: the PING gives up and the verdict is down (no timing assertion
+    // beyond "it answers": a hang would fail the test by its timeout).
+    const result = await indicator.isHealthy();
+    assert.equal(result.redis.status, 'down');
+    assert.equal(result.redis.redis, 'disconnected');
+    const seed = await fetch(`${url}/api/health`);
+    assert.equal(seed.status, 503);
+    assert.equal((await seed.json() as { status: string }).status, 'degraded');
+  } finally {
+    paused.resume();
+  }
+  await waitFor(async () => (await indicator.isHealthy()).redis.status === 'up', 10_000, 'up after SIGCONT');
+  assert.equal((await fetch(`${url}/api/health`)).status, 200);
+});
+
+test('bad input: a bad cache namespace name fails the bootstrap with InvalidArgumentError; an undeclared @InjectCache is a Nest resolution error', async () => {
+  await assert.rejects(
+    Test.createTestingModule({ imports: [RedkitModule.forRoot({ ...standaloneOptions(), caches: { 'bad:name': {} } })] }).compile(),
+    (err: unknown) => (err as { code?: string }).code === 'E_INVALID_ARGUMENT' && /namespace/.test((err as Error).message),
+  );
+  @Module({ imports: [RedkitModule.forRoot({ ...standaloneOptions(), isGlobal: true })], providers: [Consumer] })
+  class Undeclared {}
+  await assert.rejects(Test.createTestingModule({ imports: [Undeclared] }).compile(), /REDKIT_CACHE:sessions/);
+});
