@@ -1,7 +1,7 @@
 // `redkit/nestjs`: the NestJS integration. The only part of redkit that loads @nestjs/*; the
 // main entry `redkit` never imports this folder.
 export { RedkitModule } from './redkit.module.js';
-export type { RedkitModuleOptions, RedkitModuleShape, RedkitModuleAsyncOptions } from './redkit.module.js';
+export type { RedkitModuleOptions, RedkitModuleShape, RedkitModuleAsyncOptions, RedkitOptionsFactory } from './redkit.module.js';
 export { REDIS_CLIENT, REDKIT, REDKIT_MODULE_OPTIONS, getCacheToken, InjectRedis, InjectRedkit, InjectCache } from './tokens.js';
 export { RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService, RedkitJobsService, RedkitRealtimeService } from './services.js';
 export { RedkitHealthIndicator, createHealthController } from './health.js';

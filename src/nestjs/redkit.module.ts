@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { Inject, Injectable, Module, type DynamicModule, type FactoryProvider, type InjectionToken, type ModuleMetadata, type OnApplicationShutdown, type OptionalFactoryDependency, type Provider } from '@nestjs/common';
+import { Inject, Injectable, Module, type DynamicModule, type FactoryProvider, type InjectionToken, type ModuleMetadata, type OnApplicationShutdown, type OptionalFactoryDependency, type Provider, type Type } from '@nestjs/common';
 import { createRedkit, Redkit, type RedkitInternals } from '../kit.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { RedkitOptions } from '../config/index.js';
 import type { NamespaceOptions } from '../cache/index.js';
 import { RedkitThrottlerStorage, type RedkitThrottlerStorageOptions } from '../ratelimit/index.js';
@@ -28,10 +29,21 @@ export interface RedkitModuleShape {
   caches?: Record<string, NamespaceOptions>;
 }
 
-/** Options of `RedkitModule.forRootAsync`: options from a factory with injected dependencies. */
+/** A class that builds the module options (`forRootAsync({ useClass })` or `useExisting`). */
+export interface RedkitOptionsFactory {
+  createRedkitOptions(): RedkitModuleOptions | Promise<RedkitModuleOptions>;
+}
+
+/**
+ * Options of `RedkitModule.forRootAsync`: the module options from `useFactory` (with `inject`ed
+ * dependencies), or from a `RedkitOptionsFactory` class (`useClass`, or `useExisting` for one
+ * provided elsewhere), resolved in the scope of `imports`.
+ */
 export interface RedkitModuleAsyncOptions extends RedkitModuleShape, Pick<ModuleMetadata, 'imports'> {
-  useFactory: (...args: any[]) => RedkitModuleOptions | Promise<RedkitModuleOptions>;
+  useFactory?: (...args: any[]) => RedkitModuleOptions | Promise<RedkitModuleOptions>;
   inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useClass?: Type<RedkitOptionsFactory>;
+  useExisting?: Type<RedkitOptionsFactory>;
 }
 
 /** Closes the toolkit when the application shuts down (after every module's `onModuleDestroy`). */
@@ -71,8 +83,18 @@ export class RedkitModule {
 
   /** The module from options built by `useFactory` with `inject`ed dependencies from `imports`. */
   static forRootAsync(options: RedkitModuleAsyncOptions): DynamicModule {
-    const provider: FactoryProvider = { provide: REDKIT_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };
-    return buildRootModule(options, provider, options.imports ?? []);
+    const given = [options.useFactory, options.useClass, options.useExisting].filter(Boolean).length;
+    if (given !== 1) throw new InvalidArgumentError('options', `RedkitModule.forRootAsync needs exactly one of useFactory, useClass or useExisting (got ${given})`);
+    const extra: Provider[] = [];
+    let provider: FactoryProvider;
+    if (options.useFactory) {
+      provider = { provide: REDKIT_MODULE_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] };
+    } else {
+      const factoryClass = (options.useClass ?? options.useExisting)!;
+      if (options.useClass) extra.push(options.useClass);
+      provider = { provide: REDKIT_MODULE_OPTIONS, useFactory: (factory: RedkitOptionsFactory) => factory.createRedkitOptions(), inject: [factoryClass] };
+    }
+    return buildRootModule(options, provider, options.imports ?? [], extra);
   }
 
   /**
@@ -85,9 +107,10 @@ export class RedkitModule {
   }
 }
 
-function buildRootModule(shape: RedkitModuleShape, optionsProvider: Provider, imports: NonNullable<ModuleMetadata['imports']>): DynamicModule {
+function buildRootModule(shape: RedkitModuleShape, optionsProvider: Provider, imports: NonNullable<ModuleMetadata['imports']>, extra: Provider[] = []): DynamicModule {
   const providers: Provider[] = [
     optionsProvider,
+    ...extra,
     { provide: `REDKIT_MODULE_ID:${nextModuleId++}`, useValue: true },
     {
       provide: REDKIT,

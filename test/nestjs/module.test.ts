@@ -12,7 +12,7 @@ import { ConfigError, type Cache, type Redkit } from '../../src/index.js';
 import {
   RedkitModule, REDIS_CLIENT, REDKIT, InjectCache, InjectRedis, InjectRedkit, getCacheToken,
   RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService,
-  RedkitJobsService, RedkitRealtimeService, RedkitHealthIndicator, type RedisClient,
+  RedkitJobsService, RedkitRealtimeService, RedkitHealthIndicator, type RedisClient, type RedkitOptionsFactory, type RedkitModuleOptions,
 } from '../../src/nestjs/index.js';
 import { redisOptions, standaloneOptions } from './example.js';
 import type { HealthIndicatorFunction, HealthIndicatorResult } from '@nestjs/terminus';
@@ -222,4 +222,31 @@ test('bad input: a bad cache namespace name fails the bootstrap with InvalidArgu
   @Module({ imports: [RedkitModule.forRoot({ ...standaloneOptions(), isGlobal: true })], providers: [Consumer] })
   class Undeclared {}
   await assert.rejects(Test.createTestingModule({ imports: [Undeclared] }).compile(), /REDKIT_CACHE:sessions/);
+});
+
+test('forRootAsync with useClass / useExisting (a RedkitOptionsFactory); exactly one source of options', async (t) => {
+  const prefix = randomPrefix();
+  @Injectable()
+  class RedkitConfig implements RedkitOptionsFactory {
+    createRedkitOptions(): RedkitModuleOptions {
+      return redisOptions(server, prefix, 'by-class');
+    }
+  }
+  const byClass = await Test.createTestingModule({ imports: [RedkitModule.forRootAsync({ useClass: RedkitConfig })] }).compile();
+  const app = byClass.createNestApplication({ logger: false });
+  t.after(() => app.close());
+  await app.init();
+  assert.equal(app.get<Redkit>(REDKIT).instanceId, 'by-class');
+  assert.equal(app.get<Redkit>(REDKIT).mode, 'redis');
+
+  @Module({ providers: [RedkitConfig], exports: [RedkitConfig] })
+  class ConfigModule {}
+  const byExisting = await Test.createTestingModule({ imports: [RedkitModule.forRootAsync({ imports: [ConfigModule], useExisting: RedkitConfig })] }).compile();
+  const app2 = byExisting.createNestApplication({ logger: false });
+  t.after(() => app2.close());
+  await app2.init();
+  assert.equal(app2.get<Redkit>(REDKIT).keys.key('x').startsWith(prefix), true);
+
+  assert.throws(() => RedkitModule.forRootAsync({}), { code: 'E_INVALID_ARGUMENT', argument: 'options' });
+  assert.throws(() => RedkitModule.forRootAsync({ useClass: RedkitConfig, useFactory: () => ({}) }), /exactly one of useFactory, useClass or useExisting/);
 });
