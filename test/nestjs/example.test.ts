@@ -15,7 +15,7 @@ import { bootExample, redisOptions, type ExampleApp } from './example.js';
 let server: RedisServer;
 let a: ExampleApp;
 let b: ExampleApp;
-let bClosed = false;
+const closed = new Set<ExampleApp>();
 
 before(async () => {
   server = await startRedis();
@@ -24,8 +24,7 @@ before(async () => {
   b = await bootExample(redisOptions(server, prefix, 'nest-b'));
 });
 after(async () => {
-  await a?.app.close();
-  if (!bClosed) await b?.app.close();
+  for (const app of [a, b]) if (app && !closed.has(app)) await app.app.close();
   await stopRedis(server);
 });
 
@@ -152,8 +151,7 @@ test('closing the leading app hands the cleanup over to the other instance', asy
   const leaderIsA = schedulers[0]!.isLeader;
   const [leaderApp, other] = leaderIsA ? [a, schedulers[1]!] : [b, schedulers[0]!];
   const runsBefore = other.runs;
-  if (leaderApp === b) bClosed = true;
+  closed.add(leaderApp);
   await leaderApp.app.close();
-  if (leaderApp === a) a = b;
   await waitFor(() => other.isLeader && other.runs > runsBefore, 5000, 'the other instance leads and runs');
 });
