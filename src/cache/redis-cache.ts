@@ -104,7 +104,7 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   }
 
   async unlock(key: string, token: string): Promise<void> {
-    await this.#conn.run((c) => runScript(c, UNLOCK_COMMAND, [this.#options.lockPrefix + key], [token]));
+    await this.#conn.run((c) => runScript(c, UNLOCK_COMMAND, [this.#options.lockPrefix + key, token]));
   }
 
   mapError(err: unknown): unknown {

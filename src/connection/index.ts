@@ -7,5 +7,5 @@ export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { SharedSubscriber } from './subscriber.js';
 export type { MessageHandler } from './subscriber.js';
-export { registerScripts, defineScripts, runScript, readLua } from './scripts.js';
+export { registerScripts, runScript, scriptMethods, readLua } from './scripts.js';
 export type { LuaScript } from './scripts.js';

@@ -7,7 +7,6 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { SharedSubscriber } from './subscriber.js';
-import { defineScripts } from './scripts.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -198,7 +197,6 @@ export class RedisConnection extends EventEmitter {
       retryStrategy: (attempt: number) => this.#retryDelay(purpose, attempt),
       ...overrides,
     });
-    defineScripts(client);
     return client;
   }
 

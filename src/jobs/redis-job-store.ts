@@ -39,7 +39,7 @@ export class RedisJobStore implements JobBackend {
   async create(record: JobRecord, ttlSec: number): Promise<boolean> {
     return this.#ctx.connection.run(async (client) => {
       const redis = withJobScripts(client);
-      await redis.zadd(this.#keys.unfinished, record.createdAt + ttlSec * 1000, record.id);
+      await client.zadd(this.#keys.unfinished, record.createdAt + ttlSec * 1000, record.id);
       const created = await redis.redkitJobCreateV1(this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), ...toFields(record));
       return created === 1;
     });
@@ -60,8 +60,8 @@ export class RedisJobStore implements JobBackend {
       if (reply[0] === 'NOT_FOUND') return null;
       if (reply[0] === 'TRANSITION') throw new JobTransitionError(id, reply[1]!, status ?? reply[1]!);
       const record = fromFields(reply.slice(1));
-      if (FINISHED.has(record.status)) await redis.zrem(this.#keys.unfinished, id);
-      else await redis.zadd(this.#keys.unfinished, now + ttlSec * 1000, id);
+      if (FINISHED.has(record.status)) await client.zrem(this.#keys.unfinished, id);
+      else await client.zadd(this.#keys.unfinished, now + ttlSec * 1000, id);
       return record;
     });
   }
@@ -70,9 +70,9 @@ export class RedisJobStore implements JobBackend {
     return this.#ctx.connection.run(async (client) => {
       const redis = withJobScripts(client);
       const finished = FINISHED.has(record.status);
-      if (!finished) await redis.zadd(this.#keys.unfinished, record.updatedAt + ttlSec * 1000, record.id);
+      if (!finished) await client.zadd(this.#keys.unfinished, record.updatedAt + ttlSec * 1000, record.id);
       const written = await redis.redkitJobRestoreV1(this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), record.updatedAt, ...toFields(record));
-      if (finished) await redis.zrem(this.#keys.unfinished, record.id);
+      if (finished) await client.zrem(this.#keys.unfinished, record.id);
       return written === 1;
     });
   }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { readLua, registerScripts } from '../connection/scripts.js';
+import { readLua, registerScripts, scriptMethods } from '../connection/scripts.js';
 
 /** Versioned command names: a changed script never meets an old cached SHA under the same name. */
 const SCRIPTS = {
@@ -10,8 +10,8 @@ const SCRIPTS = {
   redkitJobLockReleaseV1: 'job-lock-release-1.lua',
 } as const;
 
-/** A client with the job scripts defined. */
-export type JobScriptClient = Redis & {
+/** The job scripts, callable by name. */
+export type JobScriptClient = {
   redkitJobCreateV1(key: string, ...args: Array<string | number>): Promise<number>;
   redkitJobUpdateV1(key: string, ...args: Array<string | number>): Promise<string[]>;
   redkitJobRestoreV1(key: string, ...args: Array<string | number>): Promise<number>;
@@ -21,7 +21,9 @@ export type JobScriptClient = Redis & {
 
 registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([name, file]) => [name, { numberOfKeys: 1, lua: readLua(import.meta.url, `./lua/${file}`) }])));
 
-/** The client, typed with the job scripts (registered with the connection, so defined on every client it creates). */
+const NAMES = Object.keys(SCRIPTS) as Array<keyof typeof SCRIPTS>;
+
+/** The job scripts as methods running on `client` (key first, then arguments). */
 export function withJobScripts(client: Redis): JobScriptClient {
-  return client as JobScriptClient;
+  return scriptMethods(client, NAMES) as unknown as JobScriptClient;
 }

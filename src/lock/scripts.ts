@@ -21,7 +21,7 @@ registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([stem, keys]) =>
   { numberOfKeys: keys, lua: `${lib}\n${readLua(import.meta.url, `./lua/${stem}-${keys}.lua`)}` },
 ])));
 
-/** Calls a lock script (registered with the connection, so defined on every client it creates). */
+/** Calls a lock script. */
 export function callScript(client: Redis, stem: LockScript, keys: string[], args: Array<string | number>): Promise<unknown> {
-  return runScript(client, commandName(stem), keys, args);
+  return runScript(client, commandName(stem), [...keys, ...args]);
 }

@@ -101,7 +101,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   #call(script: Script, args: Array<string | number>): Promise<number[]> {
-    return this.#ctx.connection.run((client) => runScript<number[]>(client, script.command, [], args));
+    return this.#ctx.connection.run((client) => runScript<number[]>(client, script.command, args));
   }
 
   async reset(key: string, policy: RateLimitPolicy): Promise<void> {
@@ -115,6 +115,6 @@ export class RedisRateLimitStore implements RateLimitStore {
    */
   heartbeat(instanceId: string, ttlMs: number, leave = false): Promise<number> {
     const key = this.#ctx.keys.key('ratelimit', 'instances');
-    return this.#ctx.connection.run(async (client) => Number(await runScript(client, INSTANCES.command, [key], [instanceId, ttlMs, leave ? '1' : '0'])));
+    return this.#ctx.connection.run(async (client) => Number(await runScript(client, INSTANCES.command, [key, instanceId, ttlMs, leave ? '1' : '0'])));
   }
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { defineScripts, readLua, registerScripts } from '../connection/scripts.js';
+import { readLua, registerScripts, scriptMethods } from '../connection/scripts.js';
 
 /** The Lua scripts of the realtime capability, by versioned command name. */
 const SCRIPTS = {
@@ -18,14 +18,11 @@ registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([name, file]) =>
   { numberOfKeys: Number(/-(\d+)\.lua$/.exec(file)![1]), lua: readLua(import.meta.url, `./${file}`) },
 ])));
 
-type Scripted = Redis & Record<RealtimeCommand, (...args: Array<string | number>) => Promise<unknown>>;
+type Scripted = Record<RealtimeCommand, (...args: Array<string | number>) => Promise<unknown>>;
 
-/**
- * The client, typed with the realtime scripts. They are registered with the connection, so
- * every client it creates has them; a client made before this module loaded catches up here,
- * then yields a turn (ioredis #1931: see registerScripts).
- */
+const NAMES = Object.keys(SCRIPTS) as RealtimeCommand[];
+
+/** The realtime scripts as methods running on `client` (keys first, then arguments). */
 export async function scripted(client: Redis): Promise<Scripted> {
-  if (defineScripts(client)) await new Promise<void>((resolve) => setImmediate(resolve));
-  return client as Scripted;
+  return scriptMethods(client, NAMES);
 }
