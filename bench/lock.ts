@@ -65,7 +65,7 @@ const server = await startRedis();
 // for 10 s; the bench shortens the guard to the 1 s of uptime it waits for (same work per call).
 await new Promise((r) => setTimeout(r, 1100));
 const kit: Redkit = await createRedkit({ url: server.url, env: {}, logger: silentLogger, keyPrefix: 'bench', commandTimeoutMs: 5000 });
-const anchorClient = () => kit.connection.createClient({ purpose: 'bench-anchor', overrides: { enableAutoPipelining: true, maxRetriesPerRequest: 1 } });
+const anchorClient = () => kit.connection.dedicatedClient({ purpose: 'bench-anchor', overrides: { enableAutoPipelining: true, maxRetriesPerRequest: 1 } });
 const redlockClient = anchorClient();
 const semaphoreClient = anchorClient();
 await Promise.all([redlockClient, semaphoreClient].map((c) => new Promise((resolve) => c.status === 'ready' ? resolve(null) : c.once('ready', resolve))));

@@ -38,9 +38,9 @@ const kit = await createRedkit({ url: server.url, logger: silentLogger, env: {},
 
 // Anchors get their own clients from the same connection settings; with and without ioredis
 // auto-pipelining (redkit's shared client has it on).
-const rlfPiped = new RateLimiterRedis({ storeClient: kit.connection.createClient({ purpose: 'bench-rlf-piped', overrides: { enableAutoPipelining: true } }), points: BIG, duration: 60, keyPrefix: 'rlf1' });
-const rlfPlain = new RateLimiterRedis({ storeClient: kit.connection.createClient({ purpose: 'bench-rlf' }), points: BIG, duration: 60, keyPrefix: 'rlf2' });
-const minimalClient = kit.connection.createClient({ purpose: 'bench-minimal-throttler', overrides: { enableAutoPipelining: true } });
+const rlfPiped = new RateLimiterRedis({ storeClient: kit.connection.dedicatedClient({ purpose: 'bench-rlf-piped', overrides: { enableAutoPipelining: true } }), points: BIG, duration: 60, keyPrefix: 'rlf1' });
+const rlfPlain = new RateLimiterRedis({ storeClient: kit.connection.dedicatedClient({ purpose: 'bench-rlf' }), points: BIG, duration: 60, keyPrefix: 'rlf2' });
+const minimalClient = kit.connection.dedicatedClient({ purpose: 'bench-minimal-throttler', overrides: { enableAutoPipelining: true } });
 minimalClient.defineCommand('minimalThrottlerIncrement', { numberOfKeys: 2, lua: MINIMAL_THROTTLER_LUA });
 const minimal = minimalClient as unknown as { minimalThrottlerIncrement(...args: Array<string | number>): Promise<number[]> };
 const nestMemory = new ThrottlerStorageService();

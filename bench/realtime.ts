@@ -28,8 +28,8 @@ async function serve(kind: string, port: number, redisUrl: string, prefix: strin
     const { Server } = await import('socket.io');
     const { createAdapter } = await import('@socket.io/redis-adapter');
     // The adapter's clients come from redkit's connection, like every client in this project.
-    const pub = kit.connection.createClient({ purpose: 'socketio-pub' });
-    const sub = kit.connection.createClient({ purpose: 'socketio-sub' });
+    const pub = kit.connection.dedicatedClient({ purpose: 'socketio-pub' });
+    const sub = kit.connection.dedicatedClient({ purpose: 'socketio-sub' });
     const io = new Server(http, { adapter: createAdapter(pub, sub, { key: `${prefix}:sio` }), transports: ['websocket'] });
     let count = 0;
     io.on('connection', (socket) => {

@@ -124,7 +124,7 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
   }
 
   const connection = new RedisConnection(config, silentLogger);
-  const client = connection.createClient({ purpose: 'doctor', overrides: { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: true, maxRetriesPerRequest: 0 } });
+  const client = connection.dedicatedClient({ purpose: 'doctor', overrides: { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: true, maxRetriesPerRequest: 0 } });
   // ioredis reports WRONGPASS/NOAUTH as an 'error' event and rejects connect() with a bare
   // "Connection is closed"; the event holds the cause worth showing.
   let emitted: unknown;

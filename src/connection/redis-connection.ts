@@ -22,7 +22,7 @@ export interface RedisHealth {
   lastError: (ClassifiedError & { at: string }) | null;
 }
 
-/** Options of a dedicated client made with `createClient`. */
+/** Options of a dedicated client made with `dedicatedClient`. */
 export interface DedicatedClientOptions {
   /** Shown in `CLIENT LIST` as `redkit:<instance>:<purpose>`. */
   purpose: string;
@@ -155,7 +155,7 @@ export class RedisConnection extends EventEmitter {
    * A dedicated client with the shared settings (for SUBSCRIBE, blocking commands, BullMQ).
    * It is closed by `close()`. Throws in standalone mode.
    */
-  createClient(options: DedicatedClientOptions): Redis {
+  dedicatedClient(options: DedicatedClientOptions): Redis {
     if (this.#closed) throw new ClosedError('the Redis connection');
     if (this.config.mode === 'standalone') {
       throw new RedkitError('E_STANDALONE', `cannot create a Redis client for "${options.purpose}" in standalone mode: configure REDIS_URL or REDIS_HOST`);
@@ -177,7 +177,7 @@ export class RedisConnection extends EventEmitter {
    * Throws in standalone mode.
    */
   subscriber(): SharedSubscriber {
-    this.#subscriber ??= new SharedSubscriber(this.createClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }), () => this.isReady);
+    this.#subscriber ??= new SharedSubscriber(this.dedicatedClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }), () => this.isReady);
     return this.#subscriber;
   }
 

@@ -247,7 +247,7 @@ export class QueueManager {
   /** One fail-fast producer client for every queue of this toolkit. */
   #producerClient(): Redis {
     if (!this.#producer) {
-      this.#producer = this.#ctx.connection.createClient({ purpose: 'queue-producer', overrides: { enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
+      this.#producer = this.#ctx.connection.dedicatedClient({ purpose: 'queue-producer', overrides: { enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
       // Each add waiting for the producer to reconnect listens for 'ready' (bounded by addTimeoutMs).
       this.#producer.setMaxListeners(0);
     }

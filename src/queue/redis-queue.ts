@@ -132,7 +132,7 @@ export class RedisWorker {
   #stopping = false;
 
   constructor(ctx: RedkitContext, name: string, handler: JobHandler<any, any>, opts: WorkerOptions) {
-    this.#client = ctx.connection.createClient({
+    this.#client = ctx.connection.dedicatedClient({
       purpose: `queue-worker:${name}`,
       overrides: {
         // No command timeout: BullMQ issues blocking BZPOPMIN calls on the duplicate of this client.
