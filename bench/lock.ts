@@ -62,8 +62,9 @@ async function contended(c: Contender): Promise<BenchResult & { maxShare: number
 
 const server = await startRedis();
 // A fresh server is younger than the 10 s lock TTL: redkit's restart guard would hold grants back
-// for 10 s; the bench shortens the guard to the 1 s of uptime it waits for (same work per call).
-await new Promise((r) => setTimeout(r, 1100));
+// for 10 s; the bench shortens the guard to the 1 s of uptime it waits for (same work per call;
+// uptime has whole-second resolution, so that is 2 s of waiting).
+await new Promise((r) => setTimeout(r, 2100));
 const kit: Redkit = await createRedkit({ url: server.url, env: {}, logger: silentLogger, keyPrefix: 'bench', commandTimeoutMs: 5000 });
 const anchorClient = () => kit.connection.dedicatedClient({ purpose: 'bench-anchor', overrides: { enableAutoPipelining: true, maxRetriesPerRequest: 1 } });
 const redlockClient = anchorClient();

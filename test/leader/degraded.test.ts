@@ -7,7 +7,7 @@ import { driftMarginMs } from '../../src/index.js';
 
 test('Redis killed: leadership is revoked before the lease could expire elsewhere; campaigning resumes when Redis is back', async () => {
   const server = await startRedis();
-  await sleep(1100);
+  await sleep(2100); // the restart guard (uptime has 1 s resolution)
   const kit = await kitFor(server, { commandTimeoutMs: 200 });
   const ttl = 900;
   const role = randomPrefix('r');

@@ -14,7 +14,7 @@ const children = new Map<string, ChildProcess>();
 const log: Event[] = [];
 before(async () => {
   server = await startRedis();
-  await sleep(1100); // uptime ≥ the TTL, else the restart guard holds the first grant back
+  await sleep(2100); // surely ≥ the TTL old (uptime has 1 s resolution), else the restart guard holds the first grant back
 });
 after(async () => {
   for (const child of children.values()) { child.kill('SIGCONT'); child.kill('SIGKILL'); }

@@ -57,7 +57,7 @@ test('Redis killed: acquire fails fast with RedisUnavailableError; the local fal
 
 test('Redis paused (SIGSTOP): acquire fails within the command timeout, never grants', async () => {
   const name = randomPrefix('n');
-  await sleep(1100); // the restart guard of the previous test's restart
+  await sleep(2100); // the restart guard of the previous test's restart (uptime has 1 s resolution)
   server.pause();
   try {
     const start = performance.now();
@@ -96,7 +96,7 @@ test('Redis restarted: no grant for one TTL, then fences continue above the old 
 
 test('using: Redis killed while fn runs → the signal aborts before the lease could expire elsewhere', async () => {
   const name = randomPrefix('n');
-  await sleep(1100);
+  await sleep(2100); // the restart guard (uptime has 1 s resolution)
   let abortedAt = 0;
   let killedAt = 0;
   const run = kit.lock.using(name, async (signal) => {

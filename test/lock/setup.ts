@@ -6,11 +6,12 @@ import type { Redkit } from '../../src/index.js';
 
 /**
  * A fresh redis-server is younger than any TTL, so the restart guard would refuse the first
- * grants: wait until its uptime (second resolution) reaches 1 s, which covers TTLs ≤ 1000 ms.
+ * grants: wait until it is surely 1 s old — its reported uptime has whole-second resolution and the
+ * guard takes a second off it — which covers TTLs ≤ 1000 ms.
  */
 export async function agedRedis() {
   const server = await startRedis();
-  await sleep(1100);
+  await sleep(2100);
   return server;
 }
 

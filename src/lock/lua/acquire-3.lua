@@ -14,8 +14,10 @@ if state[1] ~= runId then
   local info = redis.call('INFO', 'server')
   local current = string.match(info, 'run_id:(%x+)')
   if current ~= runId then return {4, current} end
-  local upMs = tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) * 1000
-  if upMs < guard then return {3, guard - upMs} end
+  -- uptime_in_seconds is the difference of two whole-second clocks: the true uptime can be up
+  -- to 1 s shorter than it says, so one second is taken off to never shorten the guard.
+  local upMs = (tonumber(string.match(info, 'uptime_in_seconds:(%d+)')) - 1) * 1000
+  if guard > 0 and upMs < guard then return {3, guard - upMs} end
   redis.call('HSET', meta, 'run', current)
   keep(meta, IDLE_MS)
 end
