@@ -34,19 +34,32 @@ export class SharedSubscriber {
     });
     // A reconnect runs the resync handlers; so does the first connect when a subscription was
     // made while Redis was down (its capability has state to read once Redis comes up).
+    // Resubscribing is done here, not by ioredis's autoResubscribe: that one sends SUBSCRIBE
+    // without a rejection handler, so a connection lost again before the reply crashes the
+    // process with an unhandled "Connection is closed." (seen in a test run).
     client.on('ready', () => {
       const resync = this.#everReady || this.#unconfirmed;
       this.#everReady = true;
-      this.#unconfirmed = false;
-      if (!resync) return;
-      for (const fn of this.#resync) {
-        try {
-          fn();
-        } catch {
-          // A failing resync handler must not keep the others from running.
-        }
-      }
+      const channels = [...this.#handlers.keys()];
+      const resubscribed = channels.length > 0 && resync ? this.#client.subscribe(...channels) : Promise.resolve(0);
+      resubscribed.then(() => {
+        this.#unconfirmed = false;
+        if (resync) this.#runResync();
+      }, () => {
+        // Lost again before the reply: the next 'ready' tries again.
+        this.#unconfirmed = true;
+      });
     });
+  }
+
+  #runResync(): void {
+    for (const fn of this.#resync) {
+      try {
+        fn();
+      } catch {
+        // A failing resync handler must not keep the others from running.
+      }
+    }
   }
 
   /** The underlying client's status (`ready` when subscriptions are live). */
