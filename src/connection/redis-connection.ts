@@ -102,6 +102,10 @@ export class RedisConnection extends EventEmitter {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       enableAutoPipelining: true,
+      // Scripts skip the auto-pipeline: it keeps one batch in flight per client, so a batch of
+      // scripts (10–30 µs each in Redis) stalls everything behind it. Measured with lock and
+      // rate-limit scripts: about 2× and 1.2× the throughput when they go out at once instead.
+      autoPipeliningIgnoredCommands: ['evalsha', 'eval'],
     });
     this.#client = client;
     client.on('ready', () => {
