@@ -181,7 +181,7 @@ export class RedisConnection extends EventEmitter {
    * Throws in standalone mode.
    */
   subscriber(): SharedSubscriber {
-    this.#subscriber ??= new SharedSubscriber(this.dedicatedClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined, autoResubscribe: false } }), () => this.isReady);
+    this.#subscriber ??= new SharedSubscriber(this.dedicatedClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }), () => this.isReady);
     return this.#subscriber;
   }
 

@@ -21,6 +21,15 @@ export class SharedSubscriber {
   constructor(client: Redis, redisUp: () => boolean = () => true) {
     this.#client = client;
     this.#redisUp = redisUp;
+    // ioredis's autoResubscribe calls subscribe() on reconnect without a rejection handler, so a
+    // connection lost again before the reply crashed a test run with an unhandled "Connection is
+    // closed.". Every promise subscribe() returns is marked handled here; callers still see it reject.
+    const subscribe = client.subscribe.bind(client) as (...args: unknown[]) => Promise<unknown>;
+    (client as unknown as { subscribe: (...args: unknown[]) => Promise<unknown> }).subscribe = (...args: unknown[]) => {
+      const pending = subscribe(...args);
+      pending.catch(() => undefined);
+      return pending;
+    };
     client.on('message', (channel: string, message: string) => {
       const handlers = this.#handlers.get(channel);
       if (!handlers) return;
@@ -34,32 +43,19 @@ export class SharedSubscriber {
     });
     // A reconnect runs the resync handlers; so does the first connect when a subscription was
     // made while Redis was down (its capability has state to read once Redis comes up).
-    // Resubscribing is done here, not by ioredis's autoResubscribe: that one sends SUBSCRIBE
-    // without a rejection handler, so a connection lost again before the reply crashes the
-    // process with an unhandled "Connection is closed." (seen in a test run).
     client.on('ready', () => {
       const resync = this.#everReady || this.#unconfirmed;
       this.#everReady = true;
-      const channels = [...this.#handlers.keys()];
-      const resubscribed = channels.length > 0 && resync ? this.#client.subscribe(...channels) : Promise.resolve(0);
-      resubscribed.then(() => {
-        this.#unconfirmed = false;
-        if (resync) this.#runResync();
-      }, () => {
-        // Lost again before the reply: the next 'ready' tries again.
-        this.#unconfirmed = true;
-      });
-    });
-  }
-
-  #runResync(): void {
-    for (const fn of this.#resync) {
-      try {
-        fn();
-      } catch {
-        // A failing resync handler must not keep the others from running.
+      this.#unconfirmed = false;
+      if (!resync) return;
+      for (const fn of this.#resync) {
+        try {
+          fn();
+        } catch {
+          // A failing resync handler must not keep the others from running.
+        }
       }
-    }
+    });
   }
 
   /** The underlying client's status (`ready` when subscriptions are live). */
