@@ -246,16 +246,9 @@ export class Cache<T = unknown> {
   /** The value if fresh or in grace; `undefined` on a miss (and, unless strict, when Redis is down). */
   async get(key: string): Promise<T | undefined> {
     if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
+    const fresh = this.#freshL1(key);
+    if (fresh !== undefined) return fresh.value;
     const l1 = this.#l1;
-    if (l1 !== null) {
-      const now = Date.now();
-      const hit = l1.get(key, now);
-      if (hit !== undefined && now < hit.expiresAt) {
-        this.#hits++;
-        this.#l1Hits++;
-        return hit.value;
-      }
-    }
     const epoch = this.#epoch;
     let entry: CacheEntry<T> | undefined;
     let now = Date.now();
@@ -399,16 +392,8 @@ export class Cache<T = unknown> {
   async getOrSet(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
     if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
     if (typeof loader !== 'function') throw new InvalidArgumentError('loader', 'getOrSet(key, loader): loader must be a function returning the value (or a promise of it)');
-    const l1 = this.#l1;
-    if (l1 !== null) {
-      const now = Date.now();
-      const hit = l1.get(key, now);
-      if (hit !== undefined && now < hit.expiresAt) {
-        this.#hits++;
-        this.#l1Hits++;
-        return hit.value;
-      }
-    }
+    const fresh = this.#freshL1(key);
+    if (fresh !== undefined) return fresh.value;
     const running = this.#inflight.get(key);
     if (running !== undefined) {
       this.#coalesced++;
@@ -516,6 +501,17 @@ export class Cache<T = unknown> {
     if (copy !== undefined) this.#staleServes++;
     else this.#misses++;
     return copy;
+  }
+
+  /** A fresh (not yet expired) L1 copy of `key`, counted as an L1 hit; undefined otherwise. */
+  #freshL1(key: string): CacheEntry<T> | undefined {
+    if (this.#l1 === null) return undefined;
+    const now = Date.now();
+    const hit = this.#l1.get(key, now);
+    if (hit === undefined || now >= hit.expiresAt) return undefined;
+    this.#hits++;
+    this.#l1Hits++;
+    return hit;
   }
 
   #fillL1(key: string, entry: CacheEntry<T>): void {

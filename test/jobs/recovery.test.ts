@@ -1,28 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
 import { waitFor } from '../helpers/util.js';
 import { startComfyUIStub, type ComfyUIStub, type Redkit } from '../../src/index.js';
+import { spawnWithLines, type LineProcess } from '../helpers/process.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/server.js', import.meta.url));
 const IDS = Array.from({ length: 20 }, (_, i) => `job-${i}`);
 
-interface Proc { child: ChildProcess; lines: string[] }
-function spawnServer(env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts);
-  });
-  return { child, lines };
-}
+type Proc = LineProcess;
+const spawnServer = (env: Record<string, string>) => spawnWithLines(fixture, env);
 const tracked = (p: Proc) => p.lines.filter((l) => l.startsWith('tracking ')).map((l) => l.split(' ')[1]!);
 const exited = (p: Proc) => new Promise((r) => (p.child.exitCode !== null || p.child.signalCode !== null ? r(null) : p.child.once('exit', r)));
 

@@ -1,25 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
 import { waitFor } from '../helpers/util.js';
+import { spawnWithLines } from '../helpers/process.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/worker.js', import.meta.url));
 
-function spawnWorker(env: Record<string, string>): { child: ChildProcess; lines: string[] } {
-  const child = spawn(process.execPath, [fixture], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines: string[] = [];
-  let buf = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop()!;
-    lines.push(...parts);
-  });
-  return { child, lines };
-}
+const spawnWorker = (env: Record<string, string>) => spawnWithLines(fixture, env);
 
 test('a BullMQ worker process SIGKILLed mid-job: the job is retried elsewhere and completes; counts in = counts out', async () => {
   const server = await startRedis();
