@@ -6,10 +6,68 @@ import type { Redis } from 'ioredis';
 export interface LuaScript {
   numberOfKeys: number;
   lua: string;
+  /**
+   * Calls of this script made in the same tick on one client go to Redis as one EVALSHA of a
+   * generated wrapper that runs them in call order, each in its own `pcall` (one failing call
+   * rejects only its own promise). The script must not rely on being the only call of its EVAL.
+   * It reads the server clock with `serverTime()` (TIME's reply): one TIME per batch, since
+   * calls of one atomic EVAL all happen at the same instant anyway.
+   */
+  batch?: boolean;
 }
 
 interface RegisteredScript extends LuaScript {
   sha: string;
+  /** The generated wrapper running many calls in one EVAL (scripts registered with `batch`). */
+  batched?: { lua: string; sha: string };
+}
+
+/** What a batchable script sees when it runs alone. */
+const SINGLE_CALL_PRELUDE = "local function serverTime() return redis.call('TIME') end\n";
+
+/**
+ * A batch leaves as soon as it holds this many calls, before the tick ends (which also bounds its
+ * argument list and how long one EVALSHA holds Redis): Redis starts on it
+ * while this process still prepares the next calls. Waiting for the whole tick made Node and
+ * Redis take turns; bench/ratelimit at 100 concurrent: 72 k/s (whole tick), 104 k (64),
+ * 119 k (32), 121 k (16), 114 k (8).
+ */
+const EAGER_BATCH = 16;
+
+/**
+ * The wrapper of a batchable script: its body becomes a function of (KEYS, ARGV) called once per
+ * call. ARGV = [count, argc₁, args₁…, argc₂, args₂…]; KEYS = the calls' keys, numberOfKeys each.
+ * A nil reply becomes false (a nil would end the reply array); an error becomes that call's
+ * error reply.
+ */
+function batchedLua(script: LuaScript): string {
+  return `local batchTime = redis.call('TIME')
+local function serverTime() return batchTime end
+local function call(KEYS, ARGV)
+${script.lua}
+end
+local nk, out, k, a = ${script.numberOfKeys}, {}, 1, 2
+for i = 1, tonumber(ARGV[1]) do
+  local keys, args = {}, {}
+  for j = 1, nk do keys[j] = KEYS[k + j - 1] end
+  k = k + nk
+  local argc = tonumber(ARGV[a])
+  for j = 1, argc do args[j] = ARGV[a + j] end
+  a = a + argc + 1
+  local ok, reply = pcall(call, keys, args)
+  if not ok then
+    reply = redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
+  elseif reply == nil then
+    reply = false
+  end
+  out[i] = reply
+end
+return out
+`;
+}
+
+function sha1(text: string): string {
+  return createHash('sha1').update(text).digest('hex');
 }
 
 const registry = new Map<string, RegisteredScript>();
@@ -30,7 +88,14 @@ export function registerScripts(scripts: Record<string, LuaScript>): void {
   for (const [name, script] of Object.entries(scripts)) {
     const existing = registry.get(name);
     if (existing && existing.lua !== script.lua) throw new Error(`redkit: two different scripts registered as "${name}"; bump the version in the name`);
-    registry.set(name, { ...script, sha: createHash('sha1').update(script.lua).digest('hex') });
+    const registered: RegisteredScript = { ...script, sha: sha1(script.lua) };
+    if (script.batch) {
+      registered.lua = `${SINGLE_CALL_PRELUDE}${script.lua}`;
+      registered.sha = sha1(registered.lua);
+      const lua = batchedLua(script);
+      registered.batched = { lua, sha: sha1(lua) };
+    }
+    registry.set(name, registered);
   }
 }
 
@@ -45,11 +110,87 @@ export function registerScripts(scripts: Record<string, LuaScript>): void {
 export function runScript<T = unknown>(client: Redis, name: string, keysAndArgs: ReadonlyArray<string | number>): Promise<T> {
   const script = registry.get(name);
   if (!script) return Promise.reject(new Error(`redkit: no script registered as "${name}"`));
-  return (client.evalsha(script.sha, script.numberOfKeys, ...keysAndArgs) as Promise<T>).catch((err: unknown) => {
+  if (script.batched) return enqueue(client, name, script, keysAndArgs) as Promise<T>;
+  return evalScript(client, script.sha, script.lua, script.numberOfKeys, keysAndArgs) as Promise<T>;
+}
+
+function evalScript(client: Redis, sha: string, lua: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<string | number>): Promise<unknown> {
+  return client.evalsha(sha, numberOfKeys, ...keysAndArgs).catch((err: unknown) => {
     // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(script.lua, script.numberOfKeys, ...keysAndArgs) as Promise<T>;
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...keysAndArgs);
     throw err;
   });
+}
+
+interface PendingCall {
+  keysAndArgs: ReadonlyArray<string | number>;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+/** Calls of batchable scripts waiting for the end of the tick, per client and script name. */
+const pending = new WeakMap<Redis, Map<string, PendingCall[]>>();
+
+/*
+ * Written here rather than left to ioredis's auto-pipeline: that pipeline keeps one batch in
+ * flight per client (scripts queued behind a running batch wait for its whole reply; measured,
+ * it slowed locks and rate limits), and a pipeline still costs Redis one script start and
+ * ioredis one command object per call. Here a tick's calls cost one command and one script start.
+ * The batch spans keys of different hash slots: right for the one Redis node redkit connects
+ * to today; Redis Cluster support would have to batch per slot.
+ */
+function enqueue(client: Redis, name: string, script: RegisteredScript, keysAndArgs: ReadonlyArray<string | number>): Promise<unknown> {
+  let byName = pending.get(client);
+  if (!byName) pending.set(client, byName = new Map());
+  let calls = byName.get(name);
+  if (!calls) {
+    byName.set(name, calls = []);
+    // process.nextTick runs after every promise job of the current turn: calls made by code that
+    // resumes from the same socket read share the batch, and none waits for another I/O turn.
+    process.nextTick(flush, client, byName, name, script);
+  }
+  const queue = calls;
+  const promise = new Promise((resolve, reject) => queue.push({ keysAndArgs, resolve, reject }));
+  if (queue.length >= EAGER_BATCH) {
+    byName.delete(name);
+    send(client, script, queue);
+  }
+  return promise;
+}
+
+function flush(client: Redis, byName: Map<string, PendingCall[]>, name: string, script: RegisteredScript): void {
+  const calls = byName.get(name);
+  if (!calls) return;
+  byName.delete(name);
+  send(client, script, calls);
+}
+
+function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {
+  if (calls.length === 1) {
+    const only = calls[0]!;
+    evalScript(client, script.sha, script.lua, script.numberOfKeys, only.keysAndArgs).then(only.resolve, only.reject);
+    return;
+  }
+  const keys: Array<string | number> = [];
+  const args: Array<string | number> = [calls.length];
+  for (const call of calls) {
+    const all = call.keysAndArgs;
+    for (let i = 0; i < script.numberOfKeys; i++) keys.push(all[i]!);
+    args.push(all.length - script.numberOfKeys);
+    for (let i = script.numberOfKeys; i < all.length; i++) args.push(all[i]!);
+  }
+  const batched = script.batched!;
+  evalScript(client, batched.sha, batched.lua, keys.length, [...keys, ...args]).then(
+    (replies) => {
+      const list = replies as unknown[];
+      for (let i = 0; i < calls.length; i++) {
+        const reply = list[i];
+        if (reply instanceof Error) calls[i]!.reject(reply);
+        else calls[i]!.resolve(reply);
+      }
+    },
+    (err: unknown) => { for (const call of calls) call.reject(err); },
+  );
 }
 
 /**

@@ -33,29 +33,33 @@ export class RedisLockBackend implements LockBackend {
     ctx.connection.on('disconnected', this.#onDisconnect);
   }
 
-  // Names repeat (the same lock taken again and again): their keys are built once.
-  readonly #keyCache = new Map<string, string[]>();
-  #keys(ref: LockRef): string[] {
+  // Names repeat (the same lock taken again and again): their keys and channel are built once.
+  readonly #keyCache = new Map<string, { keys: string[]; channel: string }>();
+  #names(ref: LockRef): { keys: string[]; channel: string } {
     const id = `${ref.kind}:${ref.name}`;
-    let keys = this.#keyCache.get(id);
-    if (!keys) {
+    let names = this.#keyCache.get(id);
+    if (!names) {
       const k = this.#ctx.keys;
-      keys = [k.tagged('lock', id, 'h'), k.tagged('lock', id, 'q'), k.tagged('lock', id, 'm')];
+      names = { keys: [k.tagged('lock', id, 'h'), k.tagged('lock', id, 'q'), k.tagged('lock', id, 'm')], channel: k.tagged('lock', id, 'wake') };
       if (this.#keyCache.size >= 10_000) this.#keyCache.clear();
-      this.#keyCache.set(id, keys);
+      this.#keyCache.set(id, names);
     }
-    return keys;
+    return names;
+  }
+
+  #keys(ref: LockRef): string[] {
+    return this.#names(ref).keys;
   }
 
   #channel(ref: LockRef): string {
-    return this.#ctx.keys.tagged('lock', `${ref.kind}:${ref.name}`, 'wake');
+    return this.#names(ref).channel;
   }
 
   #run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
     return this.#ctx.connection.run(fn);
   }
 
-  async #serverRunId(client: Redis): Promise<string> {
+  #serverRunId(client: Redis): string | Promise<string> {
     if (this.#runId) return this.#runId;
     this.#runIdLoading ??= client.info('server').then((info) => {
       const id = /run_id:(\w+)/.exec(info)?.[1] ?? 'unknown';
@@ -66,10 +70,12 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number): Promise<AcquireReply> {
+    const { keys, channel } = this.#names(ref);
     return this.#run(async (client) => {
       for (let attempt = 0; ; attempt++) {
-        const runId = await this.#serverRunId(client);
-        const reply = await callScript(client, 'acquire', this.#keys(ref), [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId, this.#channel(ref)]) as [number, number | string];
+        const known = this.#serverRunId(client);
+        const runId = typeof known === 'string' ? known : await known;
+        const reply = await callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId, channel]) as [number, number | string];
         switch (reply[0]) {
           case 1: return { status: 'granted', fence: Number(reply[1]) };
           case 0: return { status: 'busy', retryMs: Number(reply[1]) };

@@ -18,10 +18,12 @@ export function commandName(stem: LockScript): string {
 const lib = readLua(import.meta.url, './lua/lib.lua');
 registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([stem, keys]) => [
   commandName(stem as LockScript),
-  { numberOfKeys: keys, lua: `${lib}\n${readLua(import.meta.url, `./lua/${stem}-${keys}.lua`)}` },
+  { numberOfKeys: keys, lua: `${lib}\n${readLua(import.meta.url, `./lua/${stem}-${keys}.lua`)}`, batch: true },
 ])));
+
+const COMMANDS = Object.fromEntries(Object.keys(SCRIPTS).map((stem) => [stem, commandName(stem as LockScript)])) as Record<LockScript, string>;
 
 /** Calls a lock script. */
 export function callScript(client: Redis, stem: LockScript, keys: string[], args: Array<string | number>): Promise<unknown> {
-  return runScript(client, commandName(stem), [...keys, ...args]);
+  return runScript(client, COMMANDS[stem], keys.concat(args as string[]));
 }

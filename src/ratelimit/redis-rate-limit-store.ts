@@ -27,7 +27,7 @@ const SCRIPTS: Record<RateLimitAlgorithm, Script> = {
 };
 const INSTANCES = { command: 'redkitRateLimitInstancesV1', file: 'instances-1.lua', keys: 1 };
 
-registerScripts(Object.fromEntries([...Object.values(SCRIPTS), INSTANCES].map((s) => [s.command, { numberOfKeys: s.keys, lua: readLua(import.meta.url, `./lua/${s.file}`) }])));
+registerScripts(Object.fromEntries([...Object.values(SCRIPTS), INSTANCES].map((s) => [s.command, { numberOfKeys: s.keys, lua: readLua(import.meta.url, `./lua/${s.file}`), batch: true }])));
 
 /** The `i`th decision of a flattened script reply. */
 function decision(v: number[], i: number): RateLimitDecision {

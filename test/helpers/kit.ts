@@ -1,5 +1,6 @@
 import { createRedkit, silentLogger, type Redkit, type RedkitOptions } from '../../src/index.js';
-import type { RedisServer } from './redis-server.js';
+import { before, after } from 'node:test';
+import { startRedis, stopRedis, type RedisServer } from './redis-server.js';
 import { randomPrefix } from './util.js';
 
 /**
@@ -24,4 +25,21 @@ export function kitFor(server: RedisServer, options: RedkitOptions = {}): Promis
 /** A standalone (in-memory) toolkit. */
 export function standaloneKit(options: RedkitOptions = {}): Promise<Redkit> {
   return createRedkit({ env: {}, logger: silentLogger, keyPrefix: randomPrefix(), ...options });
+}
+
+/**
+ * Registers before/after hooks that start a redis-server and a toolkit on it for the enclosing
+ * file or describe block, and stop both at its end. Read `fixture.server` / `fixture.kit` in tests.
+ */
+export function useRedisKit(options: RedkitOptions = {}): { server: RedisServer; kit: Redkit } {
+  const fixture = {} as { server: RedisServer; kit: Redkit };
+  before(async () => {
+    fixture.server = await startRedis();
+    fixture.kit = await kitFor(fixture.server, options);
+  });
+  after(async () => {
+    await fixture.kit?.close();
+    if (fixture.server) await stopRedis(fixture.server);
+  });
+  return fixture;
 }

@@ -1,23 +1,13 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
-import { kitFor, standaloneKit } from '../helpers/kit.js';
+import { standaloneKit, useRedisKit } from '../helpers/kit.js';
 import { randomPrefix } from '../helpers/util.js';
-import { InvalidArgumentError, ClosedError, type Redkit, type RateLimitAlgorithm } from '../../src/index.js';
+import { InvalidArgumentError, ClosedError, type RateLimitAlgorithm } from '../../src/index.js';
 
-let server: RedisServer;
-let kit: Redkit;
-before(async () => {
-  server = await startRedis();
-  kit = await kitFor(server);
-});
-after(async () => {
-  await kit?.close();
-  await stopRedis(server);
-});
+const fixture = useRedisKit();
 
 const worker = fileURLToPath(new URL('./fixtures/consume-worker.js', import.meta.url));
 
@@ -42,7 +32,7 @@ async function startWorker(env: Record<string, string>) {
 
 for (const algorithm of ['sliding-window', 'fixed-window', 'token-bucket'] as RateLimitAlgorithm[]) {
   test(`${algorithm}: two processes × 200 concurrent consumes on one key, limit 50 → exactly 50 allowed`, async () => {
-    const env = { REDIS_URL: server.url, KEY_PREFIX: randomPrefix(), KEY: 'hot', LIMIT: '50', CONSUMES: '200', ALGORITHM: algorithm,
+    const env = { REDIS_URL: fixture.server.url, KEY_PREFIX: randomPrefix(), KEY: 'hot', LIMIT: '50', CONSUMES: '200', ALGORITHM: algorithm,
       // A bucket refills continuously: 50 per hour keeps the refill during the test under one token.
       WINDOW_MS: algorithm === 'token-bucket' ? '3600000' : '60000' };
     const workers = await Promise.all([startWorker(env), startWorker(env)]);
@@ -54,7 +44,7 @@ for (const algorithm of ['sliding-window', 'fixed-window', 'token-bucket'] as Ra
 }
 
 test('the result has the documented shape and redis decides', async () => {
-  const limiter = kit.rateLimiter({ algorithm: 'fixed-window', limit: 2, windowMs: 10_000, name: 'shape' });
+  const limiter = fixture.kit.rateLimiter({ algorithm: 'fixed-window', limit: 2, windowMs: 10_000, name: 'shape' });
   const first = await limiter.consume('u1');
   assert.equal(first.allowed, true);
   assert.equal(first.limit, 2);
@@ -70,12 +60,12 @@ test('the result has the documented shape and redis decides', async () => {
   await limiter.reset('u1');
   assert.equal((await limiter.consume('u1')).remaining, 1);
   // Another limiter name never shares the counters.
-  const other = kit.rateLimiter({ algorithm: 'fixed-window', limit: 2, windowMs: 10_000, name: 'shape2' });
+  const other = fixture.kit.rateLimiter({ algorithm: 'fixed-window', limit: 2, windowMs: 10_000, name: 'shape2' });
   assert.equal((await other.consume('u1')).remaining, 1);
 });
 
 test('decisions use Redis server time: a skewed local clock changes nothing', async () => {
-  const limiter = kit.rateLimiter({ algorithm: 'fixed-window', limit: 3, windowMs: 60_000, name: 'skew' });
+  const limiter = fixture.kit.rateLimiter({ algorithm: 'fixed-window', limit: 3, windowMs: 60_000, name: 'skew' });
   const realNow = Date.now;
   const seen = [];
   try {
@@ -95,7 +85,7 @@ test('decisions use Redis server time: a skewed local clock changes nothing', as
 });
 
 test('a short window really resets on the server clock', async () => {
-  const limiter = kit.rateLimiter({ algorithm: 'fixed-window', limit: 1, windowMs: 150, name: 'short' });
+  const limiter = fixture.kit.rateLimiter({ algorithm: 'fixed-window', limit: 1, windowMs: 150, name: 'short' });
   assert.equal((await limiter.consume('k')).allowed, true);
   const refused = await limiter.consume('k');
   assert.equal(refused.allowed, false);
@@ -118,9 +108,9 @@ test('bad input gets typed errors naming the input', async () => {
     [{ limit: 10, windowMs: 1000, name: '' }, 'rateLimiter.name'],
   ];
   for (const [options, argument] of bad) {
-    assert.throws(() => kit.rateLimiter(options as never), (err: unknown) => err instanceof InvalidArgumentError && err.code === 'E_INVALID_ARGUMENT' && err.argument === argument, JSON.stringify(options));
+    assert.throws(() => fixture.kit.rateLimiter(options as never), (err: unknown) => err instanceof InvalidArgumentError && err.code === 'E_INVALID_ARGUMENT' && err.argument === argument, JSON.stringify(options));
   }
-  const limiter = kit.rateLimiter({ limit: 5, windowMs: 1000, name: 'bad' });
+  const limiter = fixture.kit.rateLimiter({ limit: 5, windowMs: 1000, name: 'bad' });
   for (const [key, cost, argument] of [['', 1, 'key'], [undefined, 1, 'key'], ['k', 0, 'cost'], ['k', 6, 'cost'], ['k', 1.5, 'cost'], ['k', -1, 'cost']] as const) {
     await assert.rejects(async () => limiter.consume(key as string, cost), (err: unknown) => err instanceof InvalidArgumentError && err.argument === argument);
   }

@@ -30,7 +30,7 @@ if redis.call('ZCARD', waiters) == 0 then
     held = redis.call('ZCARD', holders)
   end
   if held == 0 or (held < limit and not redis.call('ZSCORE', holders, token)) then
-    return {1, grant(token, ttl, state[2] or '0')}
+    return {1, grant(token, ttl, state[2] or '0', held == 0)}
   end
 end
 

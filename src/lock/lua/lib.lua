@@ -4,7 +4,7 @@
 -- (fence, seq, run = run_id that last wrote this name, f:<token> = holder fence,
 -- w:<token> = "<ttlMs>:<deadlineMs>" of a waiter).
 local holders, waiters, meta = KEYS[1], KEYS[2], KEYS[3]
-local t = redis.call('TIME')
+local t = serverTime()
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nowUs = tonumber(t[1]) * 1000000 + tonumber(t[2])
 -- Keys outlive their last holder or waiter by a minute so the run marker stays warm.
@@ -16,16 +16,23 @@ local function keep(key, ms)
 end
 
 -- A fence is the stored counter + 1, floored by the Redis clock in microseconds: it goes on
--- increasing after a restart that lost the counter (no persistence needed).
-local function grant(token, ttl, lastFence)
+-- increasing after a restart that lost the counter (no persistence needed). `alone`: no other
+-- holder or waiter exists, so the keys' TTLs can simply be set (one call each, the fast path);
+-- otherwise they are only ever lengthened.
+local function grant(token, ttl, lastFence, alone)
   local last = tonumber(lastFence or redis.call('HGET', meta, 'fence') or '0')
-  local fence = math.max(last + 1, nowUs)
-  local f = string.format('%.0f', fence)
+  local f
+  if last + 1 > nowUs then f = string.format('%.0f', last + 1) else f = t[1] .. string.sub('00000' .. t[2], -6) end
   redis.call('HSET', meta, 'fence', f, 'f:' .. token, f)
   redis.call('ZADD', holders, nowMs + ttl, token)
-  keep(holders, ttl + IDLE_MS)
-  keep(meta, ttl + IDLE_MS)
-  return fence
+  if alone then
+    redis.call('PEXPIRE', holders, ttl + IDLE_MS)
+    redis.call('PEXPIRE', meta, ttl + IDLE_MS)
+  else
+    keep(holders, ttl + IDLE_MS)
+    keep(meta, ttl + IDLE_MS)
+  end
+  return tonumber(f)
 end
 
 local function purge()

@@ -22,7 +22,7 @@ local now
 if ARGV[4] ~= '' then
   now = tonumber(ARGV[4])
 else
-  local t = redis.call('TIME')
+  local t = serverTime()
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
