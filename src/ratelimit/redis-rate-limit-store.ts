@@ -16,6 +16,9 @@ interface Script { command: string; file: string; keys: number; suffixes: string
 
 interface Waiter { cost: number; resolve(decision: RateLimitDecision): void; reject(err: unknown): void }
 
+/** A policy's script, its keys' fixed parts and its fixed arguments. */
+interface PolicyCall { script: Script; id: string; keyHead: string; suffixes: string[]; args: string[] }
+
 /** Most requests one script call decides (bounds ARGV and the script's run time). */
 const MAX_BATCH = 64;
 
@@ -28,6 +31,10 @@ const SCRIPTS: Record<RateLimitAlgorithm, Script> = {
 const INSTANCES = { command: 'redkitRateLimitInstancesV1', file: 'instances-1.lua', keys: 1 };
 
 registerScripts(Object.fromEntries([...Object.values(SCRIPTS), INSTANCES].map((s) => [s.command, { numberOfKeys: s.keys, lua: readLua(import.meta.url, `./lua/${s.file}`), batch: true }])));
+
+function firstDecision(v: number[]): RateLimitDecision {
+  return decision(v, 0);
+}
 
 /** The `i`th decision of a flattened script reply. */
 function decision(v: number[], i: number): RateLimitDecision {
@@ -50,6 +57,26 @@ export class RedisRateLimitStore implements RateLimitStore {
     this.#now = options.now;
   }
 
+  // What every call of a policy shares, built once per policy object (limiters keep theirs).
+  readonly #policies = new WeakMap<RateLimitPolicy, PolicyCall>();
+  #policyCall(policy: RateLimitPolicy): PolicyCall {
+    let call = this.#policies.get(policy);
+    if (!call) {
+      const script = SCRIPTS[policy.algorithm];
+      const { algorithm, limit, windowMs, blockMs } = policy;
+      call = {
+        script,
+        id: `${algorithm}|${limit}|${windowMs}|${blockMs}|`,
+        // `<prefix>:ratelimit:{<algorithm>:` + key + `}:<suffix>`, as KeySpace.tagged builds it.
+        keyHead: this.#ctx.keys.tagged('ratelimit', `${algorithm}:`).slice(0, -1),
+        suffixes: script.suffixes.map((suffix) => `}:${suffix}`),
+        args: [String(limit), String(windowMs), String(blockMs)],
+      };
+      this.#policies.set(policy, call);
+    }
+    return call;
+  }
+
   #keys(key: string, algorithm: RateLimitAlgorithm): string[] {
     return SCRIPTS[algorithm].suffixes.map((suffix) => this.#ctx.keys.tagged('ratelimit', `${algorithm}:${key}`, suffix));
   }
@@ -61,20 +88,20 @@ export class RedisRateLimitStore implements RateLimitStore {
    * a key without contention goes out at once.
    */
   consume(key: string, policy: RateLimitPolicy, cost: number, peek: boolean): Promise<RateLimitDecision> {
-    const script = SCRIPTS[policy.algorithm];
-    if (peek) return this.#call(script, this.#batchArgs(key, policy, '1', [cost])).then((v) => decision(v, 0));
-    const id = `${policy.algorithm}|${policy.limit}|${policy.windowMs}|${policy.blockMs}|${key}`;
+    const call = this.#policyCall(policy);
+    if (peek) return this.#call(call, key, '1', [cost]).then(firstDecision);
+    const id = call.id + key;
     const queue = this.#inflight.get(id);
     if (queue) return new Promise((resolve, reject) => queue.push({ cost, resolve, reject }));
     this.#inflight.set(id, []);
-    const sent = this.#call(script, this.#batchArgs(key, policy, '0', [cost]));
-    const drain = () => this.#drain(id, key, policy, script);
-    sent.then(drain, drain);
-    return sent.then((v) => decision(v, 0));
+    return this.#call(call, key, '0', [cost]).then(
+      (v) => { this.#drain(id, key, call); return decision(v, 0); },
+      (err: unknown) => { this.#drain(id, key, call); throw err; },
+    );
   }
 
   /** Sends what queued up behind the call that just returned (in batches of MAX_BATCH), or ends the key's turn. */
-  #drain(id: string, key: string, policy: RateLimitPolicy, script: Script): void {
+  #drain(id: string, key: string, call: PolicyCall): void {
     const queued = this.#inflight.get(id);
     if (!queued || queued.length === 0) {
       this.#inflight.delete(id);
@@ -82,26 +109,22 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
     this.#inflight.set(id, []);
     let open = Math.ceil(queued.length / MAX_BATCH);
-    const done = () => { if (--open === 0) this.#drain(id, key, policy, script); };
+    const done = () => { if (--open === 0) this.#drain(id, key, call); };
     for (let from = 0; from < queued.length; from += MAX_BATCH) {
       const waiters = queued.slice(from, from + MAX_BATCH);
-      this.#call(script, this.#batchArgs(key, policy, '0', waiters.map((w) => w.cost))).then(
+      this.#call(call, key, '0', waiters.map((w) => w.cost)).then(
         (v) => { for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(decision(v, i)); },
         (err: unknown) => { for (const w of waiters) w.reject(err); },
       ).then(done);
     }
   }
 
-  #batchArgs(key: string, policy: RateLimitPolicy, peek: '0' | '1', costs: number[]): Array<string | number> {
-    return [...this.#keys(key, policy.algorithm), policy.limit, policy.windowMs, policy.blockMs, this.#nowArg(), peek, ...costs];
-  }
-
-  #nowArg(): string {
-    return this.#now ? String(this.#now()) : '';
-  }
-
-  #call(script: Script, args: Array<string | number>): Promise<number[]> {
-    return this.#ctx.connection.run((client) => runScript<number[]>(client, script.command, args));
+  #call(call: PolicyCall, key: string, peek: '0' | '1', costs: number[]): Promise<number[]> {
+    const args: Array<string | number> = [];
+    for (const suffix of call.suffixes) args.push(call.keyHead + key + suffix);
+    args.push(call.args[0]!, call.args[1]!, call.args[2]!, this.#now ? String(this.#now()) : '', peek);
+    for (const cost of costs) args.push(cost);
+    return this.#ctx.connection.run((client) => runScript<number[]>(client, call.script.command, args));
   }
 
   async reset(key: string, policy: RateLimitPolicy): Promise<void> {
