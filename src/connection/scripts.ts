@@ -7,6 +7,12 @@ export interface LuaScript {
   numberOfKeys: number;
   lua: string;
   /**
+   * Shared helpers run before `lua`: once per EVAL, so a batch of calls defines them once.
+   * They must not read KEYS or ARGV (the body binds what they need, e.g. into upvalues the
+   * prelude declares) and must reset any per-call state they keep when the body asks them to.
+   */
+  prelude?: string;
+  /**
    * Calls of this script made in the same tick on one client go to Redis as one EVALSHA of a
    * generated wrapper that runs them in call order, each in its own `pcall` (one failing call
    * rejects only its own promise). The script must not rely on being the only call of its EVAL.
@@ -23,7 +29,7 @@ interface RegisteredScript extends LuaScript {
 }
 
 /** What a batchable script sees when it runs alone. */
-const SINGLE_CALL_PRELUDE = "local function serverTime() return redis.call('TIME') end\n";
+const SINGLE_CALL_PRELUDE = "local function serverTime() return redis.call('TIME') end";
 
 /**
  * A batch leaves as soon as it holds this many calls, before the tick ends (which also bounds its
@@ -43,6 +49,7 @@ const EAGER_BATCH = 16;
 function batchedLua(script: LuaScript): string {
   return `local batchTime = redis.call('TIME')
 local function serverTime() return batchTime end
+${script.prelude ?? ''}
 local function call(KEYS, ARGV)
 ${script.lua}
 end
@@ -86,12 +93,12 @@ export function readLua(moduleUrl: string, path: string): string {
  */
 export function registerScripts(scripts: Record<string, LuaScript>): void {
   for (const [name, script] of Object.entries(scripts)) {
+    // What runs for one call: the prelude, then the body (batchable ones read TIME themselves).
+    const single = [script.batch ? SINGLE_CALL_PRELUDE : '', script.prelude ?? '', script.lua].filter(Boolean).join('\n');
     const existing = registry.get(name);
-    if (existing && existing.lua !== script.lua) throw new Error(`redkit: two different scripts registered as "${name}"; bump the version in the name`);
-    const registered: RegisteredScript = { ...script, sha: sha1(script.lua) };
+    if (existing && existing.lua !== single) throw new Error(`redkit: two different scripts registered as "${name}"; bump the version in the name`);
+    const registered: RegisteredScript = { ...script, lua: single, sha: sha1(single) };
     if (script.batch) {
-      registered.lua = `${SINGLE_CALL_PRELUDE}${script.lua}`;
-      registered.sha = sha1(registered.lua);
       const lua = batchedLua(script);
       registered.batched = { lua, sha: sha1(lua) };
     }

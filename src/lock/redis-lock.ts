@@ -96,7 +96,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async extend(ref: LockRef, token: string, ttlMs: number): Promise<number | null> {
-    const fence = await this.#run((client) => callScript(client, 'extend', this.#keys(ref), [token, ttlMs]));
+    const fence = await this.#run((client) => callScript(client, 'extend', this.#keys(ref), [token, ttlMs, ref.limit]));
     return fence === 0 ? null : Number(fence);
   }
 
@@ -105,7 +105,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async holders(ref: LockRef): Promise<HolderInfo[]> {
-    const flat = await this.#run((client) => callScript(client, 'inspect', this.#keys(ref), [])) as Array<string | number>;
+    const flat = await this.#run((client) => callScript(client, 'inspect', this.#keys(ref), [ref.limit])) as Array<string | number>;
     const out: HolderInfo[] = [];
     for (let i = 0; i < flat.length; i += 3) out.push({ token: String(flat[i]), fence: Number(flat[i + 1]), remainingMs: Number(flat[i + 2]) });
     return out.sort((a, b) => a.fence - b.fence);

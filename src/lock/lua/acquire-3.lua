@@ -3,14 +3,14 @@
 -- queue), ARGV[5] restart guard ms, ARGV[6] the run_id the client saw, ARGV[7] wake channel.
 -- Returns {1, fence} granted | {0, retryMs} busy | {2, retryMs} queued |
 -- {3, retryMs} restart guard (Redis restarted less than the guard ago) | {4, run_id} stale run_id.
+bind(KEYS)
 local token, ttl, limit, wait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local guard, runId, channel = tonumber(ARGV[5]), ARGV[6], ARGV[7]
 
 -- Restart guard. A name this server run has already served carries its run_id, the fast path.
 -- Otherwise (new name, or Redis restarted) INFO tells the real run_id and uptime: a server up
 -- for less than the guard may have lost holders that still believe they hold, so no grant yet.
-local state = redis.call('HMGET', meta, 'run', 'fence')
-if state[1] ~= runId then
+if open(limit, true) ~= runId then
   local info = redis.call('INFO', 'server')
   local current = string.match(info, 'run_id:(%x+)')
   if current ~= runId then return {4, current} end
@@ -24,27 +24,27 @@ end
 
 -- Fast path: nobody waits and a slot is free (expired holders purged only when they could matter).
 if redis.call('ZCARD', waiters) == 0 then
-  local held = redis.call('ZCARD', holders)
+  local held = holderCount()
   if held >= limit then
     purge()
-    held = redis.call('ZCARD', holders)
+    held = holderCount()
   end
-  if held == 0 or (held < limit and not redis.call('ZSCORE', holders, token)) then
-    return {1, grant(token, ttl, state[2] or '0', held == 0)}
+  if held == 0 or (held < limit and not holderExpiry(token)) then
+    return {1, grant(token, ttl, held == 0)}
   end
 end
 
 purge()
 promote(limit, channel, token)
-local mine = redis.call('HGET', meta, 'f:' .. token)
-if mine and redis.call('ZSCORE', holders, token) then
+local mine = holderFence(token)
+if mine and holderExpiry(token) then
   -- Handed to us (now or by an earlier release): the lease starts from this call.
-  redis.call('ZADD', holders, nowMs + ttl, token)
-  keep(holders, ttl + IDLE_MS)
+  setExpiry(token, nowMs + ttl)
+  keepAlive(ttl + IDLE_MS, false)
   return {1, tonumber(mine)}
 end
-if redis.call('ZCARD', holders) < limit and redis.call('ZCARD', waiters) == 0 then
-  return {1, grant(token, ttl)}
+if holderCount() < limit and redis.call('ZCARD', waiters) == 0 then
+  return {1, grant(token, ttl, false)}
 end
 local retry = nextExpiry(ttl)
 if wait <= 0 then return {0, retry} end

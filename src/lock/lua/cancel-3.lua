@@ -1,11 +1,16 @@
 -- Withdraws a waiter (timeout, abort). A slot handed to it meanwhile is released and passed on.
 -- KEYS: see lib.lua. ARGV[1] token, ARGV[2] limit, ARGV[3] wake channel.
 -- Returns 1 when it held a slot (now released) | 0 otherwise.
+bind(KEYS)
 local token, limit, channel = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+open(limit, false)
 redis.call('ZREM', waiters, token)
 redis.call('HDEL', meta, 'w:' .. token)
-local held = redis.call('ZREM', holders, token)
-redis.call('HDEL', meta, 'f:' .. token)
+local held = 0
+if holderExpiry(token) then
+  removeHolder(token)
+  held = 1
+end
 purge()
 promote(limit, channel, '')
 return held

@@ -1,6 +1,12 @@
 -- Lists the live holders of a name.
--- KEYS: see lib.lua. No ARGV.
+-- KEYS: see lib.lua. ARGV[1] limit.
 -- Returns a flat array: token, fence, remaining ms, token, fence, remaining ms, …
+bind(KEYS)
+open(tonumber(ARGV[1]), false)
+if single then
+  if holderCount() == 0 then return {} end
+  return {mh, mhf or '0', mhx - nowMs}
+end
 local live = redis.call('ZRANGEBYSCORE', holders, '(' .. nowMs, '+inf', 'WITHSCORES')
 local out = {}
 for i = 1, #live, 2 do
