@@ -43,23 +43,28 @@ const EAGER_BATCH = 16;
 /**
  * The wrapper of a batchable script: its body becomes a function of (KEYS, ARGV) called once per
  * call. ARGV = [count, argc₁, args₁…, argc₂, args₂…]; KEYS = the calls' keys, numberOfKeys each.
+ * A call must not keep its ARGV table past its return (the next call reuses it).
  * A nil reply becomes false (a nil would end the reply array); an error becomes that call's
  * error reply.
  */
 function batchedLua(script: LuaScript): string {
+  // The keys table is built by one constructor (sized once); the args table is reused, cleared
+  // past the call's own count: measured 2.1 → 1.6 µs of wrapper per call.
+  const keyList = Array.from({ length: script.numberOfKeys }, (_, j) => `KEYS[k + ${j}]`).join(', ');
   return `local batchTime = redis.call('TIME')
 local function serverTime() return batchTime end
 ${script.prelude ?? ''}
 local function call(KEYS, ARGV)
 ${script.lua}
 end
-local nk, out, k, a = ${script.numberOfKeys}, {}, 1, 2
+local out, k, a, args, used = {}, 1, 2, {}, 0
 for i = 1, tonumber(ARGV[1]) do
-  local keys, args = {}, {}
-  for j = 1, nk do keys[j] = KEYS[k + j - 1] end
-  k = k + nk
+  local keys = {${keyList}}
+  k = k + ${script.numberOfKeys}
   local argc = tonumber(ARGV[a])
   for j = 1, argc do args[j] = ARGV[a + j] end
+  for j = argc + 1, used do args[j] = nil end
+  used = argc
   a = a + argc + 1
   local ok, reply = pcall(call, keys, args)
   if not ok then

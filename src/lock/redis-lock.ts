@@ -40,6 +40,7 @@ export class RedisLockBackend implements LockBackend {
     let names = this.#keyCache.get(id);
     if (!names) {
       const k = this.#ctx.keys;
+      // The scripts publish on the meta key with `m` replaced by `wake` (lib.lua wakeChannel).
       names = { keys: [k.tagged('lock', id, 'h'), k.tagged('lock', id, 'q'), k.tagged('lock', id, 'm')], channel: k.tagged('lock', id, 'wake') };
       if (this.#keyCache.size >= 10_000) this.#keyCache.clear();
       this.#keyCache.set(id, names);
@@ -70,12 +71,12 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number): Promise<AcquireReply> {
-    const { keys, channel } = this.#names(ref);
+    const { keys } = this.#names(ref);
     return this.#run(async (client) => {
       for (let attempt = 0; ; attempt++) {
         const known = this.#serverRunId(client);
         const runId = typeof known === 'string' ? known : await known;
-        const reply = await callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId, channel]) as [number, number | string];
+        const reply = await callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId]) as [number, number | string];
         switch (reply[0]) {
           case 1: return { status: 'granted', fence: Number(reply[1]) };
           case 0: return { status: 'busy', retryMs: Number(reply[1]) };
@@ -91,7 +92,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async release(ref: LockRef, token: string): Promise<boolean> {
-    const released = await this.#run((client) => callScript(client, 'release', this.#keys(ref), [token, ref.limit, this.#channel(ref)]));
+    const released = await this.#run((client) => callScript(client, 'release', this.#keys(ref), [token, ref.limit]));
     return released === 1;
   }
 
@@ -101,7 +102,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async cancel(ref: LockRef, token: string): Promise<void> {
-    await this.#run((client) => callScript(client, 'cancel', this.#keys(ref), [token, ref.limit, this.#channel(ref)]));
+    await this.#run((client) => callScript(client, 'cancel', this.#keys(ref), [token, ref.limit]));
   }
 
   async holders(ref: LockRef): Promise<HolderInfo[]> {

@@ -1,11 +1,11 @@
 -- Acquires a slot of a lock (limit 1) or semaphore (limit n) for a token, fairly (FIFO).
 -- KEYS: see lib.lua. ARGV[1] token, ARGV[2] ttlMs, ARGV[3] limit, ARGV[4] waitMs (0: do not
--- queue), ARGV[5] restart guard ms, ARGV[6] the run_id the client saw, ARGV[7] wake channel.
+-- queue), ARGV[5] restart guard ms, ARGV[6] the run_id the client saw.
 -- Returns {1, fence} granted | {0, retryMs} busy | {2, retryMs} queued |
 -- {3, retryMs} restart guard (Redis restarted less than the guard ago) | {4, run_id} stale run_id.
 bind(KEYS)
 local token, ttl, limit, wait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local guard, runId, channel = tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local guard, runId = tonumber(ARGV[5]), ARGV[6]
 
 -- Restart guard. A name this server run has already served carries its run_id, the fast path.
 -- Otherwise (new name, or Redis restarted) INFO tells the real run_id and uptime: a server up
@@ -23,7 +23,7 @@ if open(limit, true) ~= runId then
 end
 
 -- Fast path: nobody waits and a slot is free (expired holders purged only when they could matter).
-if redis.call('ZCARD', waiters) == 0 then
+if not anyWaiters() then
   local held = holderCount()
   if held >= limit then
     purge()
@@ -35,7 +35,7 @@ if redis.call('ZCARD', waiters) == 0 then
 end
 
 purge()
-promote(limit, channel, token)
+promote(limit, token)
 local mine = holderFence(token)
 if mine and holderExpiry(token) then
   -- Handed to us (now or by an earlier release): the lease starts from this call.
@@ -43,15 +43,12 @@ if mine and holderExpiry(token) then
   keepAlive(ttl + IDLE_MS, false)
   return {1, tonumber(mine)}
 end
-if holderCount() < limit and redis.call('ZCARD', waiters) == 0 then
+if holderCount() < limit and not anyWaiters() then
   return {1, grant(token, ttl, false)}
 end
 local retry = nextExpiry(ttl)
 if wait <= 0 then return {0, retry} end
-if not redis.call('ZSCORE', waiters, token) then
-  redis.call('ZADD', waiters, redis.call('HINCRBY', meta, 'seq', 1), token)
-end
-redis.call('HSET', meta, 'w:' .. token, ttl .. ':' .. string.format('%.0f', nowMs + wait))
+enqueueWaiter(token, ttl, nowMs + wait)
 keep(waiters, wait + ttl + IDLE_MS)
 keep(meta, wait + ttl + IDLE_MS)
 return {2, retry}

@@ -3,7 +3,9 @@
 -- Keys of one lock name share a {hash tag}: KEYS[1] holders ZSET (semaphores: token -> expiry
 -- ms, Redis clock), KEYS[2] waiters ZSET (token -> arrival sequence: FIFO), KEYS[3] meta HASH:
 --   fence, seq, run = run_id that last wrote this name, w:<token> = "<ttlMs>:<deadlineMs>" of a waiter;
---   limit 1 (locks, leaders): h = holder token, hx = its expiry ms, hf = its fence;
+--   limit 1 (locks, leaders): h = holder token, hx = its expiry ms (its fence is `fence`: the
+--   last grant is the holder's), q = set while
+--   KEYS[2] may hold waiters (spares the uncontended calls a ZCARD);
 --   limit > 1 (semaphores): f:<token> = a holder's fence, the holders themselves in KEYS[1].
 -- A lock keeps its one holder in the meta hash: the uncontended acquire and release then touch
 -- one key in 4 and 3 calls instead of two keys in 7 and 4 (each redis.call costs ~1 µs here).
@@ -16,13 +18,13 @@ local IDLE_MS = 60000
 
 -- Set by open(): one holder in meta (limit 1), its fields as read, and the stored fence.
 local single = false
-local mh, mhx, mhf
+local mh, mhx, mhf, mq
 local fenceCache
 
 -- Starts a call: the name's keys, and no state left from the previous call of a batch.
 local function bind(keys)
   holders, waiters, meta = keys[1], keys[2], keys[3]
-  single, mh, mhx, mhf, fenceCache = false, nil, nil, nil, nil
+  single, mh, mhx, mhf, mq, fenceCache = false, nil, nil, nil, nil, nil
 end
 
 -- Reads what the script needs of meta in one call and returns the run marker (limit 1: with
@@ -30,14 +32,40 @@ end
 local function open(limit, withRun)
   single = limit == 1
   if single then
-    local m = redis.call('HMGET', meta, 'run', 'fence', 'h', 'hx', 'hf')
-    mh, mhx, mhf, fenceCache = m[3], tonumber(m[4]), m[5], m[2]
+    local m = redis.call('HMGET', meta, 'run', 'fence', 'h', 'hx', 'q')
+    mh, mhx, mhf, mq, fenceCache = m[3], tonumber(m[4]), m[2], m[5], m[2]
     return m[1]
   elseif withRun then
     local m = redis.call('HMGET', meta, 'run', 'fence')
     fenceCache = m[2]
     return m[1]
   end
+end
+
+-- The channel waiters of this name listen on: `<name's key stem>:wake`.
+local function wakeChannel()
+  return string.sub(meta, 1, -2) .. 'wake'
+end
+
+-- Whether anyone waits. Limit 1 asks the waiters set only while meta's q flag is up, and lowers
+-- the flag once the set is found empty.
+local function anyWaiters()
+  if single and not mq then return false end
+  local n = redis.call('ZCARD', waiters)
+  if single and n == 0 then
+    redis.call('HDEL', meta, 'q')
+    mq = nil
+  end
+  return n > 0
+end
+
+-- Queues a waiter (FIFO by arrival) with its ttl and deadline.
+local function enqueueWaiter(token, ttl, deadline)
+  if not redis.call('ZSCORE', waiters, token) then
+    redis.call('ZADD', waiters, redis.call('HINCRBY', meta, 'seq', 1), token)
+  end
+  redis.call('HSET', meta, 'w:' .. token, ttl .. ':' .. string.format('%.0f', deadline), 'q', '1')
+  mq = '1'
 end
 
 -- Lengthens a key's TTL to `ms` (never shortens it); a key without a TTL gets one.
@@ -95,7 +123,7 @@ end
 local function removeHolder(token)
   if single then
     if mh == token then
-      redis.call('HDEL', meta, 'h', 'hx', 'hf')
+      redis.call('HDEL', meta, 'h', 'hx')
       mh, mhx, mhf = nil, nil, nil
     end
   else
@@ -112,7 +140,7 @@ local function grant(token, ttl, alone)
   if last + 1 > nowUs then f = string.format('%.0f', last + 1) else f = t[1] .. string.sub('00000' .. t[2], -6) end
   fenceCache = f
   if single then
-    redis.call('HSET', meta, 'fence', f, 'h', token, 'hx', nowMs + ttl, 'hf', f)
+    redis.call('HSET', meta, 'fence', f, 'h', token, 'hx', nowMs + ttl)
     mh, mhx, mhf = token, nowMs + ttl, f
   else
     redis.call('HSET', meta, 'fence', f, 'f:' .. token, f)
@@ -134,8 +162,9 @@ end
 
 -- Hands free slots to the oldest live waiters and tells each one on the channel; `skip` is the
 -- caller, who learns of its own grant from the reply.
-local function promote(limit, channel, skip)
-  if redis.call('ZCARD', waiters) == 0 then return end
+local function promote(limit, skip)
+  if not anyWaiters() then return end
+  local channel = wakeChannel()
   while holderCount() < limit do
     local head = redis.call('ZRANGE', waiters, 0, 0)[1]
     if not head then return end
