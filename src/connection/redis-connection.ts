@@ -268,15 +268,23 @@ export class RedisConnection extends EventEmitter {
    * RedisUnavailableError when it is not, and maps connection failures and timeouts to it;
    * Redis reply errors (WRONGTYPE, script errors) pass through, redacted.
    */
-  async run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+    // Not an async function: this wraps every command of every capability, and a plain .catch
+    // costs one promise where async/await costs three.
     const client = this.#client;
-    if (!client || !this.isReady) throw this.unavailable();
+    if (!client || !this.isReady) return Promise.reject(this.unavailable());
+    let pending: Promise<T>;
     try {
-      return await fn(client);
+      pending = fn(client);
     } catch (err) {
-      throw this.toUnavailable(err);
+      return Promise.reject(this.toUnavailable(err));
     }
+    return pending.catch(this.#rethrowUnavailable) as Promise<T>;
   }
+
+  readonly #rethrowUnavailable = (err: unknown): never => {
+    throw this.toUnavailable(err);
+  };
 
   /** The error capabilities throw when Redis is configured but not usable now. */
   unavailable(cause?: unknown): RedisUnavailableError {

@@ -289,16 +289,26 @@ export class LockManager {
     if (options.fallback !== undefined && options.fallback !== 'none' && options.fallback !== 'local') {
       throw new InvalidArgumentError('fallback', `fallback must be 'none' or 'local' (got ${String(options.fallback)})`);
     }
-    try {
-      return await this.#acquireOn(this.#backend, ref, ttlMs, waitMs, guardMs, options);
-    } catch (err) {
-      if (options.fallback === 'local' && err instanceof RedisUnavailableError) {
-        this.#local ??= new MemoryLockBackend();
-        const lock = await this.#acquireOn(this.#local, ref, ttlMs, waitMs, guardMs, options);
-        return (lock as HeldLock).markLocal();
-      }
-      throw err;
-    }
+    const acquired = this.#acquireOn(this.#backend, ref, ttlMs, waitMs, guardMs, options);
+    if (options.fallback !== 'local') return acquired;
+    return acquired.catch(async (err: unknown) => {
+      if (!(err instanceof RedisUnavailableError)) throw err;
+      this.#local ??= new MemoryLockBackend();
+      const lock = await this.#acquireOn(this.#local, ref, ttlMs, waitMs, guardMs, options);
+      return (lock as HeldLock).markLocal();
+    });
+  }
+
+  readonly #forgetHeld = (lock: HeldLock) => { this.#held.delete(lock); };
+  readonly #warnNotHeld = (lock: HeldLock) => {
+    this.#ctx.logger.warn({ lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
+  };
+
+  #grant(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number): HeldLock {
+    const lock = new HeldLock(backend, ref, tok, fence, sentAt, ttlMs, this.#forgetHeld);
+    lock.onNotHeld = this.#warnNotHeld;
+    this.#held.add(lock);
+    return lock;
   }
 
   async #acquireOn(backend: LockBackend, ref: LockRef, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions & { tokenPrefix?: string }): Promise<Lock> {
@@ -306,13 +316,7 @@ export class LockManager {
     const started = Date.now();
     const deadline = started + waitMs;
     if (options.signal?.aborted) throw new LockBusyError(ref.name, 'aborted', 0, 0);
-    const done = (lock: HeldLock) => { this.#held.delete(lock); };
-    const grant = (fence: number, sentAt: number) => {
-      const lock = new HeldLock(backend, ref, tok, fence, sentAt, ttlMs, done);
-      lock.onNotHeld = (l) => this.#ctx.logger.warn({ lock: l.name, fence: l.fence, ttlMs: l.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
-      this.#held.add(lock);
-      return lock;
-    };
+    const grant = (fence: number, sentAt: number) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs);
 
     // Fast path: one round trip when the lock is free or nobody waits.
     let sentAt = Date.now();
@@ -323,7 +327,7 @@ export class LockManager {
       if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
       throw err;
     }
-    if (reply.status === 'granted') return grant(reply.fence, sentAt);
+    if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, sentAt, ttlMs);
     if (waitMs === 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
 
     // Waiting: subscribe first so that no hand-off is missed, then queue and sleep until woken.

@@ -10,6 +10,10 @@ interface Watcher {
   idleTimer: NodeJS.Timeout | null;
 }
 
+function isOne(reply: unknown): boolean {
+  return reply === 1;
+}
+
 /** Subscriptions stay this long after their last waiter left: contended names churn otherwise. */
 const WATCH_IDLE_MS = 5000;
 
@@ -70,30 +74,34 @@ export class RedisLockBackend implements LockBackend {
     return this.#runIdLoading;
   }
 
-  async acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number): Promise<AcquireReply> {
+  acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number): Promise<AcquireReply> {
+    return this.#acquire(ref, token, ttlMs, waitMs, guardMs, 0);
+  }
+
+  #acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number, attempt: number): Promise<AcquireReply> {
     const { keys } = this.#names(ref);
-    return this.#run(async (client) => {
-      for (let attempt = 0; ; attempt++) {
-        const known = this.#serverRunId(client);
-        const runId = typeof known === 'string' ? known : await known;
-        const reply = await callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId]) as [number, number | string];
-        switch (reply[0]) {
-          case 1: return { status: 'granted', fence: Number(reply[1]) };
-          case 0: return { status: 'busy', retryMs: Number(reply[1]) };
-          case 2: return { status: 'queued', retryMs: Number(reply[1]) };
-          case 3: return { status: 'guard', retryMs: Number(reply[1]) };
-          default:
-            // The server is not the one we last saw (restarted): the script granted nothing.
-            this.#runId = String(reply[1]);
-            if (attempt >= 2) throw new Error(`lock "${ref.name}": the Redis run_id keeps changing`);
-        }
+    return this.#run((client) => {
+      const known = this.#serverRunId(client);
+      const call = (runId: string) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId]);
+      return typeof known === 'string' ? call(known) : known.then(call);
+    }).then((raw) => {
+      const reply = raw as [number, number | string];
+      switch (reply[0]) {
+        case 1: return { status: 'granted', fence: Number(reply[1]) };
+        case 0: return { status: 'busy', retryMs: Number(reply[1]) };
+        case 2: return { status: 'queued', retryMs: Number(reply[1]) };
+        case 3: return { status: 'guard', retryMs: Number(reply[1]) };
+        default:
+          // The server is not the one we last saw (restarted): the script granted nothing.
+          this.#runId = String(reply[1]);
+          if (attempt >= 2) throw new Error(`lock "${ref.name}": the Redis run_id keeps changing`);
+          return this.#acquire(ref, token, ttlMs, waitMs, guardMs, attempt + 1);
       }
     });
   }
 
-  async release(ref: LockRef, token: string): Promise<boolean> {
-    const released = await this.#run((client) => callScript(client, 'release', this.#keys(ref), [token, ref.limit]));
-    return released === 1;
+  release(ref: LockRef, token: string): Promise<boolean> {
+    return this.#run((client) => callScript(client, 'release', this.#keys(ref), [token, ref.limit])).then(isOne);
   }
 
   async extend(ref: LockRef, token: string, ttlMs: number): Promise<number | null> {
