@@ -36,6 +36,12 @@ export interface CacheStore<T> {
   readonly kind: 'redis' | 'memory';
   /** `now` (epoch ms) lets a synchronous store skip its own clock read. */
   get(key: string, now?: number): CacheEntry<T> | undefined | Promise<CacheEntry<T> | undefined>;
+  /**
+   * `get` fused with what the caller does next: `settle(entry)` on an answer, `fail(err)` when the
+   * store failed; returns what they return (synchronously for the memory store). The hot read
+   * path: one promise reaction per call instead of two.
+   */
+  read<R>(key: string, now: number, settle: (entry: CacheEntry<T> | undefined) => R, fail: (err: unknown) => R | Promise<R>): R | Promise<R>;
   /** One round trip. */
   getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>>;
   set(key: string, entry: CacheEntry<T>, payload: string): void | undefined | Promise<unknown>;
@@ -140,6 +146,8 @@ export interface CacheStats {
 }
 
 const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+const RESOLVED: Promise<void> = Promise.resolve();
+function done(): void {}
 const LOCK_POLL_MS = 50;
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
@@ -244,39 +252,39 @@ export class Cache<T = unknown> {
   }
 
   /** The value if fresh or in grace; `undefined` on a miss (and, unless strict, when Redis is down). */
-  async get(key: string): Promise<T | undefined> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
+  get(key: string): Promise<T | undefined> {
+    // Not async, one .then: this is the hottest path of the cache, and an async function with an
+    // await costs two more promises per call than a plain chain (measured ~8 % of a Redis hit).
+    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return Promise.reject(badKey(key));
     const fresh = this.#freshL1(key);
-    if (fresh !== undefined) return fresh.value;
-    const l1 = this.#l1;
+    if (fresh !== undefined) return Promise.resolve(fresh.value);
     const epoch = this.#epoch;
-    let entry: CacheEntry<T> | undefined;
-    let now = Date.now();
-    try {
-      // Hand-written: the memory store answers synchronously, and skipping the await of a
-      // non-promise (and a second clock read) saves a microtask per call in standalone mode.
-      const pending = this.#store.get(key, now);
-      if (pending instanceof Promise) {
-        entry = await pending;
-        now = Date.now();
-      } else {
-        entry = pending;
-      }
-    } catch (err) {
-      this.#storeFailed(err, 'get');
-      return this.#fallback(key)?.value;
-    }
+    return Promise.resolve(this.#store.read(key, Date.now(),
+      (entry) => this.#settleGet(key, entry, epoch, Date.now()),
+      (err) => this.#getFailed(key, err)));
+  }
+
+  #settleGet(key: string, entry: CacheEntry<T> | undefined, epoch: number, now: number): T | undefined {
     if (entry === undefined) {
       this.#misses++;
       return undefined;
     }
     if (now < entry.expiresAt) {
       this.#hits++;
-      if (l1 !== null && epoch === this.#epoch) this.#fillL1(key, entry);
+      if (this.#l1 !== null && epoch === this.#epoch) this.#fillL1(key, entry);
     } else {
       this.#staleServes++;
     }
     return entry.value;
+  }
+
+  #getFailed(key: string, err: unknown): Promise<T | undefined> {
+    try {
+      this.#storeFailed(err, 'get');
+    } catch (thrown) {
+      return Promise.reject(thrown);
+    }
+    return Promise.resolve(this.#fallback(key)?.value);
   }
 
   /** True when a fresh value is stored under `key` (a value in grace does not count). */
@@ -294,10 +302,18 @@ export class Cache<T = unknown> {
   }
 
   /** Stores `value` under `key` with the namespace TTL or `options.ttl`. Throws CacheSerializationError / CacheValueTooLargeError for bad values. */
-  async set(key: string, value: T, options?: SetOptions): Promise<void> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
-    const payload = this.#serialize(key, value);
-    await this.#write(key, this.#entry(value, options), payload);
+  set(key: string, value: T, options?: SetOptions): Promise<void> {
+    // Not async, like get: the hot write path.
+    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return Promise.reject(badKey(key));
+    let payload: string;
+    let entry: CacheEntry<T>;
+    try {
+      payload = this.#serialize(key, value);
+      entry = this.#entry(value, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write(key, entry, payload);
   }
 
   /** Removes `key` here and from every instance's L1. Resolves true if a stored value was removed. */
@@ -552,24 +568,36 @@ export class Cache<T = unknown> {
     return { value, expiresAt, staleUntil: expiresAt + graceMs };
   }
 
-  async #write(key: string, entry: CacheEntry<T>, payload: string): Promise<void> {
+  #write(key: string, entry: CacheEntry<T>, payload: string): Promise<void> {
     this.#epoch++;
     const l1 = this.#l1;
     if (l1 !== null) {
       if (this.#bus!.live) l1.set(key, { value: entry.value, expiresAt: Math.min(entry.expiresAt, Date.now() + this.#l1TtlMs), staleUntil: entry.staleUntil }, payload.length);
       else l1.delete(key);
     }
+    let pending;
     try {
-      const pending = this.#store.set(key, entry, payload);
+      pending = this.#store.set(key, entry, payload);
       // Published right after SET so both leave in the same auto-pipelined batch.
       if (this.#notify) this.#publish({ t: 's', i: this.#ctx.instanceId, n: this.name, k: [key] });
-      if (pending instanceof Promise) await pending;
     } catch (err) {
-      // A skipped write must not stay visible in this instance only.
-      l1?.delete(key);
-      this.#storeFailed(err, 'set');
+      return this.#writeFailed(key, err);
     }
+    if (!(pending instanceof Promise)) return RESOLVED;
+    return pending.then(done, (err: unknown) => this.#writeFailed(key, err));
   }
+
+  #writeFailed(key: string, err: unknown): Promise<void> {
+    // A skipped write must not stay visible in this instance only.
+    this.#l1?.delete(key);
+    try {
+      this.#storeFailed(err, 'set');
+    } catch (thrown) {
+      return Promise.reject(thrown);
+    }
+    return RESOLVED;
+  }
+
 
   #publish(event: CacheEvent): void {
     // Not counted in stats.errors: a publish fails with the write it follows (already counted);

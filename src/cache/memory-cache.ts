@@ -117,6 +117,10 @@ export class MemoryCacheStore<T> implements CacheStore<T> {
     return this.#lru.get(key, now);
   }
 
+  read<R>(key: string, now: number, settle: (entry: CacheEntry<T> | undefined) => R): R {
+    return settle(this.#lru.get(key, now));
+  }
+
   async getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>> {
     const now = Date.now();
     return keys.map((k) => this.#lru.get(k, now));

@@ -48,6 +48,12 @@ export class RedisCacheStore<T> implements CacheStore<T> {
     return client.get(this.#options.prefix + key).then((raw) => (raw === null ? undefined : this.#parse(key, raw)));
   }
 
+  read<R>(key: string, _now: number, settle: (entry: CacheEntry<T> | undefined) => R, fail: (err: unknown) => R | Promise<R>): Promise<R> {
+    const client = this.#conn.client;
+    if (client === null || !this.#conn.isReady) return Promise.resolve(fail(this.#conn.unavailable()));
+    return client.get(this.#options.prefix + key).then((raw) => settle(raw === null ? undefined : this.#parse(key, raw)), fail);
+  }
+
   async getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>> {
     if (keys.length === 0) return [];
     const prefix = this.#options.prefix;
