@@ -259,7 +259,14 @@ export class Cache<T = unknown> {
     const fresh = this.#freshL1(key);
     if (fresh !== undefined) return Promise.resolve(fresh.value);
     const epoch = this.#epoch;
-    return Promise.resolve(this.#store.read(key, Date.now(),
+    const store = this.#store;
+    if (store.kind === 'memory') {
+      // Synchronous store: no closures, one clock read.
+      const now = Date.now();
+      return Promise.resolve(this.#settleGet(key, store.get(key, now) as CacheEntry<T> | undefined, epoch, now));
+    }
+    // The Redis store ignores `now`: the clock is read once, when the answer is there.
+    return Promise.resolve(store.read(key, 0,
       (entry) => this.#settleGet(key, entry, epoch, Date.now()),
       (err) => this.#getFailed(key, err)));
   }
