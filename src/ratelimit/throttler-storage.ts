@@ -1,7 +1,7 @@
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError } from '../errors.js';
 import { rateLimitService, type RateLimitService } from './rate-limit-service.js';
-import { validateRedisDownPolicy, type RateLimitAlgorithm, type RateLimitResult, type RedisDownPolicy } from './types.js';
+import { validateRedisDownPolicy, type RateLimitAlgorithm, type RateLimitPolicy, type RateLimitResult, type RedisDownPolicy } from './types.js';
 
 /**
  * `@nestjs/throttler` v6's `ThrottlerStorageRecord`, restated so that redkit does not need the
@@ -42,6 +42,18 @@ export class RedkitThrottlerStorage {
     this.#algorithm = options.algorithm ?? 'fixed-window';
   }
 
+  // One policy object per throttler while its settings stay the same: the Redis store builds
+  // a policy's keys and arguments once per object.
+  readonly #policies = new Map<string, RateLimitPolicy>();
+  #policy(throttlerName: string, limit: number, windowMs: number, blockMs: number): RateLimitPolicy {
+    const known = this.#policies.get(throttlerName);
+    if (known && known.limit === limit && known.windowMs === windowMs && known.blockMs === blockMs) return known;
+    const policy: RateLimitPolicy = { algorithm: this.#algorithm, limit, windowMs, blockMs };
+    if (this.#policies.size >= 1000) this.#policies.clear();
+    this.#policies.set(throttlerName, policy);
+    return policy;
+  }
+
   /**
    * Counts one hit of `key` for `throttlerName`. `ttl` and `blockDuration` in ms (v6); the
    * returned `timeToExpire` and `timeToBlockExpire` in seconds, as the guard expects.
@@ -51,7 +63,7 @@ export class RedkitThrottlerStorage {
     if (!Number.isSafeInteger(limit) || limit <= 0) throw new InvalidArgumentError('limit', `throttler "${throttlerName}": limit must be a positive whole number (got ${limit})`);
     if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new InvalidArgumentError('ttl', `throttler "${throttlerName}": ttl must be a positive whole number of milliseconds (got ${ttl})`);
     const blockMs = Number.isFinite(blockDuration) && blockDuration > 0 ? Math.ceil(blockDuration) : 0;
-    const policy = { algorithm: this.#algorithm, limit, windowMs: ttl, blockMs };
+    const policy = this.#policy(throttlerName, limit, ttl, blockMs);
     const result: RateLimitResult = await this.#service.decide(`throttler:${throttlerName}:${key}`, policy, 1, false, this.#onRedisDown);
     return {
       // The guard shows `limit - totalHits` as remaining (so a local share shows its own remaining);
