@@ -79,15 +79,18 @@ export class RedisLockBackend implements LockBackend {
   }
 
   #acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number, attempt: number): Promise<AcquireReply> {
+    const connection = this.#ctx.connection;
+    const client = connection.client;
+    if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
     const { keys } = this.#names(ref);
-    return this.#run((client) => {
-      const known = this.#serverRunId(client);
-      const call = (runId: string) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId]);
-      return typeof known === 'string' ? call(known) : known.then(call);
-    }).then((raw) => {
+    const known = this.#serverRunId(client);
+    const call = (runId: string) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId]);
+    // Errors are mapped in the same reaction that reads the reply (not through connection.run):
+    // acquire and release are the hot path, one promise less each.
+    return (typeof known === 'string' ? call(known) : known.then(call)).then((raw): AcquireReply | Promise<AcquireReply> => {
+      if (typeof raw === 'number') return { status: 'granted', fence: raw };
       const reply = raw as [number, number | string];
       switch (reply[0]) {
-        case 1: return { status: 'granted', fence: Number(reply[1]) };
         case 0: return { status: 'busy', retryMs: Number(reply[1]) };
         case 2: return { status: 'queued', retryMs: Number(reply[1]) };
         case 3: return { status: 'guard', retryMs: Number(reply[1]) };
@@ -97,12 +100,19 @@ export class RedisLockBackend implements LockBackend {
           if (attempt >= 2) throw new Error(`lock "${ref.name}": the Redis run_id keeps changing`);
           return this.#acquire(ref, token, ttlMs, waitMs, guardMs, attempt + 1);
       }
-    });
+    }, this.#unavailable);
   }
 
   release(ref: LockRef, token: string): Promise<boolean> {
-    return this.#run((client) => callScript(client, 'release', this.#keys(ref), [token, ref.limit])).then(isOne);
+    const connection = this.#ctx.connection;
+    const client = connection.client;
+    if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
+    return callScript(client, 'release', this.#keys(ref), [token, ref.limit]).then(isOne, this.#unavailable);
   }
+
+  readonly #unavailable = (err: unknown): never => {
+    throw this.#ctx.connection.toUnavailable(err);
+  };
 
   async extend(ref: LockRef, token: string, ttlMs: number): Promise<number | null> {
     const fence = await this.#run((client) => callScript(client, 'extend', this.#keys(ref), [token, ttlMs, ref.limit]));

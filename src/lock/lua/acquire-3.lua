@@ -1,7 +1,7 @@
 -- Acquires a slot of a lock (limit 1) or semaphore (limit n) for a token, fairly (FIFO).
 -- KEYS: see lib.lua. ARGV[1] token, ARGV[2] ttlMs, ARGV[3] limit, ARGV[4] waitMs (0: do not
 -- queue), ARGV[5] restart guard ms, ARGV[6] the run_id the client saw.
--- Returns {1, fence} granted | {0, retryMs} busy | {2, retryMs} queued |
+-- Returns fence (a bare number: the common reply stays small) granted | {0, retryMs} busy | {2, retryMs} queued |
 -- {3, retryMs} restart guard (Redis restarted less than the guard ago) | {4, run_id} stale run_id.
 bind(KEYS)
 local token, ttl, limit, wait = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -30,7 +30,7 @@ if not anyWaiters() then
     held = holderCount()
   end
   if held == 0 or (held < limit and not holderExpiry(token)) then
-    return {1, grant(token, ttl, held == 0)}
+    return grant(token, ttl, held == 0)
   end
 end
 
@@ -41,10 +41,10 @@ if mine and holderExpiry(token) then
   -- Handed to us (now or by an earlier release): the lease starts from this call.
   setExpiry(token, nowMs + ttl)
   keepAlive(ttl + IDLE_MS, false)
-  return {1, tonumber(mine)}
+  return tonumber(mine)
 end
 if holderCount() < limit and not anyWaiters() then
-  return {1, grant(token, ttl, false)}
+  return grant(token, ttl, false)
 end
 local retry = nextExpiry(ttl)
 if wait <= 0 then return {0, retry} end
