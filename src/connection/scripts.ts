@@ -169,13 +169,11 @@ const pending = new WeakMap<Redis, Map<string, PendingCall[]>>();
 function enqueue(client: Redis, name: string, script: RegisteredScript, keysAndArgs: ReadonlyArray<string | number>): Promise<unknown> {
   let byName = pending.get(client);
   if (!byName) pending.set(client, byName = new Map());
+  // process.nextTick runs after every promise job of the current turn: calls made by code that
+  // resumes from the same socket read share the batch, and none waits for another I/O turn.
+  if (byName.size === 0) process.nextTick(flush, client, byName);
   let calls = byName.get(name);
-  if (!calls) {
-    byName.set(name, calls = []);
-    // process.nextTick runs after every promise job of the current turn: calls made by code that
-    // resumes from the same socket read share the batch, and none waits for another I/O turn.
-    process.nextTick(flush, client, byName, name, script);
-  }
+  if (!calls) byName.set(name, calls = []);
   const queue = calls;
   const promise = new Promise((resolve, reject) => queue.push({ keysAndArgs, resolve, reject }));
   if (queue.length >= EAGER_BATCH) {
@@ -185,11 +183,15 @@ function enqueue(client: Redis, name: string, script: RegisteredScript, keysAndA
   return promise;
 }
 
-function flush(client: Redis, byName: Map<string, PendingCall[]>, name: string, script: RegisteredScript): void {
-  const calls = byName.get(name);
-  if (!calls) return;
-  byName.delete(name);
-  send(client, script, calls);
+/** Sends what the tick left of every script's batch in one socket write (corked: a syscall is ~25 µs here). */
+function flush(client: Redis, byName: Map<string, PendingCall[]>): void {
+  if (byName.size === 0) return;
+  const socket = client.stream;
+  const cork = byName.size > 1 && socket !== undefined && socket !== null;
+  if (cork) socket.cork();
+  for (const [name, calls] of byName) send(client, registry.get(name)!, calls);
+  byName.clear();
+  if (cork) socket.uncork();
 }
 
 function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {
