@@ -585,7 +585,7 @@ export class Cache<T = unknown> {
     let pending;
     try {
       pending = this.#store.set(key, entry, payload);
-      // Published right after SET so both leave in the same auto-pipelined batch.
+      // Published right after SET so both leave in the same socket write.
       if (this.#notify) this.#publish({ t: 's', i: this.#ctx.instanceId, n: this.name, k: [key] });
     } catch (err) {
       return this.#writeFailed(key, err);

@@ -26,7 +26,7 @@ export interface RedisCacheStoreOptions {
 }
 
 /**
- * The Redis implementation of CacheStore, on the shared command client (auto-pipelined).
+ * The Redis implementation of CacheStore, on the shared command client (writes batched per tick).
  * Stored form: `<expiresAt ms>:<staleUntil ms>:<payload>`, with a Redis TTL at `staleUntil`, so
  * a value in grace is still there and a reader can tell it is stale.
  */

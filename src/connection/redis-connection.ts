@@ -6,6 +6,7 @@ import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
+import { batchWritesPerTick } from './write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
 
 /** Where the shared connection stands. */
@@ -101,12 +102,11 @@ export class RedisConnection extends EventEmitter {
       // fail only after many reconnect attempts, which would hang the request path.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      enableAutoPipelining: true,
-      // Scripts skip the auto-pipeline: it keeps one batch in flight per client, so a batch of
-      // scripts (10–30 µs each in Redis) stalls everything behind it. Measured with lock and
-      // rate-limit scripts: about 2× and 1.2× the throughput when they go out at once instead.
-      autoPipeliningIgnoredCommands: ['evalsha', 'eval'],
+      // Writes are batched per tick by batchWritesPerTick instead of ioredis's auto-pipeline,
+      // which keeps one batch in flight per client (see write-batching.ts).
+      enableAutoPipelining: false,
     });
+    batchWritesPerTick(client);
     this.#client = client;
     client.on('ready', () => {
       this.#attempt = 0;
@@ -364,7 +364,7 @@ export class RedisConnection extends EventEmitter {
       client.disconnect(false);
       return;
     }
-    // Auto-pipelined commands are flushed on a later tick; QUIT sent before them would cut them off.
+    // Commands of this tick are still corked (write-batching.ts); QUIT must queue behind them.
     await new Promise((resolve) => setImmediate(resolve));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, type Redis } from 'ioredis';
+import { flushWrites } from './write-batching.js';
 
 /** A Lua script and how many of its leading arguments are keys. */
 export interface LuaScript {
@@ -159,10 +160,10 @@ interface PendingCall {
 const pending = new WeakMap<Redis, Map<string, PendingCall[]>>();
 
 /*
- * Written here rather than left to ioredis's auto-pipeline: that pipeline keeps one batch in
- * flight per client (scripts queued behind a running batch wait for its whole reply; measured,
- * it slowed locks and rate limits), and a pipeline still costs Redis one script start and
- * ioredis one command object per call. Here a tick's calls cost one command and one script start.
+ * Batched here, not only written together (write-batching.ts does that for every command): a
+ * call sent on its own costs Redis one script start and ioredis one command object and reply;
+ * here a batch of calls costs one of each (measured with the eager send below: lock cycles
+ * ~24 k → ~33 k/s, rate-limit decisions on distinct keys ~72 k → ~120 k/s).
  * The batch spans keys of different hash slots: right for the one Redis node redkit connects
  * to today; Redis Cluster support would have to batch per slot.
  */
@@ -179,6 +180,8 @@ function enqueue(client: Redis, name: string, script: RegisteredScript, keysAndA
   if (queue.length >= EAGER_BATCH) {
     byName.delete(name);
     send(client, script, queue);
+    // Past the per-tick write batching too: Redis starts on this batch now.
+    flushWrites(client);
   }
   return promise;
 }

@@ -358,6 +358,8 @@ export class LockManager {
           handed = null; // too late to trust the send time: the acquire below claims it
         }
         if (options.signal?.aborted || waiter.signal.aborted) throw new LockBusyError(ref.name, 'aborted', 0, Date.now() - started);
+        // close() aborts the waiters it knows; one that queued while close() ran stops here.
+        if (this.#closed) throw new ClosedError('kit.lock');
         if (remaining <= 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', 'retryMs' in reply ? reply.retryMs : 0, Date.now() - started);
         sentAt = Date.now();
         reply = await backend.acquire(ref, tok, ttlMs, remaining, guardMs);

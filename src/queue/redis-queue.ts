@@ -196,9 +196,17 @@ export class RedisWorker {
     clearTimeout(timer);
     if (closed && this.#client.status === 'ready') await this.#client.quit().catch(() => undefined);
     this.#client.disconnect(false);
-    // Not closed in time (Redis down): the clients end at their next reconnect attempt, and
-    // BullMQ's close then completes and clears its timers; bounded by one backoff delay.
-    if (!closed) await Promise.race([closing, new Promise((r) => { timer = setTimeout(r, GRACE_MS); })]);
+    if (!closed) {
+      // BullMQ's close stops its stalled-jobs checker and lock extender only once Redis answered;
+      // both re-arm ref'd timers, so with Redis gone they kept the process alive (seen in
+      // test/nestjs/lifecycle under load). Stop them here (bullmq 6.7 Worker internals, guarded).
+      const internals = this.#worker as unknown as { stalledCheckStopper?: () => void; lockManager?: { close?(): Promise<void> } };
+      internals.stalledCheckStopper?.();
+      void internals.lockManager?.close?.()?.catch(() => undefined);
+      // The clients end at their next reconnect attempt and BullMQ's close then completes;
+      // bounded by one backoff delay.
+      await Promise.race([closing, new Promise((r) => { timer = setTimeout(r, GRACE_MS); })]);
+    }
     clearTimeout(timer);
   }
 }
