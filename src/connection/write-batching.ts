@@ -17,10 +17,11 @@ type Socket = Redis['stream'];
  */
 export function batchWritesPerTick(client: Redis): void {
   const send = client.sendCommand;
-  const state = { corked: null as Socket | null };
+  const state = { corked: null as Socket | null, scripts: 0 };
   const uncork = () => {
     const socket = state.corked;
     state.corked = null;
+    state.scripts = 0;
     socket?.uncork();
   };
   corkState.set(client, state);
@@ -33,11 +34,23 @@ export function batchWritesPerTick(client: Redis): void {
         process.nextTick(uncork);
       }
     }
-    return send.apply(this, args);
+    const sent = send.apply(this, args);
+    // Scripts are costly in Redis: held to the end of the tick, a tick's worth would reach
+    // Redis at once and come back at once, this process and Redis taking turns again (job
+    // updates: 0.55× the throughput). Every SCRIPTS_PER_WRITE of them go out without waiting.
+    const name = args[0].name;
+    if (state.corked !== null && (name === 'evalsha' || name === 'eval') && ++state.scripts >= SCRIPTS_PER_WRITE) {
+      state.scripts = 0;
+      state.corked.uncork();
+      state.corked.cork();
+    }
+    return sent;
   } as Redis['sendCommand'];
 }
 
-const corkState = new WeakMap<Redis, { corked: Socket | null }>();
+const SCRIPTS_PER_WRITE = 16;
+
+const corkState = new WeakMap<Redis, { corked: Socket | null; scripts: number }>();
 
 /** Writes what `client` holds corked now; later commands of this tick are corked again. */
 export function flushWrites(client: Redis): void {
