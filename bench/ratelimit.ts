@@ -37,7 +37,7 @@ const server = await startRedis();
 const kit = await createRedkit({ url: server.url, logger: silentLogger, env: {}, keyPrefix: 'bench' });
 
 // Anchors get their own clients from the same connection settings; with and without ioredis
-// auto-pipelining (redkit's shared client has it on).
+// auto-pipelining (redkit's shared client batches its writes per tick instead).
 const rlfPiped = new RateLimiterRedis({ storeClient: kit.connection.dedicatedClient({ purpose: 'bench-rlf-piped', overrides: { enableAutoPipelining: true } }), points: BIG, duration: 60, keyPrefix: 'rlf1' });
 const rlfPlain = new RateLimiterRedis({ storeClient: kit.connection.dedicatedClient({ purpose: 'bench-rlf' }), points: BIG, duration: 60, keyPrefix: 'rlf2' });
 const minimalClient = kit.connection.dedicatedClient({ purpose: 'bench-minimal-throttler', overrides: { enableAutoPipelining: true } });
