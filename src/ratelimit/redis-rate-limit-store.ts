@@ -77,8 +77,8 @@ export class RedisRateLimitStore implements RateLimitStore {
     return call;
   }
 
-  #keys(key: string, algorithm: RateLimitAlgorithm): string[] {
-    return SCRIPTS[algorithm].suffixes.map((suffix) => this.#ctx.keys.tagged('ratelimit', `${algorithm}:${key}`, suffix));
+  #keys(call: PolicyCall, key: string): string[] {
+    return call.suffixes.map((suffix) => call.keyHead + key + suffix);
   }
 
   /**
@@ -120,15 +120,14 @@ export class RedisRateLimitStore implements RateLimitStore {
   }
 
   #call(call: PolicyCall, key: string, peek: '0' | '1', costs: number[]): Promise<number[]> {
-    const args: Array<string | number> = [];
-    for (const suffix of call.suffixes) args.push(call.keyHead + key + suffix);
+    const args: Array<string | number> = this.#keys(call, key);
     args.push(call.args[0]!, call.args[1]!, call.args[2]!, this.#now ? String(this.#now()) : '', peek);
     for (const cost of costs) args.push(cost);
     return this.#ctx.connection.run((client) => runScript<number[]>(client, call.script.command, args));
   }
 
   async reset(key: string, policy: RateLimitPolicy): Promise<void> {
-    const keys = this.#keys(key, policy.algorithm);
+    const keys = this.#keys(this.#policyCall(policy), key);
     await this.#ctx.connection.run((client) => client.del(...keys));
   }
 
