@@ -186,15 +186,10 @@ function enqueue(client: Redis, name: string, script: RegisteredScript, keysAndA
   return promise;
 }
 
-/** Sends what the tick left of every script's batch in one socket write (corked: a syscall is ~25 µs here). */
+/** Sends what the tick left of every script's batch (the client's write batching makes that one socket write). */
 function flush(client: Redis, byName: Map<string, PendingCall[]>): void {
-  if (byName.size === 0) return;
-  const socket = client.stream;
-  const cork = byName.size > 1 && socket !== undefined && socket !== null;
-  if (cork) socket.cork();
   for (const [name, calls] of byName) send(client, registry.get(name)!, calls);
   byName.clear();
-  if (cork) socket.uncork();
 }
 
 function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {

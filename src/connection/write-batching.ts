@@ -17,7 +17,7 @@ type Socket = Redis['stream'];
  */
 export function batchWritesPerTick(client: Redis): void {
   const send = client.sendCommand;
-  const state = { corked: null as Socket | null, scripts: 0 };
+  const state: CorkState = { corked: null, scripts: 0 };
   const uncork = () => {
     const socket = state.corked;
     state.corked = null;
@@ -39,24 +39,27 @@ export function batchWritesPerTick(client: Redis): void {
     // Redis at once and come back at once, this process and Redis taking turns again (job
     // updates: 0.55× the throughput). Every SCRIPTS_PER_WRITE of them go out without waiting.
     const name = args[0].name;
-    if (state.corked !== null && (name === 'evalsha' || name === 'eval') && ++state.scripts >= SCRIPTS_PER_WRITE) {
-      state.scripts = 0;
-      state.corked.uncork();
-      state.corked.cork();
-    }
+    if ((name === 'evalsha' || name === 'eval') && ++state.scripts >= SCRIPTS_PER_WRITE) flush(state);
     return sent;
   } as Redis['sendCommand'];
 }
 
 const SCRIPTS_PER_WRITE = 16;
 
-const corkState = new WeakMap<Redis, { corked: Socket | null; scripts: number }>();
+interface CorkState { corked: Socket | null; scripts: number }
+
+const corkState = new WeakMap<Redis, CorkState>();
 
 /** Writes what `client` holds corked now; later commands of this tick are corked again. */
 export function flushWrites(client: Redis): void {
   const state = corkState.get(client);
-  const socket = state?.corked;
-  if (!state || !socket) return;
+  if (state) flush(state);
+}
+
+function flush(state: CorkState): void {
+  state.scripts = 0;
+  const socket = state.corked;
+  if (!socket) return;
   socket.uncork();
   socket.cork();
 }
