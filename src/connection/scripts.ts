@@ -21,6 +21,13 @@ export interface LuaScript {
    * calls of one atomic EVAL all happen at the same instant anyway.
    */
   batch?: boolean;
+  /**
+   * Names of the keys then the arguments, in call order: the body is then a function of these
+   * locals instead of reading KEYS and ARGV, and every call passes exactly this many values.
+   * A batch then hands each call its values on the Lua stack, with no table per call: the lock
+   * scripts' wrapper went from ~1.9 to ~1.1 µs per call (measured, 10 values a call).
+   */
+  parameters?: readonly string[];
 }
 
 interface RegisteredScript extends LuaScript {
@@ -49,6 +56,7 @@ const EAGER_BATCH = 16;
  * error reply.
  */
 function batchedLua(script: LuaScript): string {
+  if (script.parameters) return batchedParameterLua(script, script.parameters);
   // The keys table is built by one constructor (sized once); the args table is reused, cleared
   // past the call's own count: measured 2.1 → 1.6 µs of wrapper per call.
   const keyList = Array.from({ length: script.numberOfKeys }, (_, j) => `KEYS[k + ${j}]`).join(', ');
@@ -79,6 +87,52 @@ return out
 `;
 }
 
+/**
+ * The wrapper of a batchable script with named parameters: ARGV = [count, values₁…, values₂…]
+ * (no per-call count: every call passes the same number), KEYS = the calls' keys.
+ */
+function batchedParameterLua(script: LuaScript, parameters: readonly string[]): string {
+  const keys = script.numberOfKeys;
+  const args = parameters.length - keys;
+  const values = [
+    ...Array.from({ length: keys }, (_, j) => `KEYS[k + ${j + 1}]`),
+    ...Array.from({ length: args }, (_, j) => `ARGV[a + ${j + 1}]`),
+  ].join(', ');
+  return `local batchTime = redis.call('TIME')
+local function serverTime() return batchTime end
+${script.prelude ?? ''}
+local function call(${parameters.join(', ')})
+${script.lua}
+end
+local out, k, a = {}, 0, 1
+for i = 1, tonumber(ARGV[1]) do
+  local ok, reply = pcall(call, ${values})
+  k = k + ${keys}
+  a = a + ${args}
+  if not ok then
+    reply = redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
+  elseif reply == nil then
+    reply = false
+  end
+  out[i] = reply
+end
+return out
+`;
+}
+
+/** What runs for one call of a script: its prelude, then its body (a function of its parameters, if named). */
+function singleCallLua(script: LuaScript): string {
+  const parts = [script.batch ? SINGLE_CALL_PRELUDE : '', script.prelude ?? ''];
+  if (script.parameters) {
+    const keys = script.numberOfKeys;
+    const values = script.parameters.map((_, j) => (j < keys ? `KEYS[${j + 1}]` : `ARGV[${j - keys + 1}]`)).join(', ');
+    parts.push(`local function call(${script.parameters.join(', ')})\n${script.lua}\nend\nreturn call(${values})`);
+  } else {
+    parts.push(script.lua);
+  }
+  return parts.filter(Boolean).join('\n');
+}
+
 function sha1(text: string): string {
   return createHash('sha1').update(text).digest('hex');
 }
@@ -99,8 +153,8 @@ export function readLua(moduleUrl: string, path: string): string {
  */
 export function registerScripts(scripts: Record<string, LuaScript>): void {
   for (const [name, script] of Object.entries(scripts)) {
-    // What runs for one call: the prelude, then the body (batchable ones read TIME themselves).
-    const single = [script.batch ? SINGLE_CALL_PRELUDE : '', script.prelude ?? '', script.lua].filter(Boolean).join('\n');
+    if (script.parameters && script.parameters.length < script.numberOfKeys) throw new Error(`redkit: script "${name}" names fewer parameters than it has keys`);
+    const single = singleCallLua(script);
     const existing = registry.get(name);
     if (existing && existing.lua !== single) throw new Error(`redkit: two different scripts registered as "${name}"; bump the version in the name`);
     const registered: RegisteredScript = { ...script, lua: single, sha: sha1(single) };
@@ -123,8 +177,11 @@ export function registerScripts(scripts: Record<string, LuaScript>): void {
 export function runScript<T = unknown>(client: Redis, name: string, keysAndArgs: ReadonlyArray<string | number>): Promise<T> {
   const script = registry.get(name);
   if (!script) return Promise.reject(new Error(`redkit: no script registered as "${name}"`));
+  if (script.parameters && keysAndArgs.length !== script.parameters.length) {
+    return Promise.reject(new Error(`redkit: script "${name}" takes ${script.parameters.length} keys and arguments (got ${keysAndArgs.length})`));
+  }
   if (script.batched) return enqueue(client, name, script, keysAndArgs) as Promise<T>;
-  return evalScript(client, script.sha, script.lua, script.numberOfKeys, keysAndArgs) as Promise<T>;
+  return evalScript(client, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, keysAndArgs)) as Promise<T>;
 }
 
 /**
@@ -138,14 +195,19 @@ class FlatArgs extends Array<string | number> {
   }
 }
 
-function evalScript(client: Redis, sha: string, lua: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<string | number>): Promise<unknown> {
+/** EVALSHA's arguments: sha, number of keys, then the keys and arguments. */
+function flatArgs(sha: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<string | number>): FlatArgs {
   const args = new FlatArgs();
   args.push(sha, numberOfKeys);
   for (let i = 0; i < keysAndArgs.length; i++) args.push(keysAndArgs[i]!);
+  return args;
+}
+
+function evalScript(client: Redis, sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
   const command = new Command('evalsha', args, { replyEncoding: 'utf8' });
   return (client.sendCommand(command) as Promise<unknown>).catch((err: unknown) => {
     // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...keysAndArgs);
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...args.slice(2));
     throw err;
   });
 }
@@ -195,19 +257,22 @@ function flush(client: Redis, byName: Map<string, PendingCall[]>): void {
 function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {
   if (calls.length === 1) {
     const only = calls[0]!;
-    evalScript(client, script.sha, script.lua, script.numberOfKeys, only.keysAndArgs).then(only.resolve, only.reject);
+    evalScript(client, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then(only.resolve, only.reject);
     return;
   }
-  const keys: Array<string | number> = [];
-  const args: Array<string | number> = [calls.length];
+  const batched = script.batched!;
+  const keyCount = script.numberOfKeys;
+  // EVALSHA sha numkeys keys₁ keys₂ … count [argc₁] args₁ [argc₂] args₂ … (no argc with named parameters).
+  const args = new FlatArgs();
+  args.push(batched.sha, keyCount * calls.length);
+  for (const call of calls) for (let i = 0; i < keyCount; i++) args.push(call.keysAndArgs[i]!);
+  args.push(calls.length);
   for (const call of calls) {
     const all = call.keysAndArgs;
-    for (let i = 0; i < script.numberOfKeys; i++) keys.push(all[i]!);
-    args.push(all.length - script.numberOfKeys);
-    for (let i = script.numberOfKeys; i < all.length; i++) args.push(all[i]!);
+    if (!script.parameters) args.push(all.length - keyCount);
+    for (let i = keyCount; i < all.length; i++) args.push(all[i]!);
   }
-  const batched = script.batched!;
-  evalScript(client, batched.sha, batched.lua, keys.length, [...keys, ...args]).then(
+  evalScript(client, batched.sha, batched.lua, keyCount * calls.length, args).then(
     (replies) => {
       const list = replies as unknown[];
       for (let i = 0; i < calls.length; i++) {

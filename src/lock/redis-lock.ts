@@ -88,7 +88,7 @@ export class RedisLockBackend implements LockBackend {
     // Errors are mapped in the same reaction that reads the reply (not through connection.run):
     // acquire and release are the hot path, one promise less each.
     return (typeof known === 'string' ? call(known) : known.then(call)).then((raw): AcquireReply | Promise<AcquireReply> => {
-      if (typeof raw === 'number') return { status: 'granted', fence: raw };
+      if (typeof raw === 'string') return { status: 'granted', fence: Number(raw) };
       const reply = raw as [number, number | string];
       switch (reply[0]) {
         case 0: return { status: 'busy', retryMs: Number(reply[1]) };

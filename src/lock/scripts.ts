@@ -1,10 +1,21 @@
 import type { Redis } from 'ioredis';
 import { readLua, registerScripts, runScript } from '../connection/scripts.js';
 
-/** The lock scripts, by command stem; each file is `lua/<stem>-<numKeys>.lua`. */
-const SCRIPTS = { acquire: 3, release: 3, extend: 3, cancel: 3, inspect: 3 } as const;
+const KEYS = ['holdersKey', 'waitersKey', 'metaKey'] as const;
+
+/**
+ * The lock scripts by command stem, each file `lua/<stem>-3.lua`, with the names of what a call
+ * passes after the name's three keys (the scripts read them as locals).
+ */
+const SCRIPTS = {
+  acquire: ['token', 'ttlArg', 'limitArg', 'waitArg', 'guardArg', 'runId'],
+  release: ['token', 'limitArg'],
+  extend: ['token', 'ttlArg', 'limitArg'],
+  cancel: ['token', 'limitArg'],
+  inspect: ['limitArg'],
+} as const;
 /** Bump when any script changes: clients that already defined an older body keep theirs. */
-const VERSION = 2;
+const VERSION = 3;
 
 /** A lock script's stem. */
 export type LockScript = keyof typeof SCRIPTS;
@@ -16,14 +27,14 @@ export function commandName(stem: LockScript): string {
 
 // lib.lua holds the helpers every script shares: their prelude, defined once per EVAL.
 const lib = readLua(import.meta.url, './lua/lib.lua');
-registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([stem, keys]) => [
+registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([stem, args]) => [
   commandName(stem as LockScript),
-  { numberOfKeys: keys, prelude: lib, lua: readLua(import.meta.url, `./lua/${stem}-${keys}.lua`), batch: true },
+  { numberOfKeys: KEYS.length, parameters: [...KEYS, ...args], prelude: lib, lua: readLua(import.meta.url, `./lua/${stem}-3.lua`), batch: true },
 ])));
 
 const COMMANDS = Object.fromEntries(Object.keys(SCRIPTS).map((stem) => [stem, commandName(stem as LockScript)])) as Record<LockScript, string>;
 
-/** Calls a lock script. */
-export function callScript(client: Redis, stem: LockScript, keys: string[], args: Array<string | number>): Promise<unknown> {
-  return runScript(client, COMMANDS[stem], keys.concat(args as string[]));
+/** Calls a lock script: the name's three keys, then the script's arguments in the order above. */
+export function callScript(client: Redis, stem: LockScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
+  return runScript(client, COMMANDS[stem], [...keys, ...args]);
 }

@@ -18,6 +18,17 @@ return {v, t[1], t[2]}`,
   },
 });
 
+// The same with named parameters: the body reads `key`, `by` and `tag` as locals.
+registerScripts({
+  redkitTestNamedIncrV1: {
+    numberOfKeys: 1,
+    batch: true,
+    parameters: ['key', 'by', 'tag'],
+    lua: `if by == 'fail' then return redis.error_reply('ERR asked to fail') end
+return {redis.call('INCRBY', key, by), tag}`,
+  },
+});
+
 /** Counts the EVAL/EVALSHA commands Redis receives that touch `marker` keys (MONITOR sees every command). */
 async function countScriptCalls(kit: Redkit, marker: string, body: () => Promise<unknown>): Promise<number> {
   const monitor = await kit.connection.dedicatedClient({ purpose: 'test-monitor' }).monitor();
@@ -74,6 +85,19 @@ describe('connection: batched scripts', () => {
     await fixture.kit.redis!.script('FLUSH');
     const replies = await Promise.all([call('flushed', '1'), call('flushed', '1')]);
     assert.deepEqual(replies.map((r) => r![0]), [1, 2]);
+  });
+
+  test('named parameters: one EVALSHA per batch, each call sees its own values; a wrong count is refused', async () => {
+    const { kit } = fixture;
+    const named = (key: string, by: string, tag: string) => kit.connection.run((client) => runScript<[number, string]>(client, 'redkitTestNamedIncrV1', [kit.keys.key('t', key), by, tag]));
+    await Promise.all([named('nwarm', '1', 'a'), named('nwarm', '1', 'b')]);
+    let replies: Array<PromiseSettledResult<[number, string]>> = [];
+    const calls = await countScriptCalls(kit, ':t:n', async () => {
+      replies = await Promise.allSettled([named('n1', '1', 'x'), named('n1', '2', 'y'), named('n2', 'fail', 'z'), named('n1', '3', 'w')]);
+    });
+    assert.equal(calls, 1);
+    assert.deepEqual(replies.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason.message))), [[1, 'x'], [3, 'y'], 'ERR asked to fail', [6, 'w']]);
+    await assert.rejects(kit.connection.run((client) => runScript(client, 'redkitTestNamedIncrV1', [kit.keys.key('t', 'n1'), '1'])), /takes 3 keys and arguments \(got 2\)/);
   });
 
   test('Redis paused: a batch rejects every call with a typed error within the command timeout; resumed: calls work again', async () => {

@@ -1,9 +1,8 @@
 -- Withdraws a waiter (timeout, abort). A slot handed to it meanwhile is released and passed on.
--- KEYS: see lib.lua. ARGV[1] token, ARGV[2] limit.
+-- Parameters (src/lock/scripts.ts): the name's keys (see lib.lua), token, limit.
 -- Returns 1 when it held a slot (now released) | 0 otherwise.
-bind(KEYS)
-local token, limit = ARGV[1], tonumber(ARGV[2])
-open(limit, false)
+bind(holdersKey, waitersKey, metaKey)
+open(limitArg, false)
 redis.call('ZREM', waiters, token)
 redis.call('HDEL', meta, 'w:' .. token)
 local held = 0
@@ -12,5 +11,5 @@ if holderExpiry(token) then
   held = 1
 end
 purge()
-promote(limit, '')
+promote(tonumber(limitArg), '')
 return held

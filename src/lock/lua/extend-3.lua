@@ -1,11 +1,9 @@
 -- Extends a live slot of a token to ttl from now.
--- KEYS: see lib.lua. ARGV[1] token, ARGV[2] ttlMs, ARGV[3] limit.
--- Returns the holder's fence | 0 when the token no longer holds (expired or released).
-bind(KEYS)
-local token, ttl = ARGV[1], tonumber(ARGV[2])
-open(tonumber(ARGV[3]), false)
+-- Parameters (src/lock/scripts.ts): the name's keys (see lib.lua), token, ttlMs, limit.
+-- Returns the holder's fence (a string) | 0 when the token no longer holds (expired or released).
+bind(holdersKey, waitersKey, metaKey)
+open(limitArg, false)
 local expiry = holderExpiry(token)
 if not expiry or expiry <= nowMs then return 0 end
-setExpiry(token, nowMs + ttl)
-keepAlive(ttl + IDLE_MS, false)
-return tonumber(holderFence(token))
+setExpiry(token, tonumber(ttlArg), ttlArg)
+return holderFence(token)

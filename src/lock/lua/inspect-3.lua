@@ -1,11 +1,11 @@
 -- Lists the live holders of a name.
--- KEYS: see lib.lua. ARGV[1] limit.
+-- Parameters (src/lock/scripts.ts): the name's keys (see lib.lua), limit.
 -- Returns a flat array: token, fence, remaining ms, token, fence, remaining ms, …
-bind(KEYS)
-open(tonumber(ARGV[1]), false)
+bind(holdersKey, waitersKey, metaKey)
+open(limitArg, false)
 if single then
   if holderCount() == 0 then return {} end
-  return {mh, mhf or '0', mhx - nowMs}
+  return {mh, lastFence() or '0', mhx - nowMs}
 end
 local live = redis.call('ZRANGEBYSCORE', holders, '(' .. nowMs, '+inf', 'WITHSCORES')
 local out = {}

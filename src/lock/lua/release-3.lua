@@ -1,14 +1,13 @@
 -- Releases a token's slot and hands free slots to the oldest waiters.
--- KEYS: see lib.lua. ARGV[1] token, ARGV[2] limit.
+-- Parameters (src/lock/scripts.ts): the name's keys (see lib.lua), token, limit.
 -- Returns 1 released | 0 the token held nothing (expired or never granted): nothing deleted.
-bind(KEYS)
-local token, limit = ARGV[1], tonumber(ARGV[2])
-open(limit, false)
+bind(holdersKey, waitersKey, metaKey)
+open(limitArg, false)
 local expiry = holderExpiry(token)
 if expiry then removeHolder(token) end
 if anyWaiters() then
   purge()
-  promote(limit, '')
+  promote(tonumber(limitArg), '')
 end
 if expiry and expiry > nowMs then return 1 end
 return 0
