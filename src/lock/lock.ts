@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
-import type { LockBackend, LockRef } from './backend.js';
+import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
 import { RedisLockBackend } from './redis-lock.js';
 
@@ -185,15 +185,16 @@ class HeldLock implements Lock {
     this.#arm();
   }
 
-  async release(): Promise<boolean> {
-    if (this.#released) return false;
+  release(): Promise<boolean> {
+    if (this.#released) return Promise.resolve(false);
     this.#released = true;
     const wasValid = this.held;
     this.lose();
-    const released = await this.#backend.release(this.#ref, this.#token);
-    // The critical section outlived the lease: worth a line in the log, not an exception.
-    if (!released || !wasValid) this.onNotHeld?.(this);
-    return released && wasValid;
+    return this.#backend.release(this.#ref, this.#token).then((released) => {
+      // The critical section outlived the lease: worth a line in the log, not an exception.
+      if (!released || !wasValid) this.onNotHeld?.(this);
+      return released && wasValid;
+    });
   }
 }
 
@@ -281,13 +282,19 @@ export class LockManager {
   }
 
   /** @internal The shared acquire of locks, semaphore slots and leader leases. */
-  async acquireRef(ref: LockRef, options: LockOptions & { tokenPrefix?: string } = {}): Promise<Lock> {
-    if (this.#closed) throw new ClosedError('kit.lock');
-    const ttlMs = assertMs(options.ttl ?? DEFAULT_LOCK_TTL_MS, 'ttl', false);
-    const waitMs = assertMs(options.wait ?? 0, 'wait', true);
-    const guardMs = assertMs(options.restartGuard ?? ttlMs, 'restartGuard', true);
-    if (options.fallback !== undefined && options.fallback !== 'none' && options.fallback !== 'local') {
-      throw new InvalidArgumentError('fallback', `fallback must be 'none' or 'local' (got ${String(options.fallback)})`);
+  acquireRef(ref: LockRef, options: LockOptions & { tokenPrefix?: string } = {}): Promise<Lock> {
+    // Not async: the uncontended acquire is the hot path, and each async frame is a promise more.
+    if (this.#closed) return Promise.reject(new ClosedError('kit.lock'));
+    let ttlMs: number, waitMs: number, guardMs: number;
+    try {
+      ttlMs = assertMs(options.ttl ?? DEFAULT_LOCK_TTL_MS, 'ttl', false);
+      waitMs = assertMs(options.wait ?? 0, 'wait', true);
+      guardMs = assertMs(options.restartGuard ?? ttlMs, 'restartGuard', true);
+      if (options.fallback !== undefined && options.fallback !== 'none' && options.fallback !== 'local') {
+        throw new InvalidArgumentError('fallback', `fallback must be 'none' or 'local' (got ${String(options.fallback)})`);
+      }
+    } catch (err) {
+      return Promise.reject(err);
     }
     const acquired = this.#acquireOn(this.#backend, ref, ttlMs, waitMs, guardMs, options);
     if (options.fallback !== 'local') return acquired;
@@ -311,24 +318,27 @@ export class LockManager {
     return lock;
   }
 
-  async #acquireOn(backend: LockBackend, ref: LockRef, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions & { tokenPrefix?: string }): Promise<Lock> {
+  #acquireOn(backend: LockBackend, ref: LockRef, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions & { tokenPrefix?: string }): Promise<Lock> {
     const tok = token(options.tokenPrefix);
     const started = Date.now();
-    const deadline = started + waitMs;
-    if (options.signal?.aborted) throw new LockBusyError(ref.name, 'aborted', 0, 0);
-    const grant = (fence: number, sentAt: number) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs);
-
+    if (options.signal?.aborted) return Promise.reject(new LockBusyError(ref.name, 'aborted', 0, 0));
     // Fast path: one round trip when the lock is free or nobody waits.
-    let sentAt = Date.now();
-    let reply;
-    try {
-      reply = await backend.acquire(ref, tok, ttlMs, 0, guardMs);
-    } catch (err) {
+    return backend.acquire(ref, tok, ttlMs, 0, guardMs).then((reply) => {
+      if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, started, ttlMs);
+      if (waitMs === 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+      return this.#wait(backend, ref, tok, ttlMs, waitMs, guardMs, options, started, reply);
+    }, (err: unknown) => {
       if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
       throw err;
-    }
-    if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, sentAt, ttlMs);
-    if (waitMs === 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+    });
+  }
+
+  /** Queues for a name that the first attempt found taken, until granted, `wait` ends or the caller aborts. */
+  async #wait(backend: LockBackend, ref: LockRef, tok: string, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions, started: number, first: AcquireReply): Promise<Lock> {
+    const deadline = started + waitMs;
+    const grant = (fence: number, sentAt: number) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs);
+    let reply = first;
+    let sentAt: number;
 
     // Waiting: subscribe first so that no hand-off is missed, then queue and sleep until woken.
     const waiter = new AbortController();

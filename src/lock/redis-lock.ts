@@ -37,17 +37,25 @@ export class RedisLockBackend implements LockBackend {
     ctx.connection.on('disconnected', this.#onDisconnect);
   }
 
-  // Names repeat (the same lock taken again and again): their keys and channel are built once.
-  readonly #keyCache = new Map<string, { keys: string[]; channel: string }>();
+  // Names repeat (the same lock taken again and again): their keys and channel are built once,
+  // found by kind then name (no string built per call).
+  readonly #keyCache = new Map<LockRef['kind'], Map<string, { keys: string[]; channel: string }>>();
+  #keyCount = 0;
   #names(ref: LockRef): { keys: string[]; channel: string } {
-    const id = `${ref.kind}:${ref.name}`;
-    let names = this.#keyCache.get(id);
+    let byName = this.#keyCache.get(ref.kind);
+    if (!byName) this.#keyCache.set(ref.kind, byName = new Map());
+    let names = byName.get(ref.name);
     if (!names) {
       const k = this.#ctx.keys;
+      const id = `${ref.kind}:${ref.name}`;
       // The scripts publish on the meta key with `m` replaced by `wake` (lib.lua wakeChannel).
       names = { keys: [k.tagged('lock', id, 'h'), k.tagged('lock', id, 'q'), k.tagged('lock', id, 'm')], channel: k.tagged('lock', id, 'wake') };
-      if (this.#keyCache.size >= 10_000) this.#keyCache.clear();
-      this.#keyCache.set(id, names);
+      if (++this.#keyCount > 10_000) {
+        this.#keyCache.clear();
+        this.#keyCount = 1;
+        this.#keyCache.set(ref.kind, byName = new Map());
+      }
+      byName.set(ref.name, names);
     }
     return names;
   }
@@ -84,10 +92,9 @@ export class RedisLockBackend implements LockBackend {
     if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
     const { keys } = this.#names(ref);
     const known = this.#serverRunId(client);
-    const call = (runId: string) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId]);
-    // Errors are mapped in the same reaction that reads the reply (not through connection.run):
-    // acquire and release are the hot path, one promise less each.
-    return (typeof known === 'string' ? call(known) : known.then(call)).then((raw): AcquireReply | Promise<AcquireReply> => {
+    // The reply is read, and errors are mapped, in the reaction that settles the script call:
+    // acquire and release are the hot path, each promise less counts.
+    const onReply = (raw: unknown): AcquireReply | Promise<AcquireReply> => {
       if (typeof raw === 'string') return { status: 'granted', fence: Number(raw) };
       const reply = raw as [number, number | string];
       switch (reply[0]) {
@@ -100,14 +107,16 @@ export class RedisLockBackend implements LockBackend {
           if (attempt >= 2) throw new Error(`lock "${ref.name}": the Redis run_id keeps changing`);
           return this.#acquire(ref, token, ttlMs, waitMs, guardMs, attempt + 1);
       }
-    }, this.#unavailable);
+    };
+    const call = (runId: string) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId], onReply, this.#unavailable);
+    return typeof known === 'string' ? call(known) : known.then(call, this.#unavailable);
   }
 
   release(ref: LockRef, token: string): Promise<boolean> {
     const connection = this.#ctx.connection;
     const client = connection.client;
     if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
-    return callScript(client, 'release', this.#keys(ref), [token, ref.limit]).then(isOne, this.#unavailable);
+    return callScript(client, 'release', this.#keys(ref), [token, ref.limit], isOne, this.#unavailable);
   }
 
   readonly #unavailable = (err: unknown): never => {

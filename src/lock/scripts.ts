@@ -34,7 +34,17 @@ registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([stem, args]) =>
 
 const COMMANDS = Object.fromEntries(Object.keys(SCRIPTS).map((stem) => [stem, commandName(stem as LockScript)])) as Record<LockScript, string>;
 
-/** Calls a lock script: the name's three keys, then the script's arguments in the order above. */
-export function callScript(client: Redis, stem: LockScript, keys: readonly string[], args: ReadonlyArray<string | number>): Promise<unknown> {
-  return runScript(client, COMMANDS[stem], [...keys, ...args]);
+/**
+ * Calls a lock script: the name's three keys, then the script's arguments in the order above;
+ * `onReply` / `onError` map the outcome in the same reaction (see runScript).
+ */
+export function callScript<T = unknown>(
+  client: Redis,
+  stem: LockScript,
+  keys: readonly string[],
+  args: ReadonlyArray<string | number>,
+  onReply?: (reply: unknown) => T | PromiseLike<T>,
+  onError?: (err: unknown) => T | PromiseLike<T>,
+): Promise<T> {
+  return runScript(client, COMMANDS[stem], keys.concat(args as string[]), onReply, onError);
 }
