@@ -38,7 +38,7 @@ export function assertJobId(value: unknown, argument = 'jobId'): asserts value i
  * other than what was queued. Returns the JSON text; throws JobDataError otherwise.
  */
 export function serialiseJobData(data: unknown, maxBytes: number): string {
-  checkPlain(data, 'data', new Set(), 0);
+  checkPlain(data, null, 0);
   const json = JSON.stringify(data) ?? 'null';
   const bytes = Buffer.byteLength(json);
   if (bytes > maxBytes) {
@@ -47,36 +47,62 @@ export function serialiseJobData(data: unknown, maxBytes: number): string {
   return json;
 }
 
-function checkPlain(value: unknown, path: string, seen: Set<object>, depth: number): void {
+/**
+ * Where checkPlain is: the objects and arrays it is inside, each with the key leading down.
+ * The path text (`data.items[2]`) is built only for an error, and the chain doubles as the
+ * set of ancestors a circular reference would point back to (every add checks its data: no
+ * string or Set per value on the hot path).
+ */
+interface Inside {
+  readonly parent: Inside | null;
+  readonly value: object;
+  key: string | number;
+}
+
+function pathOf(at: Inside | null): string {
+  const keys: Array<string | number> = [];
+  for (let link = at; link; link = link.parent) keys.push(link.key);
+  let path = 'data';
+  for (let i = keys.length - 1; i >= 0; i--) path += typeof keys[i] === 'number' ? `[${keys[i]}]` : `.${keys[i]}`;
+  return path;
+}
+
+function checkPlain(value: unknown, at: Inside | null, depth: number): void {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw notSerialisable(path, `${value} is not representable in JSON`);
+    if (!Number.isFinite(value)) throw notSerialisable(pathOf(at), `${value} is not representable in JSON`);
     return;
   }
   if (value === undefined) {
     if (depth === 0) return;
-    throw notSerialisable(path, 'undefined in an array becomes null in JSON; use null');
+    throw notSerialisable(pathOf(at), 'undefined in an array becomes null in JSON; use null');
   }
-  if (typeof value !== 'object') throw notSerialisable(path, `a ${typeof value} cannot be serialised`);
-  if (depth > 64) throw notSerialisable(path, 'nesting deeper than 64 levels');
-  if (seen.has(value)) throw notSerialisable(path, 'circular reference');
+  if (typeof value !== 'object') throw notSerialisable(pathOf(at), `a ${typeof value} cannot be serialised`);
+  if (depth > 64) throw notSerialisable(pathOf(at), 'nesting deeper than 64 levels');
+  for (let link = at; link; link = link.parent) {
+    if (link.value === value) throw notSerialisable(pathOf(at), 'circular reference');
+  }
+  const inside: Inside = { parent: at, value, key: 0 };
   if (Array.isArray(value)) {
-    seen.add(value);
-    value.forEach((item, i) => checkPlain(item, `${path}[${i}]`, seen, depth + 1));
-    seen.delete(value);
+    for (let i = 0; i < value.length; i++) {
+      inside.key = i;
+      checkPlain(value[i], inside, depth + 1);
+    }
     return;
   }
   const proto = Object.getPrototypeOf(value);
   if (proto !== Object.prototype && proto !== null) {
     const kind = (value as object).constructor?.name ?? 'object';
-    throw notSerialisable(path, `a ${kind} is not plain JSON; convert it first (e.g. a Date to toISOString())`);
+    throw notSerialisable(pathOf(at), `a ${kind} is not plain JSON; convert it first (e.g. a Date to toISOString())`);
   }
-  seen.add(value);
-  for (const [key, item] of Object.entries(value)) {
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    const item = (value as Record<string, unknown>)[key];
     // An undefined property reads back as undefined once JSON drops it: harmless, so allowed.
-    if (item !== undefined) checkPlain(item, `${path}.${key}`, seen, depth + 1);
+    if (item === undefined) continue;
+    inside.key = key;
+    checkPlain(item, inside, depth + 1);
   }
-  seen.delete(value);
 }
 
 function notSerialisable(path: string, why: string): JobDataError {

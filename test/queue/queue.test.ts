@@ -97,7 +97,11 @@ contractSuite<Redkit>('queue', [
     await assert.rejects(q.add('x', { when: new Date() }), (e: unknown) => e instanceof JobDataError && e.reason === 'NOT_SERIALISABLE' && e.path === 'data.when');
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    await assert.rejects(q.add('x', cyclic), (e: unknown) => e instanceof JobDataError && e.reason === 'NOT_SERIALISABLE');
+    await assert.rejects(q.add('x', cyclic), (e: unknown) => e instanceof JobDataError && e.reason === 'NOT_SERIALISABLE' && e.path === 'data.self');
+    await assert.rejects(q.add('x', { items: [1, { at: Number.NaN }] }), (e: unknown) => e instanceof JobDataError && e.path === 'data.items[1].at');
+    // The same object twice, not inside itself, is fine.
+    const shared = { k: 1 };
+    assert.ok((await kit().queue('bad-shared').add('x', { a: shared, b: [shared, shared] })).id);
     await assert.rejects(q.add('x', { f: () => 1 }), JobDataError);
     await assert.rejects(q.add('x', { n: 10n }), JobDataError);
     await assert.rejects(q.add('x', { n: Number.NaN }), JobDataError);
