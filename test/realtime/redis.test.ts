@@ -91,7 +91,8 @@ test('Redis restarted empty: every instance re-announces and re-reads; reactions
   await a!.presence.join('lobby', 'ann');
   await b!.presence.join('lobby', 'ben');
   await a!.reactions.react('lobby', '🔥');
-  await waitFor(() => ids(a!.presence.view('lobby')).join() === 'ann,ben' && b!.reactions.view('lobby')['🔥'] === 1, 2000, 'initial state');
+  // Both instances must have seen both joins before the kill: b's view of ann is asserted below.
+  await waitFor(() => ids(a!.presence.view('lobby')).join() === 'ann,ben' && ids(b!.presence.view('lobby')).join() === 'ann,ben' && b!.reactions.view('lobby')['🔥'] === 1, 2000, 'initial state');
 
   await server.kill();
   await waitFor(() => a!.mode === 'degraded' && b!.mode === 'degraded', 3000, 'both degraded');
