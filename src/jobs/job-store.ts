@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
-import { assertInt, assertJobId, assertKnownKeys, serialiseJobData } from '../queue/validate.js';
+import { assertInt, assertJobId, assertKnownKeys, checkJobData } from '../queue/validate.js';
 import { MemoryJobStore } from './memory-job-store.js';
 import { eventOf, jobKeys, RedisJobStore } from './redis-job-store.js';
 import { FINISHED, type CreateJobInput, type JobBackend, type JobEvent, type JobPatch, type JobRecord, type JobStatus } from './types.js';
@@ -59,7 +59,7 @@ export class JobStore {
     assertKnownKeys(input, ['id', 'kind', 'input'], 'job');
     assertName(input?.kind, 'job.kind');
     if (input.id !== undefined) assertJobId(input.id, 'job.id');
-    if (input.input !== undefined) serialiseJobData(input.input, this.#maxPayloadBytes);
+    if (input.input !== undefined) checkJobData(input.input, this.#maxPayloadBytes);
     const now = Date.now();
     const record: JobRecord = { id: input.id ?? randomUUID(), kind: input.kind, status: 'queued', progress: 0, externalId: null, attempts: 0, createdAt: now, updatedAt: now };
     if (input.input !== undefined) record.input = input.input;
@@ -93,7 +93,7 @@ export class JobStore {
     assertInt(patch.attempts, 'patch.attempts', 0);
     if (patch.externalId !== undefined) assertName(patch.externalId, 'patch.externalId');
     if (patch.error !== undefined && typeof patch.error !== 'string') throw new InvalidArgumentError('patch.error', 'patch.error must be a string (an error message)');
-    if (patch.result !== undefined) serialiseJobData(patch.result, this.#maxPayloadBytes);
+    if (patch.result !== undefined) checkJobData(patch.result, this.#maxPayloadBytes);
     const now = Date.now();
     const record = await this.#apply(id, (b) => b.update(id, patch, now, this.ttlSec), () => this.#memory.update(id, patch, now, this.ttlSec));
     if (!record) throw new JobNotFoundError(id);

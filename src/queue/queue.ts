@@ -8,7 +8,7 @@ import {
   JOB_OPTION_KEYS, QUEUE_OPTION_KEYS, WORKER_OPTION_KEYS,
   type AddedJob, type JobHandler, type JobOptions, type QueueCounts, type QueueOptions, type WorkerOptions,
 } from './types.js';
-import { assertInt, assertJobId, assertKnownKeys, serialiseJobData } from './validate.js';
+import { assertInt, assertJobId, assertKnownKeys, checkJobData, jobDataJson } from './validate.js';
 
 const DEFAULT_MAX_PAYLOAD = 512 * 1024;
 
@@ -77,7 +77,8 @@ export class Queue {
     const checked = jobs.map((j, i) => {
       assertName(j?.name, jobs.length > 1 ? `jobs[${i}].name` : 'jobName');
       const opts = jobOptions(j.opts, this.#opts.defaultJobOptions ?? {}, argument);
-      return { name: j.name, data: j.data, json: serialiseJobData(j.data, this.#opts.maxPayloadBytes), opts };
+      checkJobData(j.data, this.#opts.maxPayloadBytes);
+      return { name: j.name, data: j.data, opts };
     });
     if (this.#redis && this.#ctx.connection.isReady) {
       try {
@@ -94,10 +95,10 @@ export class Queue {
     // Standalone: this process is the worker; the inline handler serves when no kit.worker is registered.
     const local = this.#manager.local(this.name);
     if (!local.hasHandler && this.#opts.inlineHandler) local.setHandler({ fn: this.#opts.inlineHandler, concurrency: this.#opts.inlineConcurrency ?? 1 });
-    return checked.map((j) => local.add(j.name, j.json, j.opts));
+    return checked.map((j) => local.add(j.name, jobDataJson(j.data), j.opts));
   }
 
-  #whenDown(jobs: Array<{ name: string; json: string; opts: JobOptions }>, cause: RedisUnavailableError): AddedJob[] {
+  #whenDown(jobs: Array<{ name: string; data: unknown; opts: JobOptions }>, cause: RedisUnavailableError): AddedJob[] {
     if (this.#opts.onRedisDown === 'reject') {
       throw new QueueUnavailableError(this.name, 'REJECT_POLICY', `queue "${this.name}" cannot take jobs: ${cause.message} (onRedisDown: 'reject'; use 'inline' to run jobs in this process meanwhile)`, { cause });
     }
@@ -109,7 +110,7 @@ export class Queue {
       throw new QueueUnavailableError(this.name, 'NO_INLINE_HANDLER', `queue "${this.name}" cannot run jobs inline while Redis is down: this process has no handler for it — pass inlineHandler to kit.queue() or register kit.worker("${this.name}", …) here`, { cause });
     }
     this.#ctx.logger.warn({ queue: this.name, jobs: jobs.length, reason: cause.reason }, `[redkit] Redis down: running ${jobs.length} job(s) of "${this.name}" in this process`);
-    return jobs.map((j) => local.add(j.name, j.json, j.opts));
+    return jobs.map((j) => local.add(j.name, jobDataJson(j.data), j.opts));
   }
 
   /**

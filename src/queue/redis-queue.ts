@@ -17,15 +17,14 @@ export function bullPrefix(ctx: RedkitContext): string {
 /** Maps redkit job options to BullMQ's, with bounded retention by default. */
 export function toBullOptions(opts: JobOptions): JobsOptions {
   const keep = (v: number | boolean | undefined, dflt: number) => (v === undefined ? { count: dflt } : v === true ? true : v === false ? false : { count: v });
-  return {
-    jobId: opts.jobId,
-    attempts: opts.attempts,
-    backoff: opts.backoff ? { type: opts.backoff.type, delay: opts.backoff.delayMs } : undefined,
-    delay: opts.delayMs,
-    priority: opts.priority,
-    removeOnComplete: keep(opts.removeOnComplete, 1000),
-    removeOnFail: keep(opts.removeOnFail, 5000),
-  };
+  // Only the options that are set: BullMQ copies and filters every key it is given, per job.
+  const out: JobsOptions = { removeOnComplete: keep(opts.removeOnComplete, 1000), removeOnFail: keep(opts.removeOnFail, 5000) };
+  if (opts.jobId !== undefined) out.jobId = opts.jobId;
+  if (opts.attempts !== undefined) out.attempts = opts.attempts;
+  if (opts.backoff) out.backoff = { type: opts.backoff.type, delay: opts.backoff.delayMs };
+  if (opts.delayMs !== undefined) out.delay = opts.delayMs;
+  if (opts.priority !== undefined) out.priority = opts.priority;
+  return out;
 }
 
 /**

@@ -102,6 +102,10 @@ contractSuite<Redkit>('queue', [
     // The same object twice, not inside itself, is fine.
     const shared = { k: 1 };
     assert.ok((await kit().queue('bad-shared').add('x', { a: shared, b: [shared, shared] })).id);
+    // The limit is on the JSON's exact size: 1 022 bytes fit in 1 024, 1 026 do not.
+    const limited = kit().queue('bad-limit', { maxPayloadBytes: 1024 });
+    assert.ok((await limited.add('x', 'é'.repeat(510))).id, '"é…" is 2 + 510 × 2 bytes');
+    await assert.rejects(limited.add('x', 'é'.repeat(512)), (e: unknown) => e instanceof JobDataError && e.reason === 'TOO_LARGE');
     await assert.rejects(q.add('x', { f: () => 1 }), JobDataError);
     await assert.rejects(q.add('x', { n: 10n }), JobDataError);
     await assert.rejects(q.add('x', { n: Number.NaN }), JobDataError);
