@@ -7,8 +7,8 @@
 //              compiles (redkit/nestjs through typesVersions) and runs; then the module and
 //              throttler tests (compiled in this repo) run against the tarball and Nest 11.
 //   nest12-ts7 NestJS 12 + TypeScript 7, ESM (nodenext): the smoke compiles and runs.
-// Usage: node scripts/pack-smoke.mjs [--keep]  (needs redis-server for the Nest 11 tests;
-// `npm run build` first: the Nest 11 step copies dist/test and dist/examples from this repo).
+// Usage: node scripts/pack-smoke.mjs [--keep]  (needs redis-server for the Nest 11 tests, and
+// the registry; the Nest 11 step copies dist/test and dist/examples that the prepack build wrote).
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
