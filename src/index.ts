@@ -4,7 +4,7 @@ export type { RedkitContext } from './context.js';
 export { resolveConfig, maskUrl, MASK } from './config/index.js';
 export type { RedkitOptions, RedkitConfig, Logger } from './config/index.js';
 export { RedisConnection, SharedSubscriber, classifyError, redactError, backoffDelay } from './connection/index.js';
-export type { ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions, MessageHandler } from './connection/index.js';
+export type { ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, RedisRestartEvent, HealthWarning, DedicatedClientOptions, MessageHandler } from './connection/index.js';
 export { KeySpace, assertName } from './keys.js';
 export { createDefaultLogger, silentLogger } from './logger.js';
 export { RateLimiter, RedkitThrottlerStorage, RedisRateLimitStore, MemoryRateLimitStore, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders } from './ratelimit/index.js';

@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/** Payload of the connection's `restart` event. */
+export interface RedisRestartEvent {
+  /** When the restart was noticed (ISO 8601). */
+  at: string;
+  /** `run_id` when INFO is permitted (the server process changed), `marker` when the marker key vanished or changed (data lost). */
+  via: 'run_id' | 'marker';
+  previousId: string;
+  currentId: string;
+}
+
+/** A health warning: a stable code to branch on, and the message with its fix. */
+export interface HealthWarning {
+  code: 'EVICTION_POLICY';
+  message: string;
+}
+
+/** What one look at the server found. */
+export interface ServerFacts {
+  /** `run_id` from INFO server, or null when INFO is refused (least-privilege ACL user). */
+  runId: string | null;
+  /** The marker key's value, read only when INFO is refused (null otherwise). */
+  marker: string | null;
+  /** `maxmemory-policy`, or null when neither INFO nor CONFIG GET is permitted. */
+  maxmemoryPolicy: string | null;
+  /** Why a look was skipped (e.g. `NOPERM` on INFO), for a debug line. */
+  skipped: string[];
+}
+
+/** The one key per prefix whose disappearance means the data set was lost; written only when INFO is refused. */
+export function markerKey(prefix: string): string {
+  return `${prefix}:redkit:server-marker`;
+}
+
+/** The marker's TTL, renewed at every check: 7 days (a kit disconnected longer may report a false restart). */
+export const MARKER_TTL_MS = 7 * 24 * 3600_000;
+
+/**
+ * Reads the server's identity and eviction policy with as little as the ACL user is allowed:
+ * INFO (server + memory) when permitted (it is in @dangerous); otherwise CONFIG GET for the
+ * policy and a marker key under the kit's prefix for the identity. Never throws for a refused
+ * command (a connection failure does throw).
+ */
+export async function readServerFacts(client: Redis, prefix: string): Promise<ServerFacts> {
+  const facts: ServerFacts = { runId: null, marker: null, maxmemoryPolicy: null, skipped: [] };
+  try {
+    const info = String(await client.info('server', 'memory'));
+    facts.runId = /^run_id:(\S+)/m.exec(info)?.[1] ?? null;
+    facts.maxmemoryPolicy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
+  } catch (err) {
+    facts.skipped.push(`INFO: ${firstWord(err)}`);
+  }
+  if (facts.maxmemoryPolicy === null) {
+    try {
+      const reply = (await client.call('CONFIG', 'GET', 'maxmemory-policy')) as string[];
+      facts.maxmemoryPolicy = reply?.[1] ?? null;
+    } catch (err) {
+      facts.skipped.push(`CONFIG GET: ${firstWord(err)}`);
+    }
+  }
+  if (facts.runId === null) facts.marker = await readMarker(client, prefix);
+  return facts;
+}
+
+/** Reads (creating it if absent) the marker and renews its TTL: a changed value means the data was lost. */
+export async function readMarker(client: Redis, prefix: string): Promise<string | null> {
+  const key = markerKey(prefix);
+  const fresh = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+  // SET NX then GET: every instance of a fleet ends up holding the value the first one wrote.
+  await client.set(key, fresh, 'PX', MARKER_TTL_MS, 'NX');
+  const [value] = await Promise.all([client.get(key), client.pexpire(key, MARKER_TTL_MS)]);
+  return value;
+}
+
+/** Only `noeviction` keeps queues, locks and job records: `volatile-*` evicts keys with a TTL, which locks and job records have. */
+export function evictionWarning(policy: string | null): HealthWarning | null {
+  if (policy === null || policy === 'noeviction') return null;
+  return {
+    code: 'EVICTION_POLICY',
+    message: `Redis maxmemory-policy is ${policy}: under memory pressure it deletes keys, including queued jobs, locks and job records; set maxmemory-policy noeviction (CONFIG SET maxmemory-policy noeviction, or your provider's setting)`,
+  };
+}
+
+function firstWord(err: unknown): string {
+  return String((err as Error)?.message ?? err).split(' ')[0] ?? 'error';
+}
