@@ -8,8 +8,8 @@ import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { batchWritesPerTick } from './write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
-import { StallWatchdog, stallThresholdMs } from './watchdog.js';
-import { evictionWarning, readMarker, readServerFacts, type HealthWarning, type RedisRestartEvent } from './server-identity.js';
+import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
+import { ServerWatch, type HealthWarning } from './server-identity.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -71,12 +71,7 @@ export class RedisConnection extends EventEmitter {
   /** Bound on the oldest unanswered command's wait before Redis counts as stalled (ms). */
   readonly stallMs: number;
   #latency: number | null = null;
-  #runId: string | null = null;
-  #marker: string | null = null;
-  #markerCheckedAt = 0;
-  #lastRestartAt: string | null = null;
-  #warnings: HealthWarning[] = [];
-  #warnedPolicy: string | null = null;
+  #server: ServerWatch;
   #firstProbe: Promise<void> | null = null;
 
   constructor(config: RedkitConfig, logger: Logger, options: ConnectionOptions | BackoffOptions = {}) {
@@ -87,6 +82,7 @@ export class RedisConnection extends EventEmitter {
     const opts: ConnectionOptions = 'backoff' in options || 'stallMs' in options ? options as ConnectionOptions : { backoff: options as BackoffOptions };
     this.#backoff = opts.backoff ?? {};
     this.stallMs = stallThresholdMs(config.commandTimeoutMs, opts.stallMs);
+    this.#server = new ServerWatch(config.prefix, logger, (event) => this.emit('restart', event));
     this.#state = config.mode === 'standalone' ? 'not_configured' : 'connecting';
     // The connection emits 'disconnected' as a state change; an 'error' event is never emitted, so no listener is required.
   }
@@ -111,7 +107,7 @@ export class RedisConnection extends EventEmitter {
    * before the first look. It changes when Redis restarted or lost its data (`restart` event).
    */
   get serverId(): string | null {
-    return this.#runId ?? this.#marker;
+    return this.#server.serverId;
   }
 
   /** The shared command client, or null in standalone mode or before `start()`. */
@@ -154,7 +150,7 @@ export class RedisConnection extends EventEmitter {
       this.#logger.info({ target: cfg.target }, '[Redis] Client ready to receive commands');
       // Latency for health from the first moment, measured in the background.
       this.#firstProbe ??= this.#probe();
-      void this.#checkServer();
+      void this.#server.check(client);
     });
     client.on('error', (err: unknown) => this.#recordError(err));
     client.on('close', () => {
@@ -308,7 +304,7 @@ export class RedisConnection extends EventEmitter {
       if (this.#state !== 'connected') this.#setState('connected', null);
       // Without INFO the marker is the only sign of lost data; a FLUSHALL or an eviction
       // between reconnects is seen within a minute.
-      if (this.#marker !== null && Date.now() - this.#markerCheckedAt >= 60_000) void this.#checkServer();
+      if (this.#server.markerDue) void this.#server.check(client);
     } catch (err) {
       this.#latency = null;
       // A stall was already reported; the probe's PING waits for Redis to answer again.
@@ -322,59 +318,12 @@ export class RedisConnection extends EventEmitter {
 
   /** The watchdog saw no reply for `waitedMs`: disconnected now, and every waiting command fails now. */
   #onStall(waitedMs: number): void {
-    const target = `${this.config.host}:${this.config.port}`;
-    const error: ClassifiedError & { at: string } = {
-      reason: 'TIMEOUT',
-      message: `Redis at ${target} has not answered for ${waitedMs} ms (stalled: paused, overloaded or unreachable)`,
-      hint: `redkit fails fast until Redis answers a PING again; if a legitimate command runs longer than ${this.stallMs} ms, raise the stall threshold (stallMs) or REDIS_COMMAND_TIMEOUT_MS`,
-      at: new Date().toISOString(),
-    };
+    const error = stallError(`${this.config.host}:${this.config.port}`, waitedMs, this.stallMs);
     this.#lastError = error;
     this.#latency = null;
     this.#logger.warn({ reason: error.reason, waitedMs, stallMs: this.stallMs }, `[Redis] ${error.message}: failing fast until it answers`);
     this.#setState('disconnected', error);
     this.#watchdog?.rejectOutstanding(new RedisUnavailableError(`Redis command failed: ${error.message} — ${error.hint}`, 'TIMEOUT'));
-  }
-
-  /**
-   * After each (re)connect: who the server is (restart / lost data) and whether it may evict.
-   * Only reads what the ACL user may; a refusal is a debug line, never a failure.
-   */
-  async #checkServer(): Promise<void> {
-    const client = this.#client;
-    if (!client) return;
-    try {
-      const marker = this.#marker !== null && this.#runId === null;
-      const facts = marker ? { runId: null, marker: await readMarker(client, this.config.prefix), maxmemoryPolicy: this.#warnedPolicy, skipped: [] } : await readServerFacts(client, this.config.prefix);
-      if (facts.skipped.length) this.#logger.debug({ skipped: facts.skipped }, '[Redis] Not permitted for this user; using the marker key to notice lost data');
-      if (facts.marker !== null) this.#markerCheckedAt = Date.now();
-      const previous = this.serverId;
-      const via = facts.runId !== null ? 'run_id' : 'marker';
-      const current = facts.runId ?? facts.marker;
-      const known = via === 'run_id' ? this.#runId : this.#marker;
-      this.#runId = facts.runId;
-      this.#marker = facts.marker;
-      if (known !== null && current !== null && current !== known) this.#restarted({ at: new Date().toISOString(), via, previousId: known, currentId: current });
-      else if (previous === null && current !== null) this.#logger.debug({ via }, '[Redis] Server identity recorded');
-      this.#checkEviction(facts.maxmemoryPolicy);
-    } catch (err) {
-      this.#logger.debug({ err: String((err as Error)?.message ?? err) }, '[Redis] Could not read the server identity; will try at the next reconnect');
-    }
-  }
-
-  #restarted(event: RedisRestartEvent): void {
-    this.#lastRestartAt = event.at;
-    this.#logger.warn({ via: event.via, at: event.at }, event.via === 'run_id'
-      ? '[Redis] Redis restarted (new run_id): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)'
-      : '[Redis] Redis lost its data (marker key gone): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)');
-    this.emit('restart', event);
-  }
-
-  #checkEviction(policy: string | null): void {
-    const warning = evictionWarning(policy);
-    this.#warnings = warning ? [warning] : [];
-    if (warning && policy !== this.#warnedPolicy) this.#logger.warn({ maxmemoryPolicy: policy }, `[Redis] ${warning.message}`);
-    this.#warnedPolicy = policy;
   }
 
   /**
@@ -442,7 +391,7 @@ export class RedisConnection extends EventEmitter {
   /** `health()` without the promise. */
   healthNow(): RedisHealth {
     const since = this.#since.toISOString();
-    const common = { since, lastRestartAt: this.#lastRestartAt, warnings: [...this.#warnings] };
+    const common = { since, lastRestartAt: this.#server.lastRestartAt, warnings: [...this.#server.warnings] };
     if (this.config.mode === 'standalone') {
       return { status: 'not_configured', message: 'Redis not configured: running standalone (in-memory)', latency: null, lastError: null, ...common };
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../config/types.js';
 
 /** Payload of the connection's `restart` event. */
 export interface RedisRestartEvent {
@@ -85,4 +86,80 @@ export function evictionWarning(policy: string | null): HealthWarning | null {
 
 function firstWord(err: unknown): string {
   return String((err as Error)?.message ?? err).split(' ')[0] ?? 'error';
+}
+
+/**
+ * Remembers who the server is and what it may evict, across reconnects. `check()` after each
+ * (re)connect compares the identity with the last one: a change is a restart (one WARN, then
+ * `onRestart`); an evicting policy gives one WARN per policy value and a health warning.
+ */
+export class ServerWatch {
+  #runId: string | null = null;
+  #marker: string | null = null;
+  #markerCheckedAt = 0;
+  #lastRestartAt: string | null = null;
+  #warnings: HealthWarning[] = [];
+  #policy: string | null = null;
+
+  constructor(
+    private readonly prefix: string,
+    private readonly logger: Logger,
+    private readonly onRestart: (event: RedisRestartEvent) => void,
+  ) {}
+
+  /** `run_id`, or the marker's value when INFO is refused; null before the first look. */
+  get serverId(): string | null {
+    return this.#runId ?? this.#marker;
+  }
+
+  /** When the last restart or data loss was seen (ISO 8601), or null. */
+  get lastRestartAt(): string | null {
+    return this.#lastRestartAt;
+  }
+
+  /** Current warnings (an evicting policy). */
+  get warnings(): readonly HealthWarning[] {
+    return this.#warnings;
+  }
+
+  /** True when only the marker tells restarts apart and it was last read over a minute ago. */
+  get markerDue(): boolean {
+    return this.#marker !== null && this.#runId === null && Date.now() - this.#markerCheckedAt >= 60_000;
+  }
+
+  /** Looks at the server; never throws (a refused or failed look is a debug line). */
+  async check(client: Redis): Promise<void> {
+    try {
+      // Once INFO was refused, only the marker is read (INFO would be refused again).
+      const facts: ServerFacts = this.#marker !== null && this.#runId === null
+        ? { runId: null, marker: await readMarker(client, this.prefix), maxmemoryPolicy: this.#policy, skipped: [] }
+        : await readServerFacts(client, this.prefix);
+      if (facts.skipped.length) this.logger.debug({ skipped: facts.skipped }, '[Redis] Not permitted for this user; a marker key tells restarts apart');
+      if (facts.marker !== null) this.#markerCheckedAt = Date.now();
+      const via = facts.runId !== null ? 'run_id' : 'marker';
+      const current = facts.runId ?? facts.marker;
+      const known = via === 'run_id' ? this.#runId : this.#marker;
+      this.#runId = facts.runId;
+      this.#marker = facts.marker;
+      if (known !== null && current !== null && current !== known) this.#restarted({ at: new Date().toISOString(), via, previousId: known, currentId: current });
+      this.#checkEviction(facts.maxmemoryPolicy);
+    } catch (err) {
+      this.logger.debug({ err: String((err as Error)?.message ?? err) }, '[Redis] Could not read the server identity; will try at the next reconnect');
+    }
+  }
+
+  #restarted(event: RedisRestartEvent): void {
+    this.#lastRestartAt = event.at;
+    this.logger.warn({ via: event.via, at: event.at }, event.via === 'run_id'
+      ? '[Redis] Redis restarted (new run_id): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)'
+      : '[Redis] Redis lost its data (marker key gone): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)');
+    this.onRestart(event);
+  }
+
+  #checkEviction(policy: string | null): void {
+    const warning = evictionWarning(policy);
+    this.#warnings = warning ? [warning] : [];
+    if (warning && policy !== this.#policy) this.logger.warn({ maxmemoryPolicy: policy }, `[Redis] ${warning.message}`);
+    this.#policy = policy;
+  }
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ClassifiedError } from './classify.js';
 
 /** Default bound on how long the oldest outstanding command may wait before Redis counts as stalled. */
 export const DEFAULT_STALL_MS = 750;
@@ -6,6 +7,16 @@ export const DEFAULT_STALL_MS = 750;
 /** The stall threshold for a command timeout: `min(commandTimeoutMs, 750)` unless set. */
 export function stallThresholdMs(commandTimeoutMs: number, stallMs?: number): number {
   return Math.max(1, Math.min(commandTimeoutMs, stallMs ?? DEFAULT_STALL_MS));
+}
+
+/** The connection's last error for a stall: reason `TIMEOUT`, with what happened and what to change. */
+export function stallError(target: string, waitedMs: number, stallMs: number): ClassifiedError & { at: string } {
+  return {
+    reason: 'TIMEOUT',
+    message: `Redis at ${target} has not answered for ${waitedMs} ms (stalled: paused, overloaded or unreachable)`,
+    hint: `redkit fails fast until Redis answers a PING again; if a legitimate command runs longer than ${stallMs} ms, raise the stall threshold (stallMs) or REDIS_COMMAND_TIMEOUT_MS`,
+    at: new Date().toISOString(),
+  };
 }
 
 /** What ioredis keeps per command written and not yet answered (internal; stable since v4). */
