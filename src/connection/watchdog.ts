@@ -41,6 +41,7 @@ export class StallWatchdog {
   #head: unknown = undefined;
   #headSeenAt = 0;
   #stalled = false;
+  #confirming = false;
 
   /**
    * @param client the shared command client to watch.
@@ -120,9 +121,17 @@ export class StallWatchdog {
       this.#headSeenAt = now;
       return;
     }
-    if (head !== undefined && now - this.#headSeenAt >= this.stallMs) {
-      this.#stalled = true;
-      this.onStall(Math.round(now - this.#headSeenAt));
+    if (head !== undefined && now - this.#headSeenAt >= this.stallMs && !this.#confirming) {
+      // Timers run before the event loop reads sockets: after this process itself was busy or
+      // paused, the reply may be waiting unread. Judge after the next poll phase has read it.
+      this.#confirming = true;
+      setImmediate(() => {
+        this.#confirming = false;
+        const still = queue && queue.length > 0 ? queue.peekFront()?.command : undefined;
+        if (this.#stalled || still !== head || client.status !== 'ready') return;
+        this.#stalled = true;
+        this.onStall(Math.round(performance.now() - this.#headSeenAt));
+      });
     }
   }
 }

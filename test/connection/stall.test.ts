@@ -100,6 +100,32 @@ describe('connection: a stalled Redis with the default command timeout', () => {
     await waitFor(async () => typeof (await kit.health()).latency === 'number', 2500, 'latency from the probe');
   });
 
+  test('this process blocked (not Redis) while a reply waits unread: not a stall', async () => {
+    await waitFor(() => kit.mode === 'redis', 3000, 'connected');
+    let flaps = 0;
+    const onDown = () => { flaps++; };
+    kit.connection.on('disconnected', onDown);
+    try {
+      // Redis works 300 ms on a script: the watchdog sees it outstanding. Meanwhile this process
+      // blocks for 1.5 s, so the answer sits unread in the socket when the next timer fires.
+      const slow = kit.connection.run((c) => c.eval("local t = redis.call('TIME'); local start = t[1] * 1000000 + t[2]; repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 300000; return 1", 0));
+      await new Promise((r) => setTimeout(r, 150));
+      // Blocked after the poll phase (like a slow request handler), so that the next loop turn
+      // runs timers before it reads the socket.
+      await new Promise<void>((r) => setImmediate(() => {
+        const until = performance.now() + 1500;
+        while (performance.now() < until) { /* a long synchronous task */ }
+        r();
+      }));
+      assert.equal(await slow, 1);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(flaps, 0, 'a late timer must not be taken for a stalled Redis');
+      assert.equal(kit.mode, 'redis');
+    } finally {
+      kit.connection.off('disconnected', onDown);
+    }
+  });
+
   test('a busy but alive Redis does not count as stalled', async () => {
     await waitFor(() => kit.mode === 'redis', 3000, 'connected');
     let flaps = 0;
