@@ -47,7 +47,8 @@ export const MARKER_TTL_MS = 7 * 24 * 3600_000;
 export async function readServerFacts(client: Redis, prefix: string): Promise<ServerFacts> {
   const facts: ServerFacts = { runId: null, marker: null, maxmemoryPolicy: null, skipped: [] };
   try {
-    const info = String(await client.info('server', 'memory'));
+    // The default sections (server, memory among them): INFO with several sections needs Redis 7.
+    const info = String(await client.info());
     facts.runId = /^run_id:(\S+)/m.exec(info)?.[1] ?? null;
     facts.maxmemoryPolicy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
   } catch (err) {
