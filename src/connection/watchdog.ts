@@ -20,7 +20,16 @@ export function stallError(target: string, waitedMs: number, stallMs: number): C
 }
 
 /** What ioredis keeps per command written and not yet answered (internal; stable since v4). */
-interface QueuedCommand { command: { isSettled?: boolean; reject?: (err: Error) => void } }
+interface QueuedCommand { command: { name?: string; args?: unknown[]; isSettled?: boolean; reject?: (err: Error) => void } }
+
+/** Commands that wait in Redis by design: one of them at the head is not a stall. */
+const BLOCKING = new Set(['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'wait', 'waitaof']);
+
+function waitsByDesign(command: QueuedCommand['command']): boolean {
+  const name = command.name?.toLowerCase() ?? '';
+  if (BLOCKING.has(name)) return true;
+  return (name === 'xread' || name === 'xreadgroup') && (command.args ?? []).some((a) => String(a).toUpperCase() === 'BLOCK');
+}
 interface CommandQueue { length: number; peekFront(): QueuedCommand | undefined; toArray(): QueuedCommand[] }
 
 /**
@@ -121,7 +130,7 @@ export class StallWatchdog {
       this.#headSeenAt = now;
       return;
     }
-    if (head !== undefined && now - this.#headSeenAt >= this.stallMs && !this.#confirming) {
+    if (head !== undefined && now - this.#headSeenAt >= this.stallMs && !this.#confirming && !waitsByDesign(head)) {
       // Timers run before the event loop reads sockets: after this process itself was busy or
       // paused, the reply may be waiting unread. Judge after the next poll phase has read it.
       this.#confirming = true;

@@ -126,6 +126,20 @@ describe('connection: a stalled Redis with the default command timeout', () => {
     }
   });
 
+  test('a blocking command on the shared client (BLPOP 1.5 s) is not a stall', async () => {
+    await waitFor(() => kit.mode === 'redis', 3000, 'connected');
+    let flaps = 0;
+    const onDown = () => { flaps++; };
+    kit.connection.on('disconnected', onDown);
+    try {
+      assert.equal(await kit.redis!.blpop(kit.keys.key('test', 'empty-list'), 1.5), null);
+      assert.equal(flaps, 0);
+      assert.equal(kit.mode, 'redis');
+    } finally {
+      kit.connection.off('disconnected', onDown);
+    }
+  });
+
   test('a busy but alive Redis does not count as stalled', async () => {
     await waitFor(() => kit.mode === 'redis', 3000, 'connected');
     let flaps = 0;
