@@ -47,19 +47,18 @@ describe('reference server', () => {
     assert.match(app.output(), /stopped cleanly/);
   });
 
-  test('unreachable Redis at startup: serving degraded health within the connect timeout + 1 s', async () => {
+  test('unreachable Redis at startup: serving degraded health at once, long before the connect timeout', async () => {
     const deadPort = await freePort();
-    const started = performance.now();
-    const app = await startApp({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(deadPort), REDIS_CONNECT_TIMEOUT_MS: '1500' });
+    // A 20 s connect timeout: a server that waited for it could not answer within the 15 s below
+    // (a bound on node's own startup, which takes over 2 s on a loaded 2-core machine).
+    const app = await startApp({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(deadPort), REDIS_CONNECT_TIMEOUT_MS: '20000' });
     apps.push(app);
-    const { value } = await waitFor(() => health(app.port), 1500 + 1000, 'degraded health', 20).catch((err: Error) => { throw new Error(`${err.message}\n${app.output()}`); });
-    const elapsed = performance.now() - started;
+    const { value } = await waitFor(() => health(app.port), 15_000, 'degraded health', 20).catch((err: Error) => { throw new Error(`${err.message}\n${app.output()}`); });
     // Degraded but serving: 200, the body says degraded (a 503 would pull every instance out of rotation).
     assert.equal(value.code, 200);
     assert.equal(value.body.status, 'degraded');
     assert.equal(value.body.redis.status, 'disconnected');
     assert.match(value.body.redis.message, /ECONNREFUSED/);
-    assert.ok(elapsed <= 2500, `first answer after ${Math.round(elapsed)} ms`);
     // Host, port and the fix are not public.
     assert.ok(!JSON.stringify(value.body).includes(String(deadPort)), JSON.stringify(value.body));
     assert.doesNotMatch(JSON.stringify(value.body), /127\.0\.0\.1|REDIS_HOST|check /);
@@ -72,18 +71,19 @@ describe('reference server', () => {
     assert.equal(await app.exited, 0);
   });
 
-  test('silent Redis at startup (SIGSTOP: TCP accepts, nothing answers): degraded within the connect timeout + 1 s', async () => {
+  test('silent Redis at startup (SIGSTOP: TCP accepts, nothing answers): degraded from the first answer, TIMEOUT after the connect timeout', async () => {
     const server = await startRedis();
     server.pause();
     try {
-      const started = performance.now();
-      const app = await startApp({ REDIS_URL: server.url, REDIS_CONNECT_TIMEOUT_MS: '1500' });
+      const app = await startApp({ REDIS_URL: server.url, REDIS_CONNECT_TIMEOUT_MS: '1500', HEALTH_DETAILS: 'true' });
       apps.push(app);
-      const { value } = await waitFor(() => health(app.port), 1500 + 1000, 'degraded health', 20);
-      const elapsed = performance.now() - started;
+      // 15 s bounds node's own startup on a loaded machine; the server listens before it connects.
+      const { value } = await waitFor(() => health(app.port), 15_000, 'degraded health', 20);
+      const firstAnswer = performance.now();
       assert.equal(value.body.status, 'degraded');
       assert.equal(value.body.redis.status, 'disconnected');
-      assert.ok(elapsed <= 2500, `first answer after ${Math.round(elapsed)} ms`);
+      const decided = await waitFor(async () => (await health(app.port)).body.redis.lastError?.reason === 'TIMEOUT', 1500 + 2000, 'connect timed out');
+      assert.ok(performance.now() - firstAnswer <= 1500 + 2000, `decided ${Math.round(decided.elapsedMs)} ms after the first answer`);
       server.resume();
       await waitFor(async () => (await health(app.port)).body.redis.status === 'connected', 5000, 'connected after SIGCONT');
       app.child.kill('SIGTERM');
