@@ -6,7 +6,7 @@ export type { RedkitMode, HealthReport, RedkitInternals } from './kit.js';
 export type { RedkitContext } from './context.js';
 export type { RedkitOptions, RedkitConfig, Logger } from './config/index.js';
 // Types only: `kit.connection` and `kit.keys` are typed by these classes; their constructors are internals.
-export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions, MessageHandler } from './connection/index.js';
+export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, RedisRestartEvent, HealthWarning, DedicatedClientOptions, MessageHandler } from './connection/index.js';
 export type { KeySpace } from './keys.js';
 export { createDefaultLogger, silentLogger } from './logger.js';
 export { RateLimiter, RedkitThrottlerStorage, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders } from './ratelimit/index.js';

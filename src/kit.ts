@@ -35,6 +35,8 @@ export interface HealthReport {
 export interface RedkitInternals {
   /** Reconnect backoff. */
   backoff?: BackoffOptions;
+  /** Stall threshold: how long the oldest unanswered command may wait before Redis counts as stalled. Default `min(commandTimeoutMs, 750)` ms. */
+  stallMs?: number;
 }
 
 /**
@@ -57,7 +59,7 @@ export class Redkit implements RedkitContext {
     this.logger = options.logger ?? createDefaultLogger();
     this.instanceId = this.config.instanceId;
     this.keys = new KeySpace(this.config.prefix);
-    this.connection = new RedisConnection(this.config, this.logger, options.backoff);
+    this.connection = new RedisConnection(this.config, this.logger, { backoff: options.backoff, stallMs: options.stallMs });
   }
 
   /** Connects (bounded by `connectTimeoutMs`); never rejects for an unreachable Redis: the kit runs degraded instead. */
@@ -77,14 +79,17 @@ export class Redkit implements RedkitContext {
     return this.connection.client;
   }
 
-  /** Redis health: `{ status, message, latency, since, lastError }` with latency from a PING now. */
+  /**
+   * Redis health: `{ status, message, latency, since, lastError, lastRestartAt, warnings }` from
+   * the connection's state; never waits on Redis (latency comes from the background probe).
+   */
   health(): Promise<RedisHealth> {
     return this.connection.health();
   }
 
-  /** The app-level report served at `/api/health` (seed 002 shape). */
+  /** The app-level report served at `/api/health` (seed 002 shape); never waits on Redis. */
   async healthReport(): Promise<HealthReport> {
-    const redis = await this.health();
+    const redis = this.connection.healthNow();
     return {
       status: redis.status === 'disconnected' ? 'degraded' : 'healthy',
       mode: this.mode,
