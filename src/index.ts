@@ -21,4 +21,6 @@ export { Queue, QueueManager, MemoryQueue, RedisQueue, RedisWorker } from './que
 export type { QueueWorker, AddedJob, JobContext, JobHandler, JobOptions, JobOutcome, QueueCounts, QueueOptions, WorkerOptions } from './queue/index.js';
 export { JobsManager, JobStore, JobRunner, MemoryJobStore, RedisJobStore, MemoryJobLocks, RedisJobLocks, canTransition, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
+export { SessionStore, MemorySessionBackend, RedisSessionBackend } from './session/index.js';
+export type { StoredSession, SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './session/index.js';
 export * from './errors.js';
