@@ -123,7 +123,7 @@ export class SessionStore {
    * from 'express-session'`), whose `Store` class gives `load`, `regenerate` and `createSession`.
    * The same adapter is returned for the same module.
    */
-  express<S extends { Store: new () => object }>(session: S): InstanceType<S['Store']> {
+  express<S extends { Store: abstract new () => object }>(session: S): InstanceType<S['Store']> {
     const Base = session?.Store as unknown as (new () => object) | undefined;
     if (typeof Base !== 'function') throw new InvalidArgumentError('session', 'express(session): pass the express-session module itself (import session from "express-session")');
     let adapter = this.#expressAdapters.get(Base);
