@@ -66,16 +66,16 @@ export class SessionStore {
   }
 
   /** Stores `session` as JSON with the TTL of its cookie (an expired cookie destroys it). @throws SessionDataError, SessionUnavailableError */
-  set(sid: string, session: SessionData): Promise<void>;
-  set(sid: string, session: SessionData, callback: SessionCallback): void;
-  set(sid: string, session: SessionData, callback?: SessionCallback): Promise<void> | void {
+  set(sid: string, session: object): Promise<void>;
+  set(sid: string, session: object, callback: SessionCallback): void;
+  set(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
     return settle(this.#set(sid, session), callback);
   }
 
   /** Extends the TTL from `session`'s cookie without rewriting the stored data; a missing session stays missing. */
-  touch(sid: string, session: SessionData): Promise<void>;
-  touch(sid: string, session: SessionData, callback: SessionCallback): void;
-  touch(sid: string, session: SessionData, callback?: SessionCallback): Promise<void> | void {
+  touch(sid: string, session: object): Promise<void>;
+  touch(sid: string, session: object, callback: SessionCallback): void;
+  touch(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
     return settle(this.#touch(sid, session), callback);
   }
 
@@ -195,7 +195,7 @@ export class SessionStore {
     return data;
   }
 
-  async #set(sid: string, session: SessionData): Promise<void> {
+  async #set(sid: string, session: object): Promise<void> {
     assertSid(sid);
     const json = serialise(session);
     const ttlMs = this.#ttlOf(session);
@@ -214,7 +214,7 @@ export class SessionStore {
     );
   }
 
-  async #touch(sid: string, session: SessionData): Promise<void> {
+  async #touch(sid: string, session: object): Promise<void> {
     assertSid(sid);
     const ttlMs = this.#ttlOf(session);
     if (ttlMs <= 0) return this.#destroy(sid);
@@ -282,7 +282,7 @@ export class SessionStore {
   }
 
   /** Keeps a copy for outages, no longer than the session lives nor `cache.ttlMs`. */
-  async #remember(sid: string, json: string, data: SessionData, ttlMs = this.#ttlOf(data)): Promise<void> {
+  async #remember(sid: string, json: string, data: object, ttlMs = this.#ttlOf(data)): Promise<void> {
     const keep = Math.min(ttlMs, this.#cacheTtlMs);
     if (keep > 0) await this.#cache!.set(sid, json, keep);
   }
@@ -293,8 +293,8 @@ export class SessionStore {
     return set;
   }
 
-  #ttlOf(session: SessionData): number {
-    const cookie = session?.cookie;
+  #ttlOf(session: object): number {
+    const cookie = (session as SessionData)?.cookie;
     if (cookie) {
       if (cookie.expires) {
         const at = new Date(cookie.expires).getTime();
@@ -312,7 +312,7 @@ function settle<T>(pending: Promise<T>, callback: SessionCallback<T> | undefined
   pending.then((value) => process.nextTick(callback, null, value), (err) => process.nextTick(callback, err));
 }
 
-function serialise(session: SessionData): string {
+function serialise(session: object): string {
   if (session === null || typeof session !== 'object') throw new SessionDataError(`session data must be an object (got ${session === null ? 'null' : typeof session})`);
   try {
     return JSON.stringify(session);
@@ -354,8 +354,8 @@ function positiveInt(value: unknown, name: string, fallback: number): number {
 function expressAdapter(Base: new () => object, store: SessionStore): object {
   const Adapter = class RedkitExpressSessionStore extends Base {
     get(sid: string, cb: SessionCallback<SessionData | null>) { store.get(sid, cb); }
-    set(sid: string, session: SessionData, cb?: SessionCallback) { store.set(sid, session, cb ?? noop); }
-    touch(sid: string, session: SessionData, cb?: SessionCallback) { store.touch(sid, session, cb ?? noop); }
+    set(sid: string, session: object, cb?: SessionCallback) { store.set(sid, session, cb ?? noop); }
+    touch(sid: string, session: object, cb?: SessionCallback) { store.touch(sid, session, cb ?? noop); }
     destroy(sid: string, cb?: SessionCallback) { store.destroy(sid, cb ?? noop); }
     all(cb: SessionCallback<StoredSession[]>) { store.all(cb); }
     length(cb: SessionCallback<number>) { store.length(cb); }
