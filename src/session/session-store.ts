@@ -7,6 +7,12 @@ import type { SessionBackend, SessionCallback, SessionData, SessionRedisDownPoli
 const DEFAULT_TTL_MS = 86_400_000;
 const DEFAULT_CACHE_TTL_MS = 900_000;
 
+const REFUSAL_HINTS: Record<string, string> = {
+  NOPERM: 'grant the ACL user access to the key prefix (~<prefix>:*) and the commands GET, SET, PEXPIRE, UNLINK, SCAN',
+  OOM: 'Redis is at maxmemory with a noeviction policy: raise maxmemory or use volatile-lru',
+  READONLY: 'the client reached a replica: point REDIS_URL at the primary',
+};
+
 /** A session as `all()` returns it: its data plus its id. */
 export type StoredSession = SessionData & { id: string };
 
@@ -36,6 +42,8 @@ export class SessionStore {
   readonly #destroyedWhileDown = new Set<string>();
   readonly #expressAdapters = new WeakMap<object, object>();
   #warned = false;
+  /** Reasons of refusals already logged (one line per reason per store). */
+  readonly #refusals = new Set<string>();
   #flushing: Promise<void> | null = null;
   readonly #onConnected = () => void this.flush();
 
@@ -260,6 +268,9 @@ export class SessionStore {
         return out;
       } catch (err) {
         if (err instanceof RedkitError && !(err instanceof RedisUnavailableError)) throw err;
+        // Redis answered but refused (NOPERM, OOM, READONLY…): the cache cannot stand in for a
+        // Redis that is up, since reads would still go there. Typed, and logged once per reason.
+        if (!(err instanceof RedisUnavailableError)) throw this.#refused(err);
         cause = err;
       }
     } else {
@@ -271,6 +282,16 @@ export class SessionStore {
       this.#ctx.logger.warn({ reason: reasonOf(cause) }, '[redkit] sessions: Redis not available; serving sessions from the in-process cache (onRedisDown: "cache")');
     }
     return onDown();
+  }
+
+  #refused(err: unknown): SessionUnavailableError {
+    const reason = reasonOf(err);
+    if (!this.#refusals.has(reason)) {
+      this.#refusals.add(reason);
+      this.#ctx.logger.error({ reason }, `[redkit] sessions: Redis refused a session command (${reason}); check the ACL user's permissions on the key prefix, maxmemory and that this is a primary`);
+    }
+    // The reply's own text may quote the key, so the session id: only its reason goes along.
+    return new SessionUnavailableError(`Redis refused the session command (${reason}): ${REFUSAL_HINTS[reason] ?? 'run `npx redkit doctor`'}`, reason);
   }
 
   #unavailable(cause: unknown, whole = false): SessionUnavailableError {
