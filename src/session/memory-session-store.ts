@@ -14,11 +14,26 @@ export class MemorySessionBackend implements SessionBackend {
   }
 
   async get(sid: string): Promise<string | null> {
-    return this.#lru.get(sid) ?? null;
+    return this.peek(sid);
   }
 
   async set(sid: string, json: string, ttlMs: number): Promise<void> {
+    this.put(sid, json, ttlMs);
+  }
+
+  /** `get` without a Promise (the outage cache is on the hot path of every Redis read). */
+  peek(sid: string): string | null {
+    return this.#lru.get(sid) ?? null;
+  }
+
+  /** `set` without a Promise. */
+  put(sid: string, json: string, ttlMs: number): void {
     this.#lru.set(sid, json, { ttl: Math.max(1, Math.ceil(ttlMs)) });
+  }
+
+  /** Removes `sid` without a Promise. */
+  drop(sid: string): void {
+    this.#lru.delete(sid);
   }
 
   async setIfAbsent(sid: string, json: string, ttlMs: number): Promise<boolean> {
@@ -28,6 +43,11 @@ export class MemorySessionBackend implements SessionBackend {
   }
 
   async touch(sid: string, ttlMs: number): Promise<boolean> {
+    return this.extend(sid, ttlMs);
+  }
+
+  /** `touch` without a Promise. */
+  extend(sid: string, ttlMs: number): boolean {
     const json = this.#lru.get(sid);
     if (json === undefined) return false;
     // lru-cache has no "extend TTL": storing the same string again is the only way, and it is the same data.

@@ -26,17 +26,17 @@ export class RedisSessionBackend implements SessionBackend {
     return this.#ctx.connection.run((c) => c.get(this.#prefix + sid));
   }
 
-  async set(sid: string, json: string, ttlMs: number): Promise<void> {
-    await this.#ctx.connection.run((c) => c.set(this.#prefix + sid, json, 'PX', Math.max(1, Math.ceil(ttlMs))));
+  set(sid: string, json: string, ttlMs: number): Promise<void> {
+    return this.#ctx.connection.run((c) => c.set(this.#prefix + sid, json, 'PX', Math.max(1, Math.ceil(ttlMs)))).then(noop);
   }
 
   async setIfAbsent(sid: string, json: string, ttlMs: number): Promise<boolean> {
     return (await this.#ctx.connection.run((c) => c.set(this.#prefix + sid, json, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX'))) === 'OK';
   }
 
-  async touch(sid: string, ttlMs: number): Promise<boolean> {
+  touch(sid: string, ttlMs: number): Promise<boolean> {
     // PEXPIRE changes only the TTL: a touch racing a set from another request never overwrites its data.
-    return (await this.#ctx.connection.run((c) => c.pexpire(this.#prefix + sid, Math.max(1, Math.ceil(ttlMs))))) === 1;
+    return this.#ctx.connection.run((c) => c.pexpire(this.#prefix + sid, Math.max(1, Math.ceil(ttlMs)))).then((n) => n === 1);
   }
 
   async destroy(sids: string[]): Promise<void> {
@@ -81,3 +81,5 @@ export class RedisSessionBackend implements SessionBackend {
     } while (cursor !== '0');
   }
 }
+
+function noop(): void {}

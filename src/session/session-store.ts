@@ -70,28 +70,28 @@ export class SessionStore {
   get(sid: string): Promise<SessionData | null>;
   get(sid: string, callback: SessionCallback<SessionData | null>): void;
   get(sid: string, callback?: SessionCallback<SessionData | null>): Promise<SessionData | null> | void {
-    return settle(this.#get(sid), callback);
+    return settle(attempt(() => this.#get(sid)), callback);
   }
 
   /** Stores `session` as JSON with the TTL of its cookie (an expired cookie destroys it). @throws SessionDataError, SessionUnavailableError */
   set(sid: string, session: object): Promise<void>;
   set(sid: string, session: object, callback: SessionCallback): void;
   set(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
-    return settle(this.#set(sid, session), callback);
+    return settle(attempt(() => this.#set(sid, session)), callback);
   }
 
   /** Extends the TTL from `session`'s cookie without rewriting the stored data; a missing session stays missing. */
   touch(sid: string, session: object): Promise<void>;
   touch(sid: string, session: object, callback: SessionCallback): void;
   touch(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
-    return settle(this.#touch(sid, session), callback);
+    return settle(attempt(() => this.#touch(sid, session)), callback);
   }
 
   /** Removes the session `sid`. */
   destroy(sid: string): Promise<void>;
   destroy(sid: string, callback: SessionCallback): void;
   destroy(sid: string, callback?: SessionCallback): Promise<void> | void {
-    return settle(this.#destroy(sid), callback);
+    return settle(attempt(() => this.#destroy(sid)), callback);
   }
 
   /** Every live session, each with its `id` (SCAN: meant for admin pages, not per request). @throws SessionUnavailableError while Redis is down */
@@ -178,70 +178,67 @@ export class SessionStore {
     this.#ctx.connection.off('connected', this.#onConnected);
   }
 
-  async #get(sid: string): Promise<SessionData | null> {
+  // The per-request operations are promise chains rather than async functions: each await
+  // costs a frame per request, and these run on every request of every user.
+  #get(sid: string): Promise<SessionData | null> {
     assertSid(sid);
-    const json = await this.#fallback(
-      async () => {
-        const found = await this.#backend.get(sid);
-        if (found === null) await this.#cache?.destroy([sid]);
-        return found;
-      },
-      async () => {
-        if (this.#destroyedWhileDown.has(sid)) return null;
-        const cached = await this.#cache!.get(sid);
-        if (cached === null) throw new SessionUnavailableError('the session store cannot reach Redis and this session is not in the in-process cache: retry when Redis is back (onRedisDown: "cache")', 'NOT_CACHED');
-        return cached;
-      },
-    );
-    if (json === null) return null;
+    return this.#fallback(() => this.#backend.get(sid), () => this.#cachedGet(sid)).then((json) => this.#decode(sid, json));
+  }
+
+  #cachedGet(sid: string): string | null {
+    if (this.#destroyedWhileDown.has(sid)) return null;
+    const cached = this.#cache!.peek(sid);
+    if (cached === null) throw new SessionUnavailableError('the session store cannot reach Redis and this session is not in the in-process cache: retry when Redis is back (onRedisDown: "cache")', 'NOT_CACHED');
+    return cached;
+  }
+
+  #decode(sid: string, json: string | null): SessionData | null {
+    const fromRedis = this.#cache !== null && this.#ctx.connection.isReady;
+    if (json === null) {
+      if (fromRedis) this.#cache!.drop(sid);
+      return null;
+    }
     const data = parse(json);
     if (data === null) {
       this.#ctx.logger.warn({}, '[redkit] sessions: a stored session is not valid JSON; treated as missing');
       return null;
     }
-    if (this.#cache && this.#ctx.connection.isReady) await this.#remember(sid, json, data);
+    if (fromRedis) this.#remember(sid, json, data);
     return data;
   }
 
-  async #set(sid: string, session: object): Promise<void> {
+  #set(sid: string, session: object): Promise<void> {
     assertSid(sid);
     const json = serialise(session);
     const ttlMs = this.#ttlOf(session);
     if (ttlMs <= 0) return this.#destroy(sid);
-    await this.#fallback(
-      async () => {
-        await this.#backend.set(sid, json, ttlMs);
-        if (this.#cache) await this.#remember(sid, json, session, ttlMs);
-      },
-      async () => {
+    return this.#fallback(
+      () => this.#backend.set(sid, json, ttlMs).then(() => { if (this.#cache) this.#remember(sid, json, session, ttlMs); }),
+      () => {
         const cache = this.#cache!;
-        if ((await cache.get(sid)) === null && !this.#destroyedWhileDown.has(sid)) this.#bounded(this.#createdWhileDown).add(sid);
+        if (cache.peek(sid) === null && !this.#destroyedWhileDown.has(sid)) this.#bounded(this.#createdWhileDown).add(sid);
         this.#destroyedWhileDown.delete(sid);
-        await cache.set(sid, json, ttlMs);
+        cache.put(sid, json, ttlMs);
       },
     );
   }
 
-  async #touch(sid: string, session: object): Promise<void> {
+  #touch(sid: string, session: object): Promise<void> {
     assertSid(sid);
     const ttlMs = this.#ttlOf(session);
     if (ttlMs <= 0) return this.#destroy(sid);
-    await this.#fallback(
-      async () => {
-        if (await this.#backend.touch(sid, ttlMs)) await this.#cache?.touch(sid, Math.min(ttlMs, this.#cacheTtlMs));
-      },
-      async () => {
-        await this.#cache!.touch(sid, ttlMs);
-      },
+    return this.#fallback(
+      () => this.#backend.touch(sid, ttlMs).then((found) => { if (found) this.#cache?.extend(sid, Math.min(ttlMs, this.#cacheTtlMs)); }),
+      () => { this.#cache!.extend(sid, ttlMs); },
     );
   }
 
-  async #destroy(sid: string): Promise<void> {
+  #destroy(sid: string): Promise<void> {
     assertSid(sid);
-    await this.#cache?.destroy([sid]);
-    await this.#fallback(
+    this.#cache?.drop(sid);
+    return this.#fallback(
       () => this.#backend.destroy([sid]),
-      async () => {
+      () => {
         // A session created during the outage never reached Redis: nothing to destroy there.
         if (!this.#createdWhileDown.delete(sid)) this.#bounded(this.#destroyedWhileDown).add(sid);
       },
@@ -250,7 +247,7 @@ export class SessionStore {
 
   /** Whole-store operations need Redis: a partial cache cannot answer them honestly. */
   #whole<T>(fn: (backend: SessionBackend) => Promise<T>): Promise<T> {
-    return this.#fallback(() => fn(this.#backend), async () => { throw this.#unavailable(this.#ctx.connection.unavailable(), true); });
+    return this.#fallback(() => fn(this.#backend), () => { throw this.#unavailable(this.#ctx.connection.unavailable(), true); });
   }
 
   /**
@@ -258,30 +255,32 @@ export class SessionStore {
    * when Redis cannot answer (down, timed out, or a refusal such as NOPERM, OOM, READONLY), runs
    * `onDown` under `'cache'` or throws SessionUnavailableError under `'fail'`.
    */
-  async #fallback<T>(onRedis: () => Promise<T>, onDown: () => Promise<T>): Promise<T> {
+  #fallback<T>(onRedis: () => Promise<T>, onDown: () => T): Promise<T> {
     if (!this.#redis) return onRedis();
-    let cause: unknown;
-    if (this.#ctx.connection.isReady) {
-      try {
-        const out = await onRedis();
-        if (this.#createdWhileDown.size + this.#destroyedWhileDown.size > 0) void this.flush();
-        return out;
-      } catch (err) {
-        if (err instanceof RedkitError && !(err instanceof RedisUnavailableError)) throw err;
-        // Redis answered but refused (NOPERM, OOM, READONLY…): the cache cannot stand in for a
-        // Redis that is up, since reads would still go there. Typed, and logged once per reason.
-        if (!(err instanceof RedisUnavailableError)) throw this.#refused(err);
-        cause = err;
-      }
-    } else {
-      cause = this.#ctx.connection.unavailable();
-    }
-    if (!this.#cache) throw this.#unavailable(cause);
+    if (!this.#ctx.connection.isReady) return this.#down(this.#ctx.connection.unavailable(), onDown);
+    return onRedis().then((out) => {
+      if (this.#createdWhileDown.size + this.#destroyedWhileDown.size > 0) void this.flush();
+      return out;
+    }, (err: unknown) => {
+      if (err instanceof RedkitError && !(err instanceof RedisUnavailableError)) throw err;
+      // Redis answered but refused (NOPERM, OOM, READONLY…): the cache cannot stand in for a
+      // Redis that is up, since reads would still go there. Typed, and logged once per reason.
+      if (!(err instanceof RedisUnavailableError)) throw this.#refused(err);
+      return this.#down(err, onDown);
+    });
+  }
+
+  #down<T>(cause: unknown, onDown: () => T): Promise<T> {
+    if (!this.#cache) return Promise.reject(this.#unavailable(cause));
     if (!this.#warned) {
       this.#warned = true;
       this.#ctx.logger.warn({ reason: reasonOf(cause) }, '[redkit] sessions: Redis not available; serving sessions from the in-process cache (onRedisDown: "cache")');
     }
-    return onDown();
+    try {
+      return Promise.resolve(onDown());
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   #refused(err: unknown): SessionUnavailableError {
@@ -303,9 +302,9 @@ export class SessionStore {
   }
 
   /** Keeps a copy for outages, no longer than the session lives nor `cache.ttlMs`. */
-  async #remember(sid: string, json: string, data: object, ttlMs = this.#ttlOf(data)): Promise<void> {
+  #remember(sid: string, json: string, data: object, ttlMs = this.#ttlOf(data)): void {
     const keep = Math.min(ttlMs, this.#cacheTtlMs);
-    if (keep > 0) await this.#cache!.set(sid, json, keep);
+    if (keep > 0) this.#cache!.put(sid, json, keep);
   }
 
   /** `set` with its oldest entry dropped first when full: the outage's bookkeeping stays as bounded as the cache. */
@@ -324,6 +323,15 @@ export class SessionStore {
       if (typeof cookie.maxAge === 'number' && Number.isFinite(cookie.maxAge)) return cookie.maxAge;
     }
     return this.ttlMs;
+  }
+}
+
+/** `fn()`, with a synchronous throw (a bad argument) turned into a rejection. */
+function attempt<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 
