@@ -335,10 +335,14 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Calls `callback` outside the promise chain (an exception in it must not be swallowed nor call it twice), or returns the promise. */
+/**
+ * Calls `callback` once with the outcome, or returns the promise. An exception thrown by the
+ * callback is neither swallowed nor answered with a second call: it surfaces as an unhandled
+ * rejection, as an uncaught exception would in callback code.
+ */
 function settle<T>(pending: Promise<T>, callback: SessionCallback<T> | undefined): Promise<T> | void {
   if (typeof callback !== 'function') return pending;
-  pending.then((value) => process.nextTick(callback, null, value), (err) => process.nextTick(callback, err));
+  void pending.then((value) => callback(null, value), (err: unknown) => callback(err));
 }
 
 function serialise(session: object): string {
