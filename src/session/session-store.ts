@@ -182,7 +182,7 @@ export class SessionStore {
   // costs a frame per request, and these run on every request of every user.
   #get(sid: string): Promise<SessionData | null> {
     assertSid(sid);
-    return this.#fallback(() => this.#backend.get(sid), () => this.#cachedGet(sid)).then((json) => this.#decode(sid, json));
+    return this.#fallback(() => this.#backend.get(sid), () => this.#cachedGet(sid), (json) => this.#decode(sid, json));
   }
 
   #cachedGet(sid: string): string | null {
@@ -213,13 +213,14 @@ export class SessionStore {
     const ttlMs = this.#ttlOf(session);
     if (ttlMs <= 0) return this.#destroy(sid);
     return this.#fallback(
-      () => this.#backend.set(sid, json, ttlMs).then(() => { if (this.#cache) this.#remember(sid, json, session, ttlMs); }),
+      () => (this.#cache ? this.#backend.set(sid, json, ttlMs).then(() => this.#remember(sid, json, session, ttlMs)) : this.#backend.set(sid, json, ttlMs)),
       () => {
         const cache = this.#cache!;
         if (cache.peek(sid) === null && !this.#destroyedWhileDown.has(sid)) this.#bounded(this.#createdWhileDown).add(sid);
         this.#destroyedWhileDown.delete(sid);
         cache.put(sid, json, ttlMs);
       },
+      toVoid,
     );
   }
 
@@ -228,8 +229,11 @@ export class SessionStore {
     const ttlMs = this.#ttlOf(session);
     if (ttlMs <= 0) return this.#destroy(sid);
     return this.#fallback(
-      () => this.#backend.touch(sid, ttlMs).then((found) => { if (found) this.#cache?.extend(sid, Math.min(ttlMs, this.#cacheTtlMs)); }),
-      () => { this.#cache!.extend(sid, ttlMs); },
+      () => this.#backend.touch(sid, ttlMs),
+      () => this.#cache!.extend(sid, ttlMs),
+      (found) => {
+        if (found && this.#cache && this.#ctx.connection.isReady) this.#cache.extend(sid, Math.min(ttlMs, this.#cacheTtlMs));
+      },
     );
   }
 
@@ -255,29 +259,30 @@ export class SessionStore {
    * when Redis cannot answer (down, timed out, or a refusal such as NOPERM, OOM, READONLY), runs
    * `onDown` under `'cache'` or throws SessionUnavailableError under `'fail'`.
    */
-  #fallback<T>(onRedis: () => Promise<T>, onDown: () => T): Promise<T> {
-    if (!this.#redis) return onRedis();
-    if (!this.#ctx.connection.isReady) return this.#down(this.#ctx.connection.unavailable(), onDown);
-    return onRedis().then((out) => {
-      if (this.#createdWhileDown.size + this.#destroyedWhileDown.size > 0) void this.flush();
-      return out;
-    }, (err: unknown) => {
+  #fallback<R, T = R>(onRedis: () => Promise<R>, onDown: () => R, map?: (value: R) => T): Promise<T> {
+    if (!this.#redis) return map ? onRedis().then(map) : (onRedis() as unknown as Promise<T>);
+    if (!this.#ctx.connection.isReady) return this.#down(this.#ctx.connection.unavailable(), onDown, map);
+    if (this.#createdWhileDown.size + this.#destroyedWhileDown.size > 0) void this.flush();
+    // One reaction for both outcomes: each extra .then() is a turn of the microtask queue per request.
+    return onRedis().then(map, (raw: unknown) => {
+      const err = this.#ctx.connection.toUnavailable(raw);
       if (err instanceof RedkitError && !(err instanceof RedisUnavailableError)) throw err;
       // Redis answered but refused (NOPERM, OOM, READONLY…): the cache cannot stand in for a
       // Redis that is up, since reads would still go there. Typed, and logged once per reason.
       if (!(err instanceof RedisUnavailableError)) throw this.#refused(err);
-      return this.#down(err, onDown);
-    });
+      return this.#down(err, onDown, map);
+    }) as Promise<T>;
   }
 
-  #down<T>(cause: unknown, onDown: () => T): Promise<T> {
+  #down<R, T>(cause: unknown, onDown: () => R, map?: (value: R) => T): Promise<T> {
     if (!this.#cache) return Promise.reject(this.#unavailable(cause));
     if (!this.#warned) {
       this.#warned = true;
       this.#ctx.logger.warn({ reason: reasonOf(cause) }, '[redkit] sessions: Redis not available; serving sessions from the in-process cache (onRedisDown: "cache")');
     }
     try {
-      return Promise.resolve(onDown());
+      const value = onDown();
+      return Promise.resolve(map ? map(value) : (value as unknown as T));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -398,3 +403,5 @@ function expressAdapter(Base: new () => object, store: SessionStore): object {
 }
 
 function noop(): void {}
+
+function toVoid(): void {}
