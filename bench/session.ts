@@ -60,7 +60,12 @@ for (const [title, op] of [
 ] as const) {
   const byRow = new Map<string, BenchResult[]>(contenders.map(([name]) => [name, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const [name, store] of contenders) byRow.get(name)!.push(await measure(name, (i) => op(store, i), { concurrency, durationMs: roundMs, warmupMs: 100 }));
+    // The order rotates each round: measured here, the first row of a round ran up to 3× slower
+    // whichever store it was (it pays for the garbage the rows before it left).
+    for (let k = 0; k < contenders.length; k++) {
+      const [name, store] = contenders[(round + k) % contenders.length]!;
+      byRow.get(name)!.push(await measure(name, (i) => op(store, i), { concurrency, durationMs: roundMs, warmupMs: 100 }));
+    }
   }
   const medians = [...byRow.values()].map((results) => results.sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(results.length / 2)]!);
   printTable(`${title}: ops/s (median of ${rounds} rounds)`, medians, 'connect-redis 10 (node-redis 5)');
