@@ -76,7 +76,7 @@ test('@fastify/session on Redis: Redis killed mid-session → served from the ca
   }
 });
 
-test('@fastify/session, logout while Redis is down (killed, data kept by a stop/start-free pause): the destroy is replayed on reconnect', async () => {
+test('@fastify/session, logout while Redis is paused (its data kept): the destroy is replayed on reconnect', async () => {
   const redis = await startRedis();
   const kit = await kitFor(redis, { commandTimeoutMs: 300 });
   const app = await startApp(kit);
