@@ -1,26 +1,28 @@
+// The root entry: createRedkit, the capability classes an app holds, their types, and errors.
+// Stores, backends, the connection and other building blocks live in `redkit/internals`
+// (src/internals.ts): exported for tests and advanced wiring, without a stability promise.
 export { Redkit, createRedkit } from './kit.js';
 export type { RedkitMode, HealthReport, RedkitInternals } from './kit.js';
 export type { RedkitContext } from './context.js';
-export { resolveConfig, maskUrl, MASK } from './config/index.js';
 export type { RedkitOptions, RedkitConfig, Logger } from './config/index.js';
-export { RedisConnection, SharedSubscriber, classifyError, redactError, backoffDelay } from './connection/index.js';
-export type { ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions, MessageHandler } from './connection/index.js';
-export { KeySpace, assertName } from './keys.js';
+// Types only: `kit.connection` and `kit.keys` are typed by these classes; their constructors are internals.
+export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions, MessageHandler } from './connection/index.js';
+export type { KeySpace } from './keys.js';
 export { createDefaultLogger, silentLogger } from './logger.js';
-export { RateLimiter, RedkitThrottlerStorage, RedisRateLimitStore, MemoryRateLimitStore, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders } from './ratelimit/index.js';
+export { RateLimiter, RedkitThrottlerStorage, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders } from './ratelimit/index.js';
 export type { RateLimiterOptions, RateLimitResult, RateLimitAlgorithm, RedisDownPolicy, DecidedBy, RateLimitPolicy, RateLimitStore, RateLimitDecision, ThrottlerStorageRecord, RedkitThrottlerStorageOptions, HttpRateLimitOptions, HttpRateLimitOutcome, HttpRequestInfo, HttpKeyPart, RateLimitBody } from './ratelimit/index.js';
-export { LockManager, Semaphore, MemoryLockBackend, RedisLockBackend, driftMarginMs } from './lock/index.js';
+export { LockManager, Semaphore } from './lock/index.js';
 export type { Lock, LockOptions, LockBackend, LockRef, AcquireReply, HolderInfo } from './lock/index.js';
 export { LeaderManager, Election } from './leader/index.js';
 export type { CampaignOptions, LeaderInfo, ElectionEvents } from './leader/index.js';
-export { CacheManager, Cache, MemoryCacheStore, RedisCacheStore, LruMap, hashKey, jsonSerializer } from './cache/index.js';
+export { CacheManager, Cache, hashKey, jsonSerializer } from './cache/index.js';
 export type { NamespaceOptions, L1Options, StampedeLockOptions, SetOptions, GetOrSetOptions, WrapOptions, CacheStats, CacheStore, CacheEntry, CacheSerializer, Duration } from './cache/index.js';
-export { Realtime, RealtimeGateway, createGateway, DEFAULT_REACTIONS, MAX_REACTIONS_PER_ROOM, parseClientMessage, MemoryBus, RedisBus, MemoryPresence, RedisPresence, MemoryReactions, RedisReactions, PRESENCE_CHANNEL, REACTIONS_CHANNEL } from './realtime/index.js';
+export { Realtime, RealtimeGateway, createGateway, DEFAULT_REACTIONS, MAX_REACTIONS_PER_ROOM } from './realtime/index.js';
 export type { RealtimeOptions, Bus, BusMessage, BusHandler, Presence, PresenceMember, MemberMeta, PresenceJoinedEvent, PresenceLeftEvent, PresenceEventMap, PresenceOptions, PresenceStats, Reactions, ReactionCounts, ReactionEvent, ReactionCountsEvent, ReactionsEventMap, GatewayOptions, GatewayHost, GatewayStats, GatewayConnectionInfo, GatewayIdentity, ClientMessage, ErrorFrame, ProtocolErrorCode } from './realtime/index.js';
-export { Queue, QueueManager, MemoryQueue, RedisQueue, RedisWorker } from './queue/index.js';
+export { Queue, QueueManager } from './queue/index.js';
 export type { QueueWorker, AddedJob, JobContext, JobHandler, JobOptions, JobOutcome, QueueCounts, QueueOptions, WorkerOptions } from './queue/index.js';
-export { JobsManager, JobStore, JobRunner, MemoryJobStore, RedisJobStore, MemoryJobLocks, RedisJobLocks, canTransition, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
+export { JobsManager, JobStore, JobRunner, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
-export { SessionStore, MemorySessionBackend, RedisSessionBackend } from './session/index.js';
+export { SessionStore } from './session/index.js';
 export type { StoredSession, SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './session/index.js';
 export * from './errors.js';

@@ -1,7 +1,7 @@
 // Standalone mode's store and the L1 tier: bounded, LRU, TTL, isolated from caller mutations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LruMap } from '../../src/index.js';
+import { LruMap } from '../../src/internals.js';
 import { standaloneKit } from '../helpers/kit.js';
 
 test('standalone store is bounded by maxEntries and evicts the least recently used', async () => {

@@ -4,7 +4,8 @@ import { inspect } from 'node:util';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, resolveConfig, type RedkitOptions } from '../../src/index.js';
+import { ConfigError, type RedkitOptions } from '../../src/index.js';
+import { resolveConfig } from '../../src/internals.js';
 
 const SECRET = 'pa55-W0rd-x9';
 

@@ -1,7 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { Redkit, RedisUnavailableError, backoffDelay, redactError, createRedkit, type Logger } from '../../src/index.js';
+import { Redkit, RedisUnavailableError, createRedkit, type Logger } from '../../src/index.js';
+import { backoffDelay, redactError } from '../../src/internals.js';
 import { freePort, startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor, standaloneKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/util.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { kitFor } from '../helpers/kit.js';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
-import { driftMarginMs } from '../../src/index.js';
+import { driftMarginMs } from '../../src/internals.js';
 
 test('Redis killed: leadership is revoked before the lease could expire elsewhere; campaigning resumes when Redis is back', async () => {
   const server = await startRedis();

@@ -4,7 +4,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { stopRedis, startRedis, type RedisServer } from '../helpers/redis-server.js';
 import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
-import { driftMarginMs } from '../../src/index.js';
+import { driftMarginMs } from '../../src/internals.js';
 
 interface Event { who: string; ev: string; t: number; epoch?: number; validUntil?: number; reason?: string }
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { contractSuite } from '../helpers/contract.js';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
-import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitPolicy, type RateLimitStore } from '../../src/index.js';
+import { MemoryRateLimitStore, RedisRateLimitStore } from '../../src/internals.js';
+import type { RateLimitPolicy, RateLimitStore } from '../../src/index.js';
 
 interface Subject { store: RateLimitStore; clock: { t: number }; key(): string }
 
