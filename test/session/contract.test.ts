@@ -55,12 +55,12 @@ contractSuite<Subject>('session store', [
 
   test('the TTL comes from cookie.maxAge (or cookie.expires): the session is gone after it', async () => {
     const { store } = subject();
-    await store.set('sid-short', { cookie: cookie(300) });
-    await store.set('sid-expires', { cookie: { expires: new Date(Date.now() + 300).toISOString() } });
+    await store.set('sid-short', { cookie: cookie(800) });
+    await store.set('sid-expires', { cookie: { expires: new Date(Date.now() + 800).toISOString() } });
     await store.set('sid-long', { cookie: cookie(60_000) });
     assert.ok(await store.get('sid-short'));
     assert.ok(await store.get('sid-expires'));
-    await sleep(600);
+    await sleep(1300);
     assert.equal(await store.get('sid-short'), null);
     assert.equal(await store.get('sid-expires'), null);
     assert.ok(await store.get('sid-long'));
@@ -75,12 +75,12 @@ contractSuite<Subject>('session store', [
 
   test('touch extends the TTL and never rewrites the data', async () => {
     const { store } = subject();
-    await store.set('sid-t', { cookie: cookie(400), cart: ['new'] });
+    await store.set('sid-t', { cookie: cookie(800), cart: ['new'] });
     // A touch carrying an older copy of the session (another request saved since) must not win.
     await store.touch('sid-t', { cookie: cookie(60_000), cart: ['old'] });
-    await sleep(700);
+    await sleep(1300);
     const got = await store.get('sid-t');
-    assert.ok(got, 'touch extended the TTL past the original 400 ms');
+    assert.ok(got, 'touch extended the TTL past the original 800 ms');
     assert.deepEqual(got.cart, ['new']);
     await store.touch('sid-missing', { cookie: cookie(60_000), x: 1 });
     assert.equal(await store.get('sid-missing'), null, 'touch does not create a session');
@@ -88,10 +88,10 @@ contractSuite<Subject>('session store', [
 
   test('a session without cookie expiry gets the default ttlMs', async () => {
     const { kit } = subject();
-    const store = kit.sessionStore({ ttlMs: 300 });
+    const store = kit.sessionStore({ ttlMs: 800 });
     await store.set('sid-default', { user: 1 });
     assert.ok(await store.get('sid-default'));
-    await sleep(600);
+    await sleep(1300);
     assert.equal(await store.get('sid-default'), null);
   });
 

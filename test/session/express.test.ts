@@ -57,6 +57,8 @@ test('express-session on Redis: killed mid-session, sessions served from the cac
     assert.deepEqual((await alice.get('/me')).body, { user: 'ada-lovelace', views: 2 });
     const keys = await kit.redis!.keys(`${kit.keys.prefix}:session:*`);
     assert.equal(keys.length, 1, 'one session in Redis, under the kit prefix');
+    const pttl = await kit.redis!.pttl(keys[0]!);
+    assert.ok(pttl > 55_000 && pttl <= 60_000, `the session key expires with the cookie (pttl=${pttl})`);
     const sid = keys[0]!.split(':').pop()!;
 
     await redis.kill();
