@@ -2,6 +2,7 @@ import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, RedisUnavailableError, RedkitError, SessionDataError, SessionUnavailableError } from '../errors.js';
 import { MemorySessionBackend } from './memory-session-store.js';
 import { RedisSessionBackend } from './redis-session-store.js';
+import { expressAdapter } from './express-adapter.js';
 import type { SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './types.js';
 
 const DEFAULT_TTL_MS = 86_400_000;
@@ -387,21 +388,5 @@ function positiveInt(value: unknown, name: string, fallback: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer (got ${JSON.stringify(value)})`);
   return value;
 }
-
-/** A subclass of express-session's `Store` that delegates to `store`. */
-function expressAdapter(Base: new () => object, store: SessionStore): object {
-  const Adapter = class RedkitExpressSessionStore extends Base {
-    get(sid: string, cb: SessionCallback<SessionData | null>) { store.get(sid, cb); }
-    set(sid: string, session: object, cb?: SessionCallback) { store.set(sid, session, cb ?? noop); }
-    touch(sid: string, session: object, cb?: SessionCallback) { store.touch(sid, session, cb ?? noop); }
-    destroy(sid: string, cb?: SessionCallback) { store.destroy(sid, cb ?? noop); }
-    all(cb: SessionCallback<StoredSession[]>) { store.all(cb); }
-    length(cb: SessionCallback<number>) { store.length(cb); }
-    clear(cb?: SessionCallback) { store.clear(cb ?? noop); }
-  };
-  return new Adapter();
-}
-
-function noop(): void {}
 
 function toVoid(): void {}
