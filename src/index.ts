@@ -23,4 +23,6 @@ export { Queue, QueueManager } from './queue/index.js';
 export type { QueueWorker, AddedJob, JobContext, JobHandler, JobOptions, JobOutcome, QueueCounts, QueueOptions, WorkerOptions } from './queue/index.js';
 export { JobsManager, JobStore, JobRunner, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
+export { SessionStore } from './session/index.js';
+export type { StoredSession, SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './session/index.js';
 export * from './errors.js';

@@ -13,6 +13,7 @@ import { LockManager } from './lock/index.js';
 import { LeaderManager } from './leader/index.js';
 import { CacheManager } from './cache/index.js';
 import { Realtime } from './realtime/realtime.js';
+import { SessionStore, type SessionStoreOptions } from './session/index.js';
 import type { Bus } from './realtime/bus.js';
 import type { Presence } from './realtime/presence.js';
 import type { Reactions } from './realtime/reactions.js';
@@ -201,6 +202,17 @@ export class Redkit implements RedkitContext {
    */
   rateLimiter(options: RateLimiterOptions): RateLimiter {
     return new RateLimiter(this, options);
+  }
+
+  /**
+   * A session store for express-session (`store.express(session)`) and @fastify/session (as is):
+   * keys `<prefix>:session:<sid>`, TTL from the cookie; in memory standalone; `onRedisDown` decides while Redis is down.
+   * @throws InvalidArgumentError on bad options.
+   */
+  sessionStore(options?: SessionStoreOptions): SessionStore {
+    const store = new SessionStore(this, options);
+    this.onClose(() => store.close());
+    return store;
   }
 
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */
