@@ -21,6 +21,8 @@ export interface ClusterOptions {
   password?: string;
   /** Extra `--name value` arguments for every node. */
   args?: string[];
+  /** Extra arguments for node `index` (0-based, in start order), e.g. `--cluster-announce-hostname`. */
+  nodeArgs?: (index: number, port: number) => string[];
   /** Bound on getting ready. Default 30000. */
   readyTimeoutMs?: number;
 }
@@ -117,7 +119,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
       taken.add(port); taken.add(bus);
       ports.push([port, bus]);
     }
-    await Promise.all(ports.map(async ([port, busPort]) => {
+    await Promise.all(ports.map(async ([port, busPort], index) => {
       const dir = mkdtempSync(join(tmpdir(), 'redkit-cluster-'));
       dirs.push(dir);
       const args = [
@@ -128,6 +130,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
         '--repl-diskless-sync-delay', '0',
         ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
         ...(options.args ?? []),
+        ...(options.nodeArgs?.(index, port) ?? []),
       ];
       const proc = await spawnTopologyProcess(args, port, 'cluster node');
       nodes.push(Object.assign(proc, { busPort, role: 'master' as const, id: '', masterId: undefined }) as ClusterNode);

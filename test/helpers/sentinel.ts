@@ -60,8 +60,9 @@ const commonArgs = (dir: string) => ['--bind', '127.0.0.1', '--save', '', '--app
 /**
  * Starts 1 master, `replicas` replicas (`--replicaof`) and `sentinels` `redis-server --sentinel`
  * processes monitoring it with quorum = majority, and waits until every sentinel sees the master,
- * every replica and every other sentinel. Restarted nodes keep their arguments: the old master
- * comes back as an empty master until a sentinel converts it.
+ * every replica and every other sentinel (2.3–2.8 s here: sentinels find each other by hello
+ * messages every 2 s). Restarted nodes keep their arguments: the old master comes back as an empty
+ * master until a sentinel converts it (about 11 s here: sentinels INFO a replica every 10 s).
  */
 export async function startSentinelSet(options: SentinelSetOptions = {}): Promise<SentinelSet> {
   const replicaCount = options.replicas ?? 2;
