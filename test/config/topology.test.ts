@@ -131,7 +131,7 @@ describe('config topology: sentinel', () => {
     assertNoSecret(c);
   });
   test('maskUrl hides the credentials of a sentinel URL, an unencoded @ included', () => {
-    for (const url of [`redis+sentinel://app:${SECRET}@s1:1,s2:2/m`, `redis+sentinel://:${SECRET}@x@s1,s2/m`, `rediss+sentinel://app:${SECRET}@s1/m/1`]) {
+    for (const url of [`redis+sentinel://app:${SECRET}@s1:1,s2:2/m`, `redis+sentinel://:${SECRET}@x@s1:1,s2:2/m`, `rediss+sentinel://app:${SECRET}@s1/m/1`]) {
       const masked = maskUrl(url);
       assert.ok(!masked.includes(SECRET) && !masked.includes('@x@'), masked);
       assert.match(masked, /\*\*\*@s1/);
