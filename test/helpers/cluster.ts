@@ -60,6 +60,11 @@ export interface RedisCluster {
    * without a vote), then waits until it is a master and every live node sees the cluster ok.
    */
   failover(replica: ClusterNode, mode?: 'graceful' | 'force' | 'takeover', timeoutMs?: number): Promise<void>;
+  /**
+   * Moves `slots` slots from master `from` to master `to` with `redis-cli --cluster reshard` (keys
+   * migrate with them; clients see ASK and MOVED meanwhile), then waits for `waitForOk`.
+   */
+  reshard(from: ClusterNode, to: ClusterNode, slots: number, timeoutMs?: number): Promise<void>;
   /** Waits until one of `oldMaster`'s replicas is master of its slots; returns it. */
   waitForPromotion(oldMaster: ClusterNode, timeoutMs?: number): Promise<ClusterNode>;
   /** Waits until every live node says `cluster_state:ok` with all slots ok and all agree on every node's role. */
@@ -221,6 +226,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
     failover: async (replica, mode = 'graceful', timeoutMs = 15_000) => {
       await adminCall(replica.port, ['CLUSTER', 'FAILOVER', ...(mode === 'graceful' ? [] : [mode.toUpperCase()])], auth);
       await pollUntil(async () => (parseInfo(await adminCall(replica.port, ['INFO', 'replication'], auth)).role === 'master' ? true : undefined), timeoutMs, () => `port ${replica.port} to become master`);
+      await waitForOk(timeoutMs);
+    },
+    reshard: async (from, to, slots, timeoutMs = 60_000) => {
+      await refresh();
+      const cli = ['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', from.id, '--cluster-to', to.id, '--cluster-slots', String(slots), '--cluster-yes'];
+      await run('redis-cli', [...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), ...cli], { timeout: timeoutMs });
       await waitForOk(timeoutMs);
     },
     waitForPromotion: async (oldMaster, timeoutMs = 15_000) => {

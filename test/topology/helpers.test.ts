@@ -106,6 +106,25 @@ describe('test helper: Redis Cluster (3 masters, 3 replicas)', () => {
     assert.equal((await eventually(() => client.get(key), 20_000, 'a read after the handover')).value, 'v');
   });
 
+  test('reshard moves slots and their keys to another master', async () => {
+    const key = `${prefix}:moved`;
+    await client.set(key, 'kept');
+    const from = await cluster.nodeForKey(key);
+    const to = cluster.masters().find((m) => m !== from)!;
+    const owned = async (node: typeof from) => {
+      const ranges = await adminCall(node.port, ['CLUSTER', 'SLOTS']) as Array<[number, number, [string, number]]>;
+      return ranges.filter(([, , [, port]]) => port === node.port).reduce((n, [a, b]) => n + b - a + 1, 0);
+    };
+    const before = await owned(to);
+    // Enough slots to take every slot `from` has: the key's slot moves for sure.
+    await cluster.reshard(from, to, await owned(from));
+    assert.equal(await owned(from), 0);
+    assert.ok((await owned(to)) > before);
+    assert.equal((await cluster.nodeForKey(key)).port, to.port);
+    assert.equal(await adminCall(to.port, ['GET', key]), 'kept');
+    assert.equal((await eventually(() => client.get(key), 20_000, 'a read after the reshard')).value, 'kept');
+  });
+
   test('pause (SIGSTOP) and resume of a replica', async () => {
     const replica = cluster.nodes.find((n) => n.role === 'replica')!;
     replica.pause();
@@ -147,11 +166,13 @@ describe('test helper: Sentinel (1 master, 2 replicas, 3 sentinels)', () => {
       assert.equal(replicas.length, 2);
       assert.equal(await adminCall(s.port, ['SENTINEL', 'CKQUORUM', 'redkit-test']) as string, 'OK 3 usable Sentinels. Quorum and failover authorization can be reached');
     }
-    // failoverDetector and READONLY reconnects: without them a raw client keeps writing to a demoted
-    // master for ~10 s after SENTINEL FAILOVER (issue 15); this test is about the helper, not that.
+    // READONLY reconnects: without them a raw client keeps writing to a demoted master for ~10 s
+    // after SENTINEL FAILOVER (issue 15); this test is about the helper, not that. Not
+    // failoverDetector: in ioredis 6.0.0 a +switch-master that arrives while the client is
+    // reconnecting (after kill -9 of the master) ends the client for good ("Connection is closed.").
     client = new Redis({
       sentinels: [...set.sentinelAddresses], name: 'redkit-test', maxRetriesPerRequest: 3, sentinelRetryStrategy: () => 100, retryStrategy: () => 100,
-      failoverDetector: true, reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+      reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
     });
     client.on('error', () => { /* a killed master: the calls below retry */ });
     await client.set(`${prefix}:a`, '1');
