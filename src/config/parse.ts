@@ -196,7 +196,8 @@ function defaultInstanceId(): string {
 /**
  * Resolves options over env into a validated config. Precedence, field by field:
  * options > env; within one of them, REDIS_URL gives the base and discrete vars may only agree or fill gaps.
- * @throws ConfigError naming the variable and the fix; never containing the password.
+ * A topology (cluster, sentinel) declared in options replaces env's whole.
+ * @throws ConfigError naming the variable and the fix; never containing a password.
  */
 export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
   const env: Env = options.env ?? process.env;
@@ -221,11 +222,10 @@ export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
     const given = Object.values(merged.sources).join(', ');
     throw new ConfigError('REDIS_HOST', `${given} set but no host: set REDIS_HOST or REDIS_URL (or options.host / options.url), or unset them for standalone mode`);
   }
-  const nameVariable = (option: unknown, option_: string, envName: string) => (option !== undefined ? option_ : envName);
   const rawEnvironment = options.environment ?? envValue(env, 'REDIS_ENVIRONMENT');
-  const environment = rawEnvironment === undefined ? undefined : parseKeyPart(rawEnvironment, nameVariable(options.environment, 'options.environment', 'REDIS_ENVIRONMENT'));
+  const environment = rawEnvironment === undefined ? undefined : parseKeyPart(rawEnvironment, options.environment !== undefined ? 'options.environment' : 'REDIS_ENVIRONMENT');
   const keyPrefixRaw = options.keyPrefix ?? envValue(env, 'REDIS_KEY_PREFIX') ?? 'redkit';
-  const keyPrefix = parseKeyPart(keyPrefixRaw, nameVariable(options.keyPrefix, 'options.keyPrefix', 'REDIS_KEY_PREFIX'));
+  const keyPrefix = parseKeyPart(keyPrefixRaw, options.keyPrefix !== undefined ? 'options.keyPrefix' : 'REDIS_KEY_PREFIX');
   const connectTimeoutMs = parseMs(options.connectTimeoutMs ?? envValue(env, 'REDIS_CONNECT_TIMEOUT_MS'), options.connectTimeoutMs !== undefined ? 'options.connectTimeoutMs' : 'REDIS_CONNECT_TIMEOUT_MS', 5000);
   const commandTimeoutMs = parseMs(options.commandTimeoutMs ?? envValue(env, 'REDIS_COMMAND_TIMEOUT_MS'), options.commandTimeoutMs !== undefined ? 'options.commandTimeoutMs' : 'REDIS_COMMAND_TIMEOUT_MS', 2000);
   const healthIntervalMs = parseMs(options.healthIntervalMs, 'options.healthIntervalMs', 1000);

@@ -207,7 +207,7 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
       }
     }
     if (t.masterName === undefined) {
-      const v = declared === 'REDIS_URL' || declared.startsWith('REDIS_') ? ENV_NAMES.masterName : OPTION_NAMES.masterName;
+      const v = declared.startsWith('options.') ? OPTION_NAMES.masterName : ENV_NAMES.masterName;
       throw new ConfigError(v, `${declared} is set but no master name: set ${v} to the name in "sentinel monitor <name> …" (often mymaster), or end the redis+sentinel:// URL with /<name>`);
     }
     out.sentinels = t.sentinels!;

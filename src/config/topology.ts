@@ -18,7 +18,8 @@ function badPort(text: string, variable: string, entry: string): never {
  */
 function parseHostPort(raw: string, variable: string, defaultPort: number, entry: string, echo: boolean): HostPort {
   const text = raw.trim();
-  const shown = echo ? `"${text}"` : entry;
+  // A URL pasted into a list may carry a password: such an entry is named, never printed.
+  const shown = echo && !/[@/]/.test(text) ? `"${text}"` : entry;
   if (text === '') throw new ConfigError(variable, `${variable} has an empty ${entry}; write host:port entries separated by commas, e.g. 10.0.0.1:6379,10.0.0.2:6379`);
   let host: string;
   let portText: string | undefined;
@@ -38,7 +39,7 @@ function parseHostPort(raw: string, variable: string, defaultPort: number, entry
   let port = defaultPort;
   if (portText !== undefined) {
     const n = Number(portText);
-    if (!/^\d+$/.test(portText) || n < 1 || n > 65535) badPort(echo ? portText : '…', variable, shown);
+    if (!/^\d+$/.test(portText) || n < 1 || n > 65535) badPort(shown === entry ? '…' : portText, variable, shown);
     port = n;
   }
   return { host, port };
@@ -156,7 +157,8 @@ export function parseNatMap(raw: string | Record<string, HostPort>, variable: st
     pairs = raw.split(',').map((part, i) => {
       const sides = part.split('=');
       if (sides.length !== 2) {
-        throw new ConfigError(variable, `${variable}: entry ${i + 1} ("${part.trim()}") is not reachable=announced; write e.g. 127.0.0.1:7000=172.18.0.2:6379 (the address to dial, "=", the address CLUSTER SLOTS announces), or JSON`);
+        const shown = /[@/]/.test(part) ? '' : ` ("${part.trim()}")`;
+        throw new ConfigError(variable, `${variable}: entry ${i + 1}${shown} is not reachable=announced; write e.g. 127.0.0.1:7000=172.18.0.2:6379 (the address to dial, "=", the address CLUSTER SLOTS announces), or JSON`);
       }
       return [sides[1]!, sides[0]!, `entry ${i + 1}`];
     });
