@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './redis-server.js';
-import { adminCall, parseInfo, pollUntil, spawnTopologyProcess, type TopologyProcess } from './topology-process.js';
+import { freePort, testCertificates } from './redis-server.js';
+import { adminCall, parseInfo, pollUntil, spawnTopologyProcess, tlsArgs, type TopologyProcess } from './topology-process.js';
 
 const run = promisify(execFile);
 const SLOTS = 16384;
@@ -23,6 +23,8 @@ export interface ClusterOptions {
   args?: string[];
   /** Extra arguments for node `index` (0-based, in start order), e.g. `--cluster-announce-hostname`. */
   nodeArgs?: (index: number, port: number) => string[];
+  /** Serve TLS only (client, replication and cluster bus), with the certificate of `testCertificates()`. */
+  tls?: boolean;
   /** Bound on getting ready. Default 30000. */
   readyTimeoutMs?: number;
 }
@@ -43,6 +45,8 @@ export interface RedisCluster {
   readonly nodes: ReadonlyArray<ClusterNode>;
   /** Seeds for a client: every node's `{ host, port }`. */
   readonly seeds: ReadonlyArray<{ host: string; port: number }>;
+  /** PEM CA that signed the nodes' certificate (TLS clusters only). */
+  readonly ca: string | undefined;
   /** Milliseconds from the first spawn to a cluster with every slot served and every replica in sync. */
   readonly readyMs: number;
   /** Re-reads roles and ids from a live node (CLUSTER NODES). */
@@ -101,7 +105,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
   const count = masters * (1 + replicasPerMaster);
   const nodeTimeoutMs = options.nodeTimeoutMs ?? 2000;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-  const auth = options.password ? { password: options.password } : {};
+  const ca = options.tls ? testCertificates().caPem : undefined;
+  const auth = { ...(options.password ? { password: options.password } : {}), ...(ca ? { ca } : {}) };
+  const cliAuth = [...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), ...(options.tls ? ['--tls', '--cacert', testCertificates().ca] : [])];
   const started = performance.now();
   const dirs: string[] = [];
   const nodes: ClusterNode[] = [];
@@ -128,7 +134,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
       const dir = mkdtempSync(join(tmpdir(), 'redkit-cluster-'));
       dirs.push(dir);
       const args = [
-        '--bind', '127.0.0.1', '--port', String(port), '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
+        '--bind', '127.0.0.1', ...(options.tls ? [...tlsArgs(port), '--tls-cluster', 'yes'] : ['--port', String(port)]), '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
         '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs),
         '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
         // A diskless sync waits 5 s by default for more replicas to join it: nothing to wait for here.
@@ -142,7 +148,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
     }));
     nodes.sort((a, b) => ports.findIndex(([p]) => p === a.port) - ports.findIndex(([p]) => p === b.port));
     const cli = ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'];
-    await run('redis-cli', [...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), ...cli], { timeout: readyTimeoutMs });
+    await run('redis-cli', [...cliAuth, ...cli], { timeout: readyTimeoutMs });
   } catch (err) {
     await stop();
     throw err;
@@ -216,6 +222,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
 
   return {
     nodes,
+    ca,
     seeds: nodes.map((n) => ({ host: n.host, port: n.port })),
     readyMs,
     refresh,
@@ -231,7 +238,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
     reshard: async (from, to, slots, timeoutMs = 60_000) => {
       await refresh();
       const cli = ['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', from.id, '--cluster-to', to.id, '--cluster-slots', String(slots), '--cluster-yes'];
-      await run('redis-cli', [...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), ...cli], { timeout: timeoutMs });
+      await run('redis-cli', [...cliAuth, ...cli], { timeout: timeoutMs });
       await waitForOk(timeoutMs);
     },
     waitForPromotion: async (oldMaster, timeoutMs = 15_000) => {

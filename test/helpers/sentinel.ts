@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './redis-server.js';
-import { adminCall, parseInfo, pollUntil, spawnTopologyProcess, type TopologyProcess } from './topology-process.js';
+import { freePort, testCertificates } from './redis-server.js';
+import { adminCall, parseInfo, pollUntil, spawnTopologyProcess, tlsArgs, type TopologyProcess } from './topology-process.js';
 
 /** Options of a throwaway Sentinel set. */
 export interface SentinelSetOptions {
@@ -20,6 +20,8 @@ export interface SentinelSetOptions {
   password?: string;
   /** `requirepass` on the sentinels themselves. */
   sentinelPassword?: string;
+  /** Serve TLS only on every data node and sentinel (replication and sentinel links too). */
+  tls?: boolean;
   /** Bound on getting ready. Default 30000. */
   readyTimeoutMs?: number;
 }
@@ -37,6 +39,8 @@ export interface SentinelSet {
   readonly sentinels: ReadonlyArray<TopologyProcess>;
   /** `{ host, port }` of every sentinel, for a client's `sentinels` option. */
   readonly sentinelAddresses: ReadonlyArray<{ host: string; port: number }>;
+  /** PEM CA that signed every node's certificate (TLS sets only). */
+  readonly ca: string | undefined;
   /** Milliseconds from the first spawn to every sentinel knowing the master, the replicas and each other. */
   readonly readyMs: number;
   /** The data node a live sentinel names as master now (SENTINEL GET-MASTER-ADDR-BY-NAME). */
@@ -70,8 +74,10 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
   const masterName = options.masterName ?? 'mymaster';
   const quorum = Math.floor(sentinelCount / 2) + 1;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-  const auth = options.password ? { password: options.password } : {};
-  const sentinelAuth = options.sentinelPassword ? { password: options.sentinelPassword } : {};
+  const ca = options.tls ? testCertificates().caPem : undefined;
+  const auth = { ...(options.password ? { password: options.password } : {}), ...(ca ? { ca } : {}) };
+  const sentinelAuth = { ...(options.sentinelPassword ? { password: options.sentinelPassword } : {}), ...(ca ? { ca } : {}) };
+  const listen = (port: number) => (options.tls ? tlsArgs(port) : ['--port', String(port)]);
   const started = performance.now();
   const dirs: string[] = [];
   const dataNodes: SentinelDataNode[] = [];
@@ -88,10 +94,10 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
 
   try {
     const masterPort = await freePort();
-    dataNodes.push(Object.assign(await spawnTopologyProcess([...commonArgs(newDir()), '--port', String(masterPort), ...passArgs], masterPort, 'sentinel-set master'), { role: 'master' as const }));
+    dataNodes.push(Object.assign(await spawnTopologyProcess([...commonArgs(newDir()), ...listen(masterPort), ...passArgs], masterPort, 'sentinel-set master'), { role: 'master' as const }));
     const replicaPorts = await Promise.all(Array.from({ length: replicaCount }, () => freePort()));
     await Promise.all(replicaPorts.map(async (port) => {
-      const args = [...commonArgs(newDir()), '--port', String(port), '--replicaof', '127.0.0.1', String(masterPort), ...passArgs];
+      const args = [...commonArgs(newDir()), ...listen(port), '--replicaof', '127.0.0.1', String(masterPort), ...passArgs];
       dataNodes.push(Object.assign(await spawnTopologyProcess(args, port, 'sentinel-set replica'), { role: 'replica' as const }));
     }));
     // Sentinels learn replicas from the master's INFO and read each replica's INFO once, then every
@@ -111,8 +117,10 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
       const dir = newDir();
       const conf = join(dir, 'sentinel.conf');
       // The sentinel rewrites this file (known replicas, epochs): it lives in the sentinel's own directory.
+      // Sentinel reads TLS settings from its file only; tls-replication makes it dial the data nodes over TLS.
+      const tlsLines = options.tls ? ['port 0', ...pairsOf(tlsArgs(port).slice(2))] : [`port ${port}`];
       writeFileSync(conf, [
-        `port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, 'daemonize no', 'loglevel warning',
+        ...tlsLines, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, 'daemonize no', 'loglevel warning',
         ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
         `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${quorum}`,
         `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
@@ -189,6 +197,7 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
     masterName,
     dataNodes,
     sentinels,
+    ca,
     sentinelAddresses: sentinels.map((s) => ({ host: s.host, port: s.port })),
     readyMs,
     currentMaster: async () => {
@@ -209,6 +218,13 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
     waitForNewMaster,
     stop,
   };
+}
+
+/** `['--a', 'x', '--b', 'y']` → `['a x', 'b y']`: command-line options as config-file lines. */
+function pairsOf(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < args.length; i += 2) out.push(`${args[i]!.replace(/^--/, '')} ${args[i + 1]}`);
+  return out;
 }
 
 /** SENTINEL MASTER / REPLICAS replies are flat [field, value, …] arrays. */

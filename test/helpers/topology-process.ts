@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { waitForPort } from './redis-server.js';
+import { testCertificates, waitForPort } from './redis-server.js';
 import { sleep } from './util.js';
 
 /** A redis-server (or sentinel) process of a topology, which a test can kill, pause and restart. */
@@ -84,13 +84,13 @@ export async function spawnTopologyProcess(args: string[], port: number, label: 
 }
 
 /**
- * Sends one command on a fresh connection and closes it: a node that was killed, restarted or
- * paused never leaves a half-dead client behind. Bounded by `timeoutMs` (connect and reply).
+ * Sends one command on a fresh connection (TLS when `ca` is given) and closes it: a node that was
+ * killed, restarted or paused never leaves a half-dead client behind. Bounded by `timeoutMs`.
  */
-export async function adminCall(port: number, args: Array<string | number>, opts: { password?: string; timeoutMs?: number } = {}): Promise<unknown> {
+export async function adminCall(port: number, args: Array<string | number>, opts: { password?: string; ca?: string; timeoutMs?: number } = {}): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? 1000;
   const client = new Redis({
-    host: '127.0.0.1', port, password: opts.password, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs,
+    host: '127.0.0.1', port, password: opts.password, tls: opts.ca ? { ca: opts.ca } : undefined, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs,
     maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, enableOfflineQueue: true,
   });
   client.on('error', () => { /* the rejected call reports it */ });
@@ -100,6 +100,12 @@ export async function adminCall(port: number, args: Array<string | number>, opts
   } finally {
     client.disconnect();
   }
+}
+
+/** Arguments that make a redis-server (or sentinel) serve TLS only on `port`, with the test CA. */
+export function tlsArgs(port: number): string[] {
+  const certs = testCertificates();
+  return ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no', '--tls-replication', 'yes'];
 }
 
 /** Parses `field:value` lines (INFO, CLUSTER INFO) into a map. */

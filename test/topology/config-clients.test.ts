@@ -36,6 +36,46 @@ describe('resolved config → raw ioredis client on a password-protected topolog
     await cluster.stop();
   });
 
+  test('TLS cluster: REDIS_CLUSTER_NODES with REDIS_TLS, REDIS_PASSWORD and the CA as options.tls', async () => {
+    const tlsCluster = await startCluster({ masters: 3, replicasPerMaster: 0, tls: true, password: DATA_PASSWORD });
+    try {
+      const nodes = tlsCluster.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+      const config = resolveConfig({ env: { REDIS_CLUSTER_NODES: nodes, REDIS_PASSWORD: DATA_PASSWORD, REDIS_TLS: 'true' }, tls: { ca: tlsCluster.ca } });
+      assert.match(config.target, /^rediss\+cluster:\/\//);
+      const client = new Cluster([...config.clusterNodes], { redisOptions: { password: config.password, tls: config.tls || undefined }, clusterRetryStrategy: () => null });
+      try {
+        const keys = Array.from({ length: 30 }, (_, i) => `${randomPrefix('ct')}:${i}`);
+        await Promise.all(keys.map((k) => client.set(k, k)));
+        assert.deepEqual(await Promise.all(keys.map((k) => client.get(k))), keys);
+      } finally {
+        client.disconnect();
+      }
+    } finally {
+      await tlsCluster.stop();
+    }
+  });
+
+  test('TLS sentinel set: rediss+sentinel:// makes TLS to the master and to the sentinels', async () => {
+    const tlsSet = await startSentinelSet({ replicas: 1, sentinels: 3, masterName: 'tls-master', tls: true });
+    try {
+      const hosts = tlsSet.sentinelAddresses.map((s) => `${s.host}:${s.port}`).join(',');
+      const config = resolveConfig({ env: { REDIS_URL: `rediss+sentinel://${hosts}/tls-master` }, tls: { ca: tlsSet.ca } });
+      assert.deepEqual(config.sentinelTls, { ca: tlsSet.ca });
+      const client = new Redis({
+        sentinels: [...config.sentinels], name: config.sentinelMasterName!, tls: config.tls || undefined,
+        enableTLSForSentinelMode: true, sentinelTLS: config.sentinelTls || undefined, sentinelRetryStrategy: () => null, retryStrategy: () => null,
+      });
+      try {
+        await client.set('k', 'tls');
+        assert.equal(await client.get('k'), 'tls');
+      } finally {
+        client.disconnect();
+      }
+    } finally {
+      await tlsSet.stop();
+    }
+  });
+
   test('redis+sentinel:// URL with the master password, REDIS_SENTINEL_PASSWORD for the sentinels', async () => {
     set = await startSentinelSet({ replicas: 1, sentinels: 3, masterName: 'cfg-master', password: DATA_PASSWORD, sentinelPassword: SENTINEL_PASSWORD });
     const hosts = set.sentinelAddresses.map((s) => `${s.host}:${s.port}`).join(',');
