@@ -9,9 +9,9 @@ export interface TopologyLayer {
   kind?: 'cluster' | 'sentinel' | 'not-cluster';
   cluster?: boolean;
   clusterNodes?: HostPort[];
-  natMap?: Record<string, HostPort>;
+  clusterNatMap?: Record<string, HostPort>;
   sentinels?: HostPort[];
-  masterName?: string;
+  sentinelMasterName?: string;
   sentinelUsername?: string;
   sentinelPassword?: string;
   sentinelTls?: boolean | TlsConnectionOptions;
@@ -25,9 +25,9 @@ type Field = keyof TopologyLayer['sources'];
 export const ENV_NAMES: Record<Field, string> = {
   cluster: 'REDIS_CLUSTER',
   clusterNodes: 'REDIS_CLUSTER_NODES',
-  natMap: 'REDIS_CLUSTER_NAT_MAP',
+  clusterNatMap: 'REDIS_CLUSTER_NAT_MAP',
   sentinels: 'REDIS_SENTINELS',
-  masterName: 'REDIS_SENTINEL_MASTER_NAME',
+  sentinelMasterName: 'REDIS_SENTINEL_MASTER_NAME',
   sentinelUsername: 'REDIS_SENTINEL_USERNAME',
   sentinelPassword: 'REDIS_SENTINEL_PASSWORD',
   sentinelTls: 'REDIS_SENTINEL_TLS',
@@ -38,9 +38,9 @@ export const ENV_NAMES: Record<Field, string> = {
 export const OPTION_NAMES: Record<Field, string> = {
   cluster: 'options.cluster',
   clusterNodes: 'options.clusterNodes',
-  natMap: 'options.clusterNatMap',
+  clusterNatMap: 'options.clusterNatMap',
   sentinels: 'options.sentinels',
-  masterName: 'options.sentinelMasterName',
+  sentinelMasterName: 'options.sentinelMasterName',
   sentinelUsername: 'options.sentinelUsername',
   sentinelPassword: 'options.sentinelPassword',
   sentinelTls: 'options.sentinelTls',
@@ -76,9 +76,9 @@ export function topologyLayer(read: (name: string) => unknown, names: Record<Fie
   };
   take('cluster', parseFlag);
   take('clusterNodes', (raw: string, v) => parseHostList(raw, v, 6379));
-  take('natMap', (raw: string, v) => parseNatMap(raw, v));
+  take('clusterNatMap', (raw: string, v) => parseNatMap(raw, v));
   take('sentinels', (raw: string, v) => parseHostList(raw, v, SENTINEL_PORT));
-  take('masterName', (raw: unknown, v) => parseMasterName(parseString(raw, v), v));
+  take('sentinelMasterName', (raw: unknown, v) => parseMasterName(parseString(raw, v), v));
   take('sentinelUsername', parseString);
   take('sentinelPassword', parseString);
   take('sentinelTls', (raw: unknown, v) => (typeof raw === 'object' && raw !== null ? raw as TlsConnectionOptions : parseFlag(raw, v)));
@@ -92,11 +92,11 @@ export function topologyLayer(read: (name: string) => unknown, names: Record<Fie
     t.sentinels = url.sentinels;
     t.sources.sentinels = urlName;
     if (url.masterName !== undefined) {
-      if (t.masterName !== undefined && t.masterName !== url.masterName) {
-        throw new ConfigError(names.masterName, `${names.masterName} and ${urlName} disagree on the master name ("${t.masterName}" vs "${url.masterName}"); set it in one place only`);
+      if (t.sentinelMasterName !== undefined && t.sentinelMasterName !== url.masterName) {
+        throw new ConfigError(names.sentinelMasterName, `${names.sentinelMasterName} and ${urlName} disagree on the master name ("${t.sentinelMasterName}" vs "${url.masterName}"); set it in one place only`);
       }
-      t.masterName = url.masterName;
-      t.sources.masterName = urlName;
+      t.sentinelMasterName = url.masterName;
+      t.sources.sentinelMasterName = urlName;
     }
   }
 
@@ -149,7 +149,7 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
   const t: TopologyLayer = { ...env, sources: { ...env.sources } };
   if (topology !== env.kind && (topology === 'cluster' || topology === 'sentinel')) {
     // Options chose another kind than env: env's fields of its own kind are overridden, not strays.
-    const dropped: Field[] = env.kind === 'cluster' ? ['cluster', 'clusterNodes', 'natMap'] : env.kind === 'sentinel' ? ['sentinels', 'masterName', 'sentinelUsername', 'sentinelPassword', 'sentinelTls'] : [];
+    const dropped: Field[] = env.kind === 'cluster' ? ['cluster', 'clusterNodes', 'clusterNatMap'] : env.kind === 'sentinel' ? ['sentinels', 'sentinelMasterName', 'sentinelUsername', 'sentinelPassword', 'sentinelTls'] : [];
     for (const field of dropped) { delete t[field]; delete t.sources[field]; }
   }
   for (const field of Object.keys(options.sources) as Field[]) {
@@ -159,11 +159,11 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
   if (topology !== 'sentinel') { delete t.sentinels; delete t.sources.sentinels; }
   if (topology !== 'cluster') { delete t.clusterNodes; delete t.sources.clusterNodes; }
 
-  if (t.masterName !== undefined && !t.sentinels) {
-    throw new ConfigError(t.sources.masterName!, `${t.sources.masterName} is set but no sentinels are: list them in REDIS_SENTINELS (host[:26379],…) or use a redis+sentinel:// URL, or unset ${t.sources.masterName}`);
+  if (t.sentinelMasterName !== undefined && !t.sentinels) {
+    throw new ConfigError(t.sources.sentinelMasterName!, `${t.sources.sentinelMasterName} is set but no sentinels are: list them in REDIS_SENTINELS (host[:26379],…) or use a redis+sentinel:// URL, or unset ${t.sources.sentinelMasterName}`);
   }
-  if (t.natMap && topology !== 'cluster') {
-    throw new ConfigError(t.sources.natMap!, `${t.sources.natMap} applies to Redis Cluster only; set REDIS_CLUSTER=true or REDIS_CLUSTER_NODES, or unset ${t.sources.natMap}`);
+  if (t.clusterNatMap && topology !== 'cluster') {
+    throw new ConfigError(t.sources.clusterNatMap!, `${t.sources.clusterNatMap} applies to Redis Cluster only; set REDIS_CLUSTER=true or REDIS_CLUSTER_NODES, or unset ${t.sources.clusterNatMap}`);
   }
   const out: ResolvedTopology = {
     topology,
@@ -196,7 +196,7 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
       throw new ConfigError(t.sources.slotSafe!, `${t.sources.slotSafe} is false but ${declared} makes this a Redis Cluster, where every multi-key operation must keep its keys in one slot; set it to auto or true`);
     }
     out.clusterNodes = seeds;
-    out.clusterNatMap = t.natMap;
+    out.clusterNatMap = t.clusterNatMap;
     out.slotSafe = true;
   } else if (topology === 'sentinel') {
     const declared = t.sources.sentinels!;
@@ -206,12 +206,12 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
         throw new ConfigError(v, `${v} sets a ${field} but ${declared} makes this a Sentinel set, whose sentinels name the master; unset the ${field} (keep credentials in REDIS_USERNAME / REDIS_PASSWORD or in a redis+sentinel:// URL)`);
       }
     }
-    if (t.masterName === undefined) {
-      const v = declared.startsWith('options.') ? OPTION_NAMES.masterName : ENV_NAMES.masterName;
+    if (t.sentinelMasterName === undefined) {
+      const v = declared.startsWith('options.') ? OPTION_NAMES.sentinelMasterName : ENV_NAMES.sentinelMasterName;
       throw new ConfigError(v, `${declared} is set but no master name: set ${v} to the name in "sentinel monitor <name> …" (often mymaster), or end the redis+sentinel:// URL with /<name>`);
     }
     out.sentinels = t.sentinels!;
-    out.sentinelMasterName = t.masterName;
+    out.sentinelMasterName = t.sentinelMasterName;
     out.sentinelUsername = t.sentinelUsername;
     out.sentinelPassword = t.sentinelPassword;
     out.sentinelTls = t.sentinelTls;

@@ -123,6 +123,8 @@ describe('config topology: sentinel', () => {
     assert.equal(c.sentinelUsername, 'sentinel-user');
     assert.equal(c.sentinelPassword, SENTINEL_SECRET);
     assert.equal(c.sources.sentinelPassword, 'REDIS_SENTINEL_PASSWORD');
+    assert.equal(c.sources.sentinelMasterName, 'REDIS_URL');
+    assert.equal(c.sources.sentinels, 'REDIS_URL');
   });
   test('an unencoded @ in the URL password: the host list starts after the last @', () => {
     const c = resolveConfig({ env: { REDIS_URL: `redis+sentinel://:${SECRET}@x@s1/m` } });
