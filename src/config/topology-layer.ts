@@ -47,6 +47,12 @@ export const OPTION_NAMES: Record<Field, string> = {
   slotSafe: 'options.slotSafe',
 };
 
+/** The fields that belong to each kind of topology. */
+const KIND_FIELDS: Record<'cluster' | 'sentinel', Field[]> = {
+  cluster: ['cluster', 'clusterNodes', 'clusterNatMap'],
+  sentinel: ['sentinels', 'sentinelMasterName', 'sentinelUsername', 'sentinelPassword', 'sentinelTls'],
+};
+
 function parseFlag(raw: unknown, variable: string): boolean {
   if (typeof raw === 'boolean') return raw;
   if (typeof raw === 'string') {
@@ -147,10 +153,9 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
   else topology = env.kind === 'cluster' || env.kind === 'sentinel' ? env.kind : 'single';
 
   const t: TopologyLayer = { ...env, sources: { ...env.sources } };
-  if (topology !== env.kind && (topology === 'cluster' || topology === 'sentinel')) {
+  if ((env.kind === 'cluster' || env.kind === 'sentinel') && topology !== env.kind) {
     // Options chose another kind than env: env's fields of its own kind are overridden, not strays.
-    const dropped: Field[] = env.kind === 'cluster' ? ['cluster', 'clusterNodes', 'clusterNatMap'] : env.kind === 'sentinel' ? ['sentinels', 'sentinelMasterName', 'sentinelUsername', 'sentinelPassword', 'sentinelTls'] : [];
-    for (const field of dropped) { delete t[field]; delete t.sources[field]; }
+    for (const field of KIND_FIELDS[env.kind]) { delete t[field]; delete t.sources[field]; }
   }
   for (const field of Object.keys(options.sources) as Field[]) {
     (t as unknown as Record<string, unknown>)[field] = options[field];
@@ -175,8 +180,12 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
     sentinelPassword: undefined,
     sentinelTls: undefined,
     slotSafe: t.slotSafe ?? 'auto',
-    sources: { ...(t.sources as Record<string, string>) },
+    sources: {},
   };
+  // Only the fields this topology uses are reported as sources (doctor prints them).
+  for (const field of ['cluster', 'slotSafe', ...(topology === 'cluster' || topology === 'sentinel' ? KIND_FIELDS[topology] : [])] as Field[]) {
+    if (t.sources[field] !== undefined) out.sources[field] = t.sources[field]!;
+  }
   if (topology === 'cluster') {
     const declared = t.sources.clusterNodes ?? t.sources.cluster!;
     const seeds: HostPort[] = [];

@@ -67,6 +67,12 @@ describe('config topology: cluster', () => {
   test('db 0 is accepted on a cluster', () => {
     assert.equal(resolveConfig({ env: { REDIS_CLUSTER: 'true', REDIS_URL: 'redis://h:1/0' } }).db, 0);
   });
+  test('options.cluster=false overrides env\'s cluster with its NAT map', () => {
+    const c = resolveConfig({ env: { REDIS_CLUSTER_NODES: 'a:1', REDIS_CLUSTER_NAT_MAP: 'a:1=b:2', REDIS_HOST: 'h' }, cluster: false });
+    assert.equal(c.topology, 'single');
+    assert.equal(c.clusterNatMap, undefined);
+    assert.equal(c.sources.clusterNatMap, undefined);
+  });
   test('REDIS_CLUSTER=false is a single endpoint; options.cluster=false overrides env', () => {
     assert.equal(resolveConfig({ env: { REDIS_CLUSTER: 'false', REDIS_HOST: 'h' } }).topology, 'single');
     assert.equal(resolveConfig({ env: { REDIS_CLUSTER: 'true', REDIS_HOST: 'h' }, cluster: false }).topology, 'single');
@@ -159,6 +165,7 @@ describe('config topology: sentinel', () => {
     assert.equal(c.topology, 'single');
     assert.equal(c.target, 'redis://h:1/2');
     assert.equal(c.sentinelPassword, undefined);
+    assert.equal(c.sources.sentinelPassword, undefined, 'an unused variable is not reported as a source');
     assert.deepEqual(c.sentinels, []);
     assert.equal(resolveConfig({ env: {} }).topology, 'memory');
   });
