@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger, RedkitConfig } from '../config/types.js';
-import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
+import { ClosedError, ConfigError, RedisUnavailableError, RedkitError } from '../errors.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
@@ -76,6 +76,12 @@ export class RedisConnection extends EventEmitter {
 
   constructor(config: RedkitConfig, logger: Logger, options: ConnectionOptions | BackoffOptions = {}) {
     super();
+    // Until the connection speaks Cluster and Sentinel, connecting to the first seed (or to
+    // localhost for a sentinel config) would silently write to the wrong server.
+    if (config.topology === 'cluster' || config.topology === 'sentinel') {
+      const variable = config.topology === 'cluster' ? 'REDIS_CLUSTER_NODES' : 'REDIS_SENTINELS';
+      throw new ConfigError(variable, `Redis ${config.topology === 'cluster' ? 'Cluster' : 'Sentinel'} is configured, but this redkit version connects to a single Redis only: unset ${variable} (and REDIS_CLUSTER / REDIS_SENTINEL_MASTER_NAME) and point REDIS_URL at one server`);
+    }
     this.config = config;
     this.#logger = logger;
     // The third argument was the backoff alone; both shapes are accepted.
