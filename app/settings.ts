@@ -1,3 +1,5 @@
+import { parseTrustProxy, type TrustProxy } from 'redkit';
+
 /** Reference-server settings from env (redkit's own REDIS_* variables are read by redkit). */
 export interface AppSettings {
   port: number;
@@ -5,6 +7,12 @@ export interface AppSettings {
   logLevel: string;
   /** Bearer token for /api/admin/*; admin routes are disabled when unset. */
   adminToken: string | undefined;
+  /**
+   * `TRUST_PROXY`: which proxies may name the client in X-Forwarded-For for per-IP limits —
+   * `1` behind one proxy (Fly, Railway, Render), a hop count, addresses / CIDRs, `true`, or
+   * `false` (default: key by the socket's peer).
+   */
+  trustProxy: Exclude<TrustProxy, (address: string, hop: number) => boolean>;
   env: Record<string, string | undefined>;
 }
 
@@ -20,6 +28,7 @@ export function readSettings(env: Record<string, string | undefined> = process.e
     host: env.HOST ?? '0.0.0.0',
     logLevel: env.LOG_LEVEL ?? 'info',
     adminToken: env.ADMIN_TOKEN || undefined,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY, 'TRUST_PROXY'),
     env,
   };
 }
