@@ -7,6 +7,7 @@ import { hashKey, jsonSerializer, type CacheSerializer } from './serialize.js';
 import { toMs, type Duration } from '../duration.js';
 import { isWellFormed } from '../keys.js';
 import { assertOptions } from '../options.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 
 export { hashKey, jsonSerializer, type CacheSerializer, type Duration };
 
@@ -817,9 +818,12 @@ export class CacheManager {
   readonly #bus: RedisCacheBus | null;
   #closed = false;
 
+  readonly #warn: RateLimitedLogFn;
+
   /** @internal Use `kit.cache`. */
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
+    this.#warn = rateLimitedLog(ctx.logger, 'warn');
     this.#bus = ctx.config.mode === 'redis' ? new RedisCacheBus(ctx.connection, ctx.keys.key('cache', 'events'), ctx.instanceId, (e) => this.#dispatch(e), () => this.#resync()) : null;
     // The command client reconnected (or a paused Redis answers again): events may have been lost.
     if (this.#bus) ctx.connection.on('connected', () => this.#bus?.lost());
@@ -855,7 +859,8 @@ export class CacheManager {
         lockPrefix: `${ctx.keys.key('cache', `${name}@lock`)}:`,
         pattern: ctx.keys.pattern('cache', name),
         decode: (payload) => serializer.deserialize(payload),
-        onCorrupt: (key, err) => ctx.logger.warn({ namespace: name, key, err: String((err as Error)?.message ?? err) }, `[redkit] cache "${name}": a stored value could not be decoded; treating it as a miss`),
+        // A corrupt value is read again on every get until overwritten: one line per namespace and minute.
+        onCorrupt: (key, err) => this.#warn(`corrupt:${name}`, { namespace: name, key, err: String((err as Error)?.message ?? err) }, `[redkit] cache "${name}": a stored value could not be decoded; treating it as a miss`),
       });
     } else {
       const serializer = opts.serializer ?? jsonSerializer;
