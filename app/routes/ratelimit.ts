@@ -38,7 +38,8 @@ const made = new WeakMap<Redkit, Limiters>();
 /**
  * The server's limiters from env: `RATE_LIMIT_MODERATE` (default `20/60s` per IP),
  * `RATE_LIMIT_WS` (default `60/10s` per member: WebSocket reactions, across instances), `RATE_LIMIT_ALGORITHM` (default
- * `sliding-window`), `RATE_LIMIT_ON_REDIS_DOWN` (`local`, `allow` or `deny`; default `local`).
+ * `sliding-window`), `RATE_LIMIT_ON_REDIS_DOWN` (`local`, `allow` or `deny`; default `local`),
+ * `RATE_LIMIT_EXPECTED_INSTANCES` (the `local` fallback's divisor at a boot without Redis; default 1).
  */
 export function appLimiters({ kit, settings }: AppContext): Limiters {
   let limiters = made.get(kit);
@@ -46,9 +47,13 @@ export function appLimiters({ kit, settings }: AppContext): Limiters {
     const env = settings.env;
     const algorithm = (env.RATE_LIMIT_ALGORITHM || 'sliding-window') as RateLimitAlgorithm;
     const onRedisDown = (env.RATE_LIMIT_ON_REDIS_DOWN || 'local') as RedisDownPolicy;
+    // The local fallback's divisor when this instance booted while Redis was down (see the README).
+    const rawExpected = env.RATE_LIMIT_EXPECTED_INSTANCES?.trim();
+    const expectedInstances = rawExpected ? Number(rawExpected) : 1;
+    if (!Number.isSafeInteger(expectedInstances) || expectedInstances < 1) throw new Error(`RATE_LIMIT_EXPECTED_INSTANCES must be a whole number ≥ 1, your instance count (got "${rawExpected}")`);
     limiters = {
-      moderate: kit.rateLimiter({ ...parseEnvLimit(env, 'RATE_LIMIT_MODERATE', '20/60s'), algorithm, onRedisDown, name: 'moderate' }),
-      wsMessages: kit.rateLimiter({ ...parseEnvLimit(env, 'RATE_LIMIT_WS', '60/10s'), algorithm, onRedisDown, name: 'ws' }),
+      moderate: kit.rateLimiter({ ...parseEnvLimit(env, 'RATE_LIMIT_MODERATE', '20/60s'), algorithm, onRedisDown, expectedInstances, name: 'moderate' }),
+      wsMessages: kit.rateLimiter({ ...parseEnvLimit(env, 'RATE_LIMIT_WS', '60/10s'), algorithm, onRedisDown, expectedInstances, name: 'ws' }),
     };
     made.set(kit, limiters);
   }

@@ -9,6 +9,9 @@ import Fastify from 'fastify';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
 import { randomPrefix, waitFor } from '../helpers/util.js';
+import { pino } from 'pino';
+import { buildServer } from '../../app/server.js';
+import { readSettings } from '../../app/settings.js';
 import { fastifyRateLimit, RedkitThrottlerStorage, RedisUnavailableError, type Logger, type Redkit } from '../../src/index.js';
 
 /** A logger that keeps every warn line. */
@@ -163,6 +166,22 @@ test('booted while Redis is down: expectedInstances bounds what the instances ad
     assert.equal(await admitted(2), 10);
   } finally {
     for (const kit of kits) await kit.close();
+    await stopRedis(dead);
+  }
+});
+
+test('reference server booted while Redis is down: RATE_LIMIT_EXPECTED_INSTANCES=2 halves the local limit', async () => {
+  const dead = await startRedis();
+  await dead.kill();
+  const kit = await kitFor(dead, { connectTimeoutMs: 300 });
+  const app = await buildServer(kit, readSettings({ PORT: '0', MODERATION_DELAY_MS: '1', RATE_LIMIT_MODERATE: '4/60s', RATE_LIMIT_EXPECTED_INSTANCES: '2' }), pino({ level: 'silent' }));
+  try {
+    const codes = [];
+    for (let i = 0; i < 4; i++) codes.push((await app.inject({ method: 'POST', url: '/api/moderate', payload: { text: `t${i}` } })).statusCode);
+    assert.deepEqual(codes, [200, 200, 429, 429]);
+  } finally {
+    await app.close();
+    await kit.close();
     await stopRedis(dead);
   }
 });
