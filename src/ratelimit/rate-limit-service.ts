@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, RedisUnavailableError } from '../errors.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
@@ -8,8 +9,8 @@ import type { DecidedBy, RateLimitDecision, RateLimitPolicy, RateLimitResult, Re
 /** Heartbeat period of the live-instance set in ms; an instance silent for 3 periods is gone. */
 export const HEARTBEAT_MS = 5000;
 
-/** Most keys remembered as full in Redis (see `#full`); 100 000 × ~100 bytes at worst. */
-const MAX_FULL_KEYS = 100_000;
+/** Most keys remembered as full in Redis (see `#full`); lru-cache allocates its index for this many up front. */
+const MAX_FULL_KEYS = 10_000;
 
 /**
  * One per toolkit, shared by every limiter and the throttler storage: picks the store, and is
@@ -30,9 +31,10 @@ export class RateLimitService {
   /**
    * Keys Redis last said were full, and until when (local clock): when Redis goes away, the
    * local limiter keeps refusing them instead of granting a fresh share. Written only on a
-   * full or refused answer; bounded by MAX_FULL_KEYS (oldest dropped).
+   * full or refused answer; an LRU of MAX_FULL_KEYS (a Map evicting its first key slows to
+   * O(n) per insert once full, the cliff bench/cache.ts shows for the old cache LRU).
    */
-  readonly #full = new Map<string, number>();
+  readonly #full = new LRUCache<string, number>({ max: MAX_FULL_KEYS });
   #onConnected = () => {
     // Shared counting resumes: the next outage starts from a clean local slate.
     this.#local?.clear();
@@ -99,10 +101,7 @@ export class RateLimitService {
     // A refusal knows when the key frees up; a full admit only when the window resets (an upper bound).
     const untilMs = d.allowed ? Math.min(d.resetMs, policy.windowMs) : d.retryAfterMs;
     if (untilMs <= 0) return;
-    const id = `${policy.algorithm}\u0000${key}`;
-    this.#full.delete(id);
-    if (this.#full.size >= MAX_FULL_KEYS) this.#full.delete(this.#full.keys().next().value!);
-    this.#full.set(id, Date.now() + untilMs);
+    this.#full.set(`${policy.algorithm}\u0000${key}`, Date.now() + untilMs);
   }
 
   async #fallback(key: string, policy: RateLimitPolicy, cost: number, peek: boolean, onRedisDown: RedisDownPolicy, expectedInstances: number): Promise<RateLimitResult> {
