@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { assertOptions } from '../options.js';
 import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './types.js';
 
 /** Options of the in-memory store. */
@@ -29,6 +30,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   #sweep: NodeJS.Timeout;
 
   constructor(options: MemoryRateLimitStoreOptions = {}) {
+    assertOptions(options, ['now', 'maxKeys', 'sweepMs'], 'MemoryRateLimitStore options');
     this.#now = options.now ?? Date.now;
     this.#entries = new LRUCache<string, Entry>({ max: Math.max(1, options.maxKeys ?? 100_000) });
     this.#sweep = setInterval(() => this.sweep(), options.sweepMs ?? 30_000);
