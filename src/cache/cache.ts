@@ -5,7 +5,7 @@ import { LruMap, MemoryCacheStore } from './memory-cache.js';
 import { RedisCacheBus, RedisCacheStore, type CacheEvent } from './redis-cache.js';
 import { hashKey, jsonSerializer, type CacheSerializer } from './serialize.js';
 import { toMs, type Duration } from '../duration.js';
-import { isWellFormed } from '../keys.js';
+import { GET_OR_SET_KEYS, ITEM_KEYS, L1_KEYS, LOCK_KEYS, NAMESPACE_KEYS, SET_KEYS, WRAP_KEYS, badKey, countOption, isKey } from './validate.js';
 import { assertOptions } from '../options.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 
@@ -154,33 +154,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 function done(): void {}
 const LOCK_POLL_MS = 50;
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
-
-/** A cache key: 1–1024 UTF-16 units, without a lone surrogate (Redis would store U+FFFD, aliasing keys). */
-function isKey(key: unknown): key is string {
-  return typeof key === 'string' && key.length !== 0 && key.length <= 1024 && isWellFormed(key);
-}
-
-function badKey(key: unknown): InvalidArgumentError {
-  if (typeof key === 'string' && key.length !== 0 && key.length <= 1024) {
-    return new InvalidArgumentError('key', 'cache key holds a lone UTF-16 surrogate: Redis would store it as U+FFFD, so two such keys would be the same; pass well-formed text or hashKey() it');
-  }
-  return new InvalidArgumentError('key', `cache key must be a non-empty string of at most 1024 characters (got ${typeof key === 'string' ? `${key.length} characters` : typeof key})`);
-}
-
-const NAMESPACE_KEYS = ['ttl', 'grace', 'jitter', 'l1', 'stampedeLock', 'serializer', 'maxValueBytes', 'strict', 'maxEntries', 'maxBytes'] as const;
-const L1_KEYS = ['maxEntries', 'maxBytes', 'ttl'] as const;
-const LOCK_KEYS = ['ttl', 'wait'] as const;
-const SET_KEYS = ['ttl', 'grace'] as const;
-const GET_OR_SET_KEYS = ['ttl', 'grace', 'stampedeLock'] as const;
-const WRAP_KEYS = ['ttl', 'grace', 'stampedeLock', 'key'] as const;
-const ITEM_KEYS = ['key', 'value', 'ttl', 'grace'] as const;
-
-/** A whole number ≥ 1, or undefined; throws InvalidArgumentError naming the option. */
-function countOption(value: unknown, option: string): void {
-  if (value !== undefined && (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1)) {
-    throw new InvalidArgumentError(option, `${option} must be a whole number ≥ 1 (got ${JSON.stringify(value) ?? typeof value})`);
-  }
-}
 
 /** Internal wiring of a namespace, built by CacheManager. */
 interface CacheWiring<T> {
