@@ -48,7 +48,8 @@ export class RedisQueue {
 
   #bull(): BullQueue {
     if (!this.#queue) {
-      this.#queue = new BullQueue(this.name, { connection: this.#producer(), prefix: bullPrefix(this.#ctx) });
+      // skipVersionCheck: BullMQ's check runs INFO, refused to a least-privilege ACL user (see the worker).
+      this.#queue = new BullQueue(this.name, { connection: this.#producer(), prefix: bullPrefix(this.#ctx), skipVersionCheck: true });
       this.#queue.on('error', (err: Error) => this.#ctx.logger.debug({ queue: this.name, err: err.message }, '[redkit] BullMQ queue error'));
     }
     return this.#queue;
@@ -150,6 +151,9 @@ export class RedisWorker {
     }, opts.timeoutMs, signal)), {
       connection: this.#client,
       prefix: bullPrefix(ctx),
+      // BullMQ's version check runs INFO (@dangerous: refused to a least-privilege ACL user, and
+      // the worker then retried without end); redkit needs Redis ≥ 7 anyway (redkit doctor checks).
+      skipVersionCheck: true,
       concurrency: opts.concurrency ?? 1,
       lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
