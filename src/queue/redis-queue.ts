@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
 import { backoffDelay } from '../connection/backoff.js';
+import { backOffOnRefusal } from './refusal-backoff.js';
 import { runAttempt } from './run-attempt.js';
 import type { JobHandler, JobOptions, QueueCounts, WorkerOptions } from './types.js';
 
@@ -161,7 +162,7 @@ export class RedisWorker {
       // BullMQ's pause after a connection error in its main loop (default 15 s) also delays close().
       runRetryDelay: 1000,
     });
-    this.#worker.on('error', (err: Error) => ctx.logger.debug({ queue: name, err: err.message }, '[redkit] BullMQ worker error'));
+    this.#worker.on('error', backOffOnRefusal(this.#worker, ctx, name, () => this.#stopping));
     this.#worker.on('failed', (job, err) => ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`));
   }
 
