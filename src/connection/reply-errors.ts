@@ -52,7 +52,8 @@ export function mapReplyError(err: unknown, ctx: ReplyErrorContext): RedkitError
   const e = err as ReplyErrorLike;
   const message = String(e.message ?? '');
   const code = /^[A-Z]+/.exec(message)?.[0] ?? 'ERR';
-  const sent = String(e.command?.name ?? 'a command').toUpperCase();
+  // A reply inside a batch of scripts carries no command: it came from the batch's EVALSHA.
+  const sent = e.command?.name ? String(e.command.name).toUpperCase() : 'EVALSHA';
   // A refusal inside a script names the script's call (EVALSHA); the command it refused is in the message when Redis says it.
   const refused = /run the '([^']+)' command/.exec(message)?.[1]?.toUpperCase().replace('|', ' ');
   const scriptNoperm = SCRIPT_NOPERM.exec(message);
@@ -76,5 +77,6 @@ export function mapReplyError(err: unknown, ctx: ReplyErrorContext): RedkitError
   if (TRANSIENT.has(code)) {
     return new RedisUnavailableError(`Redis cannot serve "${sent}" now (${code}): ${message.slice(code.length + 1, 200)} — redkit retries when it can; run \`npx redkit doctor\` if it lasts`, code, { cause: err });
   }
-  return new RedisCommandError(sent, code, `Redis refused "${sent}": ${message.slice(0, 300)}`, { cause: err });
+  // Redis's own words: a script's error reply (a known error code of a redkit script) stays matchable.
+  return new RedisCommandError(sent, code, message, { cause: err });
 }
