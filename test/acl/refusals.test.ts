@@ -115,6 +115,11 @@ describe('refused commands become typed errors, and nothing spins', () => {
       await ns.set('during', 'x');
       assert.equal(await ns.get('before'), 'kept');
 
+      // Rate limits: the onRedisDown policy decides (a refusal stays a result, never a throw).
+      const limited = await kit.rateLimiter({ limit: 5, windowMs: 60_000, onRedisDown: 'local' }).consume('u');
+      assert.equal(limited.allowed, true);
+      assert.notEqual(limited.decidedBy, 'redis');
+
       // Queue add with the reject policy: a typed error.
       const addErr = await kit.queue('q', { onRedisDown: 'reject' }).add('j', { a: 1 }).then(() => null, (e: unknown) => e);
       assertTyped(addErr);
