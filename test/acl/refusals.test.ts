@@ -125,10 +125,15 @@ describe('refused commands become typed errors, and nothing spins', () => {
       assertTyped(addErr);
 
       // Memory freed: the record goes back to Redis on the next write, locks are granted again.
+      // The connection never dropped, so no reconnect triggers the write-back: the store retries by itself.
+      await sleep(2500);
+      assert.equal(kit.jobs.store.pendingWrites, 1, 'still refused while memory is full');
       await admin.call('CONFIG', 'SET', 'maxmemory', '0');
-      await kit.jobs.store.update(record.id, { status: 'submitted' });
-      await waitFor(() => kit.jobs.store.pendingWrites === 0, 5000, 'the record written back');
+      await waitFor(() => kit.jobs.store.pendingWrites === 0, 8000, 'the record written back', 50);
       assert.equal(await admin.exists(`${prefix}:job:{${record.id}}`), 1);
+      const warns = logger.lines.filter((l) => l.level === 'warn' && /job/.test(l.msg));
+      assert.equal(warns.length, 1, `one warning for the pause: ${JSON.stringify(warns.map((w) => w.msg))}`);
+      assert.equal(warns[0]!.obj.reason, 'OOM');
       const lock = await kit.lock.acquire('l2', { ttl: 1000, wait: 3000 });
       await lock.release();
     } finally {
