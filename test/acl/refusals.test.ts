@@ -164,6 +164,32 @@ describe('refused commands become typed errors, and nothing spins', () => {
     }
   });
 
+  test('BUSY (a script running past busy-reply-threshold): locks get a typed RedisUnavailableError, the cache degrades', async () => {
+    const kit = await kitOn(server, server.url, randomPrefix('busy'), recordingLogger());
+    const blocker = new Redis({ port: server.port, host: server.host, lazyConnect: true });
+    const killer = new Redis({ port: server.port, host: server.host, lazyConnect: true });
+    await Promise.all([blocker.connect(), killer.connect()]);
+    await admin.call('CONFIG', 'SET', 'busy-reply-threshold', '50');
+    const spinning = blocker.eval('while true do end', 0).catch(() => undefined);
+    try {
+      await sleep(200);
+      const err = await kit.lock.acquire('l', { ttl: 1000 }).then(() => null, (e: unknown) => e);
+      assertTyped(err);
+      assert.ok(err instanceof RedisUnavailableError, `got ${err.name}: ${err.message}`);
+      // BUSY from the lock's own call, or from the health probe's PING that saw it first.
+      assert.equal(err.reason, 'BUSY');
+      assert.match(err.message, /SCRIPT KILL|busy/i);
+      assert.equal(await kit.cache.namespace<string>('c', { ttl: '1m' }).get('k'), undefined);
+    } finally {
+      await killer.call('SCRIPT', 'KILL').catch(() => undefined);
+      await spinning;
+      await admin.call('CONFIG', 'SET', 'busy-reply-threshold', '5000').catch(() => undefined);
+      blocker.disconnect();
+      killer.disconnect();
+      await kit.close();
+    }
+  });
+
   test('NOPERM on a lock: a typed error, never a local grant even with fallback: \'local\'', async () => {
     const prefix = randomPrefix('nl');
     await admin.call('ACL', 'SETUSER', 'noscript', 'on', '>pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous', '-@scripting');
