@@ -202,4 +202,19 @@ describe('refused commands become typed errors, and nothing spins', () => {
       await kit.close();
     }
   });
+
+  test('NOPERM inside a script (Redis 7.0 answers ERR, not NOPERM): still a RedisPermissionError', async () => {
+    const prefix = randomPrefix('ns');
+    await admin.call('ACL', 'SETUSER', 'noset', 'on', '>pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous', '-set');
+    const kit = await kitOn(server, `redis://noset:pw@127.0.0.1:${server.port}`, prefix, recordingLogger());
+    try {
+      // restartGuard 0: straight to the script's SET, which this user may not run.
+      const err = await kit.lock.acquire('x', { ttl: 1000, restartGuard: 0 }).then(() => null, (e: unknown) => e);
+      assert.ok(err instanceof RedisPermissionError, `got ${String(err)}`);
+      assert.match(err.command, /^a command inside EVAL/);
+      assert.match(err.message, /ACL SETUSER noset on/);
+    } finally {
+      await kit.close();
+    }
+  });
 });
