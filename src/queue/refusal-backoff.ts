@@ -8,8 +8,8 @@ export const REFUSAL_BACKOFF_MAX_MS = 30_000;
 
 /**
  * The 'error' listener of a BullMQ worker. BullMQ retries a refused command (NOPERM, OOM,
- * READONLY…) at once and forever: measured 3,500–4,600 refused fetches/s from one worker, and a 4 GB heap
- * after ~9 min in issue 13. A refusal here is logged once per episode as the typed RedkitError
+ * READONLY…) at once and forever: measured 3,500–4,600 refused fetches/s from one worker, and
+ * a 4 GB heap after ~9 min in issue 13. A refusal here is logged once per episode as the typed RedkitError
  * (naming the command and the fix), and the worker pauses with a growing delay (≈1 s → 30 s)
  * before it tries again; a fetched job or a drained queue ends the episode. Connection errors
  * stay at debug level: BullMQ already waits those out with its own retry delay.
