@@ -43,7 +43,9 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
     debug,
   };
   const gateway = createGateway(kit, options).attach(app.server);
-  app.addHook('onClose', async () => { await gateway.close(); });
+  // preClose, not onClose: Fastify's close() waits for every open socket before onClose hooks
+  // run, so open WebSockets would hold a deploy until the force-exit timer (issue 13, item 3).
+  app.addHook('preClose', async () => { await gateway.close(); });
 
   const sendAsset = async (name: string, reply: import('fastify').FastifyReply) => {
     const body = await readFile(new URL(name, PUBLIC));

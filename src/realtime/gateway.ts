@@ -252,16 +252,31 @@ export class RealtimeGateway {
     }));
   }
 
-  /** Closes every connection (1001, going away), leaving their rooms, and stops listening. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Closes every connection (1001, going away), withdraws their presence at once, and stops
+   * listening. A client that does not answer the close frame within `closeTimeoutMs` (default
+   * 1000) is terminated, so a deploy never waits on a slow peer. Idempotent.
+   */
+  async close(closeTimeoutMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ping);
-    const pending = [...this.#conns].map((conn) => {
-      conn.ws.close(1001, 'server shutting down');
-      return this.#drop(conn);
-    });
-    await Promise.all(pending);
+    const conns = [...this.#conns];
+    for (const conn of conns) conn.ws.close(1001, 'server shutting down');
+    // Withdraw first: the others must see the leave now, not after this instance's heartbeat expires.
+    await Promise.all(conns.map((conn) => this.#drop(conn)));
+    // ws keeps the socket open until the peer answers the close frame (or 30 s); the HTTP
+    // server's close() waits for every socket, so wait briefly and then cut the silent ones.
+    const open = conns.filter((c) => c.ws.readyState !== c.ws.CLOSED);
+    if (open.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(open.map((c) => new Promise<void>((resolve) => { if (c.ws.readyState === c.ws.CLOSED) resolve(); else c.ws.once('close', () => resolve()); }))),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, closeTimeoutMs); }),
+      ]);
+      clearTimeout(timer);
+      for (const c of open) if (c.ws.readyState !== c.ws.CLOSED) c.ws.terminate();
+    }
     for (const fn of this.#cleanups) fn();
     for (const room of this.#rooms.values()) for (const unwatch of await room.unwatch.catch(() => [])) unwatch();
     this.#rooms.clear();
