@@ -16,7 +16,8 @@ after(async () => { await stopRedis(redis); });
 interface Instance { kit: Redkit; gateway: RealtimeGateway; http: Server; url: string }
 
 async function instance(keyPrefix: string, options: { reactionsIdleTtlMs?: number; heartbeatTtlMs?: number } = {}): Promise<Instance> {
-  const kit = await kitFor(redis, { keyPrefix });
+  // A loaded 2-core machine runs 1,000 joins at once here: a generous command timeout.
+  const kit = await kitFor(redis, { keyPrefix, commandTimeoutMs: 3000 });
   kit.realtime.configure({ heartbeatTtlMs: 3000, ...options });
   const gateway = createGateway(kit, { ratePerSecond: 1000, rateBurst: 1000 });
   const http = createServer((_req, res) => { res.statusCode = 404; res.end(); });
@@ -76,4 +77,51 @@ test('Redis restarted empty: every instance\'s counts come back to all reactions
   assert.deepEqual(await a.kit.reactions.counts('party'), { ...all, '👍': 6 });
   console.log(`# counts converged ${Math.round(convergedMs)} ms after both instances reconnected`);
   assert.ok(convergedMs < 2000, `converged ${Math.round(convergedMs)} ms after the reconnect (target 1 s; bound 2 s for a loaded machine)`);
+});
+
+test('1,000 rooms joined, reacted in and left: every realtime key has a TTL or a bound, and the key count returns to baseline', async (t) => {
+  const keyPrefix = randomPrefix();
+  const idleMs = 1000;
+  const [a, b] = await Promise.all([instance(keyPrefix, { reactionsIdleTtlMs: idleMs }), instance(keyPrefix, { reactionsIdleTtlMs: idleMs })]);
+  t.after(async () => { await Promise.all([shut(a), shut(b)]); });
+  const admin = a.kit.connection.client!;
+  const scan = async () => {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await admin.scan(cursor, 'MATCH', `${keyPrefix}:realtime:*`, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    return keys;
+  };
+  // Sets whose bound the code enforces (README, "Keys and their bounds"): live instances, occupied rooms.
+  const bounded = new Set([`${keyPrefix}:realtime:instances`, `${keyPrefix}:realtime:active-rooms`]);
+  await a.kit.presence.join('warmup', 'w');
+  await a.kit.presence.leave('warmup', 'w');
+  const baseline = (await scan()).filter((k) => !k.includes('warmup')).length;
+
+  const rooms = Array.from({ length: 1000 }, (_, i) => `room-${i}`);
+  const watchers = await Promise.all(rooms.map((room) => b.kit.reactions.watch(room)));
+  await Promise.all(rooms.map((room, i) => a.kit.presence.join(room, `m${i}`)));
+  await Promise.all(rooms.map((room) => a.kit.reactions.react(room, '👍', 'm')));
+  await Promise.all(rooms.map((room) => b.kit.reactions.react(room, '🔥')));
+  const busy = await scan();
+  assert.ok(busy.length >= baseline + 3000, `busy keyspace has per-room keys (${busy.length})`);
+  const noTtl = async (keys: string[]) => {
+    const ttls = await Promise.all(keys.map((k) => admin.pttl(k)));
+    return keys.filter((k, i) => ttls[i] === -1 && !bounded.has(k) && !/:\{[^}]*\}:(members|meta|inst:[^:]+)$/.test(k));
+  };
+  // Presence keys of a room exist only while a live instance holds a member there (reaped otherwise).
+  assert.deepEqual(await noTtl(busy), [], 'every other key has a TTL');
+
+  await Promise.all(rooms.map((room, i) => a.kit.presence.leave(room, `m${i}`)));
+  for (const unwatch of watchers) unwatch();
+  const left = await scan();
+  assert.deepEqual(left.filter((k) => /:(members|meta|inst:[^:]+)$/.test(k)), [], 'presence keys are gone with the last member');
+  assert.deepEqual(await noTtl(left), [], 'what is left has a TTL or a bound');
+  assert.equal(await admin.zcard(`${keyPrefix}:realtime:active-rooms`), 0, 'active rooms pruned on leave');
+  assert.equal(await admin.scard(`${keyPrefix}:realtime:instance:${a.kit.instanceId}:rooms`), 0, "the instance's rooms pruned on leave");
+  const { elapsedMs } = await waitFor(async () => (await scan()).length <= baseline, idleMs + 5000, 'the realtime keyspace back to its baseline', 100);
+  console.log(`# ${busy.length} realtime keys busy, ${left.length} right after leaving (reaction counts, idle TTL ${idleMs} ms), ${baseline} after ${Math.round(elapsedMs)} ms`);
 });
