@@ -267,9 +267,9 @@ export class RealtimeGateway {
   /**
    * Closes every connection (1001, going away), withdraws their presence at once, and stops
    * listening. A client that does not answer the close frame within `closeTimeoutMs` (default
-   * 1000) is terminated, so a deploy never waits on a slow peer. Idempotent.
+   * 500) is terminated, so a deploy never waits on a silent peer. Idempotent.
    */
-  async close(closeTimeoutMs = 1000): Promise<void> {
+  async close(closeTimeoutMs = 500): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ping);
