@@ -1,14 +1,28 @@
+import { EventEmitter } from 'node:events';
+import type { Queue as BullQueue, QueueEvents, Worker as BullWorker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
-import { ClosedError, InvalidArgumentError, QueueUnavailableError, RedisUnavailableError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, JobNotFoundError, QueueUnavailableError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
+import { liveWorkers, startHeartbeat } from './heartbeat.js';
 import { MemoryQueue } from './memory-queue.js';
+import { MemoryScheduler, nextRun } from './memory-scheduler.js';
+import { RedisEvents, redisGetJob, redisRemoveScheduler, redisRetryFailed, redisRetryJob, redisSchedulers, redisUpsertScheduler } from './redis-admin.js';
 import { RedisQueue, RedisWorker } from './redis-queue.js';
 import {
   JOB_OPTION_KEYS, QUEUE_OPTION_KEYS, WORKER_OPTION_KEYS,
-  type AddedJob, type JobHandler, type JobOptions, type QueueCounts, type QueueOptions, type WorkerOptions,
+  type AddedJob, type JobHandler, type JobInfo, type JobOptions, type QueueCounts, type QueueEventMap, type QueueOptions,
+  type SchedulerInfo, type SchedulerOptions, type SchedulerTemplate, type WorkerOptions,
 } from './types.js';
 import { assertInt, assertJobId, assertKnownKeys, checkJobData, jobDataJson } from './validate.js';
+
+/** What `queue.bullmq` gives on Redis: BullMQ itself, for anything redkit does not wrap. */
+export interface BullMQQueueHandle {
+  /** The BullMQ Queue (producer side) redkit uses, on its fail-fast producer client. */
+  readonly queue: BullQueue;
+  /** BullMQ QueueEvents of this queue on a blocking client of its own (created on first call, closed with the kit). */
+  events(): QueueEvents;
+}
 
 const DEFAULT_MAX_PAYLOAD = 512 * 1024;
 
@@ -44,6 +58,10 @@ export class Queue {
   readonly #manager: QueueManager;
   readonly #opts: Required<Pick<QueueOptions, 'onRedisDown' | 'maxPayloadBytes'>> & QueueOptions;
   readonly #redis: RedisQueue | null;
+  readonly #emitter = new EventEmitter();
+  #redisEvents: RedisEvents | null = null;
+  #localForwarding = false;
+  #scheduler: MemoryScheduler | null = null;
 
   /** Use `kit.queue(name, opts)`. */
   constructor(ctx: RedkitContext, manager: QueueManager, name: string, opts: QueueOptions, producer: (() => Redis) | null) {
@@ -119,8 +137,9 @@ export class Queue {
    */
   async counts(): Promise<QueueCounts> {
     if (!this.#redis) return this.#manager.local(this.name).counts();
-    if (!this.#ctx.connection.isReady) throw this.#ctx.connection.unavailable();
-    return this.#redis.counts();
+    const redis = this.#live();
+    const [counts, workers, paused] = await Promise.all([redis.counts(), liveWorkers(this.#ctx, this.name), redis.bounded(redis.bull().isPaused())]);
+    return { ...counts, workers, paused };
   }
 
   /** Counts of the jobs this process ran itself (standalone or inline). */
@@ -128,15 +147,167 @@ export class Queue {
     return this.#manager.local(this.name).counts();
   }
 
-  /** Closes the BullMQ producer; local jobs are closed with the toolkit. */
+  /**
+   * BullMQ itself, for what redkit does not wrap (flows, obliterate, metrics, Bull Board…):
+   * `{ queue, events() }` on Redis, `null` in standalone mode (there is no BullMQ then).
+   * Calls made through it have BullMQ's behaviour, not redkit's: no fallback while Redis is
+   * down, raw ioredis errors, and BullMQ's own waits.
+   */
+  get bullmq(): BullMQQueueHandle | null {
+    const redis = this.#redis;
+    if (!redis) return null;
+    return { queue: redis.bull(), events: () => this.#events().events };
+  }
+
+  /**
+   * The job `id`: `{ id, name, state, data, progress, result, failedReason, attemptsMade,
+   * timestamps }`, or null when there is none (never added, or dropped by removeOnComplete /
+   * removeOnFail). Jobs this process ran inline while Redis was down are found here too.
+   * @throws InvalidArgumentError (id), RedisUnavailableError (Redis configured but down)
+   */
+  async getJob(id: string): Promise<JobInfo | null> {
+    assertJobId(id, 'id');
+    const local = this.#manager.local(this.name).getJob(id);
+    if (local || !this.#redis) return local;
+    return redisGetJob(this.#live(), id);
+  }
+
+  /**
+   * Runs failed job `id` again with a fresh set of attempts.
+   * @throws JobNotFoundError, InvalidArgumentError (not a failed job), RedisUnavailableError
+   */
+  async retryJob(id: string): Promise<void> {
+    assertJobId(id, 'id');
+    const local = this.#manager.local(this.name);
+    if (local.retry(id)) return;
+    if (!this.#redis) {
+      const job = local.getJob(id);
+      if (!job) throw new JobNotFoundError(id);
+      throw new InvalidArgumentError('id', `job "${id}" of queue "${this.name}" is ${job.state}: only a failed job can be retried`);
+    }
+    await redisRetryJob(this.#live(), id);
+  }
+
+  /** Runs every failed job again; resolves how many were retried. @throws RedisUnavailableError */
+  async retryFailed(): Promise<number> {
+    const local = this.#manager.local(this.name).retryFailed();
+    if (!this.#redis) return local;
+    return local + await redisRetryFailed(this.#live());
+  }
+
+  /**
+   * Pauses the queue for every worker (BullMQ's global pause on Redis): jobs can still be added,
+   * running jobs finish, none starts until `resume()`. @throws RedisUnavailableError
+   */
+  async pause(): Promise<void> {
+    this.#manager.local(this.name).pause();
+    if (this.#redis) await this.#live().bounded(this.#live().bull().pause());
+  }
+
+  /** Undoes `pause()`. @throws RedisUnavailableError */
+  async resume(): Promise<void> {
+    this.#manager.local(this.name).resume();
+    if (this.#redis) await this.#live().bounded(this.#live().bull().resume());
+  }
+
+  /**
+   * Creates or replaces the repeatable job `id`: `{ every: ms }` or `{ pattern: cron, tz? }`;
+   * each run adds `template` as a job. On Redis it is a BullMQ Job Scheduler, stored in Redis:
+   * one job per run however many processes call this. Standalone: a timer in this process.
+   * @throws InvalidArgumentError, JobDataError, RedisUnavailableError
+   */
+  async upsertScheduler(id: string, repeat: SchedulerOptions, template: SchedulerTemplate): Promise<void> {
+    assertJobId(id, 'id');
+    assertKnownKeys(repeat, ['every', 'pattern', 'tz'], 'repeat');
+    if ((repeat?.every === undefined) === (repeat?.pattern === undefined)) throw new InvalidArgumentError('repeat', 'repeat takes exactly one of { every: ms } or { pattern: "cron" }');
+    assertInt(repeat.every, 'repeat.every', 1);
+    if (repeat.pattern !== undefined) nextRun(repeat, Date.now());
+    assertKnownKeys(template, ['name', 'data', 'opts'], 'template');
+    assertName(template?.name, 'template.name');
+    const opts = jobOptions(template.opts, this.#opts.defaultJobOptions ?? {}, 'template.opts');
+    checkJobData(template.data ?? null, this.#opts.maxPayloadBytes);
+    const checked = { name: template.name, data: template.data ?? null, opts };
+    if (this.#redis) return redisUpsertScheduler(this.#live(), id, repeat, checked);
+    this.#scheduler ??= new MemoryScheduler((t) => {
+      this.add(t.name, t.data, t.opts).catch((err: Error) => this.#ctx.logger.warn({ queue: this.name, err: err.message }, `[redkit] scheduled job of "${this.name}" not added`));
+    });
+    this.#scheduler.upsert(id, repeat, checked);
+  }
+
+  /** Removes the repeatable job `id`; false when there was none. @throws RedisUnavailableError */
+  async removeScheduler(id: string): Promise<boolean> {
+    assertJobId(id, 'id');
+    if (this.#redis) return redisRemoveScheduler(this.#live(), id);
+    return this.#scheduler?.remove(id) ?? false;
+  }
+
+  /** The repeatable jobs of this queue. @throws RedisUnavailableError */
+  async schedulers(): Promise<SchedulerInfo[]> {
+    if (this.#redis) return redisSchedulers(this.#live());
+    return this.#scheduler?.list() ?? [];
+  }
+
+  /**
+   * Listens to job events: `completed`, `failed` (attempts exhausted), `progress`. On Redis they
+   * come from every process (BullMQ QueueEvents); jobs run in this process (standalone, inline)
+   * report here too. Await `listening()` before relying on the first events.
+   */
+  on<K extends keyof QueueEventMap>(event: K, listener: (payload: QueueEventMap[K]) => void): this {
+    if (!['completed', 'failed', 'progress'].includes(event)) throw new InvalidArgumentError('event', `queue events are completed, failed and progress (got ${JSON.stringify(event)})`);
+    this.#emitter.on(event, listener);
+    this.#startEvents();
+    return this;
+  }
+
+  /** Removes a listener added with `on`. */
+  off<K extends keyof QueueEventMap>(event: K, listener: (payload: QueueEventMap[K]) => void): this {
+    this.#emitter.off(event, listener);
+    return this;
+  }
+
+  /** Resolves once events from other processes are being received (at once standalone). */
+  async listening(): Promise<void> {
+    this.#startEvents();
+    await this.#redisEvents?.waitUntilReady();
+  }
+
+  #startEvents(): void {
+    if (!this.#localForwarding) {
+      this.#localForwarding = true;
+      const local = this.#manager.local(this.name);
+      for (const event of ['completed', 'failed', 'progress'] as const) local.on(event, (p) => this.#emitter.emit(event, p));
+    }
+    if (this.#redis) this.#events();
+  }
+
+  #events(): RedisEvents {
+    this.#manager.assertOpen();
+    this.#redisEvents ??= new RedisEvents(this.#ctx, this.name, (event, payload) => this.#emitter.emit(event, payload));
+    return this.#redisEvents;
+  }
+
+  /** The Redis side, or RedisUnavailableError while the connection is down (before BullMQ waits). */
+  #live(): RedisQueue {
+    if (!this.#ctx.connection.isReady) throw this.#ctx.connection.unavailable();
+    return this.#redis!;
+  }
+
+  /** Closes the BullMQ producer, events and schedulers; local jobs are closed with the toolkit. */
   async close(): Promise<void> {
-    await this.#redis?.close();
+    this.#scheduler?.close();
+    await Promise.all([this.#redis?.close(), this.#redisEvents?.close()]);
+    this.#redisEvents = null;
   }
 }
 
 /** A running worker: `close()` lets running jobs finish. */
 export interface QueueWorker {
   readonly queue: string;
+  /**
+   * The BullMQ Worker on Redis, for what redkit does not wrap; null in standalone mode. Its
+   * events and methods behave as BullMQ's (no redkit fallback or typed errors).
+   */
+  readonly bullmq: BullWorker | null;
   /** Resolves when the worker takes jobs (at once in standalone). */
   ready(): Promise<void>;
   /** Stops taking jobs and waits for running ones (`force` aborts their signals). */
@@ -194,17 +365,26 @@ export class QueueManager {
     assertInt(opts.lockDurationMs, 'worker options.lockDurationMs', 100);
     assertInt(opts.stalledIntervalMs, 'worker options.stalledIntervalMs', 100);
     assertInt(opts.maxStalledCount, 'worker options.maxStalledCount', 0, 1000);
+    if (opts.limiter !== undefined) {
+      assertKnownKeys(opts.limiter, ['max', 'durationMs'], 'worker options.limiter');
+      assertInt(opts.limiter.max, 'worker options.limiter.max', 1);
+      assertInt(opts.limiter.durationMs, 'worker options.limiter.durationMs', 1);
+      if (opts.limiter.max === undefined || opts.limiter.durationMs === undefined) throw new InvalidArgumentError('worker options.limiter', 'limiter takes { max, durationMs }');
+    }
     const local = this.local(name);
-    const localHandler = { fn: handler as JobHandler<any, any>, concurrency: opts.concurrency ?? 1, timeoutMs: opts.timeoutMs };
+    const localHandler = { fn: handler as JobHandler<any, any>, concurrency: opts.concurrency ?? 1, timeoutMs: opts.timeoutMs, limiter: opts.limiter };
     local.setHandler(localHandler);
     const redis = this.#ctx.config.mode === 'standalone' ? null : new RedisWorker(this.#ctx, name, handler, opts);
+    // Counted by stats on every process (see heartbeat.ts: CLIENT LIST is refused to least privilege).
+    const heartbeat = redis ? startHeartbeat(this.#ctx, name) : null;
     const worker: QueueWorker = {
       queue: name,
+      bullmq: redis?.bull ?? null,
       ready: async () => { await redis?.waitUntilReady(); },
       close: async (force = false) => {
         this.#workers.delete(worker);
         local.clearHandler(handler);
-        await Promise.all([redis?.close(force), local.idle()]);
+        await Promise.all([redis?.close(force), local.idle(), heartbeat?.stop()]);
       },
     };
     this.#workers.add(worker);
