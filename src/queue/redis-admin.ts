@@ -28,9 +28,13 @@ function toInfo(job: Job, state: string): JobInfo {
 /** The job `id` with its state, or null when Redis has no such job (never added, or removed by retention). */
 export function redisGetJob(rq: RedisQueue, id: string): Promise<JobInfo | null> {
   return rq.bounded((async () => {
-    const job = await rq.bull().getJob(id);
+    let job = await rq.bull().getJob(id);
     if (!job) return null;
-    return toInfo(job, await job.getState());
+    const state = await job.getState();
+    // Two reads: the job may have finished between them. Read it again so that a finished
+    // state always comes with its result or failure.
+    if ((state === 'completed' || state === 'failed') && !job.finishedOn) job = await rq.bull().getJob(id) ?? job;
+    return toInfo(job, state);
   })());
 }
 
