@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
 import { backoffDelay } from '../connection/backoff.js';
+import { assumeRedis7 } from './bullmq-version.js';
 import { backOffOnRefusal } from './refusal-backoff.js';
 import { runAttempt } from './run-attempt.js';
 import type { JobHandler, JobOptions, QueueCounts, WorkerOptions } from './types.js';
@@ -165,6 +166,7 @@ export class RedisWorker {
       runRetryDelay: 1000,
       ...(opts.limiter ? { limiter: { max: opts.limiter.max, duration: opts.limiter.durationMs } } : {}),
     });
+    assumeRedis7(this.#worker);
     this.#worker.on('error', backOffOnRefusal(this.#worker, ctx, name, () => this.#stopping));
     this.#worker.on('failed', (job, err) => ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`));
   }
