@@ -135,6 +135,10 @@ export class RedisWorker {
       overrides: {
         // No command timeout: BullMQ issues blocking BZPOPMIN calls on the duplicate of this client.
         maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined,
+        // Not lazy: BullMQ duplicates this client for its blocking connection and calls connect()
+        // on a lazy duplicate only once; if Redis is not up yet that first failure is final and
+        // the worker never takes a job. A non-lazy duplicate connects, and reconnects, by itself.
+        lazyConnect: false,
         // BullMQ's duplicate inherits this: once the worker closes, its clients stop reconnecting,
         // which is what lets BullMQ's close finish while Redis is down.
         retryStrategy: (attempt: number) => (this.#stopping ? null : backoffDelay(attempt)),
