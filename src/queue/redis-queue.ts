@@ -4,7 +4,7 @@ import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
 import { backoffDelay } from '../connection/backoff.js';
 import { runAttempt } from './run-attempt.js';
-import type { JobHandler, JobOptions, QueueCounts, WorkerOptions } from './types.js';
+import { WORKER_DEFAULTS, type JobHandler, type JobOptions, type QueueCounts, type WorkerOptions } from './types.js';
 
 /** How long a worker's close may take once its jobs are done (Redis down: BullMQ would wait forever). */
 const GRACE_MS = 2000;
@@ -155,9 +155,9 @@ export class RedisWorker {
       connection: this.#client,
       prefix: bullPrefix(ctx),
       concurrency: opts.concurrency ?? 1,
-      lockDuration: opts.lockDurationMs ?? 30_000,
-      stalledInterval: opts.stalledIntervalMs ?? 30_000,
-      maxStalledCount: opts.maxStalledCount ?? 1,
+      lockDuration: opts.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
+      stalledInterval: opts.stalledIntervalMs ?? WORKER_DEFAULTS.stalledIntervalMs,
+      maxStalledCount: opts.maxStalledCount ?? WORKER_DEFAULTS.maxStalledCount,
       // BullMQ's pause after a connection error in its main loop (default 15 s) also delays close().
       runRetryDelay: 1000,
     });
