@@ -77,6 +77,12 @@ export interface WorkerOptions {
   stalledIntervalMs?: number;
   /** How many times a job may stall (its worker died or lost the lock) and be re-run before it fails. Default 1. */
   maxStalledCount?: number;
+  /**
+   * How long `close()` (so `kit.close()`, a SIGTERM) waits for running jobs, in ms. Jobs still
+   * running then are handed back to the queue for another worker and their signal aborts.
+   * Default 25 000 (fits Kubernetes' default 30 s termination grace period).
+   */
+  closeTimeoutMs?: number;
 }
 
 /** Where `add` put a job. */
@@ -109,9 +115,9 @@ export interface QueueCounts {
  * stalledIntervalMs, puts them back); the README has the measured figure. BullMQ's own
  * 30 s / 30 s: 46 s in the same test, up to 60 s and more.
  */
-export const WORKER_DEFAULTS = { lockDurationMs: 20_000, stalledIntervalMs: 5_000, maxStalledCount: 1 } as const;
+export const WORKER_DEFAULTS = { lockDurationMs: 20_000, stalledIntervalMs: 5_000, maxStalledCount: 1, closeTimeoutMs: 25_000 } as const;
 
 /** The allowed keys of each options object, for unknown-option errors. */
 export const JOB_OPTION_KEYS = ['jobId', 'attempts', 'backoff', 'delayMs', 'priority', 'removeOnComplete', 'removeOnFail'] as const;
 export const QUEUE_OPTION_KEYS = ['onRedisDown', 'inlineHandler', 'inlineConcurrency', 'defaultJobOptions', 'maxPayloadBytes', 'addTimeoutMs'] as const;
-export const WORKER_OPTION_KEYS = ['concurrency', 'timeoutMs', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount'] as const;
+export const WORKER_OPTION_KEYS = ['concurrency', 'timeoutMs', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount', 'closeTimeoutMs'] as const;
