@@ -134,12 +134,12 @@ export class Queue {
   }
 }
 
-/** A running worker: `close()` lets running jobs finish. */
+/** A running worker: `close()` lets running jobs finish, bounded by closeTimeoutMs. */
 export interface QueueWorker {
   readonly queue: string;
   /** Resolves when the worker takes jobs (at once in standalone). */
   ready(): Promise<void>;
-  /** Stops taking jobs and waits for running ones (`force` aborts their signals). */
+  /** Stops taking jobs and waits up to closeTimeoutMs for running ones, then hands them back to the queue (`force`: at once). */
   close(force?: boolean): Promise<void>;
 }
 
