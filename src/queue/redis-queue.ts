@@ -153,6 +153,8 @@ export class RedisWorker {
   readonly #closeTimeoutMs: number;
   #stopping = false;
   #handingBack = false;
+  /** Set while a closing drain waits to see whether BullMQ starts one more job. */
+  #onStart: (() => void) | null = null;
 
   constructor(ctx: RedkitContext, name: string, handler: JobHandler<any, any>, opts: WorkerOptions) {
     this.#ctx = ctx;
@@ -211,6 +213,7 @@ export class RedisWorker {
     const run = Promise.race([attempt, handedBack]);
     const entry = { job, token, stop, handBack };
     this.#running.set(run, entry);
+    this.#onStart?.();
     // Fetched just before the close and started after its time ran out: straight back.
     if (this.#handingBack) void this.#handBack(entry, true);
     const done = () => { this.#running.delete(run); signal?.removeEventListener('abort', forward); };
@@ -225,8 +228,22 @@ export class RedisWorker {
    * the stalled-job check re-runs them) and their signals abort.
    */
   async #drain(closing: Promise<unknown> | null): Promise<void> {
-    const settled = () => Promise.allSettled([...this.#running.keys()]);
-    if (await within(closing ? closing.then(settled) : settled(), this.#closeTimeoutMs)) return;
+    const deadline = Date.now() + this.#closeTimeoutMs;
+    for (;;) {
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) break;
+      if (this.#running.size > 0) {
+        if (!(await within(Promise.allSettled([...this.#running.keys()]), leftMs))) break;
+        continue;
+      }
+      if (!closing) return;
+      // Nothing running, but BullMQ may yet start a job it fetched just before the close: its
+      // close finishing says it will not. A paused Redis never lets it finish: GRACE_MS then.
+      const startedOrClosed = new Promise<void>((resolve) => { this.#onStart = resolve; void closing.then(() => resolve()); });
+      await within(startedOrClosed, Math.min(leftMs, GRACE_MS));
+      this.#onStart = null;
+      if (this.#running.size === 0) return;
+    }
     this.#handingBack = true;
     const left = [...this.#running.values()];
     if (left.length === 0) return;
@@ -255,8 +272,10 @@ export class RedisWorker {
    */
   async close(force = false): Promise<void> {
     this.#stopping = true;
+    let drained = false;
     if (this.#client.status !== 'ready') {
       if (!force) await this.#drain(null);
+      drained = true;
       // Redis down: let the clients end at their next reconnect attempt (≤ 1 s) before BullMQ
       // disconnects them — ioredis never ends a client disconnected while it waits to reconnect,
       // and BullMQ's close would wait for that end forever.
@@ -264,7 +283,7 @@ export class RedisWorker {
       await new Promise((r) => setTimeout(r, 1100));
     }
     const closing = this.#worker.close(force).catch(() => undefined);
-    if (!force) await this.#drain(closing);
+    if (!force && !drained) await this.#drain(closing);
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), GRACE_MS); })]);
     clearTimeout(timer);
