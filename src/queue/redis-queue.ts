@@ -287,7 +287,8 @@ export class RedisWorker {
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), GRACE_MS); })]);
     clearTimeout(timer);
-    if (closed && this.#client.status === 'ready') await this.#client.quit().catch(() => undefined);
+    // Bounded: this client has no command timeout, and a paused Redis never answers QUIT.
+    if (closed && this.#client.status === 'ready') await within(this.#client.quit(), GRACE_MS);
     this.#client.disconnect(false);
     if (!closed) {
       // BullMQ's close stops its stalled-jobs checker and lock extender only once Redis answered;
