@@ -70,7 +70,7 @@ export interface WorkerOptions {
   /**
    * BullMQ's job lock in ms, renewed every quarter to half of it while the job runs. A killed
    * worker's lock lapses within this; a handler that blocks the event loop longer loses its
-   * job to another worker. Default 20 000. Killed worker → re-run within lockDurationMs + stalledIntervalMs.
+   * job to another worker. Default 20 000. Killed worker → re-run within lockDurationMs + 2 × stalledIntervalMs.
    */
   lockDurationMs?: number;
   /** How often, in ms, BullMQ looks for jobs whose lock lapsed (a killed worker's) and puts them back. Default 5000. */
@@ -110,10 +110,10 @@ export interface QueueCounts {
 }
 
 /**
- * Stall recovery defaults: a SIGKILLed worker's jobs run again 10–25 s later (its lock lapses
- * lockDurationMs/2 to lockDurationMs after the kill, then the next check, within
- * stalledIntervalMs, puts them back); the README has the measured figure. BullMQ's own
- * 30 s / 30 s: 46 s in the same test, up to 60 s and more.
+ * Stall recovery defaults: a SIGKILLed worker's jobs run again 10–30 s later (its lock lapses
+ * lockDurationMs/2 to lockDurationMs after the kill, then a check within one or two
+ * stalledIntervalMs puts them back); the README has the measured figures. BullMQ's own
+ * 30 s / 30 s: 46 s in the same test, up to 90 s.
  */
 export const WORKER_DEFAULTS = { lockDurationMs: 20_000, stalledIntervalMs: 5_000, maxStalledCount: 1, closeTimeoutMs: 25_000 } as const;
 

@@ -78,7 +78,7 @@ test('with the default stall settings, a SIGKILLed worker\'s job runs again on a
     await waitFor(() => b!.lines.some((l) => l.startsWith(`start ${id} `)), 60_000, 'B runs the killed job');
     const delayMs = performance.now() - killedAt;
     process.stdout.write(`# re-run ${Math.round(delayMs)} ms after kill -9 (lock ttl at kill ${last} ms)\n`);
-    assert.ok(delayMs <= 35_000, `re-run ${Math.round(delayMs)} ms after the kill; the README promises within 25 s (35 s with slack)`);
+    assert.ok(delayMs <= 35_000, `re-run ${Math.round(delayMs)} ms after the kill; the README promises within 30 s (35 s with slack)`);
   } finally {
     a.child.kill('SIGKILL');
     b?.child.kill('SIGKILL');
