@@ -67,7 +67,7 @@ describe('queue across processes (least-privilege ACL user)', () => {
     await stopPeer(other);
   });
 
-  test('a scheduler upserted by two instances runs once per schedule', async () => {
+  test('a scheduler upserted by two instances runs once per schedule', async (t) => {
     const everyMs = 400;
     const a = peer({ QUEUE: 'xsched', MODE: 'scheduler', EVERY_MS: String(everyMs) });
     const b = peer({ QUEUE: 'xsched', MODE: 'scheduler', EVERY_MS: String(everyMs) });
@@ -78,6 +78,7 @@ describe('queue across processes (least-privilege ACL user)', () => {
     await sleep(4000);
     const elapsed = Date.now() - start;
     const ids = runs().slice(before);
+    t.diagnostic(`${ids.length} runs in ${elapsed} ms at every ${everyMs} ms, two instances`);
     assert.equal(new Set(ids).size, ids.length, 'no job ran twice');
     // One timer per instance would run about twice this many.
     assert.ok(ids.length >= 5 && ids.length <= Math.ceil(elapsed / everyMs) + 1, `${ids.length} runs in ${elapsed} ms at every ${everyMs} ms`);
@@ -86,7 +87,7 @@ describe('queue across processes (least-privilege ACL user)', () => {
     await Promise.all([stopPeer(a), stopPeer(b)]);
   });
 
-  test('live workers across processes; a worker killed with -9 stops counting once its heartbeat is stale', async () => {
+  test('live workers across processes; a worker killed with -9 stops counting once its heartbeat is stale', async (t) => {
     const q = kit.queue('xlive');
     await q.add('w', {}, { delayMs: 60_000 });
     assert.equal((await q.counts()).workers, 0);
@@ -96,6 +97,7 @@ describe('queue across processes (least-privilege ACL user)', () => {
     await waitFor(async () => (await q.counts()).workers === 2, 5000, 'two live workers');
     await stopPeer(a, 'SIGKILL');
     const { elapsedMs } = await waitFor(async () => (await q.counts()).workers === 1, 30_000, 'the killed worker is no longer counted', 250);
+    t.diagnostic(`killed worker no longer counted after ${elapsedMs} ms`);
     assert.ok(elapsedMs < 25_000, `dropped after ${elapsedMs} ms`);
     await stopPeer(b);
     assert.equal((await q.counts()).workers, 0, 'a closed worker leaves the set at once');
