@@ -224,7 +224,10 @@ export class Queue {
     if (repeat.pattern !== undefined) nextRun(repeat, Date.now());
     assertKnownKeys(template, ['name', 'data', 'opts'], 'template');
     assertName(template?.name, 'template.name');
-    const opts = jobOptions(template.opts, this.#opts.defaultJobOptions ?? {}, 'template.opts');
+    // jobId and delayMs belong to the scheduler (each run gets its own id and time).
+    assertKnownKeys(template.opts, ['attempts', 'backoff', 'priority', 'removeOnComplete', 'removeOnFail'], 'template.opts');
+    const { jobId: _id, delayMs: _delay, ...defaults } = this.#opts.defaultJobOptions ?? {};
+    const opts = jobOptions(template.opts, defaults, 'template.opts');
     checkJobData(template.data ?? null, this.#opts.maxPayloadBytes);
     const checked = { name: template.name, data: template.data ?? null, opts };
     if (this.#redis) return redisUpsertScheduler(this.#live(), id, repeat, checked);

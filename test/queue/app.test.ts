@@ -114,3 +114,27 @@ test('Bull Board: mounted under the admin token when ADMIN_TOKEN is set, shows t
     await stopRedis(server);
   }
 });
+
+test('Bull Board mounted while Redis is down at boot: jobs are taken once Redis is up, and the board works', async () => {
+  const server = await startRedis();
+  await server.stop();
+  const kit = await kitFor(server);
+  const app = await buildServer(kit, readSettings({ PORT: '0', ADMIN_TOKEN: 'tok' }), silent);
+  try {
+    const down = await app.inject({ method: 'POST', url: '/api/queue/analytics/jobs', payload: { data: { event: 'x' } } });
+    assert.equal(down.json().via, 'local', 'inline while Redis is down');
+    await server.start();
+    const { value } = await waitFor(async () => {
+      const r = await app.inject({ method: 'POST', url: '/api/queue/video/jobs', payload: { data: { url: 'b.mp4' } } });
+      return r.statusCode === 202 && r.json().via === 'redis' ? r.json() : null;
+    }, 15_000, 'a job stored in Redis after it came up', 200);
+    const api = await app.inject({ url: '/admin/queues/api/queues', headers: { authorization: 'Bearer tok' } });
+    assert.equal(api.statusCode, 200);
+    const video = (api.json().queues as Array<{ name: string; counts: Record<string, number> }>).find((q) => q.name === 'video')!;
+    assert.equal(video.counts.waiting, 1, `job ${value!.id} shown by the board`);
+  } finally {
+    await app.close();
+    await kit.close();
+    await stopRedis(server);
+  }
+});

@@ -149,6 +149,7 @@ contractSuite<Redkit>('queue surface', [
     assert.ok(runs.length <= after + 1, `removed scheduler stopped (${runs.length - after} runs after removal)`);
     await assert.rejects(q.upsertScheduler('bad', { pattern: 'not a cron' }, { name: 'x' }), InvalidArgumentError);
     await assert.rejects(q.upsertScheduler('both', { every: 10, pattern: '* * * * *' }, { name: 'x' }), InvalidArgumentError);
+    await assert.rejects(q.upsertScheduler('with-id', { every: 1000 }, { name: 'x', opts: { jobId: 'fixed' } as object }), InvalidArgumentError);
     await q.removeScheduler('nightly');
     await worker.close();
   });
