@@ -14,7 +14,7 @@ import {
   type AddedJob, type JobInfo, type JobOptions, type QueueCounts, type QueueEventMap, type QueueOptions,
   type SchedulerInfo, type SchedulerOptions, type SchedulerTemplate,
 } from './types.js';
-import { assertInt, assertJobId, assertKnownKeys, checkJobData, jobDataJson } from './validate.js';
+import { assertInt, assertJobId, assertKnownKeys, assertLookupId, checkJobData, jobDataJson } from './validate.js';
 
 /** What `queue.bullmq` gives on Redis: BullMQ itself, for anything redkit does not wrap. */
 export interface BullMQQueueHandle {
@@ -166,7 +166,7 @@ export class Queue {
    * @throws InvalidArgumentError (id), RedisUnavailableError (Redis configured but down)
    */
   async getJob(id: string): Promise<JobInfo | null> {
-    assertJobId(id, 'id');
+    assertLookupId(id, 'id');
     const local = this.#manager.local(this.name).getJob(id);
     if (local || !this.#redis) return local;
     return redisGetJob(this.#live(), id);
@@ -177,7 +177,7 @@ export class Queue {
    * @throws JobNotFoundError, InvalidArgumentError (not a failed job), RedisUnavailableError
    */
   async retryJob(id: string): Promise<void> {
-    assertJobId(id, 'id');
+    assertLookupId(id, 'id');
     const local = this.#manager.local(this.name);
     if (local.retry(id)) return;
     if (!this.#redis) {
@@ -239,7 +239,7 @@ export class Queue {
 
   /** Removes the repeatable job `id`; false when there was none. @throws RedisUnavailableError */
   async removeScheduler(id: string): Promise<boolean> {
-    assertJobId(id, 'id');
+    assertLookupId(id, 'id');
     if (this.#redis) return redisRemoveScheduler(this.#live(), id);
     return this.#scheduler?.remove(id) ?? false;
   }

@@ -54,6 +54,9 @@ contractSuite<Redkit>('queue surface', [
     assert.equal(failed.value!.result, undefined);
     assert.equal(await q.getJob('never-added'), null);
     await assert.rejects(q.getJob('1 2'), InvalidArgumentError);
+    // Ids the engine generated are found too (BullMQ's are all digits).
+    const generated = await q.add('double', { n: 2 });
+    await waitFor(async () => (await q.getJob(generated.id))?.state === 'completed', 10_000, 'generated-id job completed');
     await worker.close();
   });
 
