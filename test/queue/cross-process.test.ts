@@ -131,4 +131,23 @@ describe('queue across processes (least-privilege ACL user)', () => {
     assert.equal((await q.getJob('after'))!.state, 'completed');
     await worker.close();
   });
+
+  test('Redis stopped: a job run inline is found by getJob; other ids fail typed', async () => {
+    const q = kit.queue('xinline');
+    const worker = kit.worker('xinline', async (job) => { await job.progress(10); return 'ran here'; });
+    await server.stop();
+    try {
+      await waitFor(() => !kit.connection.isReady, 5000, 'connection down');
+      const added = await q.add('i', {}, { jobId: 'inline-1' });
+      assert.equal(added.via, 'local');
+      await added.finished;
+      const job = await q.getJob('inline-1');
+      assert.deepEqual([job!.state, job!.result, job!.progress], ['completed', 'ran here', 10]);
+      await assert.rejects(q.getJob('elsewhere'), RedisUnavailableError);
+    } finally {
+      await server.start();
+      await createUser();
+    }
+    await worker.close();
+  });
 });
