@@ -23,4 +23,6 @@ export { Queue, QueueManager } from './queue/index.js';
 export type { QueueWorker, AddedJob, JobContext, JobHandler, JobOptions, JobOutcome, QueueCounts, QueueOptions, WorkerOptions } from './queue/index.js';
 export { JobsManager, JobStore, JobRunner, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
+export { Metrics, PROMETHEUS_CONTENT_TYPE, REDKIT_EVENTS } from './metrics/index.js';
+export type { MetricsOptions, RedkitEventMap, RedkitEventName, RedkitListener, MetricsRegistry, Counter, Gauge, Histogram, Labels, Sample, GaugeReading, MetricOptions, GaugeOptions, HistogramOptions, CounterSeries, GaugeSeries, HistogramSeries, OtelMeter, OtelMeterProvider, OperationLabel, OperationContext, LabelledCommandContext } from './metrics/index.js';
 export * from './errors.js';

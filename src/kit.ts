@@ -16,6 +16,7 @@ import { Realtime } from './realtime/realtime.js';
 import type { Bus } from './realtime/bus.js';
 import type { Presence } from './realtime/presence.js';
 import type { Reactions } from './realtime/reactions.js';
+import { Metrics, type RedkitEventName, type RedkitListener } from './metrics/index.js';
 
 /** Which way the toolkit runs right now (see the README's degradation table). */
 export type RedkitMode = 'standalone' | 'redis' | 'degraded';
@@ -47,6 +48,8 @@ export class Redkit implements RedkitContext {
   readonly keys: KeySpace;
   readonly logger: Logger;
   readonly instanceId: string;
+  /** Counters, gauges and histograms of every capability: `await kit.metrics.prometheus()`; see the README's "Metrics and events". */
+  readonly metrics: Metrics;
   readonly #startedAt = Date.now();
   #closers: Array<() => Promise<void> | void> = [];
   #closing: Promise<void> | null = null;
@@ -57,6 +60,8 @@ export class Redkit implements RedkitContext {
     this.logger = options.logger ?? createDefaultLogger();
     this.instanceId = this.config.instanceId;
     this.keys = new KeySpace(this.config.prefix);
+    this.metrics = new Metrics({ logger: this.logger });
+    this.onClose(() => this.metrics.close());
     this.connection = new RedisConnection(this.config, this.logger, options.backoff);
   }
 
@@ -196,6 +201,16 @@ export class Redkit implements RedkitContext {
    */
   rateLimiter(options: RateLimiterOptions): RateLimiter {
     return new RateLimiter(this, options);
+  }
+
+  /** Listens to a toolkit event (`hit`, `miss`, `mode`, `restart`, `lockAcquired`, …); returns a function that removes the listener. */
+  on<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): () => void {
+    return this.metrics.events.on(event, listener);
+  }
+
+  /** Removes a listener added with `on()`. */
+  off<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): void {
+    this.metrics.events.off(event, listener);
   }
 
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */

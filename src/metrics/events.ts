@@ -1,0 +1,100 @@
+import type { Logger } from '../config/types.js';
+import { InvalidArgumentError } from '../errors.js';
+
+/**
+ * The events of `kit.on(…)`. They are in-process, so a payload may carry a cache key or a lock
+ * name (the app already knows them); it never carries a value, a password or a token. Metric
+ * labels never carry keys or names: see the README's "Metrics and events".
+ */
+export interface RedkitEventMap {
+  /** The toolkit's mode changed (`redis` ⇄ `degraded`); `cause` is the classified error, if any. */
+  mode: { from: 'standalone' | 'redis' | 'degraded'; to: 'standalone' | 'redis' | 'degraded'; cause?: string };
+  /** The connection's state machine moved (`connecting`, `ready`, `reconnecting`, …). */
+  state: { from: string; to: string };
+  /** Redis restarted (its run id changed); `emptied` when it came back without the data redkit wrote. */
+  restart: { emptied: boolean };
+  /** A cache read found a value; `layer` is `l1` (in-process) or `l2` (Redis or the memory store). */
+  hit: { namespace: string; key: string; layer: 'l1' | 'l2'; stale: boolean };
+  /** A cache read found nothing. */
+  miss: { namespace: string; key: string };
+  /** A cache loader ran (`ok` false when it threw); `coalesced` callers shared it. */
+  load: { namespace: string; key: string; durationMs: number; ok: boolean };
+  /** A lock was acquired after `waitedMs`. */
+  lockAcquired: { name: string; waitedMs: number };
+  /** A lock could not be acquired: held by someone else (`busy`) or its wait ran out (`timeout`). */
+  lockRefused: { name: string; reason: 'busy' | 'timeout'; waitedMs: number };
+  /** A held lock's lease was lost (expired or taken) before it was released. */
+  lockLost: { name: string };
+  /** This instance became leader of `role`. */
+  elected: { role: string };
+  /** This instance stopped leading `role` (`resigned`, `lost`, or `degraded`: Redis went away). */
+  revoked: { role: string; reason: string };
+  /** A rate-limit decision refused a request. */
+  limited: { limiter: string; decidedBy: string; retryAfterMs: number };
+  /** A queued job finished. */
+  job: { queue: string; outcome: 'completed' | 'failed' };
+  /** A durable job record changed status. */
+  jobState: { id: string; from: string | null; to: string };
+  /** A WebSocket connection of the gateway closed with `code`. */
+  gatewayClose: { code: number };
+}
+
+/** The name of a redkit event. */
+export type RedkitEventName = keyof RedkitEventMap;
+
+/** Every event name, in the order of RedkitEventMap. */
+export const REDKIT_EVENTS: readonly RedkitEventName[] = ['mode', 'state', 'restart', 'hit', 'miss', 'load', 'lockAcquired', 'lockRefused', 'lockLost', 'elected', 'revoked', 'limited', 'job', 'jobState', 'gatewayClose'];
+
+/** A listener of event `E`. */
+export type RedkitListener<E extends RedkitEventName> = (payload: RedkitEventMap[E]) => void;
+
+/**
+ * The toolkit's event hooks. Emit sites test `events.wants.<name>` before building a payload, so
+ * an event nobody listens to costs one property read (bench/metrics.ts measures it).
+ */
+export class RedkitEvents {
+  /** Whether anyone listens to each event; emit sites read it before building a payload. */
+  readonly wants: Record<RedkitEventName, boolean>;
+  readonly #listeners = new Map<RedkitEventName, Set<RedkitListener<RedkitEventName>>>();
+  readonly #logger: Logger;
+
+  constructor(logger: Logger) {
+    this.#logger = logger;
+    // Every key present from the start: one object shape, so the hot-path read stays monomorphic.
+    this.wants = Object.fromEntries(REDKIT_EVENTS.map((name) => [name, false])) as Record<RedkitEventName, boolean>;
+  }
+
+  /** Adds `listener` for `event`; returns a function that removes it. */
+  on<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): () => void {
+    if (!REDKIT_EVENTS.includes(event)) throw new InvalidArgumentError('event', `unknown redkit event "${String(event)}" (events: ${REDKIT_EVENTS.join(', ')})`);
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, set = new Set());
+    set.add(listener as RedkitListener<RedkitEventName>);
+    this.wants[event] = true;
+    return () => this.off(event, listener);
+  }
+
+  /** Removes `listener` from `event`. */
+  off<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    set.delete(listener as RedkitListener<RedkitEventName>);
+    if (set.size === 0) {
+      this.#listeners.delete(event);
+      this.wants[event] = false;
+    }
+  }
+
+  /** Calls every listener of `event`; a listener that throws is logged, never breaks the caller. */
+  emit<E extends RedkitEventName>(event: E, payload: RedkitEventMap[E]): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    for (const listener of set) {
+      try {
+        listener(payload);
+      } catch (err) {
+        this.#logger.warn({ event, err: String((err as Error)?.message ?? err) }, '[redkit] an event listener threw');
+      }
+    }
+  }
+}
