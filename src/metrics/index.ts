@@ -64,8 +64,8 @@ export class Metrics {
     this.registry.enabled = value;
   }
 
-  /** Registers (or returns) a counter; `name` ends in `_total`. */
-  counter(opts: MetricOptions): Counter {
+  /** Registers (or returns) a counter; `name` ends in `_total`; with `collect`, totals are read at scrape time. */
+  counter(opts: GaugeOptions): Counter {
     return this.registry.counter(opts);
   }
 

@@ -75,6 +75,16 @@ export function bridgeToOpenTelemetry(registry: MetricsRegistry, provider: OtelM
     instrument.addCallback(callback);
     observed.push([instrument, callback]);
   };
+  // A callback instrument is read as at a scrape; a recorded one reports its series' values.
+  const read = (metric: Counter | Gauge): OtelCallback => async (result) => {
+    if (metric.collect) {
+      const samples = await readGauge(metric, collectTimeoutMs);
+      if (samples === null) registry.collectErrors.inc({ metric: metric.name });
+      for (const sample of samples ?? []) result.observe(sample.value, sample.labels);
+      return;
+    }
+    for (const { labels, state } of (metric as Metric<{ value: number }>).series.values()) result.observe(state.value, labels);
+  };
   const stop = registry.onMetric((metric: Metric<unknown>) => {
     const options: OtelInstrumentOptions = { description: metric.help, unit: otelUnit(metric.name) };
     if (metric instanceof Histogram) {
@@ -82,20 +92,9 @@ export function bridgeToOpenTelemetry(registry: MetricsRegistry, provider: OtelM
       metric.onObserve = (value, labels) => histogram.record(value, labels);
       histograms.push(metric);
     } else if (metric instanceof Counter) {
-      observe(meter.createObservableCounter(otelName(metric.name), options), (result) => {
-        for (const { labels, state } of metric.series.values()) result.observe(state.value, labels);
-      });
+      observe(meter.createObservableCounter(otelName(metric.name), options), read(metric));
     } else if (metric instanceof Gauge) {
-      const gauge = metric;
-      observe(meter.createObservableGauge(otelName(metric.name), options), async (result) => {
-        if (gauge.collect) {
-          const samples = await readGauge(gauge, collectTimeoutMs);
-          if (samples === null) registry.collectErrors.inc({ metric: gauge.name });
-          for (const sample of samples ?? []) result.observe(sample.value, sample.labels);
-          return;
-        }
-        for (const { labels, state } of gauge.series.values()) result.observe(state.value, labels);
-      });
+      observe(meter.createObservableGauge(otelName(metric.name), options), read(metric));
     }
   });
   return () => {

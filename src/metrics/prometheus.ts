@@ -28,7 +28,7 @@ function formatLabels(labelNames: readonly string[], labels: Labels, extra?: [st
 }
 
 /** A callback gauge's reading, or `null` when it failed or took longer than `timeoutMs`. */
-export async function readGauge(gauge: Gauge, timeoutMs: number): Promise<Sample[] | null> {
+export async function readGauge(gauge: Metric<unknown>, timeoutMs: number): Promise<Sample[] | null> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const reading = await Promise.race<GaugeReading | null>([
@@ -54,7 +54,7 @@ export async function prometheusText(registry: MetricsRegistry, collectTimeoutMs
   const metrics = [...registry.metrics()];
   const readings = new Map<Metric<unknown>, Sample[] | null>();
   await Promise.all(metrics.map(async (metric) => {
-    if (metric instanceof Gauge && metric.collect) {
+    if (metric.collect) {
       const samples = await readGauge(metric, collectTimeoutMs);
       if (samples === null) registry.collectErrors.inc({ metric: metric.name });
       readings.set(metric, samples);
@@ -65,7 +65,7 @@ export async function prometheusText(registry: MetricsRegistry, collectTimeoutMs
     lines.push(`# HELP ${metric.name} ${escapeHelp(metric.help)}`, `# TYPE ${metric.name} ${metric.type}`);
     if (metric instanceof Histogram) {
       for (const { labels, state } of metric.series.values()) writeHistogram(lines, metric, labels, state);
-    } else if (metric instanceof Gauge && metric.collect) {
+    } else if (metric.collect) {
       for (const sample of readings.get(metric) ?? []) lines.push(`${metric.name}${formatLabels(metric.labelNames, sample.labels)} ${formatNumber(sample.value)}`);
     } else if (metric instanceof Counter || metric instanceof Gauge) {
       for (const { labels, state } of (metric as Metric<{ value: number }>).series.values()) lines.push(`${metric.name}${formatLabels(metric.labelNames, labels)} ${formatNumber(state.value)}`);

@@ -29,9 +29,12 @@ export interface HistogramOptions extends MetricOptions {
   buckets?: readonly number[];
 }
 
-/** Options of a gauge; with `collect`, the value is read when metrics are scraped (queue depth, members). */
+/** Options of a gauge or counter; with `collect`, the value is read when metrics are scraped (queue depth, members). */
 export interface GaugeOptions extends MetricOptions {
-  /** Called at scrape time; may be async (bounded by the registry's `collectTimeoutMs`). */
+  /**
+   * Called at scrape time; may be async (bounded by the registry's `collectTimeoutMs`). For a
+   * counter it returns the running totals a capability already keeps (no cost per event).
+   */
   collect?: () => GaugeReading | Promise<GaugeReading>;
 }
 
@@ -64,6 +67,8 @@ export interface HistogramSeries {
 /** What every instrument shares: name, help, label names, its series and the cap on them. */
 export abstract class Metric<S> {
   abstract readonly type: 'counter' | 'gauge' | 'histogram';
+  /** Set on callback instruments: read at scrape time instead of recorded. */
+  readonly collect?: GaugeOptions['collect'];
   readonly name: string;
   readonly help: string;
   readonly labelNames: readonly string[];
@@ -138,13 +143,15 @@ export class CounterState implements CounterSeries {
   }
 }
 
-/** A monotonically increasing count (`redkit_…_total`). */
+/** A monotonically increasing count (`redkit_…_total`); with `collect`, totals are read at scrape time. */
 export class Counter extends Metric<CounterState> {
   readonly type = 'counter';
+  override readonly collect: GaugeOptions['collect'];
   readonly #registry: MetricsRegistry;
-  constructor(registry: MetricsRegistry, opts: MetricOptions) {
+  constructor(registry: MetricsRegistry, opts: GaugeOptions) {
     super(registry, opts);
     this.#registry = registry;
+    this.collect = opts.collect;
   }
   protected initial(): CounterState {
     return new CounterState(this.#registry);
@@ -176,7 +183,7 @@ export class GaugeState implements GaugeSeries {
 /** A value that goes up and down; with `collect`, read at scrape time instead of set. */
 export class Gauge extends Metric<GaugeState> {
   readonly type = 'gauge';
-  readonly collect: GaugeOptions['collect'];
+  override readonly collect: GaugeOptions['collect'];
   readonly #registry: MetricsRegistry;
   constructor(registry: MetricsRegistry, opts: GaugeOptions) {
     super(registry, opts);
@@ -301,8 +308,8 @@ export class MetricsRegistry {
     return () => this.#listeners.delete(fn);
   }
 
-  /** Registers (or returns the existing) counter `name`. */
-  counter(opts: MetricOptions): Counter {
+  /** Registers (or returns the existing) counter `name`; with `collect`, its totals are read at scrape time. */
+  counter(opts: GaugeOptions): Counter {
     return this.#register(opts, 'counter', () => new Counter(this, opts)) as Counter;
   }
 

@@ -1,0 +1,238 @@
+// Every metric redkit itself records, in one place: names, help, labels, and the event each
+// record also emits. Capabilities call these helpers with one line at each point that matters,
+// so a reader finds the whole catalogue here and a capability's hunk stays small.
+// Labels only ever carry bounded, code-defined values: capability, namespace, role, queue name,
+// outcome, state, reason, close code class. Never a key, a lock name, a member or a room.
+import type { Metrics } from './index.js';
+import type { Labels, Sample } from './registry.js';
+
+/** Lock waits: from an immediate grant to a wait of seconds. */
+const WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/**
+ * A reading cached for `ttlMs`, concurrent reads sharing one call: a scrape every few seconds
+ * from several scrapers sends one BullMQ `getJobCounts` per queue per `ttlMs`, never one per
+ * scrape per state.
+ */
+export function cachedReading<T>(read: () => Promise<T>, ttlMs: number): () => Promise<T> {
+  let value: Promise<T> | null = null;
+  let at = 0;
+  return () => {
+    const now = Date.now();
+    if (!value || now - at >= ttlMs) {
+      at = now;
+      value = read();
+      // A failed read is not cached: the next scrape tries again.
+      value.catch(() => { value = null; });
+    }
+    return value;
+  };
+}
+
+/** Connection: state and mode gauges read at scrape time, mode changes, restarts, script latency. */
+export function connectionMetrics(metrics: Metrics, read: { state(): string; mode(): string }) {
+  const { events } = metrics;
+  const oneHot = (value: string, label: string): Sample[] => [{ labels: { [label]: value }, value: 1 }];
+  metrics.gauge({ name: 'redkit_connection_state', help: 'Connection state (1 for the current state).', labelNames: ['state'], collect: () => oneHot(read.state(), 'state') });
+  metrics.gauge({ name: 'redkit_mode', help: 'Toolkit mode (1 for the current mode: standalone, redis or degraded).', labelNames: ['mode'], collect: () => oneHot(read.mode(), 'mode') });
+  const modeChanges = metrics.counter({ name: 'redkit_mode_changes_total', help: 'Mode changes, by the mode entered.', labelNames: ['mode'] });
+  const stateChanges = metrics.counter({ name: 'redkit_connection_state_changes_total', help: 'Connection state changes, by the state entered.', labelNames: ['state'] });
+  const restarts = metrics.counter({ name: 'redkit_redis_restarts_total', help: 'Redis restarts seen (run id changed), by whether it came back empty.', labelNames: ['emptied'] });
+  const scripts = metrics.histogram({ name: 'redkit_script_duration_seconds', help: 'Round trip of redkit script calls (one EVALSHA, possibly batching several calls), by capability and operation.', labelNames: ['capability', 'operation'] });
+  const ping = metrics.histogram({ name: 'redkit_ping_duration_seconds', help: 'Round trip of the health PING.' });
+  return {
+    state(from: string, to: string): void {
+      stateChanges.inc({ state: to });
+      if (events.wants.state) events.emit('state', { from, to });
+    },
+    mode(from: 'standalone' | 'redis' | 'degraded', to: 'standalone' | 'redis' | 'degraded', cause?: string): void {
+      modeChanges.inc({ mode: to });
+      if (events.wants.mode) events.emit('mode', cause === undefined ? { from, to } : { from, to, cause });
+    },
+    restart(emptied: boolean): void {
+      restarts.inc({ emptied: String(emptied) });
+      if (events.wants.restart) events.emit('restart', { emptied });
+    },
+    /** Bound histogram series of one script's calls. */
+    script(capability: string, operation: string) {
+      return scripts.labels({ capability, operation });
+    },
+    ping(seconds: number): void {
+      ping.observe(undefined, seconds);
+    },
+  };
+}
+
+/** What a cache namespace reports (its running totals, read at scrape time). */
+export interface CacheTotals {
+  hits: number;
+  misses: number;
+  staleServes: number;
+  loads: number;
+  loadErrors: number;
+  l1Hits: number;
+  coalesced: number;
+}
+
+/**
+ * Cache: the namespaces' running totals (`stats()`) exposed as counters read at scrape time, so
+ * a cache read pays nothing for metrics; events are emitted per read only when listened to.
+ */
+export function cacheMetrics(metrics: Metrics, totals: () => Record<string, CacheTotals>) {
+  const counters: Array<[keyof CacheTotals, string, string]> = [
+    ['hits', 'redkit_cache_hits_total', 'Cache reads that found a value (L1 or store, fresh or stale), per namespace.'],
+    ['misses', 'redkit_cache_misses_total', 'Cache reads that found nothing, per namespace.'],
+    ['staleServes', 'redkit_cache_stale_serves_total', 'Reads served a stale value (within grace, or while the store failed), per namespace.'],
+    ['loads', 'redkit_cache_loads_total', 'Loader runs, per namespace.'],
+    ['loadErrors', 'redkit_cache_load_errors_total', 'Loader runs that threw, per namespace.'],
+    ['coalesced', 'redkit_cache_coalesced_loads_total', 'Callers that shared another caller\'s load instead of running the loader, per namespace.'],
+    ['l1Hits', 'redkit_cache_l1_hits_total', 'Hits served from the in-process L1 tier, per namespace.'],
+  ];
+  for (const [field, name, help] of counters) {
+    metrics.counter({ name, help, labelNames: ['namespace'], collect: () => Object.entries(totals()).map(([namespace, t]) => ({ labels: { namespace }, value: t[field] })) });
+  }
+  const { events } = metrics;
+  return {
+    hit(namespace: string, key: string, layer: 'l1' | 'l2', stale: boolean): void {
+      if (events.wants.hit) events.emit('hit', { namespace, key, layer, stale });
+    },
+    miss(namespace: string, key: string): void {
+      if (events.wants.miss) events.emit('miss', { namespace, key });
+    },
+    load(namespace: string, key: string, durationMs: number, ok: boolean): void {
+      if (events.wants.load) events.emit('load', { namespace, key, durationMs, ok });
+    },
+  };
+}
+
+/** Locks: acquisitions by outcome, wait time, hand-offs to a waiter, leases lost. */
+export function lockMetrics(metrics: Metrics) {
+  const acquisitions = metrics.counter({ name: 'redkit_lock_acquisitions_total', help: 'Lock acquire attempts, by outcome (acquired, busy, timeout).', labelNames: ['outcome'] });
+  const wait = metrics.histogram({ name: 'redkit_lock_wait_seconds', help: 'Time from an acquire call to its outcome, by outcome.', labelNames: ['outcome'], buckets: WAIT_BUCKETS });
+  const handoffs = metrics.counter({ name: 'redkit_lock_handoffs_total', help: 'Locks granted to a waiter woken by a release (not by polling).' });
+  const lost = metrics.counter({ name: 'redkit_lock_lost_total', help: 'Held leases lost (expired or taken) before release.' });
+  const series = {
+    acquired: [acquisitions.labels({ outcome: 'acquired' }), wait.labels({ outcome: 'acquired' })] as const,
+    busy: [acquisitions.labels({ outcome: 'busy' }), wait.labels({ outcome: 'busy' })] as const,
+    timeout: [acquisitions.labels({ outcome: 'timeout' }), wait.labels({ outcome: 'timeout' })] as const,
+  };
+  const { events } = metrics;
+  return {
+    acquired(name: string, waitedMs: number): void {
+      series.acquired[0].inc();
+      series.acquired[1].observe(waitedMs / 1000);
+      if (events.wants.lockAcquired) events.emit('lockAcquired', { name, waitedMs });
+    },
+    refused(name: string, reason: 'busy' | 'timeout', waitedMs: number): void {
+      series[reason][0].inc();
+      series[reason][1].observe(waitedMs / 1000);
+      if (events.wants.lockRefused) events.emit('lockRefused', { name, reason, waitedMs });
+    },
+    handoff(): void {
+      handoffs.inc();
+    },
+    lost(name: string): void {
+      lost.inc();
+      if (events.wants.lockLost) events.emit('lockLost', { name });
+    },
+  };
+}
+
+/** Leader election: elections and revocations per role (roles are code-defined), who leads now. */
+export function leaderMetrics(metrics: Metrics) {
+  const elections = metrics.counter({ name: 'redkit_leader_elections_total', help: 'Times this instance became leader, per role.', labelNames: ['role'] });
+  const revocations = metrics.counter({ name: 'redkit_leader_revocations_total', help: 'Times this instance stopped leading, per role and reason.', labelNames: ['role', 'reason'] });
+  const leading = metrics.gauge({ name: 'redkit_leader_leading', help: '1 while this instance leads the role.', labelNames: ['role'] });
+  const { events } = metrics;
+  return {
+    elected(role: string): void {
+      elections.inc({ role });
+      leading.set({ role }, 1);
+      if (events.wants.elected) events.emit('elected', { role });
+    },
+    revoked(role: string, reason: string): void {
+      revocations.inc({ role, reason: revocationReason(reason) });
+      leading.set({ role }, 0);
+      if (events.wants.revoked) events.emit('revoked', { role, reason });
+    },
+  };
+}
+
+/** Revocation reasons are free text in places: fold them into a bounded set for the label. */
+function revocationReason(reason: string): string {
+  const known = ['resigned', 'lost', 'expired', 'degraded', 'closed'];
+  return known.find((r) => reason.includes(r)) ?? 'other';
+}
+
+/** Rate limits: decisions by outcome and by what decided (`redis`, `memory`, `local`, `policy`). */
+export function rateLimitMetrics(metrics: Metrics) {
+  const decisions = metrics.counter({ name: 'redkit_ratelimit_decisions_total', help: 'Rate-limit decisions, by outcome (allowed, limited) and by what decided them.', labelNames: ['outcome', 'decided_by'] });
+  const bound = new Map<string, { inc(): void }>();
+  const { events } = metrics;
+  return {
+    decided(limiter: string, allowed: boolean, decidedBy: string, retryAfterMs: number): void {
+      const key = `${allowed ? 'a' : 'l'}${decidedBy}`;
+      let series = bound.get(key);
+      if (!series) bound.set(key, series = decisions.labels({ outcome: allowed ? 'allowed' : 'limited', decided_by: decidedBy }));
+      series.inc();
+      if (!allowed && events.wants.limited) events.emit('limited', { limiter, decidedBy, retryAfterMs });
+    },
+  };
+}
+
+/** Queues: depth per state (read at scrape time through `counts`, cached) and jobs finished. */
+export function queueMetrics(metrics: Metrics, counts: () => Promise<Record<string, Record<string, number>>>) {
+  metrics.gauge({
+    name: 'redkit_queue_jobs',
+    help: 'Jobs in each queue by state (BullMQ getJobCounts, cached for a few seconds).',
+    labelNames: ['queue', 'state'],
+    collect: async () => {
+      const out: Sample[] = [];
+      for (const [queue, byState] of Object.entries(await counts())) {
+        for (const [state, value] of Object.entries(byState)) out.push({ labels: { queue, state } as Labels, value });
+      }
+      return out;
+    },
+  });
+  const finished = metrics.counter({ name: 'redkit_queue_jobs_finished_total', help: 'Jobs this process ran to the end, per queue and outcome (completed, failed).', labelNames: ['queue', 'outcome'] });
+  const { events } = metrics;
+  return {
+    finished(queue: string, outcome: 'completed' | 'failed'): void {
+      finished.inc({ queue, outcome });
+      if (events.wants.job) events.emit('job', { queue, outcome });
+    },
+  };
+}
+
+/** Durable job state: transitions by the status entered. */
+export function jobMetrics(metrics: Metrics) {
+  const transitions = metrics.counter({ name: 'redkit_job_transitions_total', help: 'Durable job records entering a status, by status.', labelNames: ['status'] });
+  const { events } = metrics;
+  return {
+    transition(id: string, from: string | null, to: string): void {
+      transitions.inc({ status: to });
+      if (events.wants.jobState) events.emit('jobState', { id, from, to });
+    },
+  };
+}
+
+/** Realtime: presence members and rooms, gateway connections (read at scrape time), closes by code. */
+export function realtimeMetrics(metrics: Metrics, read: { presence(): { rooms: number; members: number } | null; connections(): number | null }) {
+  metrics.gauge({ name: 'redkit_presence_rooms', help: 'Rooms with members connected to this instance.', collect: () => { const p = read.presence(); return p ? p.rooms : []; } });
+  metrics.gauge({ name: 'redkit_presence_members', help: 'Members connected to this instance.', collect: () => { const p = read.presence(); return p ? p.members : []; } });
+  metrics.gauge({ name: 'redkit_gateway_connections', help: 'Open WebSocket connections of this instance\'s gateway.', collect: () => read.connections() ?? [] });
+  const closes = metrics.counter({ name: 'redkit_gateway_closes_total', help: 'WebSocket connections closed, by close code (standard codes and redkit\'s own; others as "other").', labelNames: ['code'] });
+  const { events } = metrics;
+  return {
+    closed(code: number): void {
+      closes.inc({ code: closeCode(code) });
+      if (events.wants.gatewayClose) events.emit('gatewayClose', { code });
+    },
+  };
+}
+
+/** Close codes a peer can choose freely (3000–4999) are folded to "other" unless redkit sends them. */
+function closeCode(code: number): string {
+  if ((code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4099)) return String(code);
+  return 'other';
+}
