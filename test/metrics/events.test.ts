@@ -14,7 +14,7 @@ test('listeners get the payload; wants follows on/off; a throwing listener is lo
     for (const name of REDKIT_EVENTS) assert.equal(events.wants[name], false, `${name} unwanted at start`);
     const seen: unknown[] = [];
     const off = kit.on('lockLost', (p) => seen.push(p));
-    kit.on('lockLost', () => { throw new Error('listener bug'); });
+    const offThrower = kit.on('lockLost', () => { throw new Error('listener bug'); });
     assert.equal(events.wants.lockLost, true);
     events.emit('lockLost', { name: 'jobs' });
     assert.deepEqual(seen, [{ name: 'jobs' }]);
@@ -23,6 +23,8 @@ test('listeners get the payload; wants follows on/off; a throwing listener is lo
     events.emit('lockLost', { name: 'jobs' });
     assert.equal(seen.length, 1, 'removed listener is not called');
     assert.equal(events.wants.lockLost, true, 'still wanted: one listener left');
+    offThrower();
+    assert.equal(events.wants.lockLost, false, 'unwanted once the last listener is gone');
     assert.throws(() => kit.on('nope' as 'hit', () => {}), InvalidArgumentError);
   } finally {
     await kit.close();
