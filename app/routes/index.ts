@@ -5,6 +5,7 @@ import { realtimeRoutes } from './realtime.js';
 import { cacheRoutes } from './cache.js';
 import { rateLimitRoutes } from './ratelimit.js';
 import { leaderRoutes } from './leader.js';
+import { metricsRoutes } from './metrics.js';
 
 /** Every route module of the reference server, in registration order. */
 export const routeModules: RouteModule[] = [
@@ -14,4 +15,5 @@ export const routeModules: RouteModule[] = [
   cacheRoutes,
   rateLimitRoutes,
   leaderRoutes,
+  metricsRoutes,
 ];
