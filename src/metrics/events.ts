@@ -33,8 +33,8 @@ export interface RedkitEventMap {
   limited: { limiter: string; decidedBy: string; retryAfterMs: number };
   /** A queued job finished. */
   job: { queue: string; outcome: 'completed' | 'failed' };
-  /** A durable job record changed status. */
-  jobState: { id: string; from: string | null; to: string };
+  /** A durable job record was created (`queued`) or updated to `status`. */
+  jobState: { id: string; kind: string; status: string };
   /** A WebSocket connection of the gateway closed with `code`. */
   gatewayClose: { code: number };
 }

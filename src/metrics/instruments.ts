@@ -209,9 +209,9 @@ export function jobMetrics(metrics: Metrics) {
   const transitions = metrics.counter({ name: 'redkit_job_transitions_total', help: 'Durable job records entering a status, by status.', labelNames: ['status'] });
   const { events } = metrics;
   return {
-    transition(id: string, from: string | null, to: string): void {
-      transitions.inc({ status: to });
-      if (events.wants.jobState) events.emit('jobState', { id, from, to });
+    transition(id: string, kind: string, status: string): void {
+      transitions.inc({ status });
+      if (events.wants.jobState) events.emit('jobState', { id, kind, status });
     },
   };
 }
