@@ -17,6 +17,7 @@ import type { Bus } from './realtime/bus.js';
 import type { Presence } from './realtime/presence.js';
 import type { Reactions } from './realtime/reactions.js';
 import { Metrics, type RedkitEventName, type RedkitListener } from './metrics/index.js';
+import { instrumentConnection } from './metrics/connection.js';
 
 /** Which way the toolkit runs right now (see the README's degradation table). */
 export type RedkitMode = 'standalone' | 'redis' | 'degraded';
@@ -60,9 +61,10 @@ export class Redkit implements RedkitContext {
     this.logger = options.logger ?? createDefaultLogger();
     this.instanceId = this.config.instanceId;
     this.keys = new KeySpace(this.config.prefix);
-    this.metrics = new Metrics({ logger: this.logger });
-    this.onClose(() => this.metrics.close());
     this.connection = new RedisConnection(this.config, this.logger, options.backoff);
+    this.metrics = new Metrics({ logger: this.logger });
+    instrumentConnection(this.metrics, this.connection, () => this.mode);
+    this.onClose(() => this.metrics.close());
   }
 
   /** Connects (bounded by `connectTimeoutMs`); never rejects for an unreachable Redis: the kit runs degraded instead. */

@@ -11,8 +11,8 @@ export interface RedkitEventMap {
   mode: { from: 'standalone' | 'redis' | 'degraded'; to: 'standalone' | 'redis' | 'degraded'; cause?: string };
   /** The connection's state machine moved (`connecting`, `ready`, `reconnecting`, …). */
   state: { from: string; to: string };
-  /** Redis restarted (its run id changed); `emptied` when it came back without the data redkit wrote. */
-  restart: { emptied: boolean };
+  /** Redis restarted: a new process (`run_id`), or the data redkit wrote is gone (`marker`). */
+  restart: { via: 'run_id' | 'marker' };
   /** A cache read found a value; `layer` is `l1` (in-process) or `l2` (Redis or the memory store). */
   hit: { namespace: string; key: string; layer: 'l1' | 'l2'; stale: boolean };
   /** A cache read found nothing. */

@@ -29,17 +29,17 @@ export function cachedReading<T>(read: () => Promise<T>, ttlMs: number): () => P
   };
 }
 
-/** Connection: state and mode gauges read at scrape time, mode changes, restarts, script latency. */
-export function connectionMetrics(metrics: Metrics, read: { state(): string; mode(): string }) {
+/** Connection: state, mode and PING gauges read at scrape time; state and mode changes, restarts, script latency. */
+export function connectionMetrics(metrics: Metrics, read: { state(): string; mode(): string; latencyMs(): Promise<number | null> }) {
   const { events } = metrics;
   const oneHot = (value: string, label: string): Sample[] => [{ labels: { [label]: value }, value: 1 }];
   metrics.gauge({ name: 'redkit_connection_state', help: 'Connection state (1 for the current state).', labelNames: ['state'], collect: () => oneHot(read.state(), 'state') });
   metrics.gauge({ name: 'redkit_mode', help: 'Toolkit mode (1 for the current mode: standalone, redis or degraded).', labelNames: ['mode'], collect: () => oneHot(read.mode(), 'mode') });
   const modeChanges = metrics.counter({ name: 'redkit_mode_changes_total', help: 'Mode changes, by the mode entered.', labelNames: ['mode'] });
   const stateChanges = metrics.counter({ name: 'redkit_connection_state_changes_total', help: 'Connection state changes, by the state entered.', labelNames: ['state'] });
-  const restarts = metrics.counter({ name: 'redkit_redis_restarts_total', help: 'Redis restarts seen (run id changed), by whether it came back empty.', labelNames: ['emptied'] });
+  const restarts = metrics.counter({ name: 'redkit_redis_restarts_total', help: 'Redis restarts seen, by how: a new process (run_id) or redkit\'s data gone (marker).', labelNames: ['via'] });
   const scripts = metrics.histogram({ name: 'redkit_script_duration_seconds', help: 'Round trip of redkit script calls (one EVALSHA, possibly batching several calls), by capability and operation.', labelNames: ['capability', 'operation'] });
-  const ping = metrics.histogram({ name: 'redkit_ping_duration_seconds', help: 'Round trip of the health PING.' });
+  metrics.gauge({ name: 'redkit_ping_seconds', help: 'Round trip of the last health PING (absent while disconnected).', collect: async () => { const ms = await read.latencyMs(); return ms === null ? [] : ms / 1000; } });
   return {
     state(from: string, to: string): void {
       stateChanges.inc({ state: to });
@@ -49,16 +49,13 @@ export function connectionMetrics(metrics: Metrics, read: { state(): string; mod
       modeChanges.inc({ mode: to });
       if (events.wants.mode) events.emit('mode', cause === undefined ? { from, to } : { from, to, cause });
     },
-    restart(emptied: boolean): void {
-      restarts.inc({ emptied: String(emptied) });
-      if (events.wants.restart) events.emit('restart', { emptied });
+    restart(via: 'run_id' | 'marker'): void {
+      restarts.inc({ via });
+      if (events.wants.restart) events.emit('restart', { via });
     },
     /** Bound histogram series of one script's calls. */
     script(capability: string, operation: string) {
       return scripts.labels({ capability, operation });
-    },
-    ping(seconds: number): void {
-      ping.observe(undefined, seconds);
     },
   };
 }

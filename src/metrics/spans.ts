@@ -66,6 +66,13 @@ export function scriptLabel(script: string): OperationLabel & { script: string }
   return label;
 }
 
+const commandChannel = diagnostics.tracingChannel('ioredis:command');
+
+/** Whether anyone traces ioredis commands now: labels are only built then. */
+export function commandTracingActive(): boolean {
+  return commandChannel.hasSubscribers;
+}
+
 /** Where a Command sent by redkit keeps its label (read by the patched context builder below). */
 export const COMMAND_LABEL = Symbol.for('redkit.commandLabel');
 
