@@ -5,6 +5,8 @@ export interface AppSettings {
   logLevel: string;
   /** Bearer token for /api/admin/*; admin routes are disabled when unset. */
   adminToken: string | undefined;
+  /** `HEALTH_DETAILS=true`: /api/health shows Redis host, port, errors and fix hints to every caller. Default false (admin token only). */
+  healthDetails: boolean;
   env: Record<string, string | undefined>;
 }
 
@@ -20,6 +22,7 @@ export function readSettings(env: Record<string, string | undefined> = process.e
     host: env.HOST ?? '0.0.0.0',
     logLevel: env.LOG_LEVEL ?? 'info',
     adminToken: env.ADMIN_TOKEN || undefined,
+    healthDetails: env.HEALTH_DETAILS === 'true' || env.HEALTH_DETAILS === '1',
     env,
   };
 }

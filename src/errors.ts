@@ -197,6 +197,30 @@ export class CacheRemoteLoadError extends RedkitError {
   }
 }
 
+// --- session (issue 18) ---
+
+/**
+ * The session store cannot answer now: Redis is down (or refused the command) and the policy is
+ * `onRedisDown: 'fail'`, or the session is not in the in-process cache (`'cache'`). Never names
+ * the session id. `statusCode` 503 lets express and fastify answer "try again" instead of 500.
+ */
+export class SessionUnavailableError extends RedkitError {
+  /** The classified cause: `ECONNREFUSED`, `TIMEOUT`, `NOPERM`, `OOM`, `READONLY`, `NOT_CACHED`, … */
+  readonly reason: string;
+  readonly statusCode = 503;
+  constructor(message: string, reason: string, options?: { cause?: unknown }) {
+    super('E_SESSION_UNAVAILABLE', message, options);
+    this.reason = reason;
+  }
+}
+
+/** Session data cannot be stored as JSON (a cycle, a BigInt, …); nothing was stored. */
+export class SessionDataError extends RedkitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_SESSION_DATA', message, options);
+  }
+}
+
 /** Every error class by name, for `instanceof`-free checks across package copies. */
 export const errors = {
   LockBusyError,
@@ -216,4 +240,6 @@ export const errors = {
   CacheSerializationError,
   CacheValueTooLargeError,
   CacheRemoteLoadError,
+  SessionUnavailableError,
+  SessionDataError,
 };

@@ -6,7 +6,7 @@ export type { RedkitMode, HealthReport, RedkitInternals } from './kit.js';
 export type { RedkitContext } from './context.js';
 export type { RedkitOptions, RedkitConfig, Logger } from './config/index.js';
 // Types only: `kit.connection` and `kit.keys` are typed by these classes; their constructors are internals.
-export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, DedicatedClientOptions, MessageHandler } from './connection/index.js';
+export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, RedisRestartEvent, HealthWarning, DedicatedClientOptions, MessageHandler } from './connection/index.js';
 export type { KeySpace } from './keys.js';
 export { createDefaultLogger, silentLogger } from './logger.js';
 export { RateLimiter, RedkitThrottlerStorage, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders } from './ratelimit/index.js';
@@ -23,6 +23,8 @@ export { Queue, QueueManager } from './queue/index.js';
 export type { QueueWorker, AddedJob, JobContext, JobHandler, JobOptions, JobOutcome, QueueCounts, QueueOptions, WorkerOptions } from './queue/index.js';
 export { JobsManager, JobStore, JobRunner, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
+export { SessionStore } from './session/index.js';
+export type { StoredSession, SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './session/index.js';
 export { Metrics, PROMETHEUS_CONTENT_TYPE, REDKIT_EVENTS } from './metrics/index.js';
 export type { MetricsOptions, RedkitEventMap, RedkitEventName, RedkitListener, MetricsRegistry, Counter, Gauge, Histogram, Labels, Sample, GaugeReading, MetricOptions, GaugeOptions, HistogramOptions, CounterSeries, GaugeSeries, HistogramSeries, OtelMeter, OtelMeterProvider, OperationLabel, OperationContext, LabelledCommandContext } from './metrics/index.js';
 export * from './errors.js';

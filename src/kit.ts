@@ -13,6 +13,7 @@ import { LockManager } from './lock/index.js';
 import { LeaderManager } from './leader/index.js';
 import { CacheManager } from './cache/index.js';
 import { Realtime } from './realtime/realtime.js';
+import { SessionStore, type SessionStoreOptions } from './session/index.js';
 import type { Bus } from './realtime/bus.js';
 import type { Presence } from './realtime/presence.js';
 import type { Reactions } from './realtime/reactions.js';
@@ -37,6 +38,8 @@ export interface HealthReport {
 export interface RedkitInternals {
   /** Reconnect backoff. */
   backoff?: BackoffOptions;
+  /** Stall threshold: how long the oldest unanswered command may wait before Redis counts as stalled. Default `min(commandTimeoutMs, 750)` ms. */
+  stallMs?: number;
 }
 
 /**
@@ -61,7 +64,7 @@ export class Redkit implements RedkitContext {
     this.logger = options.logger ?? createDefaultLogger();
     this.instanceId = this.config.instanceId;
     this.keys = new KeySpace(this.config.prefix);
-    this.connection = new RedisConnection(this.config, this.logger, options.backoff);
+    this.connection = new RedisConnection(this.config, this.logger, { backoff: options.backoff, stallMs: options.stallMs });
     this.metrics = new Metrics({ logger: this.logger });
     instrumentConnection(this.metrics, this.connection, () => this.mode);
     this.onClose(() => this.metrics.close());
@@ -84,14 +87,17 @@ export class Redkit implements RedkitContext {
     return this.connection.client;
   }
 
-  /** Redis health: `{ status, message, latency, since, lastError }` with latency from a PING now. */
+  /**
+   * Redis health: `{ status, message, latency, since, lastError, lastRestartAt, warnings }` from
+   * the connection's state; never waits on Redis (latency comes from the background probe).
+   */
   health(): Promise<RedisHealth> {
     return this.connection.health();
   }
 
-  /** The app-level report served at `/api/health` (seed 002 shape). */
+  /** The app-level report served at `/api/health` (seed 002 shape); never waits on Redis. */
   async healthReport(): Promise<HealthReport> {
-    const redis = await this.health();
+    const redis = this.connection.healthNow();
     return {
       status: redis.status === 'disconnected' ? 'degraded' : 'healthy',
       mode: this.mode,
@@ -203,6 +209,17 @@ export class Redkit implements RedkitContext {
    */
   rateLimiter(options: RateLimiterOptions): RateLimiter {
     return new RateLimiter(this, options);
+  }
+
+  /**
+   * A session store for express-session (`store.express(session)`) and @fastify/session (as is):
+   * keys `<prefix>:session:<sid>`, TTL from the cookie; in memory standalone; `onRedisDown` decides while Redis is down.
+   * @throws InvalidArgumentError on bad options.
+   */
+  sessionStore(options?: SessionStoreOptions): SessionStore {
+    const store = new SessionStore(this, options);
+    this.onClose(() => store.close());
+    return store;
   }
 
   /** Listens to a toolkit event (`hit`, `miss`, `mode`, `restart`, `lockAcquired`, …); returns a function that removes the listener. */

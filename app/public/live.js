@@ -141,7 +141,8 @@ function onFrame(f) {
       if (f.of === 'leave') { state.joined = false; state.members.clear(); renderMembers(); renderReactions(); $('join-button').disabled = false; $('leave-button').disabled = true; }
       break;
     case 'error':
-      showError(`${f.code}: ${f.message}`);
+      // A Redis error's message names the server and its fix: visitors get the code only.
+      showError(f.code === 'E_REDIS_UNAVAILABLE' ? `${f.code}: Redis is unavailable, try again shortly` : `${f.code}: ${f.message}`);
       break;
   }
 }
@@ -168,7 +169,8 @@ async function getJson(url, token) {
 async function poll() {
   const health = await getJson('/api/health');
   if (health.body?.status) {
-    setBadge($('health'), health.body.status === 'healthy' ? `healthy (${health.body.mode})` : `degraded${health.body.redis?.message ? `: ${health.body.redis.message}` : ''}`, health.body.status === 'healthy' ? 'ok' : 'bad');
+    // Only the status: the message may name the Redis host and its fix (HEALTH_DETAILS), never for visitors.
+    setBadge($('health'), health.body.status === 'healthy' ? `healthy (${health.body.mode})` : `degraded: Redis ${health.body.redis?.status ?? 'unavailable'}`, health.body.status === 'healthy' ? 'ok' : 'bad');
     if (!state.instanceId) $('instance').textContent = health.body.instanceId;
   }
   const cache = await getJson('/api/cache/stats');

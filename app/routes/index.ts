@@ -5,6 +5,7 @@ import { realtimeRoutes } from './realtime.js';
 import { cacheRoutes } from './cache.js';
 import { rateLimitRoutes } from './ratelimit.js';
 import { leaderRoutes } from './leader.js';
+import { sessionRoutes } from './session.js';
 import { metricsRoutes } from './metrics.js';
 
 /** Every route module of the reference server, in registration order. */
@@ -15,5 +16,6 @@ export const routeModules: RouteModule[] = [
   cacheRoutes,
   rateLimitRoutes,
   leaderRoutes,
+  sessionRoutes,
   metricsRoutes,
 ];

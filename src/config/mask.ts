@@ -1,14 +1,15 @@
 /** What a secret is replaced with wherever redkit prints something. */
 export const MASK = '***';
 
-/** Replaces the password of a redis URL with `***`; leaves anything unparsable masked whole. */
+/** Replaces the password of a redis URL with `***`; in an unparsable one (a sentinel list), everything before the host. */
 export function maskUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = MASK;
     return parsed.toString();
   } catch {
-    return url.replace(/\/\/([^@/]*)@/, `//${MASK}@`);
+    // Up to the last "@": an unencoded "@" in a password must not leave its tail printed.
+    return url.replace(/\/\/.*@/, `//${MASK}@`);
   }
 }
 

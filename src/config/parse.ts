@@ -5,6 +5,8 @@ import { inspect } from 'node:util';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { ConfigError } from '../errors.js';
 import { MASK, maskUrl } from './mask.js';
+import { isSentinelUrl, parseSentinelUrl, type SentinelUrl } from './topology.js';
+import { ENV_NAMES, OPTION_NAMES, resolveTopology, topologyLayer } from './topology-layer.js';
 import type { RedkitConfig, RedkitOptions } from './types.js';
 
 type Env = Record<string, string | undefined>;
@@ -18,6 +20,8 @@ interface Layer {
   tls?: boolean | TlsConnectionOptions;
   db?: number;
   sources: Record<string, string>;
+  /** What a `redis+sentinel://` URL of this layer said about the sentinels. */
+  sentinelUrl?: SentinelUrl;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_.-]+$/;
@@ -77,8 +81,24 @@ function parseName(raw: string, variable: string): string {
   return raw;
 }
 
+/** A key prefix or environment: a name, and never a brace, which would move the hash tags redkit adds. */
+function parseKeyPart(raw: string, variable: string): string {
+  if (/[{}]/.test(raw)) {
+    throw new ConfigError(variable, `${variable} may not contain "{" or "}" (got "${raw}"): redkit wraps key parts in {…} hash tags so that keys used together stay in one Redis Cluster slot, and a brace in ${variable} would change which part is hashed`);
+  }
+  return parseName(raw, variable);
+}
+
 /** Parses a redis:// or rediss:// URL into a layer; the message never repeats the password. */
 function parseUrl(raw: string, variable: string): Layer {
+  if (isSentinelUrl(raw)) {
+    const parsed = parseSentinelUrl(raw, variable);
+    const layer: Layer = { sources: { tls: variable }, tls: parsed.tls, sentinelUrl: parsed };
+    if (parsed.username !== undefined) { layer.username = parsed.username; layer.sources.username = variable; }
+    if (parsed.password !== undefined) { layer.password = parsed.password; layer.sources.password = variable; }
+    if (parsed.db !== undefined) { layer.db = parsed.db; layer.sources.db = variable; }
+    return layer;
+  }
   let url: URL;
   try {
     url = new URL(raw.trim());
@@ -86,7 +106,7 @@ function parseUrl(raw: string, variable: string): Layer {
     throw new ConfigError(variable, `${variable} is not a valid URL ("${maskUrl(raw)}"); expected redis://[user:password@]host[:port][/db] or rediss://… for TLS, with special characters in the password percent-encoded`, { cause: undefined });
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ConfigError(variable, `${variable} has unknown scheme "${url.protocol.replace(/:$/, '')}"; use redis:// or rediss:// (TLS)`);
+    throw new ConfigError(variable, `${variable} has unknown scheme "${url.protocol.replace(/:$/, '')}"; use redis:// or rediss:// (TLS), or redis+sentinel:// / rediss+sentinel:// for Sentinel`);
   }
   if (url.hostname === '') {
     throw new ConfigError(variable, `${variable} has an empty host ("${maskUrl(raw)}"); expected redis://host:port`);
@@ -112,6 +132,7 @@ function parseUrl(raw: string, variable: string): Layer {
 function combine(fromUrl: Layer | undefined, discrete: Layer, urlName: string): Layer {
   if (!fromUrl) return discrete;
   const out: Layer = { ...fromUrl, sources: { ...fromUrl.sources } };
+  // A sentinel URL names no host: REDIS_HOST beside it is caught by the topology check, not here.
   for (const field of ['host', 'port', 'username', 'password', 'db'] as const) {
     const value = discrete[field];
     if (value === undefined) continue;
@@ -124,7 +145,7 @@ function combine(fromUrl: Layer | undefined, discrete: Layer, urlName: string): 
     out.sources[field] = discrete.sources[field]!;
   }
   if (discrete.tls !== undefined && Boolean(discrete.tls) !== Boolean(fromUrl.tls)) {
-    const scheme = fromUrl.tls ? 'rediss://' : 'redis://';
+    const scheme = `${fromUrl.tls ? 'rediss' : 'redis'}${fromUrl.sentinelUrl ? '+sentinel' : ''}://`;
     throw new ConfigError(discrete.sources.tls!, `${discrete.sources.tls} says TLS is ${discrete.tls ? 'on' : 'off'} but ${urlName} uses ${scheme}; use rediss:// for TLS or redis:// without, and drop ${discrete.sources.tls}`);
   }
   if (typeof discrete.tls === 'object') {
@@ -175,7 +196,8 @@ function defaultInstanceId(): string {
 /**
  * Resolves options over env into a validated config. Precedence, field by field:
  * options > env; within one of them, REDIS_URL gives the base and discrete vars may only agree or fill gaps.
- * @throws ConfigError naming the variable and the fix; never containing the password.
+ * A topology (cluster, sentinel) declared in options replaces env's whole.
+ * @throws ConfigError naming the variable and the fix; never containing a password.
  */
 export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
   const env: Env = options.env ?? process.env;
@@ -186,21 +208,31 @@ export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
     (merged as unknown as Record<string, unknown>)[field] = (fromOptions as unknown as Record<string, unknown>)[field];
     merged.sources[field] = source;
   }
-  if (merged.host === undefined && Object.keys(merged.sources).length > 0) {
+  // A Sentinel set chosen in code overrides env's endpoint: its host and port are not contradictions.
+  if (fromOptions.sentinelUrl || options.sentinels !== undefined) {
+    for (const field of ['host', 'port'] as const) {
+      if (fromOptions[field] === undefined) { delete merged[field]; delete merged.sources[field]; }
+    }
+  }
+  // options.url replaces REDIS_URL whole, so a sentinel list from REDIS_URL does not survive it.
+  const envTopology = topologyLayer((name) => envValue(env, name), ENV_NAMES, options.url === undefined ? fromEnv.sentinelUrl : undefined, 'REDIS_URL');
+  const optionTopology = topologyLayer((name) => (options as Record<string, unknown>)[name.slice('options.'.length)], OPTION_NAMES, fromOptions.sentinelUrl, 'options.url');
+  const topo = resolveTopology(envTopology, optionTopology, merged);
+  if (topo.topology === 'single' && merged.host === undefined && Object.keys(merged.sources).length > 0) {
     const given = Object.values(merged.sources).join(', ');
     throw new ConfigError('REDIS_HOST', `${given} set but no host: set REDIS_HOST or REDIS_URL (or options.host / options.url), or unset them for standalone mode`);
   }
   const rawEnvironment = options.environment ?? envValue(env, 'REDIS_ENVIRONMENT');
-  const environment = rawEnvironment === undefined ? undefined : parseName(rawEnvironment, options.environment !== undefined ? 'options.environment' : 'REDIS_ENVIRONMENT');
+  const environment = rawEnvironment === undefined ? undefined : parseKeyPart(rawEnvironment, options.environment !== undefined ? 'options.environment' : 'REDIS_ENVIRONMENT');
   const keyPrefixRaw = options.keyPrefix ?? envValue(env, 'REDIS_KEY_PREFIX') ?? 'redkit';
-  const keyPrefix = parseName(keyPrefixRaw, options.keyPrefix !== undefined ? 'options.keyPrefix' : 'REDIS_KEY_PREFIX');
+  const keyPrefix = parseKeyPart(keyPrefixRaw, options.keyPrefix !== undefined ? 'options.keyPrefix' : 'REDIS_KEY_PREFIX');
   const connectTimeoutMs = parseMs(options.connectTimeoutMs ?? envValue(env, 'REDIS_CONNECT_TIMEOUT_MS'), options.connectTimeoutMs !== undefined ? 'options.connectTimeoutMs' : 'REDIS_CONNECT_TIMEOUT_MS', 5000);
   const commandTimeoutMs = parseMs(options.commandTimeoutMs ?? envValue(env, 'REDIS_COMMAND_TIMEOUT_MS'), options.commandTimeoutMs !== undefined ? 'options.commandTimeoutMs' : 'REDIS_COMMAND_TIMEOUT_MS', 2000);
   const healthIntervalMs = parseMs(options.healthIntervalMs, 'options.healthIntervalMs', 1000);
   const instanceIdRaw = options.instanceId ?? envValue(env, 'INSTANCE_ID');
   const instanceId = instanceIdRaw === undefined ? defaultInstanceId() : parseName(instanceIdRaw, options.instanceId !== undefined ? 'options.instanceId' : 'INSTANCE_ID');
 
-  const standalone = options.standalone === true || merged.host === undefined;
+  const standalone = options.standalone === true || (topo.topology === 'single' && merged.host === undefined);
   let tls: false | TlsConnectionOptions = merged.tls === undefined || merged.tls === false ? false : merged.tls === true ? {} : merged.tls;
   const caFile = envValue(env, 'REDIS_TLS_CA_FILE');
   if (caFile !== undefined && !standalone) {
@@ -213,32 +245,59 @@ export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
       }
     }
   }
-  const port = merged.port ?? 6379;
+  // Sentinels usually sit behind the same CA as the data nodes: their TLS follows unless set.
+  const sentinelTls: false | TlsConnectionOptions = topo.topology !== 'sentinel' ? false
+    : topo.sentinelTls === undefined ? tls
+    : topo.sentinelTls === false ? false : topo.sentinelTls === true ? (tls === false ? {} : tls) : topo.sentinelTls;
+  const port = topo.topology === 'cluster' ? topo.clusterNodes[0]!.port : merged.port ?? 6379;
+  const host = standalone || topo.topology === 'sentinel' ? undefined : topo.topology === 'cluster' ? topo.clusterNodes[0]!.host : merged.host;
+  const db = merged.db ?? 0;
+  const scheme = tls ? 'rediss' : 'redis';
+  const list = (nodes: ReadonlyArray<{ host: string; port: number }>) => nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
+  const target = standalone ? 'standalone'
+    : topo.topology === 'cluster' ? `${scheme}+cluster://${list(topo.clusterNodes)}`
+    : topo.topology === 'sentinel' ? `${scheme}+sentinel://${list(topo.sentinels)}/${topo.sentinelMasterName}/${db}`
+    : `${scheme}://${merged.host}:${port}/${db}`;
   const config = {
     mode: standalone ? 'standalone' : 'redis',
-    host: standalone ? undefined : merged.host,
+    topology: standalone ? 'memory' : topo.topology,
+    host,
     port,
     username: merged.username,
     tls,
-    db: merged.db ?? 0,
+    db,
+    clusterNodes: Object.freeze(standalone ? [] : topo.clusterNodes),
+    clusterNatMap: standalone ? undefined : topo.clusterNatMap,
+    sentinels: Object.freeze(standalone ? [] : topo.sentinels),
+    sentinelMasterName: standalone ? undefined : topo.sentinelMasterName,
+    sentinelUsername: standalone ? undefined : topo.sentinelUsername,
+    sentinelTls: standalone ? false : sentinelTls,
+    slotSafe: topo.slotSafe,
     environment,
     prefix: environment ? `${keyPrefix}:${environment}` : keyPrefix,
     connectTimeoutMs,
     commandTimeoutMs,
     healthIntervalMs,
     instanceId,
-    sources: Object.freeze({ ...merged.sources }),
-    target: standalone ? 'standalone' : `${tls ? 'rediss' : 'redis'}://${merged.host}:${port}/${merged.db ?? 0}`,
+    sources: Object.freeze({ ...merged.sources, ...topo.sources }),
+    target,
   } as Record<string, unknown>;
-  return seal(config, merged.password);
+  return seal(config, merged.password, standalone ? undefined : topo.sentinelPassword);
 }
 
-/** Freezes the config with the password held out of enumeration, JSON, toString and inspect. */
-function seal(fields: Record<string, unknown>, password: string | undefined): RedkitConfig {
+/** Freezes the config with the passwords held out of enumeration, JSON, toString and inspect. */
+function seal(fields: Record<string, unknown>, password: string | undefined, sentinelPassword: string | undefined): RedkitConfig {
   // TLS options may hold keys and passphrases: only their names are printed.
-  const tls = fields.tls as false | Record<string, unknown>;
-  const printable = () => ({ ...fields, tls: tls === false ? false : Object.keys(tls).length ? `on (${Object.keys(tls).join(', ')})` : 'on', password: password === undefined ? undefined : MASK });
+  const printTls = (tls: false | Record<string, unknown>) => (tls === false ? false : Object.keys(tls).length ? `on (${Object.keys(tls).join(', ')})` : 'on');
+  const printable = () => ({
+    ...fields,
+    tls: printTls(fields.tls as false | Record<string, unknown>),
+    sentinelTls: printTls(fields.sentinelTls as false | Record<string, unknown>),
+    password: password === undefined ? undefined : MASK,
+    sentinelPassword: sentinelPassword === undefined ? undefined : MASK,
+  });
   Object.defineProperty(fields, 'password', { value: password, enumerable: false });
+  Object.defineProperty(fields, 'sentinelPassword', { value: sentinelPassword, enumerable: false });
   Object.defineProperty(fields, 'toJSON', { value: printable, enumerable: false });
   Object.defineProperty(fields, 'toString', { value: () => `RedkitConfig ${JSON.stringify(printable())}`, enumerable: false });
   Object.defineProperty(fields, inspect.custom, { value: () => printable(), enumerable: false });

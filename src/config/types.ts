@@ -39,6 +39,33 @@ export interface RedkitOptions {
   healthIntervalMs?: number;
   /** Identifies this process across instances. Env: `INSTANCE_ID`. Default `<hostname>-<pid>-<random>`. */
   instanceId?: string;
+  /**
+   * Redis Cluster: seed from `url` / `host` (a configuration or discovery endpoint). Implied by
+   * `clusterNodes`; `false` overrides a cluster set in env. Env: `REDIS_CLUSTER`.
+   */
+  cluster?: boolean;
+  /** Cluster seed nodes, `"h1:p1,h2:p2"` or an array; port default 6379. Env: `REDIS_CLUSTER_NODES`. */
+  clusterNodes?: string | ReadonlyArray<string | HostPort>;
+  /**
+   * Address to dial for each address the cluster announces (NAT, Docker): ioredis's `natMap` shape
+   * `{ 'announced:port': { host, port } }`, or the env string. Env: `REDIS_CLUSTER_NAT_MAP`.
+   */
+  clusterNatMap?: string | Record<string, HostPort>;
+  /** Sentinels, `"h1[:26379],h2[:26379]"` or an array; port default 26379. Env: `REDIS_SENTINELS`. */
+  sentinels?: string | ReadonlyArray<string | HostPort>;
+  /** Master group name the sentinels monitor. Env: `REDIS_SENTINEL_MASTER_NAME`. */
+  sentinelMasterName?: string;
+  /** ACL user on the sentinels (not on the master). Env: `REDIS_SENTINEL_USERNAME`. */
+  sentinelUsername?: string;
+  /** Password on the sentinels. Never printed. Env: `REDIS_SENTINEL_PASSWORD`. */
+  sentinelPassword?: string;
+  /** TLS to the sentinels: `true` or node:tls options. Env: `REDIS_SENTINEL_TLS`. Default: as `tls`. */
+  sentinelTls?: boolean | TlsConnectionOptions;
+  /**
+   * Keep the keys of every multi-key operation in one hash slot even on one endpoint (proxies that
+   * enforce slots). `'auto'`: on for a cluster. Env: `REDIS_SLOT_SAFE`. Default `'auto'`.
+   */
+  slotSafe?: boolean | 'auto';
   /** Force standalone (in-memory) mode even when Redis env vars are set. */
   standalone?: boolean;
   /** Where redkit logs. Default: warnings and errors as JSON lines on stderr. */
@@ -47,15 +74,43 @@ export interface RedkitOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** A node's address. */
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * What redkit talks to: `memory` (no Redis: in-process stores), `single` (one endpoint),
+ * `cluster` (Redis Cluster, seeded by `clusterNodes`) or `sentinel` (master found through `sentinels`).
+ */
+export type Topology = 'memory' | 'single' | 'cluster' | 'sentinel';
+
 /** The validated, resolved configuration. `password` is masked in `toString()`, JSON and `inspect`. */
 export interface RedkitConfig {
   readonly mode: 'redis' | 'standalone';
+  /** Which kind of deployment the config describes; `memory` exactly when `mode` is `standalone`. */
+  readonly topology: Topology;
+  /** Single: the endpoint. Cluster: the first seed. Sentinel: undefined (the sentinels name the master). */
   readonly host: string | undefined;
   readonly port: number;
   readonly username: string | undefined;
   readonly password: string | undefined;
   readonly tls: false | TlsConnectionOptions;
   readonly db: number;
+  /** Cluster seeds (first = `host:port`); empty unless `topology` is `cluster`. */
+  readonly clusterNodes: ReadonlyArray<HostPort>;
+  /** ioredis `natMap`: announced `host:port` → address to dial; cluster only. */
+  readonly clusterNatMap: Readonly<Record<string, HostPort>> | undefined;
+  /** Sentinel addresses; empty unless `topology` is `sentinel`. */
+  readonly sentinels: ReadonlyArray<HostPort>;
+  readonly sentinelMasterName: string | undefined;
+  readonly sentinelUsername: string | undefined;
+  /** Masked like `password`. */
+  readonly sentinelPassword: string | undefined;
+  readonly sentinelTls: false | TlsConnectionOptions;
+  /** Slot-safe key layout: always `true` on a cluster; `'auto'` elsewhere means detect (not yet: off). */
+  readonly slotSafe: boolean | 'auto';
   readonly environment: string | undefined;
   /** `keyPrefix` joined with `environment`: every key starts with it. */
   readonly prefix: string;
@@ -65,6 +120,9 @@ export interface RedkitConfig {
   readonly instanceId: string;
   /** Where each connection field came from, e.g. `{ host: 'REDIS_URL' }`. */
   readonly sources: Readonly<Record<string, string>>;
-  /** `host:port` with TLS marker, never a secret. */
+  /**
+   * The topology and addresses, never a secret: `redis://h:p/db`, `redis+cluster://h1:p1,h2:p2`,
+   * `redis+sentinel://s1:p,s2:p/master/db` (`rediss…` with TLS), or `standalone`.
+   */
   readonly target: string;
 }

@@ -2,12 +2,14 @@ import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger, RedkitConfig } from '../config/types.js';
-import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
+import { ClosedError, ConfigError, RedisUnavailableError, RedkitError } from '../errors.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { batchWritesPerTick } from './write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
+import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
+import { ServerWatch, type HealthWarning } from './server-identity.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -21,6 +23,18 @@ export interface RedisHealth {
   /** When the current status began (ISO 8601). */
   since: string;
   lastError: (ClassifiedError & { at: string }) | null;
+  /** When a restart (new `run_id`) or lost data (marker key gone) was last seen (ISO 8601), or null. */
+  lastRestartAt: string | null;
+  /** Server settings that put redkit's state at risk (e.g. an evicting `maxmemory-policy`). */
+  warnings: HealthWarning[];
+}
+
+/** Options of `RedisConnection` beyond the config. */
+export interface ConnectionOptions {
+  /** Reconnect backoff. */
+  backoff?: BackoffOptions;
+  /** How long the oldest unanswered command may wait before Redis counts as stalled. Default `min(commandTimeoutMs, 750)`. */
+  stallMs?: number;
 }
 
 /** Options of a dedicated client made with `dedicatedClient`. */
@@ -34,7 +48,8 @@ export interface DedicatedClientOptions {
 /**
  * The only place redkit creates ioredis clients. Holds the shared command client, hands out
  * dedicated subscriber/blocking clients with the same settings, tracks the state, probes health.
- * Events: `state` (state, previous), `connected`, `disconnected` (ClassifiedError | null).
+ * Events: `state` (state, previous), `connected`, `disconnected` (ClassifiedError | null),
+ * `restart` (RedisRestartEvent: Redis came back as a new process, or its data was lost).
  */
 export class RedisConnection extends EventEmitter {
   readonly config: RedkitConfig;
@@ -52,12 +67,28 @@ export class RedisConnection extends EventEmitter {
   #closed = false;
   #started: Promise<void> | null = null;
   #subscriber: SharedSubscriber | null = null;
+  #watchdog: StallWatchdog | null = null;
+  /** Bound on the oldest unanswered command's wait before Redis counts as stalled (ms). */
+  readonly stallMs: number;
+  #latency: number | null = null;
+  #server: ServerWatch;
+  #firstProbe: Promise<void> | null = null;
 
-  constructor(config: RedkitConfig, logger: Logger, backoff: BackoffOptions = {}) {
+  constructor(config: RedkitConfig, logger: Logger, options: ConnectionOptions | BackoffOptions = {}) {
     super();
+    // Until the connection speaks Cluster and Sentinel, connecting to the first seed (or to
+    // localhost for a sentinel config) would silently write to the wrong server.
+    if (config.topology === 'cluster' || config.topology === 'sentinel') {
+      const variable = config.topology === 'cluster' ? 'REDIS_CLUSTER_NODES' : 'REDIS_SENTINELS';
+      throw new ConfigError(variable, `Redis ${config.topology === 'cluster' ? 'Cluster' : 'Sentinel'} is configured, but this redkit version connects to a single Redis only: unset ${variable} (and REDIS_CLUSTER / REDIS_SENTINEL_MASTER_NAME) and point REDIS_URL at one server`);
+    }
     this.config = config;
     this.#logger = logger;
-    this.#backoff = backoff;
+    // The third argument was the backoff alone; both shapes are accepted.
+    const opts: ConnectionOptions = 'backoff' in options || 'stallMs' in options ? options as ConnectionOptions : { backoff: options as BackoffOptions };
+    this.#backoff = opts.backoff ?? {};
+    this.stallMs = stallThresholdMs(config.commandTimeoutMs, opts.stallMs);
+    this.#server = new ServerWatch(config.prefix, logger, (event) => this.emit('restart', event));
     this.#state = config.mode === 'standalone' ? 'not_configured' : 'connecting';
     // The connection emits 'disconnected' as a state change; an 'error' event is never emitted, so no listener is required.
   }
@@ -75,6 +106,14 @@ export class RedisConnection extends EventEmitter {
   /** The last classified connection error, if any. */
   get lastError(): (ClassifiedError & { at: string }) | null {
     return this.#lastError;
+  }
+
+  /**
+   * Who the server is: its `run_id`, or (when INFO is refused) the marker key's value; null
+   * before the first look. It changes when Redis restarted or lost its data (`restart` event).
+   */
+  get serverId(): string | null {
+    return this.#server.serverId;
   }
 
   /** The shared command client, or null in standalone mode or before `start()`. */
@@ -108,10 +147,16 @@ export class RedisConnection extends EventEmitter {
     });
     batchWritesPerTick(client);
     this.#client = client;
+    this.#watchdog = new StallWatchdog(client, this.stallMs, (waitedMs) => this.#onStall(waitedMs), () => void this.#probe());
+    this.#watchdog.start();
     client.on('ready', () => {
       this.#attempt = 0;
+      this.#watchdog?.clear();
       this.#setState('connected', null);
       this.#logger.info({ target: cfg.target }, '[Redis] Client ready to receive commands');
+      // Latency for health from the first moment, measured in the background.
+      this.#firstProbe ??= this.#probe();
+      void this.#server.check(client);
     });
     client.on('error', (err: unknown) => this.#recordError(err));
     client.on('close', () => {
@@ -153,6 +198,8 @@ export class RedisConnection extends EventEmitter {
         // The first attempt failed; retryStrategy keeps trying and 'ready' resolves us.
       });
     });
+    // One PING (bounded by the command timeout) so that health has a latency from the start.
+    if (this.isReady && this.#firstProbe) await this.#firstProbe;
   }
 
   /**
@@ -252,15 +299,37 @@ export class RedisConnection extends EventEmitter {
     const client = this.#client;
     if (this.#probing || !client || client.status !== 'ready') return;
     this.#probing = true;
+    const started = performance.now();
     try {
       await client.ping();
+      this.#latency = Math.round((performance.now() - started) * 100) / 100;
+      if (this.#watchdog?.stalled) {
+        this.#watchdog.clear();
+        this.#logger.info({ target: this.config.target }, '[Redis] Answering again after a stall');
+      }
       if (this.#state !== 'connected') this.#setState('connected', null);
+      // Without INFO the marker is the only sign of lost data; a FLUSHALL or an eviction
+      // between reconnects is seen within a minute.
+      if (this.#server.markerDue) void this.#server.check(client);
     } catch (err) {
+      this.#latency = null;
+      // A stall was already reported; the probe's PING waits for Redis to answer again.
+      if (this.#watchdog?.stalled) return;
       this.#recordError(err);
       this.#setState('disconnected', this.#lastError);
     } finally {
       this.#probing = false;
     }
+  }
+
+  /** The watchdog saw no reply for `waitedMs`: disconnected now, and every waiting command fails now. */
+  #onStall(waitedMs: number): void {
+    const error = stallError(`${this.config.host}:${this.config.port}`, waitedMs, this.stallMs);
+    this.#lastError = error;
+    this.#latency = null;
+    this.#logger.warn({ reason: error.reason, waitedMs, stallMs: this.stallMs }, `[Redis] ${error.message}: failing fast until it answers`);
+    this.#setState('disconnected', error);
+    this.#watchdog?.rejectOutstanding(new RedisUnavailableError(`Redis command failed: ${error.message} — ${error.hint}`, 'TIMEOUT'));
   }
 
   /**
@@ -317,29 +386,29 @@ export class RedisConnection extends EventEmitter {
     });
   }
 
-  /** The seed 002 health object, with PING latency measured now. */
-  async health(): Promise<RedisHealth> {
+  /**
+   * The seed 002 health object, from the connection's state: it never waits on Redis (answers in
+   * well under a millisecond). `latency` is the last background probe's PING (every `healthIntervalMs`).
+   */
+  health(): Promise<RedisHealth> {
+    return Promise.resolve(this.healthNow());
+  }
+
+  /** `health()` without the promise. */
+  healthNow(): RedisHealth {
     const since = this.#since.toISOString();
+    const common = { since, lastRestartAt: this.#server.lastRestartAt, warnings: [...this.#server.warnings] };
     if (this.config.mode === 'standalone') {
-      return { status: 'not_configured', message: 'Redis not configured: running standalone (in-memory)', latency: null, since, lastError: null };
+      return { status: 'not_configured', message: 'Redis not configured: running standalone (in-memory)', latency: null, lastError: null, ...common };
     }
-    if (this.isReady) {
-      try {
-        const latency = await this.ping();
-        return { status: 'connected', message: 'Redis connection healthy', latency, since: this.#since.toISOString(), lastError: this.#lastError };
-      } catch (err) {
-        // A failed PING is the same verdict the probe would reach: say so now, not a period later.
-        this.#recordError((err as { cause?: unknown }).cause ?? err, true);
-        this.#setState('disconnected', this.#lastError);
-      }
-    }
+    if (this.isReady) return { status: 'connected', message: 'Redis connection healthy', latency: this.#latency, lastError: this.#lastError, ...common };
     const last = this.#lastError;
     return {
       status: 'disconnected',
       message: last ? `${last.message} — ${last.hint}` : 'Redis configured but not connected yet',
       latency: null,
-      since: this.#since.toISOString(),
       lastError: last,
+      ...common,
     };
   }
 
@@ -351,6 +420,7 @@ export class RedisConnection extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#probeTimer) clearInterval(this.#probeTimer);
+    this.#watchdog?.stop();
     this.emit('closed');
     const clients = [...this.#dedicated, ...(this.#client ? [this.#client] : [])];
     await Promise.all(clients.map((c) => this.#quit(c)));

@@ -17,8 +17,8 @@ export function instrumentConnection(metrics: Metrics, connection: RedisConnecti
   const m = connectionMetrics(metrics, {
     state: () => connection.state,
     mode,
-    // health() reports the last probe's PING (no command of its own once the probe keeps it).
-    latencyMs: async () => (await connection.health()).latency,
+    // The last background probe's PING: a scrape sends no command.
+    latencyMs: async () => connection.healthNow().latency,
   });
   let lastMode = mode();
   const timed = new WeakSet<Redis>();

@@ -74,6 +74,9 @@ export type RedkitJobsService = InstanceType<Api['RedkitJobsService']>;
 /** Injectable wrapper of `kit.realtime`. */
 export const RedkitRealtimeService: Api['RedkitRealtimeService'] = api.RedkitRealtimeService;
 export type RedkitRealtimeService = InstanceType<Api['RedkitRealtimeService']>;
+/** Injectable wrapper of `kit.sessionStore()`: `store` (one per app) and `create(options)`. */
+export const RedkitSessionService: Api['RedkitSessionService'] = api.RedkitSessionService;
+export type RedkitSessionService = InstanceType<Api['RedkitSessionService']>;
 /** Terminus-style health indicator over the shared connection. */
 export const RedkitHealthIndicator: Api['RedkitHealthIndicator'] = api.RedkitHealthIndicator;
 export type RedkitHealthIndicator = InstanceType<Api['RedkitHealthIndicator']>;

@@ -6,7 +6,7 @@ import type { RedkitOptions } from '../config/index.js';
 import type { NamespaceOptions } from '../cache/index.js';
 import { RedkitThrottlerStorage, type RedkitThrottlerStorageOptions } from '../ratelimit/index.js';
 import { REDIS_CLIENT, REDKIT, REDKIT_MODULE_OPTIONS, getCacheToken } from './tokens.js';
-import { RedkitCacheService, RedkitJobsService, RedkitLeaderService, RedkitLockService, RedkitQueueService, RedkitRateLimitService, RedkitRealtimeService } from './services.js';
+import { RedkitCacheService, RedkitJobsService, RedkitLeaderService, RedkitLockService, RedkitQueueService, RedkitRateLimitService, RedkitRealtimeService, RedkitSessionService } from './services.js';
 import { RedkitHealthIndicator, createHealthController, type RedkitHealthControllerOptions } from './health.js';
 
 /** What `forRoot` (or the `forRootAsync` factory) gives: the toolkit's options, or a toolkit to use. */
@@ -61,7 +61,7 @@ class RedkitLifecycle implements OnApplicationShutdown {
   }
 }
 
-const SERVICES = [RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService, RedkitJobsService, RedkitRealtimeService, RedkitHealthIndicator];
+const SERVICES = [RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService, RedkitJobsService, RedkitRealtimeService, RedkitSessionService, RedkitHealthIndicator];
 
 // Each forRoot is its own module: Nest would otherwise merge two forRoot calls whose metadata
 // hashes alike (the options hide inside a factory, see below).

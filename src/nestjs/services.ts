@@ -8,6 +8,7 @@ import type { JobHandler, Queue, QueueCounts, QueueManager, QueueOptions, QueueW
 import type { JobRunner, JobRunnerOptions, JobsManager, JobStore, JobStoreOptions } from '../jobs/index.js';
 import type { Bus, Presence, Reactions } from '../realtime/index.js';
 import type { Realtime } from '../realtime/realtime.js';
+import type { SessionStore, SessionStoreOptions } from '../session/index.js';
 import { REDKIT } from './tokens.js';
 
 // Each service is a thin, injectable face of one capability of the module's toolkit. They read
@@ -234,5 +235,26 @@ export class RedkitRealtimeService {
   /** Per-room reaction counts broadcast to every instance. */
   get reactions(): Reactions {
     return this.#kit.reactions;
+  }
+}
+
+/** Session stores (`kit.sessionStore`) for express-session (`store.express(session)`) and @fastify/session (`store`). */
+@Injectable()
+export class RedkitSessionService {
+  readonly #kit: Redkit;
+  #store: SessionStore | null = null;
+  constructor(@Inject(REDKIT) kit: Redkit) {
+    this.#kit = kit;
+  }
+
+  /** The app's session store with default options, created on first use. */
+  get store(): SessionStore {
+    this.#store ??= this.#kit.sessionStore();
+    return this.#store;
+  }
+
+  /** Another store with its own options (`ttlMs`, `onRedisDown`, `cache`, `maxEntries`). @throws InvalidArgumentError */
+  create(options?: SessionStoreOptions): SessionStore {
+    return this.#kit.sessionStore(options);
   }
 }

@@ -1,0 +1,392 @@
+import type { RedkitContext } from '../context.js';
+import { InvalidArgumentError, RedisUnavailableError, RedkitError, SessionDataError, SessionUnavailableError } from '../errors.js';
+import { MemorySessionBackend } from './memory-session-store.js';
+import { RedisSessionBackend } from './redis-session-store.js';
+import { expressAdapter } from './express-adapter.js';
+import type { SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './types.js';
+
+const DEFAULT_TTL_MS = 86_400_000;
+const DEFAULT_CACHE_TTL_MS = 900_000;
+
+const REFUSAL_HINTS: Record<string, string> = {
+  NOPERM: 'grant the ACL user access to the key prefix (~<prefix>:*) and the commands GET, SET, PEXPIRE, UNLINK, SCAN',
+  OOM: 'Redis is at maxmemory with a noeviction policy: raise maxmemory or use volatile-lru',
+  READONLY: 'the client reached a replica: point REDIS_URL at the primary',
+};
+
+/** A session as `all()` returns it: its data plus its id. */
+export type StoredSession = SessionData & { id: string };
+
+/**
+ * The session store of express-session (through `express(session)`) and @fastify/session (as
+ * is): `get`, `set`, `destroy`, `touch`, `all`, `length`, `clear`, each with a callback or
+ * returning a Promise. Redis keys `<prefix>:session:<sid>`, JSON values, TTL from the cookie.
+ * Standalone: in memory, bounded. Redis down: `onRedisDown` decides, in `#fallback` only.
+ * Never logs a session id or a session's contents.
+ */
+export class SessionStore {
+  /** TTL used when a session's cookie has no `maxAge`/`expires`, in ms. */
+  readonly ttlMs: number;
+  /** What happens while Redis is down. */
+  readonly onRedisDown: SessionRedisDownPolicy;
+  readonly #ctx: RedkitContext;
+  /** Redis, or the in-memory store standalone. */
+  readonly #backend: SessionBackend;
+  readonly #redis: boolean;
+  /** Recently seen sessions (policy `'cache'` with Redis only). */
+  readonly #cache: MemorySessionBackend | null;
+  readonly #cacheTtlMs: number;
+  readonly #cacheMax: number;
+  /** Sessions created while Redis was down: written back with NX (never over a Redis copy) when it returns. */
+  readonly #createdWhileDown = new Set<string>();
+  /** Sessions destroyed while Redis was down: destroyed in Redis when it returns (a logout must reach it). */
+  readonly #destroyedWhileDown = new Set<string>();
+  readonly #expressAdapters = new WeakMap<object, object>();
+  #warned = false;
+  /** Reasons of refusals already logged (one line per reason per store). */
+  readonly #refusals = new Set<string>();
+  #flushing: Promise<void> | null = null;
+  readonly #onConnected = () => void this.flush();
+
+  constructor(ctx: RedkitContext, options: SessionStoreOptions = {}) {
+    const known = ['ttlMs', 'onRedisDown', 'cache', 'maxEntries'];
+    for (const key of Object.keys(options ?? {})) {
+      if (!known.includes(key)) throw new InvalidArgumentError(`options.${key}`, `unknown session store option "${key}": use one of ${known.join(', ')}`);
+    }
+    this.ttlMs = positiveInt(options.ttlMs, 'options.ttlMs', DEFAULT_TTL_MS);
+    this.#cacheTtlMs = positiveInt(options.cache?.ttlMs, 'options.cache.ttlMs', DEFAULT_CACHE_TTL_MS);
+    this.#cacheMax = positiveInt(options.cache?.maxEntries, 'options.cache.maxEntries', 10_000);
+    const maxEntries = positiveInt(options.maxEntries, 'options.maxEntries', 100_000);
+    const policy = options.onRedisDown ?? 'cache';
+    if (policy !== 'cache' && policy !== 'fail') throw new InvalidArgumentError('options.onRedisDown', `options.onRedisDown must be "cache" or "fail" (got ${JSON.stringify(policy)})`);
+    this.onRedisDown = policy;
+    this.#ctx = ctx;
+    this.#redis = ctx.config.mode !== 'standalone';
+    this.#backend = this.#redis ? new RedisSessionBackend(ctx) : new MemorySessionBackend(maxEntries);
+    this.#cache = this.#redis && policy === 'cache' ? new MemorySessionBackend(this.#cacheMax) : null;
+    if (this.#redis) ctx.connection.on('connected', this.#onConnected);
+  }
+
+  /** The session `sid`, or null when absent or expired. @throws SessionUnavailableError (see onRedisDown) */
+  get(sid: string): Promise<SessionData | null>;
+  get(sid: string, callback: SessionCallback<SessionData | null>): void;
+  get(sid: string, callback?: SessionCallback<SessionData | null>): Promise<SessionData | null> | void {
+    return settle(attempt(() => this.#get(sid)), callback);
+  }
+
+  /** Stores `session` as JSON with the TTL of its cookie (an expired cookie destroys it). @throws SessionDataError, SessionUnavailableError */
+  set(sid: string, session: object): Promise<void>;
+  set(sid: string, session: object, callback: SessionCallback): void;
+  set(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
+    return settle(attempt(() => this.#set(sid, session)), callback);
+  }
+
+  /** Extends the TTL from `session`'s cookie without rewriting the stored data; a missing session stays missing. */
+  touch(sid: string, session: object): Promise<void>;
+  touch(sid: string, session: object, callback: SessionCallback): void;
+  touch(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
+    return settle(attempt(() => this.#touch(sid, session)), callback);
+  }
+
+  /** Removes the session `sid`. */
+  destroy(sid: string): Promise<void>;
+  destroy(sid: string, callback: SessionCallback): void;
+  destroy(sid: string, callback?: SessionCallback): Promise<void> | void {
+    return settle(attempt(() => this.#destroy(sid)), callback);
+  }
+
+  /** Every live session, each with its `id` (SCAN: meant for admin pages, not per request). @throws SessionUnavailableError while Redis is down */
+  all(): Promise<StoredSession[]>;
+  all(callback: SessionCallback<StoredSession[]>): void;
+  all(callback?: SessionCallback<StoredSession[]>): Promise<StoredSession[]> | void {
+    return settle(this.#whole(async (b) => {
+      const out: StoredSession[] = [];
+      for (const [id, json] of await b.entries()) {
+        const data = parse(json);
+        if (data) out.push({ ...data, id });
+      }
+      return out;
+    }), callback);
+  }
+
+  /** How many sessions are stored. @throws SessionUnavailableError while Redis is down */
+  length(): Promise<number>;
+  length(callback: SessionCallback<number>): void;
+  length(callback?: SessionCallback<number>): Promise<number> | void {
+    return settle(this.#whole((b) => b.length()), callback);
+  }
+
+  /** Removes every session of this kit's prefix and environment. @throws SessionUnavailableError while Redis is down */
+  clear(): Promise<void>;
+  clear(callback: SessionCallback): void;
+  clear(callback?: SessionCallback): Promise<void> | void {
+    return settle(this.#whole(async (b) => {
+      await b.clear();
+      await this.#cache?.clear();
+      this.#createdWhileDown.clear();
+    }), callback);
+  }
+
+  /**
+   * This store as an express-session `Store`: pass the `express-session` module (`import session
+   * from 'express-session'`), whose `Store` class gives `load`, `regenerate` and `createSession`.
+   * The same adapter is returned for the same module.
+   */
+  express<S extends { Store: abstract new () => object }>(session: S): InstanceType<S['Store']> {
+    const Base = session?.Store as unknown as (new () => object) | undefined;
+    if (typeof Base !== 'function') throw new InvalidArgumentError('session', 'express(session): pass the express-session module itself (import session from "express-session")');
+    let adapter = this.#expressAdapters.get(Base);
+    if (!adapter) {
+      adapter = expressAdapter(Base, this);
+      this.#expressAdapters.set(Base, adapter);
+    }
+    return adapter as InstanceType<S['Store']>;
+  }
+
+  /** Writes back what the outage kept (destroys, then sessions created meanwhile); runs by itself when Redis returns. */
+  flush(): Promise<void> {
+    if (!this.#redis) return Promise.resolve();
+    this.#flushing ??= (async () => {
+      try {
+        for (const sid of [...this.#destroyedWhileDown]) {
+          await this.#backend.destroy([sid]);
+          this.#destroyedWhileDown.delete(sid);
+        }
+        let kept = 0;
+        for (const sid of [...this.#createdWhileDown]) {
+          const json = await this.#cache?.get(sid);
+          const data = json ? parse(json) : null;
+          const ttlMs = data ? this.#ttlOf(data) : 0;
+          // NX: a copy in Redis (written by another instance since) wins over ours.
+          if (json && ttlMs > 0 && (await this.#backend.setIfAbsent(sid, json, ttlMs))) kept++;
+          this.#createdWhileDown.delete(sid);
+        }
+        if (this.#warned) {
+          this.#warned = false;
+          this.#ctx.logger.info({ writtenBack: kept }, '[redkit] sessions: Redis is back; sessions created during the outage were written back');
+        }
+      } catch (err) {
+        this.#ctx.logger.warn({ reason: reasonOf(err), pending: this.#createdWhileDown.size + this.#destroyedWhileDown.size }, '[redkit] sessions: writing back the outage\'s changes failed; will retry when Redis returns');
+      } finally {
+        this.#flushing = null;
+      }
+    })();
+    return this.#flushing;
+  }
+
+  /** Stops listening for reconnects (called by `kit.close()`). */
+  close(): void {
+    this.#ctx.connection.off('connected', this.#onConnected);
+  }
+
+  // The per-request operations are promise chains rather than async functions: each await
+  // costs a frame per request, and these run on every request of every user.
+  #get(sid: string): Promise<SessionData | null> {
+    assertSid(sid);
+    return this.#fallback(() => this.#backend.get(sid), () => this.#cachedGet(sid), (json) => this.#decode(sid, json));
+  }
+
+  #cachedGet(sid: string): string | null {
+    if (this.#destroyedWhileDown.has(sid)) return null;
+    const cached = this.#cache!.peek(sid);
+    if (cached === null) throw new SessionUnavailableError('the session store cannot reach Redis and this session is not in the in-process cache: retry when Redis is back (onRedisDown: "cache")', 'NOT_CACHED');
+    return cached;
+  }
+
+  #decode(sid: string, json: string | null): SessionData | null {
+    const fromRedis = this.#cache !== null && this.#ctx.connection.isReady;
+    if (json === null) {
+      if (fromRedis) this.#cache!.drop(sid);
+      return null;
+    }
+    const data = parse(json);
+    if (data === null) {
+      this.#ctx.logger.warn({}, '[redkit] sessions: a stored session is not valid JSON; treated as missing');
+      return null;
+    }
+    if (fromRedis) this.#remember(sid, json, data);
+    return data;
+  }
+
+  #set(sid: string, session: object): Promise<void> {
+    assertSid(sid);
+    const json = serialise(session);
+    const ttlMs = this.#ttlOf(session);
+    if (ttlMs <= 0) return this.#destroy(sid);
+    return this.#fallback(
+      () => (this.#cache ? this.#backend.set(sid, json, ttlMs).then(() => this.#remember(sid, json, session, ttlMs)) : this.#backend.set(sid, json, ttlMs)),
+      () => {
+        const cache = this.#cache!;
+        if (cache.peek(sid) === null && !this.#destroyedWhileDown.has(sid)) this.#bounded(this.#createdWhileDown).add(sid);
+        this.#destroyedWhileDown.delete(sid);
+        cache.put(sid, json, ttlMs);
+      },
+      toVoid,
+    );
+  }
+
+  #touch(sid: string, session: object): Promise<void> {
+    assertSid(sid);
+    const ttlMs = this.#ttlOf(session);
+    if (ttlMs <= 0) return this.#destroy(sid);
+    return this.#fallback(
+      () => this.#backend.touch(sid, ttlMs),
+      () => this.#cache!.extend(sid, ttlMs),
+      (found) => {
+        if (found && this.#cache && this.#ctx.connection.isReady) this.#cache.extend(sid, Math.min(ttlMs, this.#cacheTtlMs));
+      },
+    );
+  }
+
+  #destroy(sid: string): Promise<void> {
+    assertSid(sid);
+    this.#cache?.drop(sid);
+    return this.#fallback(
+      () => this.#backend.destroy([sid]),
+      () => {
+        // A session created during the outage never reached Redis: nothing to destroy there.
+        if (!this.#createdWhileDown.delete(sid)) this.#bounded(this.#destroyedWhileDown).add(sid);
+      },
+    );
+  }
+
+  /** Whole-store operations need Redis: a partial cache cannot answer them honestly. */
+  #whole<T>(fn: (backend: SessionBackend) => Promise<T>): Promise<T> {
+    return this.#fallback(() => fn(this.#backend), () => { throw this.#unavailable(this.#ctx.connection.unavailable(), true); });
+  }
+
+  /**
+   * The one place Redis trouble is handled: runs `onRedis` (or the in-memory store standalone);
+   * when Redis cannot answer (down, timed out, or a refusal such as NOPERM, OOM, READONLY), runs
+   * `onDown` under `'cache'` or throws SessionUnavailableError under `'fail'`.
+   */
+  #fallback<R, T = R>(onRedis: () => Promise<R>, onDown: () => R, map?: (value: R) => T): Promise<T> {
+    if (!this.#redis) return map ? onRedis().then(map) : (onRedis() as unknown as Promise<T>);
+    if (!this.#ctx.connection.isReady) return this.#down(this.#ctx.connection.unavailable(), onDown, map);
+    if (this.#createdWhileDown.size + this.#destroyedWhileDown.size > 0) void this.flush();
+    // One reaction for both outcomes: each extra .then() is a turn of the microtask queue per request.
+    return onRedis().then(map, (raw: unknown) => {
+      const err = this.#ctx.connection.toUnavailable(raw);
+      if (err instanceof RedkitError && !(err instanceof RedisUnavailableError)) throw err;
+      // Redis answered but refused (NOPERM, OOM, READONLY…): the cache cannot stand in for a
+      // Redis that is up, since reads would still go there. Typed, and logged once per reason.
+      if (!(err instanceof RedisUnavailableError)) throw this.#refused(err);
+      return this.#down(err, onDown, map);
+    }) as Promise<T>;
+  }
+
+  #down<R, T>(cause: unknown, onDown: () => R, map?: (value: R) => T): Promise<T> {
+    if (!this.#cache) return Promise.reject(this.#unavailable(cause));
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#ctx.logger.warn({ reason: reasonOf(cause) }, '[redkit] sessions: Redis not available; serving sessions from the in-process cache (onRedisDown: "cache")');
+    }
+    try {
+      const value = onDown();
+      return Promise.resolve(map ? map(value) : (value as unknown as T));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #refused(err: unknown): SessionUnavailableError {
+    const reason = reasonOf(err);
+    if (!this.#refusals.has(reason)) {
+      this.#refusals.add(reason);
+      this.#ctx.logger.error({ reason }, `[redkit] sessions: Redis refused a session command (${reason}); check the ACL user's permissions on the key prefix, maxmemory and that this is a primary`);
+    }
+    // The reply's own text may quote the key, so the session id: only its reason goes along.
+    return new SessionUnavailableError(`Redis refused the session command (${reason}): ${REFUSAL_HINTS[reason] ?? 'run `npx redkit doctor`'}`, reason);
+  }
+
+  #unavailable(cause: unknown, whole = false): SessionUnavailableError {
+    const reason = reasonOf(cause);
+    const why = whole ? 'all(), length() and clear() need Redis' : 'onRedisDown is "fail"';
+    // A raw reply error may quote the key (and so the session id): only its reason goes along.
+    const safeCause = cause instanceof RedkitError ? cause : undefined;
+    return new SessionUnavailableError(`the session store cannot reach Redis (${reason}) and ${why}: retry when Redis is back${whole ? '' : ', or use onRedisDown: "cache" to serve recent sessions meanwhile'}`, reason, { cause: safeCause });
+  }
+
+  /** Keeps a copy for outages, no longer than the session lives nor `cache.ttlMs`. */
+  #remember(sid: string, json: string, data: object, ttlMs = this.#ttlOf(data)): void {
+    const keep = Math.min(ttlMs, this.#cacheTtlMs);
+    if (keep > 0) this.#cache!.put(sid, json, keep);
+  }
+
+  /** `set` with its oldest entry dropped first when full: the outage's bookkeeping stays as bounded as the cache. */
+  #bounded(set: Set<string>): Set<string> {
+    if (set.size >= this.#cacheMax) set.delete(set.values().next().value!);
+    return set;
+  }
+
+  #ttlOf(session: object): number {
+    const cookie = (session as SessionData)?.cookie;
+    if (cookie) {
+      if (cookie.expires) {
+        const at = new Date(cookie.expires).getTime();
+        if (!Number.isNaN(at)) return at - Date.now();
+      }
+      if (typeof cookie.maxAge === 'number' && Number.isFinite(cookie.maxAge)) return cookie.maxAge;
+    }
+    return this.ttlMs;
+  }
+}
+
+/** `fn()`, with a synchronous throw (a bad argument) turned into a rejection. */
+function attempt<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Calls `callback` once with the outcome, or returns the promise. An exception thrown by the
+ * callback is neither swallowed nor answered with a second call: it surfaces as an unhandled
+ * rejection, as an uncaught exception would in callback code.
+ */
+function settle<T>(pending: Promise<T>, callback: SessionCallback<T> | undefined): Promise<T> | void {
+  if (typeof callback !== 'function') return pending;
+  void pending.then((value) => callback(null, value), (err: unknown) => callback(err));
+}
+
+function serialise(session: object): string {
+  if (session === null || typeof session !== 'object') throw new SessionDataError(`session data must be an object (got ${session === null ? 'null' : typeof session})`);
+  try {
+    return JSON.stringify(session);
+  } catch (err) {
+    // The message of JSON.stringify names the problem (cycle, BigInt) without the data.
+    throw new SessionDataError(`session data cannot be stored as JSON: ${(err as Error).message}; keep only plain data (strings, numbers, booleans, arrays, objects) in the session`);
+  }
+}
+
+function parse(json: string): SessionData | null {
+  try {
+    const data = JSON.parse(json) as unknown;
+    return data !== null && typeof data === 'object' ? (data as SessionData) : null;
+  } catch {
+    return null;
+  }
+}
+
+function assertSid(sid: unknown): asserts sid is string {
+  // The message never quotes the id: it is a bearer credential.
+  if (typeof sid !== 'string' || sid.length === 0 || sid.length > 1024 || /[\u0000-\u001f]/.test(sid)) {
+    throw new InvalidArgumentError('sid', 'the session id must be a non-empty string of at most 1024 characters without control characters');
+  }
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof RedisUnavailableError) return err.reason;
+  const word = /^([A-Z]{3,})\b/.exec(String((err as Error)?.message ?? ''))?.[1];
+  return word ?? 'UNKNOWN';
+}
+
+function positiveInt(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer (got ${JSON.stringify(value)})`);
+  return value;
+}
+
+function toVoid(): void {}
