@@ -1,3 +1,5 @@
+import { parseTrustProxy, type TrustProxy } from 'redkit';
+
 /** Reference-server settings from env (redkit's own REDIS_* variables are read by redkit). */
 export interface AppSettings {
   port: number;
@@ -7,6 +9,12 @@ export interface AppSettings {
   adminToken: string | undefined;
   /** `HEALTH_DETAILS=true`: /api/health shows Redis host, port, errors and fix hints to every caller. Default false (admin token only). */
   healthDetails: boolean;
+  /**
+   * `TRUST_PROXY`: which proxies may name the client in X-Forwarded-For for per-IP limits —
+   * `1` behind one proxy (Fly, Railway, Render), a hop count, addresses / CIDRs, `true`, or
+   * `false` (default: key by the socket's peer).
+   */
+  trustProxy: Exclude<TrustProxy, (address: string, hop: number) => boolean>;
   env: Record<string, string | undefined>;
 }
 
@@ -23,6 +31,7 @@ export function readSettings(env: Record<string, string | undefined> = process.e
     logLevel: env.LOG_LEVEL ?? 'info',
     adminToken: env.ADMIN_TOKEN || undefined,
     healthDetails: env.HEALTH_DETAILS === 'true' || env.HEALTH_DETAILS === '1',
+    trustProxy: parseTrustProxy(env.TRUST_PROXY, 'TRUST_PROXY'),
     env,
   };
 }

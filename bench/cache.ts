@@ -9,7 +9,9 @@ import KeyvRedis from '@keyv/redis';
 import { BentoCache, bentostore } from 'bentocache';
 import { redisDriver } from 'bentocache/drivers/redis';
 import { memoryDriver } from 'bentocache/drivers/memory';
+import { LRUCache } from 'lru-cache';
 import { createRedkit, silentLogger } from '../src/index.js';
+import { LruMap } from '../src/internals.js';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 import { measure, printTable, type BenchResult } from './lib/measure.js';
 
@@ -124,6 +126,40 @@ const hotScenarios: Scenario[] = [
 ];
 if (bento) hotScenarios.push(['bentocache getOrSet hit (redis L2 only)', async (i) => check(await bento!.getOrSet({ key: key(i), factory: () => value, ttl: '1h' }))]);
 printTable(`cache getOrSet (hits), 100 concurrent (median of ${ROUNDS} interleaved rounds)`, await interleaved(hotScenarios), 'redkit getOrSet hit (Redis)');
+
+// Sets into a full LRU: every set evicts. Synchronous loops timed directly (no 100-concurrent
+// promise loop), because the structure's own cost is what falls off when it is full.
+function syncOps(run: (n: number) => void): number {
+  let n = 0;
+  const started = performance.now();
+  while (performance.now() - started < roundMs) {
+    run(n);
+    n += 1000;
+  }
+  return n / ((performance.now() - started) / 1000);
+}
+const evictRows: BenchResult[] = [];
+const entry = { value, expiresAt: Number.MAX_SAFE_INTEGER, staleUntil: Number.MAX_SAFE_INTEGER };
+for (const size of [1_000, 10_000, 100_000]) {
+  const ours = new LruMap<typeof value>({ maxEntries: size, maxBytes: Number.MAX_SAFE_INTEGER });
+  const anchor = new LRUCache<string, typeof entry>({ max: size });
+  const names = Array.from({ length: size * 2 }, (_, i) => `k${i}`);
+  for (let i = 0; i < size; i++) { ours.set(names[i]!, entry, 80); anchor.set(names[i]!, entry); }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  let at = size;
+  const oursOps = median(Array.from({ length: ROUNDS }, () => syncOps(() => { for (let j = 0; j < 1000; j++) ours.set(names[at++ % names.length]!, entry, 80); })));
+  const anchorOps = median(Array.from({ length: ROUNDS }, () => syncOps(() => { for (let j = 0; j < 1000; j++) anchor.set(names[at++ % names.length]!, entry); })));
+  evictRows.push({ name: `redkit LruMap set, full at ${size.toLocaleString('en-US')}`, ops: 0, opsPerSec: oursOps, p50Ms: 0, p99Ms: 0 });
+  evictRows.push({ name: `lru-cache 11 set, full at ${size.toLocaleString('en-US')}`, ops: 0, opsPerSec: anchorOps, p50Ms: 0, p99Ms: 0 });
+}
+for (const size of [10_000, 100_000]) {
+  const full = standalone.cache.namespace<typeof value>(`full-${size}`, { ttl: '1h', maxEntries: size });
+  for (let i = 0; i < size; i++) await full.set(`k${i}`, value);
+  let at = size;
+  const [r] = await interleaved([[`redkit set (standalone, full at ${size.toLocaleString('en-US')})`, () => full.set(`k${at++ % (size * 2)}`, value)]]);
+  evictRows.push(r!);
+}
+printTable(`sets with eviction (every set evicts; LruMap rows: synchronous loop, median of ${ROUNDS})`, evictRows, 'lru-cache 11 set, full at 100,000');
 
 console.log('\nredkit stats:', JSON.stringify(kit.cache.stats().users));
 for (const note of notes) console.log(`note: ${note}`);

@@ -45,6 +45,7 @@ minimalClient.defineCommand('minimalThrottlerIncrement', { numberOfKeys: 2, lua:
 const minimal = minimalClient as unknown as { minimalThrottlerIncrement(...args: Array<string | number>): Promise<number[]> };
 const nestMemory = new ThrottlerStorageService();
 const storage = new RedkitThrottlerStorage(kit);
+const storageFixed = new RedkitThrottlerStorage(kit, { algorithm: 'fixed-window' });
 await new Promise((r) => setTimeout(r, 300)); // let the dedicated clients connect
 
 const limiters = Object.fromEntries((['fixed-window', 'token-bucket', 'sliding-window'] as RateLimitAlgorithm[])
@@ -57,7 +58,8 @@ const contenders: Array<[string, Op]> = [
   ['redkit fixed-window', (k) => limiters['fixed-window']!.consume(k)],
   ['redkit token-bucket', (k) => limiters['token-bucket']!.consume(k)],
   ['redkit sliding-window (exact log)', (k) => limiters['sliding-window']!.consume(k)],
-  ['redkit ThrottlerStorage (Redis)', (k) => storage.increment(k, 60_000, BIG, 60_000, 'default')],
+  ['redkit ThrottlerStorage (Redis, default log)', (k) => storage.increment(k, 60_000, BIG, 60_000, 'default')],
+  ['redkit ThrottlerStorage (Redis, fixed-window)', (k) => storageFixed.increment(k, 60_000, BIG, 60_000, 'fixed')],
   ['minimal throttler Redis storage (see header)', (k) => minimal.minimalThrottlerIncrement(`mt:${k}`, `mt:${k}:block`, 60_000, BIG, 60_000)],
   ['@nestjs/throttler in-memory (not shared)', (k) => nestMemory.increment(k, 60_000, BIG, 60_000, 'default')],
 ];

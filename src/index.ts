@@ -8,9 +8,13 @@ export type { RedkitOptions, RedkitConfig, Logger } from './config/index.js';
 // Types only: `kit.connection` and `kit.keys` are typed by these classes; their constructors are internals.
 export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, RedisRestartEvent, HealthWarning, DedicatedClientOptions, MessageHandler } from './connection/index.js';
 export type { KeySpace } from './keys.js';
+export { toMs, optionalMs } from './duration.js';
+/** True when a string has no lone UTF-16 surrogate (names and cache keys must not). */
+export { isWellFormed } from './keys.js';
+export type { DurationBounds } from './duration.js';
 export { createDefaultLogger, silentLogger } from './logger.js';
-export { RateLimiter, RedkitThrottlerStorage, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders } from './ratelimit/index.js';
-export type { RateLimiterOptions, RateLimitResult, RateLimitAlgorithm, RedisDownPolicy, DecidedBy, RateLimitPolicy, RateLimitStore, RateLimitDecision, ThrottlerStorageRecord, RedkitThrottlerStorageOptions, HttpRateLimitOptions, HttpRateLimitOutcome, HttpRequestInfo, HttpKeyPart, RateLimitBody } from './ratelimit/index.js';
+export { RateLimiter, RedkitThrottlerStorage, httpRateLimit, fastifyRateLimit, expressRateLimit, rateLimitHeaders, parseTrustProxy, compileTrustProxy, clientAddress } from './ratelimit/index.js';
+export type { RateLimiterOptions, RateLimitResult, RateLimitAlgorithm, RedisDownPolicy, DecidedBy, RateLimitPolicy, RateLimitStore, RateLimitDecision, ThrottlerStorageRecord, RedkitThrottlerStorageOptions, HttpRateLimitOptions, HttpRateLimitOutcome, HttpRequestInfo, HttpKeyPart, RateLimitBody, TrustProxy } from './ratelimit/index.js';
 export { LockManager, Semaphore } from './lock/index.js';
 export type { Lock, LockOptions, LockBackend, LockRef, AcquireReply, HolderInfo } from './lock/index.js';
 export { LeaderManager, Election } from './leader/index.js';

@@ -3,7 +3,10 @@
 // for wiring a capability by hand; unlike the root entry, these names may change in any release.
 export { resolveConfig, maskUrl, MASK } from './config/index.js';
 export { RedisConnection, SharedSubscriber, classifyError, redactError, backoffDelay } from './connection/index.js';
-export { KeySpace, assertName } from './keys.js';
+export { KeySpace, assertName, isWellFormed } from './keys.js';
+export { assertOptions } from './options.js';
+export { rateLimitedLog } from './rate-limited-log.js';
+export type { RateLimitedLogOptions, RateLimitedLogFn } from './rate-limited-log.js';
 export { RedisRateLimitStore, MemoryRateLimitStore } from './ratelimit/index.js';
 export { MemoryLockBackend, RedisLockBackend, driftMarginMs } from './lock/index.js';
 export { MemoryCacheStore, RedisCacheStore, LruMap } from './cache/index.js';

@@ -30,12 +30,24 @@ export class KeySpace {
   }
 }
 
-/** Throws InvalidArgumentError unless `value` is a non-empty string without control characters. */
+/**
+ * True when `value` has no lone UTF-16 surrogate. Such a string has no UTF-8 form: Redis would
+ * get U+FFFD for it, so `'a\ud800'` and `'a\udfff'` would name the same key.
+ */
+export const isWellFormed: (value: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (value) => (value as string & { isWellFormed(): boolean }).isWellFormed()
+    : (value) => !/\p{Cs}/u.test(value);
+
+/** Throws InvalidArgumentError unless `value` is a non-empty string without control characters or lone surrogates. */
 export function assertName(value: unknown, argument: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new InvalidArgumentError(argument, `${argument} must be a non-empty string (got ${value === '' ? 'an empty string' : typeof value})`);
   }
   if (value.length > 1024 || /[\u0000-\u001f]/.test(value)) {
     throw new InvalidArgumentError(argument, `${argument} must be at most 1024 characters with no control characters`);
+  }
+  if (!isWellFormed(value)) {
+    throw new InvalidArgumentError(argument, `${argument} must be valid Unicode: it holds a lone UTF-16 surrogate, which Redis would store as U+FFFD (so two such names would be the same)`);
   }
 }

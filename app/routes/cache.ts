@@ -1,3 +1,4 @@
+import { isWellFormed, toMs } from 'redkit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext, RouteModule } from '../context.js';
 import { moderateLimiter } from './ratelimit.js';
@@ -40,7 +41,7 @@ export function moderateGuards(ctx: AppContext): Array<(request: FastifyRequest,
 /** `POST /api/moderate { text }` → `{ result, cached }` through a 24 h cache keyed by SHA-256; `GET /api/cache/stats`. */
 export const cacheRoutes: RouteModule = (app, ctx) => {
   const { kit, settings } = ctx;
-  const delayMs = Number(settings.env.MODERATION_DELAY_MS ?? 300);
+  const delayMs = toMs(settings.env.MODERATION_DELAY_MS ?? 300, 'MODERATION_DELAY_MS');
   // Grace: an hour past the 24 h TTL the old verdict is still served while a refresh runs, and
   // if the moderation API is down.
   const moderation = kit.cache.namespace<ModerationResult>('moderation', { ttl: '24h', grace: '1h', jitter: 0.1 });
@@ -56,6 +57,9 @@ export const cacheRoutes: RouteModule = (app, ctx) => {
     }
     if (text.trim().length === 0) {
       return reply.code(400).send({ error: 'E_INVALID_BODY', message: '"text" must not be empty' });
+    }
+    if (!isWellFormed(text)) {
+      return reply.code(400).send({ error: 'E_INVALID_BODY', message: '"text" holds a lone UTF-16 surrogate (an unpaired \\uD800–\\uDFFF escape): send valid Unicode' });
     }
     if (text.length > MAX_MODERATE_TEXT) {
       return reply.code(413).send({ error: 'E_TEXT_TOO_LONG', message: `"text" must be at most ${MAX_MODERATE_TEXT} characters (got ${text.length})` });

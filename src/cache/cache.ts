@@ -3,7 +3,11 @@ import type { RedkitContext } from '../context.js';
 import { CacheRemoteLoadError, CacheSerializationError, CacheValueTooLargeError, ClosedError, InvalidArgumentError } from '../errors.js';
 import { LruMap, MemoryCacheStore } from './memory-cache.js';
 import { RedisCacheBus, RedisCacheStore, type CacheEvent } from './redis-cache.js';
-import { hashKey, jsonSerializer, toMs, type CacheSerializer, type Duration } from './serialize.js';
+import { hashKey, jsonSerializer, type CacheSerializer } from './serialize.js';
+import { toMs, type Duration } from '../duration.js';
+import { GET_OR_SET_KEYS, ITEM_KEYS, L1_KEYS, LOCK_KEYS, NAMESPACE_KEYS, SET_KEYS, WRAP_KEYS, badKey, countOption, isKey } from './validate.js';
+import { assertOptions } from '../options.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 
 export { hashKey, jsonSerializer, type CacheSerializer, type Duration };
 
@@ -151,10 +155,6 @@ function done(): void {}
 const LOCK_POLL_MS = 50;
 const NAME = /^[A-Za-z0-9_.-]{1,100}$/;
 
-function badKey(key: unknown): InvalidArgumentError {
-  return new InvalidArgumentError('key', `cache key must be a non-empty string of at most 1024 characters (got ${typeof key === 'string' ? `${key.length} characters` : typeof key})`);
-}
-
 /** Internal wiring of a namespace, built by CacheManager. */
 interface CacheWiring<T> {
   name: string;
@@ -224,6 +224,11 @@ export class Cache<T = unknown> {
     this.#maxValueBytes = maxValueBytes;
     this.#strict = options.strict === true;
     const l1 = options.l1 === true ? {} : options.l1 || null;
+    if (l1) {
+      assertOptions(l1, L1_KEYS, `namespace "${this.name}" l1`);
+      countOption(l1.maxEntries, 'l1.maxEntries');
+      countOption(l1.maxBytes, 'l1.maxBytes');
+    }
     // L1 only makes sense in front of a shared store; standalone is already in-process.
     if (l1 && this.#store.kind === 'redis') {
       this.#l1 = new LruMap<T>({ maxEntries: l1.maxEntries ?? 1000, maxBytes: l1.maxBytes ?? 16 * 1024 * 1024 });
@@ -234,6 +239,7 @@ export class Cache<T = unknown> {
     }
     const lock = options.stampedeLock === true ? {} : options.stampedeLock || null;
     if (lock) {
+      assertOptions(lock, LOCK_KEYS, `namespace "${this.name}" stampedeLock`);
       const ttlMs = toMs(lock.ttl ?? '5s', 'stampedeLock.ttl');
       this.#lock = { ttlMs, waitMs: toMs(lock.wait ?? ttlMs, 'stampedeLock.wait') };
     } else {
@@ -255,7 +261,7 @@ export class Cache<T = unknown> {
   get(key: string): Promise<T | undefined> {
     // Not async, one .then: this is the hottest path of the cache, and an async function with an
     // await costs two more promises per call than a plain chain (measured ~8 % of a Redis hit).
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return Promise.reject(badKey(key));
+    if (!isKey(key)) return Promise.reject(badKey(key));
     const fresh = this.#freshL1(key);
     if (fresh !== undefined) return Promise.resolve(fresh.value);
     const epoch = this.#epoch;
@@ -296,7 +302,7 @@ export class Cache<T = unknown> {
 
   /** True when a fresh value is stored under `key` (a value in grace does not count). */
   async has(key: string): Promise<boolean> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
+    if (!isKey(key)) throw badKey(key);
     const hit = this.#l1?.get(key, Date.now());
     if (hit !== undefined && Date.now() < hit.expiresAt) return true;
     try {
@@ -311,10 +317,11 @@ export class Cache<T = unknown> {
   /** Stores `value` under `key` with the namespace TTL or `options.ttl`. Throws CacheSerializationError / CacheValueTooLargeError for bad values. */
   set(key: string, value: T, options?: SetOptions): Promise<void> {
     // Not async, like get: the hot write path.
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) return Promise.reject(badKey(key));
+    if (!isKey(key)) return Promise.reject(badKey(key));
     let payload: string;
     let entry: CacheEntry<T>;
     try {
+      if (options !== undefined) assertOptions(options, SET_KEYS, 'set options');
       payload = this.#serialize(key, value);
       entry = this.#entry(value, options);
     } catch (err) {
@@ -325,7 +332,7 @@ export class Cache<T = unknown> {
 
   /** Removes `key` here and from every instance's L1. Resolves true if a stored value was removed. */
   async delete(key: string): Promise<boolean> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
+    if (!isKey(key)) throw badKey(key);
     this.#epoch++;
     this.#l1?.delete(key);
     try {
@@ -341,7 +348,7 @@ export class Cache<T = unknown> {
   /** Values for `keys` in order (`undefined` for misses), in one round trip. */
   async getMany(keys: string[]): Promise<Array<T | undefined>> {
     if (!Array.isArray(keys)) throw new InvalidArgumentError('keys', 'getMany(keys): keys must be an array of strings');
-    for (const key of keys) if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
+    for (const key of keys) if (!isKey(key)) throw badKey(key);
     const out = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];
     const now = Date.now();
@@ -387,7 +394,8 @@ export class Cache<T = unknown> {
   async setMany(items: Array<{ key: string; value: T; ttl?: Duration; grace?: Duration }>): Promise<void> {
     if (!Array.isArray(items)) throw new InvalidArgumentError('items', 'setMany(items): items must be an array of { key, value, ttl? }');
     const writes: Array<StoreWrite<T>> = items.map((item) => {
-      if (typeof item?.key !== 'string' || item.key.length === 0 || item.key.length > 1024) throw badKey(item?.key);
+      if (!isKey(item?.key)) throw badKey(item?.key);
+      assertOptions(item, ITEM_KEYS, 'setMany item');
       return { key: item.key, entry: this.#entry(item.value, item), payload: this.#serialize(item.key, item.value) };
     });
     if (writes.length === 0) return;
@@ -413,8 +421,9 @@ export class Cache<T = unknown> {
    * refreshed in the background.
    */
   async getOrSet(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
-    if (typeof key !== 'string' || key.length === 0 || key.length > 1024) throw badKey(key);
+    if (!isKey(key)) throw badKey(key);
     if (typeof loader !== 'function') throw new InvalidArgumentError('loader', 'getOrSet(key, loader): loader must be a function returning the value (or a promise of it)');
+    if (options !== undefined) assertOptions(options, GET_OR_SET_KEYS, 'getOrSet options');
     const fresh = this.#freshL1(key);
     if (fresh !== undefined) return fresh.value;
     const running = this.#inflight.get(key);
@@ -434,6 +443,7 @@ export class Cache<T = unknown> {
   /** Wraps `fn` so that its results are cached by `getOrSet` under `options.key` (default `hashKey(args)`). */
   wrap<A extends unknown[]>(fn: (...args: A) => T | Promise<T>, options: WrapOptions<A> = {}): (...args: A) => Promise<T> {
     if (typeof fn !== 'function') throw new InvalidArgumentError('fn', 'wrap(fn): fn must be a function');
+    assertOptions(options, WRAP_KEYS, 'wrap options');
     const { key, ...rest } = options;
     const keyOf = typeof key === 'function' ? key : typeof key === 'string' ? () => key : (...args: A) => hashKey(args);
     return (...args: A) => this.getOrSet(keyOf(...args), () => fn(...args), rest);
@@ -781,9 +791,12 @@ export class CacheManager {
   readonly #bus: RedisCacheBus | null;
   #closed = false;
 
+  readonly #warn: RateLimitedLogFn;
+
   /** @internal Use `kit.cache`. */
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
+    this.#warn = rateLimitedLog(ctx.logger, 'warn');
     this.#bus = ctx.config.mode === 'redis' ? new RedisCacheBus(ctx.connection, ctx.keys.key('cache', 'events'), ctx.instanceId, (e) => this.#dispatch(e), () => this.#resync()) : null;
     // The command client reconnected (or a paused Redis answers again): events may have been lost.
     if (this.#bus) ctx.connection.on('connected', () => this.#bus?.lost());
@@ -799,6 +812,9 @@ export class CacheManager {
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new InvalidArgumentError('name', `cache namespace must be 1–100 letters, digits, "_", "." or "-" (got ${JSON.stringify(name)}); ":" is reserved as the key separator`);
     }
+    assertOptions(options, NAMESPACE_KEYS, `namespace "${name}" options`);
+    countOption(options?.maxEntries, 'maxEntries');
+    countOption(options?.maxBytes, 'maxBytes');
     const signature = signatureOf(options);
     const existing = this.#namespaces.get(name);
     if (existing) {
@@ -816,7 +832,8 @@ export class CacheManager {
         lockPrefix: `${ctx.keys.key('cache', `${name}@lock`)}:`,
         pattern: ctx.keys.pattern('cache', name),
         decode: (payload) => serializer.deserialize(payload),
-        onCorrupt: (key, err) => ctx.logger.warn({ namespace: name, key, err: String((err as Error)?.message ?? err) }, `[redkit] cache "${name}": a stored value could not be decoded; treating it as a miss`),
+        // A corrupt value is read again on every get until overwritten: one line per namespace and minute.
+        onCorrupt: (key, err) => this.#warn(`corrupt:${name}`, { namespace: name, key, err: String((err as Error)?.message ?? err) }, `[redkit] cache "${name}": a stored value could not be decoded; treating it as a miss`),
       });
     } else {
       const serializer = opts.serializer ?? jsonSerializer;

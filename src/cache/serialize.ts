@@ -1,21 +1,8 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
+import { isWellFormed } from '../keys.js';
 
-/** A duration: milliseconds as a number, or a string such as `'500ms'`, `'10s'`, `'5m'`, `'24h'`, `'1d'`. */
-export type Duration = number | string;
-
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** Parses a Duration to whole milliseconds; throws InvalidArgumentError naming `argument`. */
-export function toMs(value: Duration, argument: string): number {
-  if (typeof value === 'number') {
-    if (Number.isFinite(value) && value >= 0) return Math.round(value);
-  } else if (typeof value === 'string') {
-    const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(value.trim());
-    if (match) return Math.round(Number(match[1]) * UNITS[match[2]!]!);
-  }
-  throw new InvalidArgumentError(argument, `${argument} must be a number of milliseconds ≥ 0 or a string like "500ms", "10s", "5m", "24h", "1d" (got ${JSON.stringify(value) ?? typeof value})`);
-}
+export { toMs, type Duration } from '../duration.js';
 
 /**
  * Turns values into the string stored in Redis and back. The default is JSON; pass your own
@@ -110,29 +97,94 @@ export const jsonSerializer: CacheSerializer = {
   },
 };
 
-/** JSON with object keys sorted at every level, so that equal plain objects give equal text. */
-function canonicalJson(value: unknown, depth = 0): string {
-  if (depth > 100) throw new InvalidArgumentError('input', 'hashKey input is nested more than 100 levels deep (or circular)');
-  if (value === null || typeof value !== 'object') {
-    if (value === undefined || typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') {
-      throw new InvalidArgumentError('input', `hashKey cannot hash a ${typeof value}: pass a string, a Buffer, or a plain object / array of JSON values`);
-    }
-    return JSON.stringify(value);
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v, depth + 1)).join(',')}]`;
-  const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k], depth + 1)}`).join(',')}}`;
-}
+// Every non-JSON value is written as a `#…` token: outside a string literal JSON text never holds
+// a `#`, so no token can equal the encoding of a plain value, and plain JSON values keep the
+// canonical-JSON text they always had.
+const TYPED_TAG = /^\[object (\w+)\]$/;
 
 /**
- * SHA-256 hex of `input`: a string hashes its UTF-8 bytes (so it equals `sha256(text)` computed
- * anywhere else), a Buffer/Uint8Array its bytes, and anything else its canonical JSON (keys sorted),
- * so `{a:1,b:2}` and `{b:2,a:1}` give the same key.
+ * A canonical text for `value`: JSON with object keys sorted at every level for plain values;
+ * Date, Map, Set, RegExp, BigInt, NaN, ±Infinity, -0, undefined (in arrays and Map/Set) and typed
+ * arrays as distinct `#` tokens. Throws InvalidArgumentError for what it cannot encode faithfully.
+ */
+function canonical(value: unknown, depth: number): string {
+  switch (typeof value) {
+    case 'string':
+      if (!isWellFormed(value)) throw refuse('a string with a lone UTF-16 surrogate (it has no UTF-8 form, so two such strings would share a key)');
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (Number.isFinite(value)) return Object.is(value, -0) ? '#-0' : JSON.stringify(value);
+      return `#${String(value)}`;
+    case 'bigint':
+      return `#BigInt(${value.toString()})`;
+    case 'undefined':
+      return '#undefined';
+    case 'function':
+    case 'symbol':
+      throw refuse(`a ${typeof value}`);
+    default:
+      break;
+  }
+  if (value === null) return 'null';
+  if (depth > 100) throw new InvalidArgumentError('input', 'hashKey input is nested more than 100 levels deep (or circular)');
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) throw refuse(`a ${value.constructor?.name ?? 'Array subclass'}`);
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonical(value[i], depth + 1);
+    return `${out}]`;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    if (Object.getOwnPropertySymbols(value as object).length > 0) throw refuse('an object with symbol keys');
+    // A property set to undefined is the same as a missing one (JSON drops it too).
+    const keys = Object.keys(value as object).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+    return `{${keys.map((k) => `${canonical(k, depth + 1)}:${canonical((value as Record<string, unknown>)[k], depth + 1)}`).join(',')}}`;
+  }
+  // Built-in types are recognised by their exact prototype, never by duck typing: a subclass or
+  // a look-alike may carry state the token would miss.
+  if (proto === Date.prototype) return `#Date(${(value as Date).getTime()})`;
+  if (proto === RegExp.prototype) return `#RegExp(${JSON.stringify(String(value))})`;
+  if (proto === Map.prototype) {
+    const entries = [...(value as Map<unknown, unknown>)].map(([k, v]) => `${canonical(k, depth + 1)}=>${canonical(v, depth + 1)}`).sort();
+    return `#Map{${entries.join(',')}}`;
+  }
+  if (proto === Set.prototype) return `#Set{${[...(value as Set<unknown>)].map((v) => canonical(v, depth + 1)).sort().join(',')}}`;
+  if (value instanceof ArrayBuffer && proto === ArrayBuffer.prototype) return `#ArrayBuffer(${Buffer.from(value).toString('hex')})`;
+  if (ArrayBuffer.isView(value)) {
+    const tag = Buffer.isBuffer(value) ? 'Buffer' : TYPED_TAG.exec(Object.prototype.toString.call(value))?.[1];
+    if (tag && proto === (tag === 'Buffer' ? Buffer : (globalThis as Record<string, { prototype?: unknown } | undefined>)[tag])?.prototype) {
+      return `#${tag}(${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')})`;
+    }
+  }
+  throw refuse(`a ${(value as object).constructor?.name ?? 'class'} instance (its fields may not be enumerable)`);
+}
+
+function refuse(what: string): InvalidArgumentError {
+  return new InvalidArgumentError('input', `hashKey cannot hash ${what}: pass strings, numbers, booleans, null, plain objects, arrays, Date, Map, Set, RegExp, BigInt or typed arrays, or give wrap() a key function`);
+}
+
+/** Byte that never starts valid UTF-8: the encoding of a non-string value never equals a string's bytes. */
+const STRUCTURED = Buffer.from([0xff]);
+
+/**
+ * SHA-256 hex of `input`. A string hashes its UTF-8 bytes (so it equals `sha256(text)` computed
+ * anywhere else; a lone surrogate is refused) and a Buffer/Uint8Array its bytes. Anything else
+ * hashes a canonical text (object keys sorted, so `{a:1,b:2}` and `{b:2,a:1}` give the same key;
+ * Date, Map, Set, NaN, -0, BigInt, typed arrays… each distinct) behind a byte that no UTF-8 text
+ * starts with. Class instances are refused with InvalidArgumentError.
  */
 export function hashKey(input: unknown): string {
   const hash = createHash('sha256');
-  if (typeof input === 'string') hash.update(input, 'utf8');
-  else if (input instanceof Uint8Array) hash.update(input);
-  else hash.update(canonicalJson(input), 'utf8');
+  if (typeof input === 'string') {
+    if (!isWellFormed(input)) throw refuse('a string with a lone UTF-16 surrogate (it has no UTF-8 form, so two such strings would share a key)');
+    hash.update(input, 'utf8');
+  } else if (input instanceof Uint8Array && (Buffer.isBuffer(input) || Object.getPrototypeOf(input) === Uint8Array.prototype)) {
+    hash.update(input);
+  } else {
+    hash.update(STRUCTURED);
+    hash.update(canonical(input, 0), 'utf8');
+  }
   return hash.digest('hex');
 }

@@ -1,10 +1,12 @@
+import { LRUCache } from 'lru-cache';
+import { assertOptions } from '../options.js';
 import type { RateLimitDecision, RateLimitPolicy, RateLimitStore } from './types.js';
 
 /** Options of the in-memory store. */
 export interface MemoryRateLimitStoreOptions {
   /** Clock in ms; default `Date.now` (tests inject one). */
   now?: () => number;
-  /** Most keys kept; past it expired keys are swept, then the oldest dropped. Default 100 000. */
+  /** Most keys kept; past it the least recently used key is dropped. Default 100 000 (index allocated up front). */
   maxKeys?: number;
   /** Period of the sweep of expired keys in ms; default 30 000. */
   sweepMs?: number;
@@ -21,14 +23,16 @@ type Entry = FixedEntry | SlidingEntry | BucketEntry;
  * runs the same tests on both).
  */
 export class MemoryRateLimitStore implements RateLimitStore {
-  #entries = new Map<string, Entry>();
+  // lru-cache, not a Map: a full Map swept all its keys on every new key and evicted with
+  // keys().next() (7 ms per new key at 100 000 keys: a client rotating keys stalled everyone).
+  #entries: LRUCache<string, Entry>;
   #now: () => number;
-  #maxKeys: number;
   #sweep: NodeJS.Timeout;
 
   constructor(options: MemoryRateLimitStoreOptions = {}) {
+    assertOptions(options, ['now', 'maxKeys', 'sweepMs'], 'MemoryRateLimitStore options');
     this.#now = options.now ?? Date.now;
-    this.#maxKeys = options.maxKeys ?? 100_000;
+    this.#entries = new LRUCache<string, Entry>({ max: Math.max(1, options.maxKeys ?? 100_000) });
     this.#sweep = setInterval(() => this.sweep(), options.sweepMs ?? 30_000);
     this.#sweep.unref();
   }
@@ -65,10 +69,12 @@ export class MemoryRateLimitStore implements RateLimitStore {
     this.#entries.clear();
   }
 
-  /** Drops expired keys; runs on a timer and when the store is full. */
+  /** Drops expired keys; runs on a timer (a full store drops its least recently used key instead). */
   sweep(): void {
     const now = this.#now();
-    for (const [id, entry] of this.#entries) if (entry.expiresAt <= now) this.#entries.delete(id);
+    const expired: string[] = [];
+    for (const [id, entry] of this.#entries.entries()) if (entry.expiresAt <= now) expired.push(id);
+    for (const id of expired) this.#entries.delete(id);
   }
 
   /** Stops the sweep timer and forgets every key. */
@@ -153,11 +159,7 @@ export class MemoryRateLimitStore implements RateLimitStore {
   }
 
   #set(id: string, entry: Entry): void {
-    if (!this.#entries.has(id) && this.#entries.size >= this.#maxKeys) {
-      this.sweep();
-      // Still full: drop the oldest key (Map order is insertion order) rather than grow without bound.
-      if (this.#entries.size >= this.#maxKeys) this.#entries.delete(this.#entries.keys().next().value!);
-    }
+    // Full: lru-cache drops the least recently used key rather than grow without bound.
     this.#entries.set(id, entry);
   }
 }

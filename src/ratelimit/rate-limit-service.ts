@@ -1,11 +1,16 @@
+import { LRUCache } from 'lru-cache';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, RedisUnavailableError } from '../errors.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { MemoryRateLimitStore } from './memory-rate-limit-store.js';
 import { RedisRateLimitStore } from './redis-rate-limit-store.js';
 import type { DecidedBy, RateLimitDecision, RateLimitPolicy, RateLimitResult, RedisDownPolicy } from './types.js';
 
 /** Heartbeat period of the live-instance set in ms; an instance silent for 3 periods is gone. */
 export const HEARTBEAT_MS = 5000;
+
+/** Most keys remembered as full in Redis (see `#full`); lru-cache allocates its index for this many up front. */
+const MAX_FULL_KEYS = 10_000;
 
 /**
  * One per toolkit, shared by every limiter and the throttler storage: picks the store, and is
@@ -22,15 +27,26 @@ export class RateLimitService {
   #live = 1;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
+  readonly #warn: RateLimitedLogFn;
+  /**
+   * Keys Redis last said were full, and until when (local clock): when Redis goes away, the
+   * local limiter keeps refusing them instead of granting a fresh share. Written only on a
+   * full or refused answer; an LRU of MAX_FULL_KEYS (a Map evicting its first key slows to
+   * O(n) per insert once full, the cliff bench/cache.ts shows for the old cache LRU).
+   */
+  readonly #full = new LRUCache<string, number>({ max: MAX_FULL_KEYS });
   #onConnected = () => {
     // Shared counting resumes: the next outage starts from a clean local slate.
     this.#local?.clear();
+    this.#full.clear();
     void this.refreshLiveInstances();
   };
 
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
     this.#standalone = ctx.config.mode === 'standalone';
+    // One line per kind of refusal per minute: a full Redis refuses every request.
+    this.#warn = rateLimitedLog(ctx.logger, 'warn');
     if (this.#standalone) {
       this.#memory = new MemoryRateLimitStore();
     } else {
@@ -60,21 +76,35 @@ export class RateLimitService {
     return this.#live;
   }
 
-  /** Decides under `policy`; never throws for Redis being down (the `onRedisDown` policy decides). */
-  decide(key: string, policy: RateLimitPolicy, cost: number, peek: boolean, onRedisDown: RedisDownPolicy): Promise<RateLimitResult> {
+  /**
+   * Decides under `policy`. Never throws for Redis: down, stalled, or refusing the command (OOM
+   * under `noeviction`, NOPERM, READONLY, LOADING, BUSY…), the `onRedisDown` policy decides.
+   */
+  decide(key: string, policy: RateLimitPolicy, cost: number, peek: boolean, onRedisDown: RedisDownPolicy, expectedInstances = 1): Promise<RateLimitResult> {
     if (this.#closed) return Promise.reject(new ClosedError('the rate limiter'));
     // Hand-written .then chains, no spreads: this is the per-request hot path.
     if (this.#memory) return this.#memory.consume(key, policy, cost, peek).then((d) => result(d, policy.limit, 'memory'));
     return this.#redis!.consume(key, policy, cost, peek).then(
-      (d) => result(d, policy.limit, 'redis'),
+      (d) => {
+        if ((!d.allowed || d.remaining === 0) && onRedisDown === 'local' && !peek) this.#rememberFull(key, policy, d);
+        return result(d, policy.limit, 'redis');
+      },
       (err: unknown) => {
-        if (!(err instanceof RedisUnavailableError)) throw err;
-        return this.#fallback(key, policy, cost, peek, onRedisDown);
+        // Connection trouble is logged by the connection; a refusal by a live Redis only here.
+        if (!(err instanceof RedisUnavailableError)) this.#refused(err, onRedisDown);
+        return this.#fallback(key, policy, cost, peek, onRedisDown, expectedInstances);
       },
     );
   }
 
-  async #fallback(key: string, policy: RateLimitPolicy, cost: number, peek: boolean, onRedisDown: RedisDownPolicy): Promise<RateLimitResult> {
+  #rememberFull(key: string, policy: RateLimitPolicy, d: RateLimitDecision): void {
+    // A refusal knows when the key frees up; a full admit only when the window resets (an upper bound).
+    const untilMs = d.allowed ? Math.min(d.resetMs, policy.windowMs) : d.retryAfterMs;
+    if (untilMs <= 0) return;
+    this.#full.set(`${policy.algorithm}\u0000${key}`, Date.now() + untilMs);
+  }
+
+  async #fallback(key: string, policy: RateLimitPolicy, cost: number, peek: boolean, onRedisDown: RedisDownPolicy, expectedInstances: number): Promise<RateLimitResult> {
     if (onRedisDown === 'allow') {
       return { allowed: true, limit: policy.limit, remaining: policy.limit - (peek ? 0 : cost), resetMs: 0, retryAfterMs: 0, decidedBy: 'policy' };
     }
@@ -84,7 +114,16 @@ export class RateLimitService {
       return { allowed: false, limit: policy.limit, remaining: 0, resetMs: retry, retryAfterMs: retry, decidedBy: 'policy' };
     }
     // This instance's share of the limit, so that all live instances together stay near it.
-    const limit = Math.max(1, Math.floor(policy.limit / this.#live));
+    // Booted while Redis was down, no count was ever seen: expectedInstances bounds the total.
+    const limit = Math.max(1, Math.floor(policy.limit / Math.max(this.#live, expectedInstances)));
+    const id = `${policy.algorithm}\u0000${key}`;
+    const fullUntil = this.#full.get(id);
+    if (fullUntil !== undefined) {
+      const waitMs = fullUntil - Date.now();
+      // Redis had this key full when it went away: no fresh local share before that ends.
+      if (waitMs > 0) return { allowed: false, limit, remaining: 0, resetMs: waitMs, retryAfterMs: waitMs, decidedBy: 'local' };
+      this.#full.delete(id);
+    }
     const share = { ...policy, limit };
     if (cost > limit) {
       return { allowed: false, limit, remaining: 0, resetMs: 0, retryAfterMs: Math.min(policy.windowMs, 1000), decidedBy: 'local' };
@@ -92,12 +131,27 @@ export class RateLimitService {
     return result(await this.#local!.consume(key, share, cost, peek), limit, 'local');
   }
 
-  /** Forgets a key everywhere this instance can reach (Redis when up, and the local store). */
+  /** A live Redis refused the script: log it (rate-limited, per error code) with the fix. */
+  #refused(err: unknown, onRedisDown: RedisDownPolicy): void {
+    const code = replyCode(err);
+    this.#warn(`refused:${code}`, { code, err: String((err as Error)?.message ?? err), onRedisDown }, `[redkit] rate limiter: Redis refused the command (${code}); deciding by onRedisDown="${onRedisDown}" until it accepts again — ${REFUSAL_HINTS[code] ?? 'see the error above'}`);
+  }
+
+  /**
+   * Forgets a key everywhere this instance can reach (Redis when up, and the local store).
+   * @throws RedisUnavailableError when Redis is down or refuses the delete (the local copy is forgotten anyway).
+   */
   async reset(key: string, policy: RateLimitPolicy): Promise<void> {
     if (this.#closed) throw new ClosedError('the rate limiter');
     if (this.#memory) return this.#memory.reset(key, policy);
     await this.#local!.reset(key, policy);
-    await this.#redis!.reset(key, policy);
+    try {
+      await this.#redis!.reset(key, policy);
+    } catch (err) {
+      if (err instanceof RedisUnavailableError) throw err;
+      const code = replyCode(err);
+      throw new RedisUnavailableError(`Redis refused to reset a rate-limit key (${code}): ${REFUSAL_HINTS[code] ?? String((err as Error)?.message ?? err)}`, code, { cause: err });
+    }
   }
 
   /** Stops the heartbeat, leaves the live-instance set (best effort), frees memory. Idempotent. */
@@ -112,6 +166,24 @@ export class RateLimitService {
       await this.#redis.heartbeat(this.#ctx.instanceId, HEARTBEAT_MS * 3, true).catch(() => undefined);
     }
   }
+}
+
+/** What to change for each refusal a live Redis can give the rate-limit scripts. */
+const REFUSAL_HINTS: Record<string, string> = {
+  OOM: 'Redis is at maxmemory with a noeviction policy: raise maxmemory, free memory, or pick a volatile-* eviction policy',
+  NOPERM: 'the ACL user may not run EVALSHA/EVAL on the rate-limit keys: grant +@scripting on the key prefix',
+  READONLY: 'Redis is a read-only replica: point REDIS_URL at the primary',
+  LOADING: 'Redis is loading its dataset after a restart: it answers again when loading ends',
+  BUSY: 'Redis is running a long script: it answers again when the script ends (or after SCRIPT KILL)',
+  MASTERDOWN: 'the replica lost its primary: point REDIS_URL at the primary',
+};
+
+/** The error code of a Redis reply error (`OOM`, `NOPERM`, …), or the error's code / name. */
+function replyCode(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown; name?: unknown } | undefined;
+  const first = /^([A-Z][A-Z_]+)\b/.exec(String(e?.message ?? ''))?.[1];
+  if (first) return first;
+  return typeof e?.code === 'string' ? e.code : String(e?.name ?? 'UNKNOWN');
 }
 
 function result(d: RateLimitDecision, limit: number, decidedBy: DecidedBy): RateLimitResult {

@@ -1,7 +1,7 @@
 import type { RedkitContext } from '../context.js';
 import { assertName } from '../keys.js';
 import { rateLimitService, type RateLimitService } from './rate-limit-service.js';
-import { validateCall, validatePolicy, validateRedisDownPolicy, type RateLimitPolicy, type RateLimitResult, type RateLimiterOptions, type RedisDownPolicy } from './types.js';
+import { assertLimiterOptions, validateCall, validateExpectedInstances, validatePolicy, validateRedisDownPolicy, type RateLimitPolicy, type RateLimitResult, type RateLimiterOptions, type RedisDownPolicy } from './types.js';
 
 /**
  * A rate limiter made by `kit.rateLimiter(options)`: every decision is atomic and, with Redis,
@@ -15,16 +15,19 @@ export class RateLimiter {
   readonly name: string;
   /** What decides while Redis is down. */
   readonly onRedisDown: RedisDownPolicy;
+  /** `local` fallback divisor floor: see RateLimiterOptions.expectedInstances. */
+  readonly expectedInstances: number;
   #service: RateLimitService;
   #prefix: string;
 
   /** Validates the options (InvalidArgumentError naming the option at fault). */
   constructor(ctx: RedkitContext, options: RateLimiterOptions) {
-    if (options === null || typeof options !== 'object') validatePolicy({});
+    assertLimiterOptions(options);
     this.policy = Object.freeze(validatePolicy(options));
     this.name = options.name ?? 'default';
     assertName(this.name, 'rateLimiter.name');
     this.onRedisDown = validateRedisDownPolicy(options.onRedisDown);
+    this.expectedInstances = validateExpectedInstances(options.expectedInstances);
     this.#service = rateLimitService(ctx);
     this.#prefix = `${this.name}:`;
   }
@@ -40,7 +43,7 @@ export class RateLimiter {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#service.decide(this.#prefix + key, this.policy, cost, false, this.onRedisDown);
+    return this.#service.decide(this.#prefix + key, this.policy, cost, false, this.onRedisDown, this.expectedInstances);
   }
 
   /** What `consume(key, cost)` would decide now, without consuming anything. */
@@ -50,7 +53,7 @@ export class RateLimiter {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#service.decide(this.#prefix + key, this.policy, cost, true, this.onRedisDown);
+    return this.#service.decide(this.#prefix + key, this.policy, cost, true, this.onRedisDown, this.expectedInstances);
   }
 
   /** Forgets `key`'s counters and block (in Redis, and in this instance's fallback). */

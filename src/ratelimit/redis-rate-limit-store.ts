@@ -1,5 +1,6 @@
 import type { RedkitContext } from '../context.js';
 import { readLua, registerScripts, runScript } from '../connection/scripts.js';
+import { assertOptions } from '../options.js';
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './types.js';
 
 /** Options of the Redis store. */
@@ -53,6 +54,7 @@ export class RedisRateLimitStore implements RateLimitStore {
   #inflight = new Map<string, Waiter[]>();
 
   constructor(ctx: RedkitContext, options: RedisRateLimitStoreOptions = {}) {
+    assertOptions(options, ['now'], 'RedisRateLimitStore options');
     this.#ctx = ctx;
     this.#now = options.now;
   }

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
+import { toMs, type Duration } from '../duration.js';
 import { assertName } from '../keys.js';
+import { assertOptions } from '../options.js';
 
 /**
  * How a limiter counts:
@@ -64,14 +66,20 @@ export interface RateLimiterOptions {
   algorithm?: RateLimitAlgorithm;
   /** Units per window (bucket capacity); a positive integer. */
   limit: number;
-  /** Window in ms (time to refill an empty bucket); a positive integer. */
-  windowMs: number;
-  /** Refuse everything for this many ms after the limit is exceeded; default 0 (no block). */
-  blockMs?: number;
+  /** Window (time to refill an empty bucket): ms, or a duration string such as `'1m'` or `'1 hour'`. */
+  windowMs: Duration;
+  /** Refuse everything this long (ms or a duration string) after the limit is exceeded; default 0 (no block). */
+  blockMs?: Duration;
   /** Namespace of this limiter's keys, so two limiters never share counters. Default `default`. */
   name?: string;
   /** Redis configured but down: `local` (default), `allow` or `deny`. */
   onRedisDown?: RedisDownPolicy;
+  /**
+   * `local` fallback: each instance admits `floor(limit / max(liveInstances, expectedInstances))`.
+   * Set it to your instance count so that instances booted while Redis is down (no count seen
+   * yet) stay within the limit together. Default 1.
+   */
+  expectedInstances?: number;
 }
 
 const ALGORITHMS: readonly RateLimitAlgorithm[] = ['fixed-window', 'sliding-window', 'token-bucket'];
@@ -84,19 +92,26 @@ function positiveInteger(value: unknown, argument: string, hint: string): number
   return value;
 }
 
-/** Validates a limiter's counting rule; throws InvalidArgumentError naming the option. */
-export function validatePolicy(options: { algorithm?: unknown; limit?: unknown; windowMs?: unknown; blockMs?: unknown }, where = 'rateLimiter'): RateLimitPolicy {
-  const algorithm = options.algorithm ?? 'sliding-window';
+/** Validates `algorithm`; default `sliding-window`. */
+export function validateAlgorithm(value: unknown, where = 'rateLimiter'): RateLimitAlgorithm {
+  const algorithm = value ?? 'sliding-window';
   if (!ALGORITHMS.includes(algorithm as RateLimitAlgorithm)) {
     throw new InvalidArgumentError(`${where}.algorithm`, `${where}.algorithm must be one of ${ALGORITHMS.join(', ')} (got ${JSON.stringify(algorithm)})`);
   }
+  return algorithm as RateLimitAlgorithm;
+}
+
+/**
+ * Validates a limiter's counting rule; throws InvalidArgumentError naming the option.
+ * `windowMs` and `blockMs` take a number of ms or a duration string (`'1m'`, `'1 hour'`).
+ */
+export function validatePolicy(options: { algorithm?: unknown; limit?: unknown; windowMs?: unknown; blockMs?: unknown }, where = 'rateLimiter'): RateLimitPolicy {
+  const algorithm = validateAlgorithm(options.algorithm, where);
   const limit = positiveInteger(options.limit, `${where}.limit`, 'of units per window, e.g. 100');
-  const windowMs = positiveInteger(options.windowMs, `${where}.windowMs`, 'of milliseconds, e.g. 60000');
-  const blockMs = options.blockMs ?? 0;
-  if (typeof blockMs !== 'number' || !Number.isSafeInteger(blockMs) || blockMs < 0) {
-    throw new InvalidArgumentError(`${where}.blockMs`, `${where}.blockMs must be a whole number of milliseconds ≥ 0 (got ${JSON.stringify(blockMs)})`);
-  }
-  return { algorithm: algorithm as RateLimitAlgorithm, limit, windowMs, blockMs };
+  if (options.windowMs === undefined) positiveInteger(undefined, `${where}.windowMs`, 'of milliseconds or a duration like "1m"');
+  const windowMs = toMs(options.windowMs, `${where}.windowMs`, { min: 1 });
+  const blockMs = toMs(options.blockMs ?? 0, `${where}.blockMs`);
+  return { algorithm, limit, windowMs, blockMs };
 }
 
 /** Validates `onRedisDown`; default `local`. */
@@ -106,6 +121,20 @@ export function validateRedisDownPolicy(value: unknown, where = 'rateLimiter'): 
     throw new InvalidArgumentError(`${where}.onRedisDown`, `${where}.onRedisDown must be one of ${POLICIES.join(', ')} (got ${JSON.stringify(policy)})`);
   }
   return policy as RedisDownPolicy;
+}
+
+const LIMITER_KEYS = ['algorithm', 'limit', 'windowMs', 'blockMs', 'name', 'onRedisDown', 'expectedInstances'] as const;
+
+/** Refuses a `rateLimiter()` options object that is not an object or has a key it does not know. */
+export function assertLimiterOptions(options: unknown): void {
+  if (options === undefined) throw new InvalidArgumentError('rateLimiter options', 'rateLimiter(options) needs { limit, windowMs }');
+  assertOptions(options, LIMITER_KEYS, 'rateLimiter options');
+}
+
+/** Validates `expectedInstances`; default 1. */
+export function validateExpectedInstances(value: unknown, where = 'rateLimiter'): number {
+  if (value === undefined) return 1;
+  return positiveInteger(value, `${where}.expectedInstances`, 'of instances, e.g. 2');
 }
 
 /** Validates a consume's key and cost against the policy; `cost > limit` could never be allowed, so it is an error. */

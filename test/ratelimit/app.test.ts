@@ -55,5 +55,9 @@ test('env limits are validated with the variable name', () => {
   assert.deepEqual(parseEnvLimit({ X: '20/60s' }, 'X', '1/1s'), { limit: 20, windowMs: 60_000 });
   assert.deepEqual(parseEnvLimit({ X: '5/500ms' }, 'X', '1/1s'), { limit: 5, windowMs: 500 });
   assert.deepEqual(parseEnvLimit({}, 'X', '100/1m'), { limit: 100, windowMs: 60_000 });
-  for (const bad of ['20', '0/60s', '20/0s', 'a/b', '20/60d']) assert.throws(() => parseEnvLimit({ X: bad }, 'X', '1/1s'), /X must look like/);
+  // The window speaks redkit's duration grammar (the ms package's); a bare number stays seconds.
+  assert.deepEqual(parseEnvLimit({ X: '1000/1 hour' }, 'X', '1/1s'), { limit: 1000, windowMs: 3_600_000 });
+  assert.deepEqual(parseEnvLimit({ X: '10/1w' }, 'X', '1/1s'), { limit: 10, windowMs: 604_800_000 });
+  assert.deepEqual(parseEnvLimit({ X: '10/30' }, 'X', '1/1s'), { limit: 10, windowMs: 30_000 });
+  for (const bad of ['20', '0/60s', '20/0s', 'a/b', '20/60 fortnights', '20/-1m']) assert.throws(() => parseEnvLimit({ X: bad }, 'X', '1/1s'), /X must look like/);
 });
