@@ -73,11 +73,12 @@ export interface CacheTotals {
 
 /**
  * Cache: the namespaces' running totals (`stats()`) exposed as counters read at scrape time, so
- * a cache read pays nothing for metrics; events are emitted per read only when listened to.
+ * a cache read pays nothing for metrics. Its events (`hit`, `miss`, `load`) are emitted by the
+ * cache itself, where the key is at hand.
  */
-export function cacheMetrics(metrics: Metrics, totals: () => Record<string, CacheTotals>) {
+export function cacheMetrics(metrics: Metrics, totals: () => Record<string, CacheTotals>): void {
   const counters: Array<[keyof CacheTotals, string, string]> = [
-    ['hits', 'redkit_cache_hits_total', 'Cache reads that found a value (L1 or store, fresh or stale), per namespace.'],
+    ['hits', 'redkit_cache_hits_total', 'Cache reads that found a fresh value (L1 or store), per namespace; stale serves are counted apart.'],
     ['misses', 'redkit_cache_misses_total', 'Cache reads that found nothing, per namespace.'],
     ['staleServes', 'redkit_cache_stale_serves_total', 'Reads served a stale value (within grace, or while the store failed), per namespace.'],
     ['loads', 'redkit_cache_loads_total', 'Loader runs, per namespace.'],
@@ -88,18 +89,6 @@ export function cacheMetrics(metrics: Metrics, totals: () => Record<string, Cach
   for (const [field, name, help] of counters) {
     metrics.counter({ name, help, labelNames: ['namespace'], collect: () => Object.entries(totals()).map(([namespace, t]) => ({ labels: { namespace }, value: t[field] })) });
   }
-  const { events } = metrics;
-  return {
-    hit(namespace: string, key: string, layer: 'l1' | 'l2', stale: boolean): void {
-      if (events.wants.hit) events.emit('hit', { namespace, key, layer, stale });
-    },
-    miss(namespace: string, key: string): void {
-      if (events.wants.miss) events.emit('miss', { namespace, key });
-    },
-    load(namespace: string, key: string, durationMs: number, ok: boolean): void {
-      if (events.wants.load) events.emit('load', { namespace, key, durationMs, ok });
-    },
-  };
 }
 
 /** Locks: acquisitions by outcome, wait time, hand-offs to a waiter, leases lost. */
