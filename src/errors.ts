@@ -37,9 +37,59 @@ export class InvalidArgumentError extends RedkitError {
  */
 export class RedisUnavailableError extends RedkitError {
   readonly reason: string;
-  constructor(message: string, reason = 'UNAVAILABLE', options?: { cause?: unknown }) {
-    super('E_REDIS_UNAVAILABLE', message, options);
+  constructor(message: string, reason = 'UNAVAILABLE', options?: { cause?: unknown }, code = 'E_REDIS_UNAVAILABLE') {
+    super(code, message, options);
     this.reason = reason;
+  }
+}
+
+// Refusals of a server that is up (src/connection/reply-errors.ts maps Redis's replies to them).
+// They extend RedisUnavailableError so that every capability applies its degradation policy to
+// them as to an outage: the server cannot serve this call now.
+
+/**
+ * The ACL user may not run a command (or touch a key or channel) redkit needs: NOPERM.
+ * `command` is the refused command; `aclFix` the `ACL SETUSER` line that grants what redkit needs.
+ */
+export class RedisPermissionError extends RedisUnavailableError {
+  readonly command: string;
+  readonly aclFix: string;
+  constructor(command: string, aclFix: string, detail: string, options?: { cause?: unknown }) {
+    super(`Redis refused "${command}" to this ACL user (${detail}): grant redkit's permissions with ${aclFix} (npx redkit doctor checks them)`, 'NOPERM', options, 'E_REDIS_NOPERM');
+    this.command = command;
+    this.aclFix = aclFix;
+  }
+}
+
+/** Redis is at `maxmemory` under `noeviction` and refused a write (OOM); reads still work. */
+export class RedisOutOfMemoryError extends RedisUnavailableError {
+  readonly command: string;
+  constructor(command: string, options?: { cause?: unknown }) {
+    super(`Redis refused "${command}": it is out of memory (maxmemory reached under maxmemory-policy noeviction); raise maxmemory, free keys, or fix what fills it (npx redkit doctor shows memory use)`, 'OOM', options, 'E_REDIS_OOM');
+    this.command = command;
+  }
+}
+
+/** The server is a read-only replica (READONLY): writes must go to the primary. */
+export class RedisReadOnlyError extends RedisUnavailableError {
+  readonly command: string;
+  constructor(command: string, options?: { cause?: unknown }) {
+    super(`Redis refused "${command}": the server is a read-only replica; point REDIS_URL / REDIS_HOST at the primary (or use the provider's primary endpoint)`, 'READONLY', options, 'E_REDIS_READONLY');
+    this.command = command;
+  }
+}
+
+/**
+ * Redis answered a command with an error that is not about the server's state (WRONGTYPE, a
+ * script error, …): a bug or foreign data under redkit's prefix. `replyCode` is Redis's first word.
+ */
+export class RedisCommandError extends RedkitError {
+  readonly command: string;
+  readonly replyCode: string;
+  constructor(command: string, replyCode: string, message: string, options?: { cause?: unknown }) {
+    super('E_REDIS_REPLY', message, options);
+    this.command = command;
+    this.replyCode = replyCode;
   }
 }
 
@@ -229,6 +279,10 @@ export const errors = {
   ConfigError,
   InvalidArgumentError,
   RedisUnavailableError,
+  RedisPermissionError,
+  RedisOutOfMemoryError,
+  RedisReadOnlyError,
+  RedisCommandError,
   ClosedError,
   QueueUnavailableError,
   JobDataError,

@@ -4,7 +4,10 @@ import { connect as tlsConnect } from 'node:tls';
 import { resolveConfig } from '../config/parse.js';
 import type { RedkitConfig, RedkitOptions } from '../config/types.js';
 import { classifyError } from '../connection/classify.js';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { RedisConnection } from '../connection/redis-connection.js';
+import { aclFix } from '../connection/reply-errors.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 
@@ -61,7 +64,8 @@ async function plainPing(host: string, port: number, timeoutMs: number): Promise
 
 /**
  * Checks a Redis step by step — config, DNS, TCP, TLS, AUTH, PING latency, server version,
- * maxmemory-policy, persistence — and says how to fix each failure. Never prints a secret.
+ * ACL permissions, maxmemory-policy, persistence — and says how to fix each failure. Never
+ * prints a secret.
  */
 export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
   let config: RedkitConfig;
@@ -146,7 +150,22 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
     }
     samples.sort((a, b) => a - b);
     steps.push({ name: 'ping', status: 'ok', detail: `median ${samples[2]!.toFixed(2)} ms over 5 PINGs` });
-    const info = await client.info();
+    const permissions = await checkPermissions(client, config.username, config.prefix);
+    steps.push(permissions);
+    // INFO is @dangerous: a least-privilege user may not run it, and redkit does not need it.
+    const info = await client.info().catch((err: unknown) => {
+      if (/^NOPERM/.test(String((err as Error)?.message))) return null;
+      throw err;
+    });
+    if (info === null) {
+      const hello = await client.call('HELLO', '2').catch(() => []) as unknown[];
+      const version = String(hello[hello.indexOf('version') + 1] ?? 'unknown');
+      steps.push({ name: 'version', status: Number(version.split('.')[0]) >= 7 ? 'ok' : 'warn', detail: `Redis ${version} (from HELLO)` });
+      for (const name of ['maxmemory-policy', 'persistence']) {
+        steps.push({ name, status: 'skip', detail: 'INFO is refused to this ACL user (as -@dangerous intends; redkit does not need it)', fix: `ask an admin to run INFO and check it: ${name === 'persistence' ? 'appendonly yes if job state and queues must survive a restart' : 'maxmemory-policy noeviction'}` });
+      }
+      return { config: printable, steps, exitCode: permissions.status === 'fail' ? 1 : 0 };
+    }
     const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
     const version = field('redis_version') ?? 'unknown';
     const major = Number(version.split('.')[0]);
@@ -160,10 +179,54 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
     steps.push(aof
       ? { name: 'persistence', status: 'ok', detail: 'AOF enabled' }
       : { name: 'persistence', status: 'warn', detail: `AOF off${rdbSaves ? `; last RDB save at ${new Date(Number(rdbSaves) * 1000).toISOString()}` : ''}`, fix: 'job state and queues are lost on a Redis restart without persistence; enable appendonly yes if they must survive one (locks stay safe: fences are floored by server time)' });
+    if (permissions.status === 'fail') return { config: printable, steps, exitCode: 1 };
     return { config: printable, steps, exitCode: 0 };
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * What redkit runs, one command of each kind, on a key and channel under the prefix: scripts
+ * (every capability), strings, hashes, sorted sets, blocking pops and streams (BullMQ), pub/sub.
+ */
+function permissionProbes(prefix: string): string[][] {
+  const key = `${prefix}:doctor:{probe}:${randomBytes(4).toString('hex')}`;
+  return [
+    ['SET', key, '1', 'PX', '10000'], ['GET', key], ['PEXPIRE', key, '10000'], ['UNLINK', key],
+    ['EVAL', "return redis.call('TIME')[1]", '1', key], ['EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '1', key],
+    ['HSET', `${key}:h`, 'f', '1'], ['ZADD', `${key}:z`, '1', 'm'], ['BZPOPMIN', `${key}:z`, '0.01'], ['XADD', `${key}:x`, 'MAXLEN', '1', '*', 'f', '1'],
+    ['DEL', `${key}:h`, `${key}:z`, `${key}:x`], ['SCAN', '0', 'MATCH', `${prefix}:doctor:*`, 'COUNT', '10'],
+    ['PUBLISH', `${prefix}:doctor`, 'probe'], ['CLIENT', 'SETNAME', 'redkit-doctor'],
+  ];
+}
+
+/**
+ * Checks that the configured user may run what redkit needs: `ACL DRYRUN` (Redis ≥ 7) when the
+ * user may run it, else each probe for real (harmless: a doctor key with a TTL, deleted).
+ */
+async function checkPermissions(client: Redis, username: string | undefined, prefix: string): Promise<DoctorStep> {
+  const user = await client.call('ACL', 'WHOAMI').then(String, () => username ?? 'default');
+  const fix = aclFix(user, prefix);
+  const probes = permissionProbes(prefix);
+  const dryRun = await client.call('ACL', 'DRYRUN', user, 'PING').then(() => true, () => false);
+  const refused: string[] = [];
+  for (const [command, ...args] of probes) {
+    if (dryRun) {
+      const verdict = String(await client.call('ACL', 'DRYRUN', user, command!, ...args));
+      if (verdict !== 'OK') refused.push(`${command}: ${verdict}`);
+      continue;
+    }
+    await client.call(command!, ...args).catch((err: unknown) => {
+      const message = String((err as Error)?.message ?? err);
+      // A probe may fail for reasons other than permissions (EVALSHA of an unknown script: NOSCRIPT): only refusals count.
+      if (/^NOPERM|can't (run|access)/.test(message)) refused.push(`${command}: ${message}`);
+    });
+  }
+  if (refused.length > 0) {
+    return { name: 'permissions', status: 'fail', detail: `ACL user "${user}" may not run what redkit needs — ${refused.join('; ')}`, fix: `as an admin: ${fix}` };
+  }
+  return { name: 'permissions', status: 'ok', detail: `ACL user "${user}" may run what redkit needs under "${prefix}:*" (${dryRun ? 'ACL DRYRUN' : 'tried each command'}); the least it needs: ${fix}` };
 }
 
 /** Renders the report for a terminal. */

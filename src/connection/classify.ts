@@ -2,7 +2,7 @@ import { maskSecrets } from '../config/mask.js';
 
 /** Why Redis cannot be used, with the fix the seeds' troubleshooting table gives. */
 export interface ClassifiedError {
-  reason: 'ECONNREFUSED' | 'DNS' | 'NOAUTH' | 'WRONGPASS' | 'NOPERM' | 'TLS_MISMATCH' | 'TLS_CERT' | 'CLOSED_IN_HANDSHAKE' | 'TIMEOUT' | 'CONNECTION_LOST' | 'UNKNOWN';
+  reason: 'ECONNREFUSED' | 'DNS' | 'NOAUTH' | 'WRONGPASS' | 'NOPERM' | 'BUSY' | 'LOADING' | 'MASTERDOWN' | 'TLS_MISMATCH' | 'TLS_CERT' | 'CLOSED_IN_HANDSHAKE' | 'TIMEOUT' | 'CONNECTION_LOST' | 'UNKNOWN';
   /** What happened, never containing a secret. */
   message: string;
   /** What to change. */
@@ -34,6 +34,16 @@ export function classifyError(error: unknown, ctx: { target: string; tls: boolea
   }
   if (raw.startsWith('NOPERM') || raw.includes('NOPERM')) {
     return { reason: 'NOPERM', message: `the ACL user may not run a command redkit needs: ${raw}`, hint: 'grant the user +@all on the key prefix, or at least the commands named in the error' };
+  }
+  // Replies of a server that is up but cannot serve anyone now (the health probe's PING gets them too).
+  if (raw.startsWith('BUSY')) {
+    return { reason: 'BUSY', message: `Redis at ${at} is busy running a script or function`, hint: 'a script runs longer than busy-reply-threshold: wait, or stop it with SCRIPT KILL / FUNCTION KILL' };
+  }
+  if (raw.startsWith('LOADING')) {
+    return { reason: 'LOADING', message: `Redis at ${at} is loading its dataset into memory`, hint: 'it answers once loading is done (after a restart with persistence); redkit goes on by itself' };
+  }
+  if (raw.startsWith('MASTERDOWN')) {
+    return { reason: 'MASTERDOWN', message: `the replica at ${at} lost its link with the primary`, hint: 'point redkit at the primary, or set replica-serve-stale-data yes' };
   }
   if (/CERT|certificate|self[- ]signed|altnames/i.test(raw) || /CERT/.test(code)) {
     return { reason: 'TLS_CERT', message: `the TLS certificate of ${at} was not accepted: ${raw}`, hint: 'pass the CA with options.tls = { ca } or fix the hostname; never disable verification in production' };

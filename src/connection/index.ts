@@ -11,3 +11,4 @@ export { SharedSubscriber } from './subscriber.js';
 export type { MessageHandler } from './subscriber.js';
 export { registerScripts, runScript, scriptMethods, readLua } from './scripts.js';
 export type { LuaScript } from './scripts.js';
+export { mapReplyError, aclFix, isReplyError, REDKIT_ACL_CATEGORIES } from './reply-errors.js';

@@ -6,6 +6,7 @@ import { ClosedError, ConfigError, RedisUnavailableError, RedkitError } from '..
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
+import { mapReplyError } from './reply-errors.js';
 import { batchWritesPerTick } from './write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
 import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
@@ -335,7 +336,7 @@ export class RedisConnection extends EventEmitter {
   /**
    * Runs `fn` with the shared client when Redis is usable. Fails at once with
    * RedisUnavailableError when it is not, and maps connection failures and timeouts to it;
-   * Redis reply errors (WRONGTYPE, script errors) pass through, redacted.
+   * Redis reply errors become typed RedkitErrors (reply-errors.ts), never a raw ReplyError.
    */
   run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
     // Not an async function: this wraps every command of every capability, and a plain .catch
@@ -364,12 +365,12 @@ export class RedisConnection extends EventEmitter {
     return new RedisUnavailableError(`Redis at ${this.config.host}:${this.config.port} is ${this.#state}: ${detail}`, last?.reason ?? 'UNAVAILABLE', { cause });
   }
 
-  /** Maps a thrown error: connection trouble → RedisUnavailableError; a Redis reply error → itself, redacted. */
+  /** Maps a thrown error: connection trouble → RedisUnavailableError; a Redis reply error → its typed RedkitError (reply-errors.ts). */
   toUnavailable(err: unknown): unknown {
     redactError(err, [this.config.password]);
     if (err instanceof RedkitError) return err;
     const name = (err as Error)?.name;
-    if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS|LOADING|BUSY)/.test(String((err as Error).message))) return err;
+    if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS)/.test(String((err as Error).message))) return mapReplyError(err, { username: this.config.username, prefix: this.config.prefix, logger: this.#logger });
     const classified = classifyError(err, { target: `${this.config.host}:${this.config.port}`, tls: this.config.tls !== false, secrets: [this.config.password] });
     if (classified.reason === 'TIMEOUT') void this.#probe();
     // The socket may be gone before ioredis emits 'close': the state must not lag behind a failure we just saw.

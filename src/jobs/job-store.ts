@@ -18,6 +18,8 @@ export interface JobStoreOptions {
 }
 
 const STATUSES: readonly JobStatus[] = ['queued', 'submitted', 'running', 'succeeded', 'failed', 'cancelled'];
+/** How often records kept during a refusal (OOM, READONLY…) are offered back to Redis (ms). */
+const FLUSH_RETRY_MS = 2000;
 const PATCH_KEYS = ['status', 'progress', 'externalId', 'attempts', 'result', 'error'] as const;
 
 /**
@@ -39,6 +41,7 @@ export class JobStore {
   readonly #metrics: ReturnType<typeof jobMetrics>;
   #warned = false;
   #flushing: Promise<void> | null = null;
+  #flushTimer: NodeJS.Timeout | null = null;
   readonly #onConnected = () => void this.flush();
 
   constructor(ctx: RedkitContext, opts: JobStoreOptions = {}) {
@@ -162,7 +165,9 @@ export class JobStore {
           this.#ctx.logger.info({}, '[redkit] job persistence resumed: records kept during the outage are written back');
         }
       } catch (err) {
-        this.#ctx.logger.warn({ err: String((err as Error)?.message ?? err), pending: this.#dirty.size }, '[redkit] writing job records back to Redis failed; will retry on reconnect');
+        // Still refused (OOM…) while the pause warning stands: the retry timer goes on quietly.
+        const level = err instanceof RedisUnavailableError && this.#warned ? 'debug' : 'warn';
+        this.#ctx.logger[level]({ err: String((err as Error)?.message ?? err), pending: this.#dirty.size }, '[redkit] writing job records back to Redis failed; will retry');
       } finally {
         this.#flushing = null;
       }
@@ -175,8 +180,20 @@ export class JobStore {
     return this.#dirty.size;
   }
 
+  #scheduleFlush(): void {
+    if (this.#flushTimer) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = null;
+      if (this.#dirty.size === 0) return;
+      void this.flush().then(() => { if (this.#dirty.size > 0) this.#scheduleFlush(); });
+    }, FLUSH_RETRY_MS);
+    this.#flushTimer.unref();
+  }
+
   /** Stops listening for reconnects. */
   close(): void {
+    if (this.#flushTimer) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
     this.#ctx.connection.off('connected', this.#onConnected);
     this.#events.removeAllListeners();
   }
@@ -189,11 +206,14 @@ export class JobStore {
   async #apply<T>(id: string, onRedis: (b: JobBackend) => Promise<T>, onMemory: () => Promise<T>, read = false): Promise<T> {
     if (!this.#redis) return this.#notify(await onMemory());
     if (this.#ctx.connection.isReady && this.#dirty.size > 0) void this.flush();
+    let refused: RedisUnavailableError | null = null;
     if (this.#ctx.connection.isReady && !this.#dirty.has(id)) {
       try {
         return await onRedis(this.#redis);
       } catch (err) {
+        // Also a refusal of a server that is up (OOM, READONLY, NOPERM: reply-errors.ts).
         if (!(err instanceof RedisUnavailableError)) throw err;
+        refused = err;
       }
     }
     if (read) {
@@ -203,11 +223,13 @@ export class JobStore {
     }
     if (!this.#warned) {
       this.#warned = true;
-      this.#ctx.logger.warn({ reason: this.#ctx.connection.lastError?.reason }, '[redkit] Redis not available, job persistence paused: jobs keep running, records are written back when Redis returns');
+      this.#ctx.logger.warn({ reason: refused?.reason ?? this.#ctx.connection.lastError?.reason, ...(refused ? { err: refused.message } : {}) }, '[redkit] Redis not available, job persistence paused: jobs keep running, records are written back when Redis returns');
     }
     const out = await onMemory();
-    if (out === null) throw this.#ctx.connection.unavailable();
+    if (out === null) throw refused ?? this.#ctx.connection.unavailable();
     this.#dirty.add(id);
+    // A refusing server stays connected, so no reconnect will trigger the write-back: retry it.
+    if (refused) this.#scheduleFlush();
     return this.#notify(out);
   }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
-import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisUnavailableError } from '../errors.js';
+import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisPermissionError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
@@ -299,7 +299,8 @@ export class LockManager {
     const acquired = this.#acquireOn(this.#backend, ref, ttlMs, waitMs, guardMs, options);
     if (options.fallback !== 'local') return acquired;
     return acquired.catch(async (err: unknown) => {
-      if (!(err instanceof RedisUnavailableError)) throw err;
+      // A permission refusal is a misconfiguration, not an outage: local grants would hide it.
+      if (!(err instanceof RedisUnavailableError) || err instanceof RedisPermissionError) throw err;
       this.#local ??= new MemoryLockBackend();
       const lock = await this.#acquireOn(this.#local, ref, ttlMs, waitMs, guardMs, options);
       return (lock as HeldLock).markLocal();

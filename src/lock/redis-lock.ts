@@ -1,7 +1,13 @@
 import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
 import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.js';
-import { callScript } from './scripts.js';
+import { randomBytes } from 'node:crypto';
+import { isReplyError } from '../connection/reply-errors.js';
+import { RedisUnavailableError } from '../errors.js';
+import { callScript, readMarker } from './scripts.js';
+
+/** The restart guard's view of the server: run_id (born '') or data marker (born: created at, ms). */
+interface ServerRun { id: string; born: string }
 
 interface Watcher {
   handlers: Set<(token: string, fence: number) => void>;
@@ -24,8 +30,10 @@ const WATCH_IDLE_MS = 5000;
 export class RedisLockBackend implements LockBackend {
   readonly kind = 'redis' as const;
   readonly #ctx: RedkitContext;
-  #runId: string | null = null;
-  #runIdLoading: Promise<string> | null = null;
+  #runId: ServerRun | null = null;
+  #runIdLoading: Promise<ServerRun> | null = null;
+  /** Set once INFO was refused to this user: the guard uses the data marker from then on. */
+  #useMarker = false;
   readonly #watchers = new Map<string, Watcher>();
   readonly #resync = new Set<() => void>();
   #removeResync: (() => void) | null = null;
@@ -72,14 +80,35 @@ export class RedisLockBackend implements LockBackend {
     return this.#ctx.connection.run(fn);
   }
 
-  #serverRunId(client: Redis): string | Promise<string> {
+  /**
+   * What the restart guard compares with each name's stored run (lock/lua/acquire-3.lua): the
+   * server's run_id from INFO, or, where the ACL user may not run INFO (@dangerous), the data
+   * marker of this Redis with its creation time. Learned once per connection.
+   */
+  #serverRun(client: Redis): ServerRun | Promise<ServerRun> {
     if (this.#runId) return this.#runId;
-    this.#runIdLoading ??= client.info('server').then((info) => {
-      const id = /run_id:(\w+)/.exec(info)?.[1] ?? 'unknown';
-      this.#runId = id;
-      return id;
+    this.#runIdLoading ??= (this.#useMarker ? this.#marker(client) : client.info('server').then(
+      (info) => ({ id: /run_id:(\w+)/.exec(info)?.[1] ?? 'unknown', born: '' }),
+      (err: unknown) => {
+        // Expected under a least-privilege user: not logged as the ACL error it would be elsewhere.
+        if (!isReplyError(err) || !String((err as Error).message).startsWith('NOPERM')) throw err;
+        this.#useMarker = true;
+        this.#ctx.logger.info({}, '[redkit] INFO is refused to this ACL user: the lock restart guard uses a data marker instead (README "Least privilege")');
+        return this.#marker(client);
+      },
+    )).then((run) => {
+      this.#runId = run;
+      return run;
     }).finally(() => { this.#runIdLoading = null; });
     return this.#runIdLoading;
+  }
+
+  #marker(client: Redis): Promise<ServerRun> {
+    // One key per prefix, without a TTL (bounded: one); lost with the data, which is its point.
+    return readMarker(client, this.#ctx.keys.key('lock', 'marker'), randomBytes(20).toString('hex')).then((m) => {
+      const [id, born] = String(m).split(':');
+      return { id: id!, born: born! };
+    });
   }
 
   acquire(ref: LockRef, token: string, ttlMs: number, waitMs: number, guardMs: number): Promise<AcquireReply> {
@@ -91,7 +120,7 @@ export class RedisLockBackend implements LockBackend {
     const client = connection.client;
     if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
     const { keys } = this.#names(ref);
-    const known = this.#serverRunId(client);
+    const known = this.#serverRun(client);
     // The reply is read, and errors are mapped, in the reaction that settles the script call:
     // acquire and release are the hot path, each promise less counts.
     const onReply = (raw: unknown): AcquireReply | Promise<AcquireReply> => {
@@ -102,14 +131,20 @@ export class RedisLockBackend implements LockBackend {
         case 2: return { status: 'queued', retryMs: Number(reply[1]) };
         case 3: return { status: 'guard', retryMs: Number(reply[1]) };
         default:
-          // The server is not the one we last saw (restarted): the script granted nothing.
-          this.#runId = String(reply[1]);
-          if (attempt >= 2) throw new Error(`lock "${ref.name}": the Redis run_id keeps changing`);
+          // 4: the server is not the one we last saw (restarted); 5: INFO was refused since we
+          // learned the run_id (the user's rights changed): the script granted nothing.
+          if (reply[0] === 5) {
+            this.#useMarker = true;
+            this.#runId = null;
+          } else {
+            this.#runId = { id: String(reply[1]), born: '' };
+          }
+          if (attempt >= 2) throw new RedisUnavailableError(`lock "${ref.name}": the Redis run_id keeps changing; nothing was granted, try again`, 'RESTARTING');
           return this.#acquire(ref, token, ttlMs, waitMs, guardMs, attempt + 1);
       }
     };
-    const call = (runId: string) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), runId], onReply, this.#unavailable);
-    return typeof known === 'string' ? call(known) : known.then(call, this.#unavailable);
+    const call = (run: ServerRun) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), run.id, run.born], onReply, this.#unavailable);
+    return 'then' in known ? known.then(call, this.#unavailable) : call(known);
   }
 
   release(ref: LockRef, token: string): Promise<boolean> {

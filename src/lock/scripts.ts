@@ -8,14 +8,14 @@ const KEYS = ['holdersKey', 'waitersKey', 'metaKey'] as const;
  * passes after the name's three keys (the scripts read them as locals).
  */
 const SCRIPTS = {
-  acquire: ['token', 'ttlArg', 'limitArg', 'waitArg', 'guardArg', 'runId'],
+  acquire: ['token', 'ttlArg', 'limitArg', 'waitArg', 'guardArg', 'runId', 'bornArg'],
   release: ['token', 'limitArg'],
   extend: ['token', 'ttlArg', 'limitArg'],
   cancel: ['token', 'limitArg'],
   inspect: ['limitArg'],
 } as const;
 /** Bump when any script changes: clients that already defined an older body keep theirs. */
-const VERSION = 3;
+const VERSION = 4;
 
 /** A lock script's stem. */
 export type LockScript = keyof typeof SCRIPTS;
@@ -31,6 +31,15 @@ registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([stem, args]) =>
   commandName(stem as LockScript),
   { numberOfKeys: KEYS.length, parameters: [...KEYS, ...args], prelude: lib, lua: readLua(import.meta.url, `./lua/${stem}-3.lua`), batch: true },
 ])));
+
+/** Reads or creates the data marker of a Redis whose INFO is refused (lua/marker-1.lua). */
+const MARKER = `redkitLockMarkerV${VERSION}`;
+registerScripts({ [MARKER]: { numberOfKeys: 1, lua: readLua(import.meta.url, './lua/marker-1.lua') } });
+
+/** The marker at `key` ("<id>:<created ms>"), created with `newId` when missing. */
+export function readMarker(client: Redis, key: string, newId: string): Promise<string> {
+  return runScript(client, MARKER, [key, newId]) as Promise<string>;
+}
 
 const COMMANDS = Object.fromEntries(Object.keys(SCRIPTS).map((stem) => [stem, commandName(stem as LockScript)])) as Record<LockScript, string>;
 

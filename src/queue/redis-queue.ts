@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
 import { backoffDelay } from '../connection/backoff.js';
+import { backOffOnRefusal } from './refusal-backoff.js';
 import { runAttempt } from './run-attempt.js';
 import type { JobHandler, JobOptions, QueueCounts, WorkerOptions } from './types.js';
 
@@ -48,7 +49,8 @@ export class RedisQueue {
 
   #bull(): BullQueue {
     if (!this.#queue) {
-      this.#queue = new BullQueue(this.name, { connection: this.#producer(), prefix: bullPrefix(this.#ctx) });
+      // skipVersionCheck: BullMQ's check runs INFO, refused to a least-privilege ACL user (see the worker).
+      this.#queue = new BullQueue(this.name, { connection: this.#producer(), prefix: bullPrefix(this.#ctx), skipVersionCheck: true });
       this.#queue.on('error', (err: Error) => this.#ctx.logger.debug({ queue: this.name, err: err.message }, '[redkit] BullMQ queue error'));
     }
     return this.#queue;
@@ -150,6 +152,9 @@ export class RedisWorker {
     }, opts.timeoutMs, signal)), {
       connection: this.#client,
       prefix: bullPrefix(ctx),
+      // BullMQ's version check runs INFO (@dangerous: refused to a least-privilege ACL user, and
+      // the worker then retried without end); redkit needs Redis ≥ 7 anyway (redkit doctor checks).
+      skipVersionCheck: true,
       concurrency: opts.concurrency ?? 1,
       lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
@@ -157,7 +162,7 @@ export class RedisWorker {
       // BullMQ's pause after a connection error in its main loop (default 15 s) also delays close().
       runRetryDelay: 1000,
     });
-    this.#worker.on('error', (err: Error) => ctx.logger.debug({ queue: name, err: err.message }, '[redkit] BullMQ worker error'));
+    this.#worker.on('error', backOffOnRefusal(this.#worker, ctx, name, () => this.#stopping));
     this.#worker.on('failed', (job, err) => ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`));
   }
 

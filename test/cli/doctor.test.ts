@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { freePort, startRedis, stopRedis, testCertificates, type RedisServer } from '../helpers/redis-server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -109,5 +110,43 @@ describe('redkit doctor', () => {
     const report = JSON.parse(out);
     assert.equal(report.exitCode, 0);
     assert.ok(report.steps.some((s: { name: string; status: string }) => s.name === 'ping' && s.status === 'ok'));
+  });
+});
+
+describe('redkit doctor: ACL permissions of the configured user', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  before(async () => {
+    server = await startRedis();
+    admin = new Redis({ port: server.port, host: server.host, lazyConnect: true });
+    await admin.connect();
+    // The README's least-privilege line for the prefix "shop", and a user whose patterns miss it.
+    await admin.call('ACL', 'SETUSER', 'app', 'on', `>${SECRET}`, 'resetkeys', '~shop:*', 'resetchannels', '&shop:*', '+@all', '-@dangerous');
+    await admin.call('ACL', 'SETUSER', 'narrow', 'on', `>${SECRET}`, 'resetkeys', '~other:*', 'resetchannels', '&other:*', '+@all', '-@dangerous');
+  });
+  after(async () => { admin?.disconnect(); await stopRedis(server); });
+
+  const env = (user: string) => ({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.port), REDIS_USERNAME: user, REDIS_PASSWORD: SECRET, REDIS_KEY_PREFIX: 'shop' });
+
+  test('a least-privilege user (+@all -@dangerous on the prefix): exit 0, permissions ok, INFO steps skipped', async () => {
+    const { code, out } = await doctor(env('app'));
+    assert.equal(code, 0, out);
+    assert.match(out, /✔ permissions\s+ACL user "app" may run what redkit needs under "shop:\*" \(tried each command\)/);
+    assert.match(out, /version\s+Redis 7\.[\d.]+ \(from HELLO\)/);
+    assert.match(out, /· maxmemory-policy\s+INFO is refused to this ACL user/);
+    assert.ok(!out.includes(SECRET));
+  });
+  test('a user whose key pattern misses the prefix: exit 1, the refused commands and the ACL fix', async () => {
+    const { code, out } = await doctor(env('narrow'));
+    assert.equal(code, 1, out);
+    assert.match(out, /✖ permissions\s+ACL user "narrow" may not run what redkit needs — SET: NOPERM/);
+    assert.match(out, /PUBLISH: NOPERM/);
+    assert.match(out, /fix: as an admin: ACL SETUSER narrow on ~shop:\* &shop:\* \+@all -@dangerous/);
+    assert.ok(!out.includes(SECRET));
+  });
+  test('an admin user is checked with ACL DRYRUN', async () => {
+    const { code, out } = await doctor({ REDIS_URL: server.url, REDIS_KEY_PREFIX: 'shop' });
+    assert.equal(code, 0, out);
+    assert.match(out, /✔ permissions\s+ACL user "default" may run what redkit needs under "shop:\*" \(ACL DRYRUN\)/);
   });
 });
