@@ -66,10 +66,10 @@ const micro: Array<[string, number]> = [
   ['empty loop', nsPerCall((i) => { sink += i; })],
   ['bound counter inc()', nsPerCall(() => counter.inc())],
   ['bound histogram observe(0.003)', nsPerCall(() => histogram.observe(0.003))],
-  ['unused event: if (events.wants.lockLost) emit', nsPerCall((i) => { if (events.wants.lockLost) events.emit('lockLost', { name: String(i) }); })],
+  ['unused event: if (events.wants.lockLost) emit', nsPerCall((i) => { if (events.wants.lockLost) events.emit('lockLost', { kind: 'lock', name: String(i) }); })],
 ];
 const off = kit.on('lockLost', () => { sink++; });
-micro.push(['used event: payload + emit to 1 listener', nsPerCall((i) => { if (events.wants.lockLost) events.emit('lockLost', { name: 'job' }); sink += i; }, 2_000_000)]);
+micro.push(['used event: payload + emit to 1 listener', nsPerCall((i) => { if (events.wants.lockLost) events.emit('lockLost', { kind: 'lock', name: 'job' }); sink += i; }, 2_000_000)]);
 off();
 console.log('\n## cost per call (median of 5 runs)');
 for (const [name, ns] of micro) console.log(`${name.padEnd(48)} ${ns.toFixed(1).padStart(8)} ns`);

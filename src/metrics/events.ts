@@ -19,12 +19,12 @@ export interface RedkitEventMap {
   miss: { namespace: string; key: string };
   /** A cache loader ran (`ok` false when it threw); `coalesced` callers shared it. */
   load: { namespace: string; key: string; durationMs: number; ok: boolean };
-  /** A lock was acquired after `waitedMs`. */
-  lockAcquired: { name: string; waitedMs: number };
-  /** A lock could not be acquired: held by someone else (`busy`) or its wait ran out (`timeout`). */
-  lockRefused: { name: string; reason: 'busy' | 'timeout'; waitedMs: number };
-  /** A held lock's lease was lost (expired or taken) before it was released. */
-  lockLost: { name: string };
+  /** A lock (`kind` lock), semaphore slot (`sem`) or leader lease (`leader`) was acquired after `waitedMs`. */
+  lockAcquired: { kind: string; name: string; waitedMs: number };
+  /** An acquire did not grant: `busy` (no wait), `timeout` (its wait ran out), `aborted`, `guard` (restart guard), `unavailable` (Redis). */
+  lockRefused: { kind: string; name: string; reason: 'busy' | 'timeout' | 'aborted' | 'guard' | 'unavailable'; waitedMs: number };
+  /** A held lease was lost (ran out, or found taken) before it was released. */
+  lockLost: { kind: string; name: string };
   /** This instance became leader of `role`. */
   elected: { role: string };
   /** This instance stopped leading `role` (`resigned`, `lost`, or `degraded`: Redis went away). */

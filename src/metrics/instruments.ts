@@ -4,7 +4,7 @@
 // Labels only ever carry bounded, code-defined values: capability, namespace, role, queue name,
 // outcome, state, reason, close code class. Never a key, a lock name, a member or a room.
 import type { Metrics } from './index.js';
-import type { Labels, Sample } from './registry.js';
+import type { CounterSeries, HistogramSeries, Labels, Sample } from './registry.js';
 
 /** Lock waits: from an immediate grant to a wait of seconds. */
 const WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -91,35 +91,41 @@ export function cacheMetrics(metrics: Metrics, totals: () => Record<string, Cach
   }
 }
 
-/** Locks: acquisitions by outcome, wait time, hand-offs to a waiter, leases lost. */
+/** Why an acquire did not grant: `busy` (no wait), `timeout` (waited), `aborted`, `guard` (restart guard), `unavailable`. */
+export type LockRefusal = 'busy' | 'timeout' | 'aborted' | 'guard' | 'unavailable';
+
+/** Locks (and semaphore slots and leader leases, by `kind`): outcomes, wait time, hand-offs, lost leases. */
 export function lockMetrics(metrics: Metrics) {
-  const acquisitions = metrics.counter({ name: 'redkit_lock_acquisitions_total', help: 'Lock acquire attempts, by outcome (acquired, busy, timeout).', labelNames: ['outcome'] });
-  const wait = metrics.histogram({ name: 'redkit_lock_wait_seconds', help: 'Time from an acquire call to its outcome, by outcome.', labelNames: ['outcome'], buckets: WAIT_BUCKETS });
-  const handoffs = metrics.counter({ name: 'redkit_lock_handoffs_total', help: 'Locks granted to a waiter woken by a release (not by polling).' });
-  const lost = metrics.counter({ name: 'redkit_lock_lost_total', help: 'Held leases lost (expired or taken) before release.' });
-  const series = {
-    acquired: [acquisitions.labels({ outcome: 'acquired' }), wait.labels({ outcome: 'acquired' })] as const,
-    busy: [acquisitions.labels({ outcome: 'busy' }), wait.labels({ outcome: 'busy' })] as const,
-    timeout: [acquisitions.labels({ outcome: 'timeout' }), wait.labels({ outcome: 'timeout' })] as const,
+  const acquisitions = metrics.counter({ name: 'redkit_lock_acquisitions_total', help: 'Acquire calls by kind (lock, sem, leader) and outcome (acquired, busy, timeout, aborted, guard, unavailable).', labelNames: ['kind', 'outcome'] });
+  const wait = metrics.histogram({ name: 'redkit_lock_wait_seconds', help: 'Time from an acquire call to its outcome, by kind and outcome.', labelNames: ['kind', 'outcome'], buckets: WAIT_BUCKETS });
+  const handoffs = metrics.counter({ name: 'redkit_lock_handoffs_total', help: 'Grants handed to a queued waiter by a release (no extra round trip), by kind.', labelNames: ['kind'] });
+  const lost = metrics.counter({ name: 'redkit_lock_lost_total', help: 'Held leases lost (ran out, or an extension found them taken) before release, by kind.', labelNames: ['kind'] });
+  // Bound once per (kind, outcome): the acquire path pays two additions, no label lookup.
+  const bound = new Map<string, readonly [CounterSeries, HistogramSeries]>();
+  const series = (kind: string, outcome: string) => {
+    const key = `${kind}:${outcome}`;
+    let found = bound.get(key);
+    if (!found) bound.set(key, found = [acquisitions.labels({ kind, outcome }), wait.labels({ kind, outcome })] as const);
+    return found;
   };
   const { events } = metrics;
   return {
-    acquired(name: string, waitedMs: number): void {
-      series.acquired[0].inc();
-      series.acquired[1].observe(waitedMs / 1000);
-      if (events.wants.lockAcquired) events.emit('lockAcquired', { name, waitedMs });
+    acquired(kind: string, name: string, waitedMs: number, handoff: boolean): void {
+      const [count, seconds] = series(kind, 'acquired');
+      count.inc();
+      seconds.observe(waitedMs / 1000);
+      if (handoff) handoffs.inc({ kind });
+      if (events.wants.lockAcquired) events.emit('lockAcquired', { kind, name, waitedMs });
     },
-    refused(name: string, reason: 'busy' | 'timeout', waitedMs: number): void {
-      series[reason][0].inc();
-      series[reason][1].observe(waitedMs / 1000);
-      if (events.wants.lockRefused) events.emit('lockRefused', { name, reason, waitedMs });
+    refused(kind: string, name: string, reason: LockRefusal, waitedMs: number): void {
+      const [count, seconds] = series(kind, reason);
+      count.inc();
+      seconds.observe(waitedMs / 1000);
+      if (events.wants.lockRefused) events.emit('lockRefused', { kind, name, reason, waitedMs });
     },
-    handoff(): void {
-      handoffs.inc();
-    },
-    lost(name: string): void {
-      lost.inc();
-      if (events.wants.lockLost) events.emit('lockLost', { name });
+    lost(kind: string, name: string): void {
+      lost.inc({ kind });
+      if (events.wants.lockLost) events.emit('lockLost', { kind, name });
     },
   };
 }

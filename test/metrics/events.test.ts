@@ -16,11 +16,11 @@ test('listeners get the payload; wants follows on/off; a throwing listener is lo
     const off = kit.on('lockLost', (p) => seen.push(p));
     const offThrower = kit.on('lockLost', () => { throw new Error('listener bug'); });
     assert.equal(events.wants.lockLost, true);
-    events.emit('lockLost', { name: 'jobs' });
-    assert.deepEqual(seen, [{ name: 'jobs' }]);
+    events.emit('lockLost', { kind: 'lock', name: 'jobs' });
+    assert.deepEqual(seen, [{ kind: 'lock', name: 'jobs' }]);
     assert.equal(warnings.length, 1, 'the throwing listener was logged, the emit did not throw');
     off();
-    events.emit('lockLost', { name: 'jobs' });
+    events.emit('lockLost', { kind: 'lock', name: 'jobs' });
     assert.equal(seen.length, 1, 'removed listener is not called');
     assert.equal(events.wants.lockLost, true, 'still wanted: one listener left');
     offThrower();
