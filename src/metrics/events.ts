@@ -27,8 +27,8 @@ export interface RedkitEventMap {
   lockLost: { kind: string; name: string };
   /** This instance became leader of `role`. */
   elected: { role: string };
-  /** This instance stopped leading `role` (`resigned`, `lost`, or `degraded`: Redis went away). */
-  revoked: { role: string; reason: string };
+  /** This instance stopped leading `role`: `resigned` (resign or close), else lost, with `reason`. */
+  revoked: { role: string; resigned: boolean; reason: string };
   /** A rate-limit decision refused a request. */
   limited: { limiter: string; decidedBy: string; retryAfterMs: number };
   /** A queued job finished. */

@@ -133,7 +133,7 @@ export function lockMetrics(metrics: Metrics) {
 /** Leader election: elections and revocations per role (roles are code-defined), who leads now. */
 export function leaderMetrics(metrics: Metrics) {
   const elections = metrics.counter({ name: 'redkit_leader_elections_total', help: 'Times this instance became leader, per role.', labelNames: ['role'] });
-  const revocations = metrics.counter({ name: 'redkit_leader_revocations_total', help: 'Times this instance stopped leading, per role and reason.', labelNames: ['role', 'reason'] });
+  const revocations = metrics.counter({ name: 'redkit_leader_revocations_total', help: 'Times this instance stopped leading, per role and reason (resigned, lost).', labelNames: ['role', 'reason'] });
   const leading = metrics.gauge({ name: 'redkit_leader_leading', help: '1 while this instance leads the role.', labelNames: ['role'] });
   const { events } = metrics;
   return {
@@ -142,18 +142,13 @@ export function leaderMetrics(metrics: Metrics) {
       leading.set({ role }, 1);
       if (events.wants.elected) events.emit('elected', { role });
     },
-    revoked(role: string, reason: string): void {
-      revocations.inc({ role, reason: revocationReason(reason) });
+    /** `resigned`: an orderly resign or close; otherwise the lease was lost (`reason` says how). */
+    revoked(role: string, resigned: boolean, reason: string): void {
+      revocations.inc({ role, reason: resigned ? 'resigned' : 'lost' });
       leading.set({ role }, 0);
-      if (events.wants.revoked) events.emit('revoked', { role, reason });
+      if (events.wants.revoked) events.emit('revoked', { role, resigned, reason });
     },
   };
-}
-
-/** Revocation reasons are free text in places: fold them into a bounded set for the label. */
-function revocationReason(reason: string): string {
-  const known = ['resigned', 'lost', 'expired', 'degraded', 'closed'];
-  return known.find((r) => reason.includes(r)) ?? 'other';
 }
 
 /** Rate limits: decisions by outcome and by what decided (`redis`, `memory`, `local`, `policy`). */
