@@ -29,8 +29,8 @@ export interface RedkitEventMap {
   elected: { role: string };
   /** This instance stopped leading `role`: `resigned` (resign or close), else lost, with `reason`. */
   revoked: { role: string; resigned: boolean; reason: string };
-  /** A rate-limit decision refused a request. */
-  limited: { limiter: string; decidedBy: string; retryAfterMs: number };
+  /** A rate-limit decision refused a request; `key` is `<limiter name>:<key>`. */
+  limited: { key: string; decidedBy: string; retryAfterMs: number };
   /** A queued job finished. */
   job: { queue: string; outcome: 'completed' | 'failed' };
   /** A durable job record was created (`queued`) or updated to `status`. */

@@ -154,15 +154,16 @@ export function leaderMetrics(metrics: Metrics) {
 /** Rate limits: decisions by outcome and by what decided (`redis`, `memory`, `local`, `policy`). */
 export function rateLimitMetrics(metrics: Metrics) {
   const decisions = metrics.counter({ name: 'redkit_ratelimit_decisions_total', help: 'Rate-limit decisions, by outcome (allowed, limited) and by what decided them.', labelNames: ['outcome', 'decided_by'] });
-  const bound = new Map<string, { inc(): void }>();
+  // Bound per decider, [allowed, limited]: a decision pays one map read and one addition.
+  const bound = new Map<string, readonly [CounterSeries, CounterSeries]>();
   const { events } = metrics;
   return {
-    decided(limiter: string, allowed: boolean, decidedBy: string, retryAfterMs: number): void {
-      const key = `${allowed ? 'a' : 'l'}${decidedBy}`;
-      let series = bound.get(key);
-      if (!series) bound.set(key, series = decisions.labels({ outcome: allowed ? 'allowed' : 'limited', decided_by: decidedBy }));
-      series.inc();
-      if (!allowed && events.wants.limited) events.emit('limited', { limiter, decidedBy, retryAfterMs });
+    /** `key` is the limiter-prefixed key (`<limiter>:<key>`): for the event only, never a label. */
+    decided(key: string, allowed: boolean, decidedBy: string, retryAfterMs: number): void {
+      let series = bound.get(decidedBy);
+      if (!series) bound.set(decidedBy, series = [decisions.labels({ outcome: 'allowed', decided_by: decidedBy }), decisions.labels({ outcome: 'limited', decided_by: decidedBy })] as const);
+      series[allowed ? 0 : 1].inc();
+      if (!allowed && events.wants.limited) events.emit('limited', { key, decidedBy, retryAfterMs });
     },
   };
 }
