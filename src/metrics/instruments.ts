@@ -6,6 +6,9 @@
 import type { Metrics } from './index.js';
 import type { CounterSeries, HistogramSeries, Labels, Sample } from './registry.js';
 
+/** How long a queue-depth reading serves scrapes: Prometheus scrapes every 15–60 s, dashboards more often. */
+const QUEUE_DEPTH_CACHE_MS = 5000;
+
 /** Lock waits: from an immediate grant to a wait of seconds. */
 const WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -168,26 +171,37 @@ export function rateLimitMetrics(metrics: Metrics) {
   };
 }
 
-/** Queues: depth per state (read at scrape time through `counts`, cached) and jobs finished. */
-export function queueMetrics(metrics: Metrics, counts: () => Promise<Record<string, Record<string, number>>>) {
+/** Queues: depth per state (read at scrape time through `depths`, cached) and handler outcomes. */
+export function queueMetrics(metrics: Metrics, depths: () => Promise<Record<string, object>>) {
+  const read = cachedReading(depths, QUEUE_DEPTH_CACHE_MS);
   metrics.gauge({
     name: 'redkit_queue_jobs',
-    help: 'Jobs in each queue by state (BullMQ getJobCounts, cached for a few seconds).',
+    help: `Jobs in each queue by state (BullMQ getJobCounts: one script call per queue, cached ${QUEUE_DEPTH_CACHE_MS / 1000} s).`,
     labelNames: ['queue', 'state'],
     collect: async () => {
       const out: Sample[] = [];
-      for (const [queue, byState] of Object.entries(await counts())) {
-        for (const [state, value] of Object.entries(byState)) out.push({ labels: { queue, state } as Labels, value });
+      for (const [queue, counts] of Object.entries(await read())) {
+        for (const [state, value] of Object.entries(counts)) if (typeof value === 'number') out.push({ labels: { queue, state } as Labels, value });
       }
       return out;
     },
   });
-  const finished = metrics.counter({ name: 'redkit_queue_jobs_finished_total', help: 'Jobs this process ran to the end, per queue and outcome (completed, failed).', labelNames: ['queue', 'outcome'] });
+  const runs = metrics.counter({ name: 'redkit_queue_jobs_processed_total', help: 'Job attempts this process ran, per queue and outcome (completed, failed: a failed attempt may be retried).', labelNames: ['queue', 'outcome'] });
   const { events } = metrics;
   return {
-    finished(queue: string, outcome: 'completed' | 'failed'): void {
-      finished.inc({ queue, outcome });
-      if (events.wants.job) events.emit('job', { queue, outcome });
+    /** Wraps a worker's handler so that each attempt's outcome is counted (and emitted as `job`). */
+    counted<A extends unknown[], R>(queue: string, handler: (...args: A) => R | Promise<R>): (...args: A) => Promise<R> {
+      const completed = runs.labels({ queue, outcome: 'completed' });
+      const failed = runs.labels({ queue, outcome: 'failed' });
+      return (...args: A) => Promise.resolve().then(() => handler(...args)).then((result) => {
+        completed.inc();
+        if (events.wants.job) events.emit('job', { queue, outcome: 'completed' });
+        return result;
+      }, (err: unknown) => {
+        failed.inc();
+        if (events.wants.job) events.emit('job', { queue, outcome: 'failed' });
+        throw err;
+      });
     },
   };
 }
