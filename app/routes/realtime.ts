@@ -25,14 +25,14 @@ function numberFrom(env: Record<string, string | undefined>, name: string): numb
 /**
  * Realtime for the reference server: the WebSocket gateway on `/ws` (attached to the HTTP
  * server's 'upgrade' event), the live page at `/`, and `/api/realtime` for its numbers.
- * Env: PRESENCE_HEARTBEAT_TTL_MS, DEBUG_PRESENCE, WS_ALLOWED_ORIGINS (comma-separated),
+ * Env: PRESENCE_HEARTBEAT_TTL_MS, REACTIONS_IDLE_TTL_MS, DEBUG_PRESENCE, WS_ALLOWED_ORIGINS (comma-separated),
  * WS_RATE_PER_SECOND, WS_RATE_BURST, WS_PING_INTERVAL_MS; reactions also obey RATE_LIMIT_WS per member.
  */
 export const realtimeRoutes: RouteModule = (app, ctx) => {
   const { kit, settings } = ctx;
   const env = settings.env;
   const debug = env.DEBUG_PRESENCE === '1' || env.DEBUG_PRESENCE === 'true';
-  kit.realtime.configure({ heartbeatTtlMs: numberFrom(env, 'PRESENCE_HEARTBEAT_TTL_MS'), debug });
+  kit.realtime.configure({ heartbeatTtlMs: numberFrom(env, 'PRESENCE_HEARTBEAT_TTL_MS'), reactionsIdleTtlMs: numberFrom(env, 'REACTIONS_IDLE_TTL_MS'), debug });
   const options: GatewayOptions = {
     allowedOrigins: env.WS_ALLOWED_ORIGINS ? env.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : null,
     ratePerSecond: numberFrom(env, 'WS_RATE_PER_SECOND'),
@@ -43,7 +43,9 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
     debug,
   };
   const gateway = createGateway(kit, options).attach(app.server);
-  app.addHook('onClose', async () => { await gateway.close(); });
+  // preClose, not onClose: Fastify's close() waits for every open socket before onClose hooks
+  // run, so open WebSockets would hold a deploy until the force-exit timer (issue 13, item 3).
+  app.addHook('preClose', async () => { await gateway.close(); });
 
   const sendAsset = async (name: string, reply: import('fastify').FastifyReply) => {
     const body = await readFile(new URL(name, PUBLIC));

@@ -94,7 +94,7 @@ export class RateLimitService {
       },
       (err: unknown) => {
         // Connection trouble is logged by the connection; a refusal by a live Redis only here.
-        if (!(err instanceof RedisUnavailableError)) this.#refused(err, onRedisDown);
+        if (isRefusal(err)) this.#refused(err, onRedisDown);
         return this.#fallback(key, policy, cost, peek, onRedisDown, expectedInstances).then((r) => this.#decided(r, key, peek));
       },
     );
@@ -187,8 +187,15 @@ const REFUSAL_HINTS: Record<string, string> = {
   MASTERDOWN: 'the replica lost its primary: point REDIS_URL at the primary',
 };
 
+/** A live Redis refused the call (reply errors mapped by the connection, or raw ones): not an outage. */
+function isRefusal(err: unknown): boolean {
+  if (err instanceof RedisUnavailableError) return err.reason in REFUSAL_HINTS;
+  return true;
+}
+
 /** The error code of a Redis reply error (`OOM`, `NOPERM`, …), or the error's code / name. */
 function replyCode(err: unknown): string {
+  if (err instanceof RedisUnavailableError && err.reason in REFUSAL_HINTS) return err.reason;
   const e = err as { message?: unknown; code?: unknown; name?: unknown } | undefined;
   const first = /^([A-Z][A-Z_]+)\b/.exec(String(e?.message ?? ''))?.[1];
   if (first) return first;

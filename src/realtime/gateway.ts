@@ -5,7 +5,8 @@ import * as wsModule from 'ws';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { RedkitContext } from '../context.js';
 import { RedkitError } from '../errors.js';
-import { parseClientMessage, TokenBucket, type ClientMessage, type ErrorFrame, type ProtocolErrorCode } from './protocol.js';
+import { FairQueue, FloodGuard } from './flood.js';
+import { parseClientMessage, type ClientMessage, type ErrorFrame, type ProtocolErrorCode } from './protocol.js';
 import type { PresenceJoinedEvent, PresenceLeftEvent } from './presence.js';
 import type { ReactionCountsEvent, ReactionEvent } from './reactions.js';
 import type { Realtime } from './realtime.js';
@@ -26,8 +27,16 @@ export interface GatewayOptions {
    * many connections and instances one member uses. Refused reactions get `E_RATE_LIMITED`.
    */
   reactionLimiter?: { consume(key: string): Promise<{ allowed: boolean; retryAfterMs: number }> };
-  /** Rejected (rate-limited) messages after which the connection is closed with 1008. Default 100. */
+  /**
+   * A connection over its rate limit is closed with 1008 once it has stayed over it for
+   * `floodGraceMs` (default 1000) or had `floodCloseAfter` (default 100) messages rejected, without
+   * pausing long enough for its burst to refill in between.
+   */
   floodCloseAfter?: number;
+  /** See `floodCloseAfter`. Default 1000 ms. */
+  floodGraceMs?: number;
+  /** Most incoming messages handled per event-loop turn across all connections (round-robin). Default 64. */
+  messagesPerTurn?: number;
   /** Allowed `Origin` headers (exact, e.g. `https://app.example.com`); others are closed with 1008. Default: any. */
   allowedOrigins?: string[] | null;
   /** Reactions clients may send. Default 👍 ❤️ 😂 🎉 😮 🔥. */
@@ -86,8 +95,7 @@ interface Conn {
   identity: GatewayIdentity | null;
   /** Rooms joined, and whether the snapshot was sent (only then do diffs flow). */
   rooms: Map<string, { ready: boolean }>;
-  bucket: TokenBucket;
-  rejectedInRow: number;
+  flood: FloodGuard;
   received: number;
   rejected: number;
   alive: boolean;
@@ -118,6 +126,8 @@ export class RealtimeGateway {
   readonly #reactionLimiter: GatewayOptions['reactionLimiter'];
   readonly #burst: number;
   readonly #floodCloseAfter: number;
+  readonly #floodGraceMs: number;
+  readonly #inbox: FairQueue<Conn, { data: RawData; isBinary: boolean }>;
   readonly #origins: Set<string> | null;
   readonly #reactions: Set<string>;
   readonly #maxRooms: number;
@@ -138,6 +148,8 @@ export class RealtimeGateway {
     this.#reactionLimiter = options.reactionLimiter;
     this.#burst = options.rateBurst ?? 40;
     this.#floodCloseAfter = options.floodCloseAfter ?? 100;
+    this.#floodGraceMs = options.floodGraceMs ?? 1000;
+    this.#inbox = new FairQueue(options.messagesPerTurn ?? 64, (conn, m) => this.#onMessage(conn, m.data, m.isBinary));
     this.#origins = options.allowedOrigins?.length ? new Set(options.allowedOrigins) : null;
     this.#reactions = new Set(options.reactions ?? DEFAULT_REACTIONS);
     this.#maxRooms = options.maxRoomsPerConnection ?? 8;
@@ -252,16 +264,32 @@ export class RealtimeGateway {
     }));
   }
 
-  /** Closes every connection (1001, going away), leaving their rooms, and stops listening. Idempotent. */
-  async close(): Promise<void> {
+  /**
+   * Closes every connection (1001, going away), withdraws their presence at once, and stops
+   * listening. A client that does not answer the close frame within `closeTimeoutMs` (default
+   * 500) is terminated, so a deploy never waits on a silent peer. Idempotent.
+   */
+  async close(closeTimeoutMs = 500): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ping);
-    const pending = [...this.#conns].map((conn) => {
-      conn.ws.close(1001, 'server shutting down');
-      return this.#drop(conn);
-    });
-    await Promise.all(pending);
+    const conns = [...this.#conns];
+    for (const conn of conns) conn.ws.close(1001, 'server shutting down');
+    // Withdraw first: the others must see the leave now, not after this instance's heartbeat expires.
+    await Promise.all(conns.map((conn) => this.#drop(conn)));
+    // ws keeps the socket open until the peer answers the close frame (or 30 s); the HTTP
+    // server's close() waits for every socket, so wait briefly and then cut the silent ones.
+    const open = conns.filter((c) => c.ws.readyState !== c.ws.CLOSED);
+    if (open.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(open.map((c) => new Promise<void>((resolve) => { if (c.ws.readyState === c.ws.CLOSED) resolve(); else c.ws.once('close', () => resolve()); }))),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, closeTimeoutMs); }),
+      ]);
+      clearTimeout(timer);
+      for (const c of open) if (c.ws.readyState !== c.ws.CLOSED) c.ws.terminate();
+    }
+    this.#inbox.clear();
     for (const fn of this.#cleanups) fn();
     for (const room of this.#rooms.values()) for (const unwatch of await room.unwatch.catch(() => [])) unwatch();
     this.#rooms.clear();
@@ -284,8 +312,7 @@ export class RealtimeGateway {
       memberId: identity?.id ?? null,
       identity,
       rooms: new Map(),
-      bucket: new TokenBucket(this.#rate, this.#burst),
-      rejectedInRow: 0,
+      flood: new FloodGuard(this.#rate, this.#burst, this.#floodGraceMs, this.#floodCloseAfter),
       received: 0,
       rejected: 0,
       alive: true,
@@ -319,28 +346,36 @@ export class RealtimeGateway {
     });
   }
 
+  /** Rate check on arrival (cheap, so a flood costs little); parsing waits for the connection's turn. */
   #onFrame(conn: Conn, data: RawData, isBinary: boolean): void {
     if (this.#conns.has(conn) === false) return;
     conn.received++;
     this.#received++;
-    if (!conn.bucket.take()) {
+    const verdict = conn.flood.check();
+    if (verdict !== 'accept') {
       conn.rejected++;
       this.#rejected++;
-      if (++conn.rejectedInRow >= this.#floodCloseAfter) {
+      if (verdict === 'close') {
         this.#closedForAbuse++;
         this.#log({ connection: conn.id }, 'flood: closing with 1008');
         conn.ws.close(1008, 'rate limit exceeded');
+        // Frames still arriving during the close handshake are ignored from now on.
+        void this.#drop(conn);
         return;
       }
       // One error frame per second at most: answering every flooded frame would amplify the flood.
       const now = performance.now();
       if (now - conn.lastRateError >= 1000) {
         conn.lastRateError = now;
-        this.#error(conn, 'E_RATE_LIMITED', `too many messages: at most ${this.#rate}/s (burst ${this.#burst}); the connection is closed after ${this.#floodCloseAfter} rejected in a row`);
+        this.#error(conn, 'E_RATE_LIMITED', `too many messages: at most ${this.#rate}/s (burst ${this.#burst}); a connection that stays over the limit for ${this.#floodGraceMs} ms is closed`);
       }
       return;
     }
-    conn.rejectedInRow = 0;
+    this.#inbox.push(conn, { data, isBinary });
+  }
+
+  #onMessage(conn: Conn, data: RawData, isBinary: boolean): void {
+    if (!this.#conns.has(conn)) return;
     if (isBinary) {
       conn.rejected++;
       this.#rejected++;
@@ -449,6 +484,7 @@ export class RealtimeGateway {
   /** Forgets a closed connection: leaves its rooms after whatever it was doing finished. */
   #drop(conn: Conn): Promise<void> {
     if (!this.#conns.delete(conn)) return conn.queue;
+    this.#inbox.drop(conn);
     conn.queue = conn.queue.then(async () => {
       for (const room of [...conn.rooms.keys()]) {
         await this.#leaveRoom(conn, room).catch((err) => this.#host.logger.warn({ connection: conn.id, room, err: String((err as Error)?.message ?? err) }, '[realtime] leave on close failed'));

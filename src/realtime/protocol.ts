@@ -88,6 +88,11 @@ export class TokenBucket {
     this.#last = now;
   }
 
+  /** Tokens left after the last `take` (fractional). */
+  get tokens(): number {
+    return this.#tokens;
+  }
+
   /** Takes one token; false when empty. */
   take(now = performance.now()): boolean {
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#perSecond);

@@ -26,6 +26,12 @@ export interface ReactionsEventMap {
   counts: [ReactionCountsEvent];
 }
 
+/**
+ * How long a room's counts live in Redis without a reaction and without any instance watching
+ * the room (i.e. nobody in it): 1 hour. Set with `realtime.configure({ reactionsIdleTtlMs })`.
+ */
+export const DEFAULT_REACTIONS_IDLE_TTL_MS = 3_600_000;
+
 /** Most distinct reactions one room may hold (bounds memory against clients inventing reactions). */
 export const MAX_REACTIONS_PER_ROOM = 64;
 

@@ -14,6 +14,11 @@ import { RedisReactions } from './redis-reactions.js';
 export interface RealtimeOptions extends PresenceOptions {
   /** Log every join, leave, reap and resync at info level (the seed's `DEBUG_PRESENCE=1`). Default false. */
   debug?: boolean;
+  /**
+   * How long a room's reaction counts stay in Redis once nobody reacts in it and no instance
+   * watches it (nobody is in it). Default 3600000 (1 hour); 1000 to 30 days.
+   */
+  reactionsIdleTtlMs?: number;
 }
 
 /**
@@ -35,7 +40,7 @@ export class Realtime {
 
   /** Changes options before first use (e.g. a shorter heartbeat in tests). @throws InvalidArgumentError once presence exists. */
   configure(options: RealtimeOptions): this {
-    if (this.#presence) throw new InvalidArgumentError('options', 'realtime options must be set before presence is first used (call kit.realtime.configure() at startup)');
+    if (this.#presence || this.#reactions) throw new InvalidArgumentError('options', 'realtime options must be set before presence or reactions are first used (call kit.realtime.configure() at startup)');
     this.#options = validate({ ...this.#options, ...options });
     return this;
   }
@@ -67,7 +72,7 @@ export class Realtime {
   /** Reaction counters per room across instances. */
   get reactions(): Reactions {
     this.#assertOpen();
-    this.#reactions ??= this.standalone ? new MemoryReactions(this.#ctx.instanceId) : new RedisReactions(this.#ctx, this.bus as RedisBus);
+    this.#reactions ??= this.standalone ? new MemoryReactions(this.#ctx.instanceId) : new RedisReactions(this.#ctx, this.bus as RedisBus, { idleTtlMs: this.#options.reactionsIdleTtlMs });
     return this.#reactions;
   }
 
@@ -91,6 +96,10 @@ function validate(options: RealtimeOptions): RealtimeOptions {
     if (value !== undefined && (!Number.isInteger(value) || value < 50 || value > 3_600_000)) {
       throw new InvalidArgumentError(name, `${name} must be a whole number of milliseconds from 50 to 3600000 (got ${String(value)})`);
     }
+  }
+  const idle = options.reactionsIdleTtlMs;
+  if (idle !== undefined && (!Number.isInteger(idle) || idle < 1000 || idle > 30 * 86_400_000)) {
+    throw new InvalidArgumentError('reactionsIdleTtlMs', `reactionsIdleTtlMs must be a whole number of milliseconds from 1000 to 2592000000 (got ${String(idle)})`);
   }
   if (options.heartbeatTtlMs !== undefined && options.heartbeatIntervalMs !== undefined && options.heartbeatIntervalMs >= options.heartbeatTtlMs) {
     throw new InvalidArgumentError('heartbeatIntervalMs', 'heartbeatIntervalMs must be shorter than heartbeatTtlMs, or a live instance would look dead');

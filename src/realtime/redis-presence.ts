@@ -70,8 +70,13 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   #metaKey(room: string) { return this.#ctx.keys.tagged('realtime', room, 'meta'); }
   #instKey(room: string, instanceId: string) { return this.#ctx.keys.tagged('realtime', room, 'inst', instanceId); }
   #instancesKey() { return this.#ctx.keys.key('realtime', 'instances'); }
+  /** Rooms an instance holds members in, for reaping it: pruned on its last leave, expires 3 heartbeat TTLs after its last beat. */
   #instanceRoomsKey(instanceId: string) { return this.#ctx.keys.key('realtime', 'instance', instanceId, 'rooms'); }
-  #roomsKey() { return this.#ctx.keys.key('realtime', 'rooms'); }
+  /**
+   * Zset room → deadline (ms): rooms some live instance holds members in. Every heartbeat renews
+   * the holder's rooms and drops the expired ones, so it is bounded by the occupied rooms.
+   */
+  #roomsKey() { return this.#ctx.keys.key('realtime', 'active-rooms'); }
 
   // ---- public API -------------------------------------------------------------------------
 
@@ -99,7 +104,9 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     if (this.#local.remove(room, memberId) !== true) return;
     this.#log('info', { room, memberId }, 'local leave');
     try {
-      for (const id of await this.#withdraw(room, this.#ctx.instanceId, memberId)) this.#applyLeft(room, id, this.#ctx.instanceId);
+      const gone = await this.#withdraw(room, this.#ctx.instanceId, memberId);
+      for (const id of gone) this.#applyLeft(room, id, this.#ctx.instanceId);
+      await this.#forgetRoom(room, gone.length > 0);
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
       this.#pendingLeaves.add(`${room}\0${memberId}`);
@@ -125,11 +132,11 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     if (!this.#ctx.connection.isReady) return fallback();
     try {
       return await this.#ctx.connection.run(async (client) => {
-        const all = await client.smembers(this.#roomsKey());
+        const all = await client.zrangebyscore(this.#roomsKey(), Date.now(), '+inf');
         const sizes = await Promise.all(all.map((room) => client.hlen(this.#membersKey(room))));
         const empty = all.filter((_, i) => sizes[i] === 0);
         // Forget empty rooms lazily; a join racing with this re-adds its room right after.
-        if (empty.length > 0) await client.srem(this.#roomsKey(), ...empty);
+        if (empty.length > 0) await client.zrem(this.#roomsKey(), ...empty);
         return all.filter((_, i) => sizes[i]! > 0).sort();
       });
     } catch (err) {
@@ -199,9 +206,10 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     if (!this.#beating) await this.#heartbeat();
     return this.#ctx.connection.run(async (client) => {
       const c = await scripted(client);
-      const [, , result] = await Promise.all([
-        client.sadd(this.#roomsKey(), room),
+      const [, , , result] = await Promise.all([
+        client.zadd(this.#roomsKey(), Date.now() + this.#ttlMs, room),
         client.sadd(this.#instanceRoomsKey(this.#ctx.instanceId), room),
+        client.pexpire(this.#instanceRoomsKey(this.#ctx.instanceId), 3 * this.#ttlMs),
         c.redkitPresenceJoinV1(this.#membersKey(room), this.#metaKey(room), this.#instKey(room, this.#ctx.instanceId), memberId, metaJson, this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now()),
       ]);
       return Number(result);
@@ -213,6 +221,22 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     return this.#ctx.connection.run(async (client) => {
       const result = await (await scripted(client)).redkitPresenceLeaveV1(this.#membersKey(room), this.#metaKey(room), this.#instKey(room, instanceId), this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now(), memberId);
       return (result as string[]) ?? [];
+    });
+  }
+
+  /**
+   * After a leave: drops the room from this instance's rooms when it holds nobody there any more,
+   * and from the active rooms when the room emptied. A join racing with this (here or elsewhere)
+   * is put back by its holder's next heartbeat at the latest.
+   */
+  async #forgetRoom(room: string, someoneLeft: boolean): Promise<void> {
+    if (this.#local.rooms().includes(room)) return;
+    await this.#ctx.connection.run(async (client) => {
+      const [, size] = await Promise.all([
+        client.srem(this.#instanceRoomsKey(this.#ctx.instanceId), room),
+        someoneLeft ? client.hlen(this.#membersKey(room)) : Promise.resolve(1),
+      ]);
+      if (size === 0) await client.zrem(this.#roomsKey(), room);
     });
   }
 
@@ -230,9 +254,27 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
 
   async #tick(): Promise<void> {
     const state = await this.#heartbeat();
+    await this.#renewRooms();
     // Expired (we were stalled or partitioned, and may have been reaped) or forgotten (Redis restarted empty).
     if (state !== 1 && [...this.#local.entries()].length > 0) return this.#scheduleRecover(state === 0 ? 'heartbeat expired' : 'heartbeat unknown');
     for (const room of this.#views.keys()) this.#reconcile(room, await this.#snapshot(room));
+  }
+
+  /** Renews this instance's rooms in the active-rooms zset and its own rooms set; drops expired rooms. */
+  async #renewRooms(): Promise<void> {
+    const rooms = this.#local.rooms();
+    const deadline = Date.now() + this.#ttlMs;
+    await this.#ctx.connection.run(async (client) => {
+      const work: Array<Promise<unknown>> = [client.zremrangebyscore(this.#roomsKey(), '-inf', Date.now())];
+      // Chunked: one command per 500 rooms keeps each argument list small.
+      for (let i = 0; i < rooms.length; i += 500) {
+        const chunk = rooms.slice(i, i + 500);
+        work.push(client.zadd(this.#roomsKey(), ...chunk.flatMap((room) => [deadline, room])));
+        work.push(client.sadd(this.#instanceRoomsKey(this.#ctx.instanceId), ...chunk));
+      }
+      if (rooms.length > 0) work.push(client.pexpire(this.#instanceRoomsKey(this.#ctx.instanceId), 3 * this.#ttlMs));
+      await Promise.all(work);
+    });
   }
 
   async #reap(): Promise<void> {
@@ -281,7 +323,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     for (const key of [...this.#pendingLeaves]) {
       const [room, id] = key.split('\0') as [string, string];
       this.#pendingLeaves.delete(key);
-      if (!this.#local.has(room, id)) await this.#withdraw(room, this.#ctx.instanceId, id);
+      if (!this.#local.has(room, id)) await this.#forgetRoom(room, (await this.#withdraw(room, this.#ctx.instanceId, id)).length > 0);
     }
     await Promise.all([...this.#local.entries()].map(async ({ room, id, metaJson }) => {
       await this.#announce(room, id, metaJson);

@@ -1,64 +1,84 @@
 import { EventEmitter } from 'node:events';
 import type { RedkitContext } from '../context.js';
-import { RedisUnavailableError } from '../errors.js';
+import { RedisUnavailableError, RedkitError } from '../errors.js';
 import type { BusMessage } from './bus.js';
 import { assertMemberId, assertRoom } from './presence.js';
-import { assertReaction, MAX_REACTIONS_PER_ROOM, tooManyReactions, type ReactionCounts, type Reactions, type ReactionsEventMap } from './reactions.js';
+import { assertReaction, DEFAULT_REACTIONS_IDLE_TTL_MS, MAX_REACTIONS_PER_ROOM, tooManyReactions, type ReactionCounts, type Reactions, type ReactionsEventMap } from './reactions.js';
 import type { RedisBus } from './redis-bus.js';
 import { scripted } from './scripts.js';
 
 /** The bus channel reaction events travel on (seed 004's `reactions:events`). */
 export const REACTIONS_CHANNEL = 'reactions:events';
 
+/** How long after a resync the watched rooms are read once more (see `#recover`). */
+const SETTLE_MS = 250;
+
 type ReactionWire = { type: 'reaction'; room: string; reaction: string; count: number; by: string };
 
 /**
- * Reactions over Redis: one hash per room (`<room>:reactions`, under the room's hash tag),
- * incremented and published by one script. Degraded, reactions are counted locally and the
- * deltas are added to Redis on recovery; watched rooms are then re-read from Redis.
+ * Reactions over Redis: per room (under the room's hash tag) `reactions` (reaction → count) and
+ * `reactions:by` (instance + reaction → that instance's contribution), both expiring after
+ * `idleTtlMs` without a reaction or a watcher. Each instance also remembers its own totals per
+ * room; after every reconnect it re-asserts them with an idempotent script, so a Redis that
+ * restarted empty gets every live instance's reactions back once, and reactions counted while
+ * degraded are added exactly once.
  */
 export class RedisReactions extends EventEmitter<ReactionsEventMap> implements Reactions {
   readonly #ctx: RedkitContext;
   readonly #bus: RedisBus;
+  readonly #idleTtlMs: number;
   readonly #views = new Map<string, { refs: number; counts: Map<string, number> }>();
-  /** Local reactions that could not reach Redis: room → reaction → delta. */
-  readonly #pending = new Map<string, Map<string, number>>();
+  /** This instance's own totals: room → reaction → count (bounded: forgotten once the room's key is gone). */
+  readonly #mine = new Map<string, Map<string, number>>();
   readonly #subscribed: Promise<() => Promise<void>>;
   readonly #removeResync: () => void;
-  readonly #onConnected = () => this.#scheduleRecover();
+  readonly #timer: NodeJS.Timeout;
+  /** Bumped on every 'connected': a sweep only trusts a reply from a connection already re-asserted. */
+  #generation = 0;
+  #assertedGeneration = 0;
+  readonly #onConnected = () => { this.#generation++; this.#scheduleRecover(); };
   #recovering: Promise<void> | null = null;
+  #settle: NodeJS.Timeout | undefined;
   #again = false;
   #closed = false;
 
-  constructor(ctx: RedkitContext, bus: RedisBus) {
+  constructor(ctx: RedkitContext, bus: RedisBus, options: { idleTtlMs?: number } = {}) {
     super();
     this.#ctx = ctx;
     this.#bus = bus;
+    this.#idleTtlMs = options.idleTtlMs ?? DEFAULT_REACTIONS_IDLE_TTL_MS;
     this.#subscribed = bus.subscribe<ReactionWire>(REACTIONS_CHANNEL, (m) => this.#receive(m));
     this.#subscribed.catch(() => undefined);
     this.#removeResync = bus.onResync(() => this.#scheduleRecover());
     ctx.connection.on('connected', this.#onConnected);
+    // A third of the idle TTL: a watched room's TTL is renewed twice before it could lapse.
+    this.#timer = setInterval(() => {
+      if (this.#ctx.connection.isReady && !this.#recovering) this.#maintain().catch((err) => this.#ctx.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] reactions upkeep failed; retried'));
+    }, Math.max(50, Math.min(60_000, Math.floor(this.#idleTtlMs / 3))));
+    this.#timer.unref();
   }
 
   #key(room: string) { return this.#ctx.keys.tagged('realtime', room, 'reactions'); }
+  #byKey(room: string) { return this.#ctx.keys.tagged('realtime', room, 'reactions', 'by'); }
 
   async react(room: string, reaction: string, by = ''): Promise<number> {
     assertRoom(room);
     assertReaction(reaction);
     if (by !== '') assertMemberId(by);
+    const known = this.#views.get(room)?.counts;
+    if (!this.#ctx.connection.isReady && known && !known.has(reaction) && known.size >= MAX_REACTIONS_PER_ROOM) throw tooManyReactions(room);
+    // Counted as ours before the call: if the call reached Redis but its answer was lost, the
+    // re-assert finds it already there and adds nothing.
+    this.#count(room, reaction, 1);
     try {
-      const count = await this.#add(room, reaction, 1, by);
+      const count = await this.#add(room, reaction, by);
       this.#apply(room, reaction, count, by, this.#ctx.instanceId);
       return count;
     } catch (err) {
+      if (err instanceof RedkitError && err.code === 'E_INVALID_ARGUMENT') this.#count(room, reaction, -1);
       if (!(err instanceof RedisUnavailableError)) throw err;
     }
-    // Degraded: count here, send the delta to Redis on recovery.
-    const known = this.#views.get(room)?.counts;
-    if (known && !known.has(reaction) && known.size >= MAX_REACTIONS_PER_ROOM) throw tooManyReactions(room);
-    let pending = this.#pending.get(room);
-    if (!pending) this.#pending.set(room, (pending = new Map()));
-    pending.set(reaction, (pending.get(reaction) ?? 0) + 1);
+    // Degraded: count here; the re-assert on recovery sends it to Redis.
     const count = (known?.get(reaction) ?? 0) + 1;
     this.#apply(room, reaction, count, by, this.#ctx.instanceId);
     return count;
@@ -107,15 +127,32 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#timer);
+    clearTimeout(this.#settle);
     this.#ctx.connection.off('connected', this.#onConnected);
     this.#removeResync();
+    if (this.#ctx.connection.isReady) {
+      // Our contributions stay in the counts; only the record of who made them goes.
+      await Promise.all([...this.#mine].map(([room, counts]) => this.#ctx.connection.run((client) => client.hdel(this.#byKey(room), ...[...counts.keys()].map((r) => `${this.#ctx.instanceId}\0${r}`))))).catch(() => undefined);
+    }
     await (await this.#subscribed.catch(() => async () => {}))().catch(() => undefined);
     this.#views.clear();
+    this.#mine.clear();
     this.removeAllListeners();
   }
 
-  async #add(room: string, reaction: string, delta: number, by: string): Promise<number> {
-    const result = await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitReactionsAddV1(this.#key(room), reaction, delta, this.#bus.redisChannel(REACTIONS_CHANNEL), this.#ctx.instanceId, room, Date.now(), by, MAX_REACTIONS_PER_ROOM));
+  #count(room: string, reaction: string, delta: number): number {
+    let counts = this.#mine.get(room);
+    if (!counts) this.#mine.set(room, (counts = new Map()));
+    const n = (counts.get(reaction) ?? 0) + delta;
+    if (n > 0) counts.set(reaction, n);
+    else counts.delete(reaction);
+    if (counts.size === 0) this.#mine.delete(room);
+    return n;
+  }
+
+  async #add(room: string, reaction: string, by: string): Promise<number> {
+    const result = await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitReactionsAddV2(this.#key(room), this.#byKey(room), reaction, 1, this.#bus.redisChannel(REACTIONS_CHANNEL), this.#ctx.instanceId, room, Date.now(), by, MAX_REACTIONS_PER_ROOM, this.#idleTtlMs));
     const count = Number(result);
     if (count < 0) throw tooManyReactions(room);
     return count;
@@ -133,7 +170,13 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   }
 
   #apply(room: string, reaction: string, count: number, by: string, from: string): void {
-    this.#views.get(room)?.counts.set(reaction, count);
+    const counts = this.#views.get(room)?.counts;
+    // Script replies and other instances' messages arrive on two connections, so an older count
+    // can come after a newer one; counts only grow between resyncs (which use #replace).
+    if (counts) {
+      if ((counts.get(reaction) ?? 0) >= count) return;
+      counts.set(reaction, count);
+    }
     this.emit('reaction', { room, reaction, count, by, from });
   }
 
@@ -144,6 +187,27 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
     const same = view.counts.size === counts.size && [...counts].every(([r, n]) => view.counts.get(r) === n);
     view.counts = counts;
     if (!same && emit) this.emit('counts', { room, counts: Object.fromEntries(counts) });
+  }
+
+  /**
+   * Keeps watched rooms' counts alive (a room with people in it never expires), and forgets our
+   * totals for rooms whose counts expired, so this instance's memory is bounded like Redis's.
+   */
+  async #maintain(): Promise<void> {
+    const generation = this.#generation;
+    if (generation !== this.#assertedGeneration) return;
+    const watched = [...this.#views.keys()];
+    const idle = [...this.#mine.keys()].filter((room) => !this.#views.has(room));
+    if (watched.length === 0 && idle.length === 0) return;
+    await this.#ctx.connection.run(async (client) => {
+      const [, exists] = await Promise.all([
+        Promise.all(watched.map((room) => Promise.all([client.pexpire(this.#key(room), this.#idleTtlMs), client.pexpire(this.#byKey(room), this.#idleTtlMs)]))),
+        Promise.all(idle.map((room) => client.exists(this.#key(room)))),
+      ]);
+      // A reply from a connection not yet re-asserted (Redis restarted meanwhile) proves nothing.
+      if (generation !== this.#generation || generation !== this.#assertedGeneration) return;
+      idle.forEach((room, i) => { if (exists[i] === 0 && !this.#views.has(room)) this.#mine.delete(room); });
+    });
   }
 
   #scheduleRecover(): void {
@@ -163,24 +227,24 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
       });
   }
 
-  /** Sends the deltas counted while degraded, then re-reads every watched room. */
+  /** Re-asserts this instance's totals in every room it reacted in, then re-reads every watched room. */
   async #recover(): Promise<void> {
     if (!this.#ctx.connection.isReady) return;
-    for (const [room, deltas] of [...this.#pending]) {
-      for (const [reaction, delta] of [...deltas]) {
-        deltas.delete(reaction);
-        try {
-          await this.#add(room, reaction, delta, '');
-        } catch (err) {
-          if (err instanceof RedisUnavailableError) {
-            deltas.set(reaction, (deltas.get(reaction) ?? 0) + delta);
-            throw err;
-          }
-          // Too many kinds now: the delta cannot be stored; dropping it is the only way forward.
-        }
-      }
-      if (deltas.size === 0) this.#pending.delete(room);
-    }
+    const generation = this.#generation;
+    const channel = this.#bus.redisChannel(REACTIONS_CHANNEL);
+    await this.#ctx.connection.run(async (client) => {
+      const c = await scripted(client);
+      await Promise.all([...this.#mine].map(([room, counts]) => c.redkitReactionsAssertV1(this.#key(room), this.#byKey(room), channel, this.#ctx.instanceId, room, Date.now(), MAX_REACTIONS_PER_ROOM, this.#idleTtlMs, ...[...counts].flat())));
+    });
     for (const room of this.#views.keys()) this.#replace(room, await this.#read(room));
+    this.#assertedGeneration = generation;
+    // Resync handlers run when the subscriber is ready, before its SUBSCRIBE has reached Redis: an
+    // instance that re-asserts in that gap publishes into the void. One more read closes it.
+    clearTimeout(this.#settle);
+    this.#settle = setTimeout(() => {
+      if (!this.#ctx.connection.isReady || this.#closed) return;
+      void Promise.all([...this.#views.keys()].map(async (room) => this.#replace(room, await this.#read(room)))).catch(() => undefined);
+    }, SETTLE_MS);
+    this.#settle.unref();
   }
 }

@@ -7,7 +7,8 @@ const SCRIPTS = {
   redkitPresenceLeaveV1: 'presence-leave-3.lua',
   redkitPresenceHeartbeatV1: 'presence-heartbeat-1.lua',
   redkitPresenceExpiredV1: 'presence-expired-1.lua',
-  redkitReactionsAddV1: 'reactions-add-1.lua',
+  redkitReactionsAddV2: 'reactions-add-2.lua',
+  redkitReactionsAssertV1: 'reactions-assert-2.lua',
 } as const;
 
 /** Versioned command names; bump the suffix whenever a script changes meaning. */
