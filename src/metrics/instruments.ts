@@ -218,17 +218,40 @@ export function jobMetrics(metrics: Metrics) {
   };
 }
 
-/** Realtime: presence members and rooms, gateway connections (read at scrape time), closes by code. */
-export function realtimeMetrics(metrics: Metrics, read: { presence(): { rooms: number; members: number } | null; connections(): number | null }) {
-  metrics.gauge({ name: 'redkit_presence_rooms', help: 'Rooms with members connected to this instance.', collect: () => { const p = read.presence(); return p ? p.rooms : []; } });
-  metrics.gauge({ name: 'redkit_presence_members', help: 'Members connected to this instance.', collect: () => { const p = read.presence(); return p ? p.members : []; } });
-  metrics.gauge({ name: 'redkit_gateway_connections', help: 'Open WebSocket connections of this instance\'s gateway.', collect: () => read.connections() ?? [] });
-  const closes = metrics.counter({ name: 'redkit_gateway_closes_total', help: 'WebSocket connections closed, by close code (standard codes and redkit\'s own; others as "other").', labelNames: ['code'] });
+/** Realtime presence: rooms and members of this instance, read at scrape time (absent until presence is used). */
+export function presenceMetrics(metrics: Metrics, stats: () => { localRooms: number; localMembers: number; localConnections: number } | null): void {
+  const read = (field: 'localRooms' | 'localMembers' | 'localConnections') => () => stats()?.[field] ?? [];
+  metrics.gauge({ name: 'redkit_presence_rooms', help: 'Rooms with at least one member connected to this instance.', collect: read('localRooms') });
+  metrics.gauge({ name: 'redkit_presence_members', help: 'Members (room, member pairs) connected to this instance.', collect: read('localMembers') });
+  metrics.gauge({ name: 'redkit_presence_connections', help: 'Connections joined to rooms on this instance.', collect: read('localConnections') });
+}
+
+/** Open-connection counts of every gateway of one toolkit, summed by one gauge. */
+const gatewaySources = new WeakMap<Metrics, Set<() => number>>();
+
+/** WebSocket gateways: open connections (read at scrape time), connections opened and closes by code. */
+export function gatewayMetrics(metrics: Metrics, openConnections: () => number) {
+  let sources = gatewaySources.get(metrics);
+  if (!sources) {
+    const all = new Set<() => number>();
+    gatewaySources.set(metrics, sources = all);
+    metrics.gauge({ name: 'redkit_gateway_connections', help: 'Open WebSocket connections of this instance\'s gateways.', collect: () => { let n = 0; for (const read of all) n += read(); return n; } });
+  }
+  sources.add(openConnections);
+  const opened = metrics.counter({ name: 'redkit_gateway_connections_opened_total', help: 'WebSocket connections accepted.' });
+  const closes = metrics.counter({ name: 'redkit_gateway_closes_total', help: 'WebSocket connections closed, by close code (standard codes and 4000–4099; others as "other").', labelNames: ['code'] });
   const { events } = metrics;
   return {
+    opened(): void {
+      opened.inc();
+    },
     closed(code: number): void {
       closes.inc({ code: closeCode(code) });
       if (events.wants.gatewayClose) events.emit('gatewayClose', { code });
+    },
+    /** The gateway closed: its connections no longer count. */
+    detach(): void {
+      sources!.delete(openConnections);
     },
   };
 }
