@@ -3,7 +3,9 @@
 // run time, and a paused Redis shows as mode changes (SIGSTOP, then SIGCONT).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LockBusyError, type RedkitEventMap } from '../../src/index.js';
+import { createServer } from 'node:http';
+import { createGateway, LockBusyError, type RedkitEventMap } from '../../src/index.js';
+import { TestClient } from '../realtime/helpers.js';
 import { useRedisKit } from '../helpers/kit.js';
 import { sleep, waitFor } from '../helpers/util.js';
 import { parsePrometheus, valueOf, type ParsedFamily } from './parse.js';
@@ -143,5 +145,41 @@ test('a paused Redis shows as mode changes and the state it entered; SIGCONT bri
     assert.deepEqual(modes.map((p) => [p.from, p.to]), [['redis', 'degraded'], ['degraded', 'redis']]);
   } finally {
     off();
+  }
+});
+
+test('gateway connections, presence rooms and members, and closes by code are scraped', async () => {
+  const kit = fixture.kit;
+  const closes: number[] = [];
+  const off = kit.on('gatewayClose', (p) => closes.push(p.code));
+  const gateway = createGateway(kit, { allowedOrigins: null });
+  const http = createServer((_req, res) => { res.statusCode = 404; res.end(); });
+  gateway.attach(http);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const address = http.address();
+  const url = `ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/ws`;
+  try {
+    const a = await TestClient.open(url);
+    const b = await TestClient.open(url);
+    await a.join('room-secret', 'member-secret-a');
+    await b.join('room-secret', 'member-secret-b');
+    await waitFor(() => a.list('room-secret').length === 2, 5000, 'both joined');
+    let m = await scrape();
+    assert.equal(valueOf(m, 'redkit_gateway_connections'), 2);
+    assert.equal(valueOf(m, 'redkit_presence_rooms'), 1);
+    assert.equal(valueOf(m, 'redkit_presence_members'), 2);
+    a.ws.close(4000, 'bye');
+    b.ws.close(1000);
+    await waitFor(async () => valueOf(await scrape(), 'redkit_gateway_connections') === 0, 5000, 'both closed');
+    m = await scrape();
+    assert.equal(valueOf(m, 'redkit_gateway_connections_opened_total'), 2);
+    assert.equal(valueOf(m, 'redkit_gateway_closes_total', { code: '4000' }), 1);
+    assert.equal(valueOf(m, 'redkit_gateway_closes_total', { code: '1000' }), 1);
+    await waitFor(async () => valueOf(await scrape(), 'redkit_presence_members') === 0, 5000, 'members left');
+    assert.deepEqual(closes.sort(), [1000, 4000]);
+  } finally {
+    off();
+    await gateway.close();
+    await new Promise<void>((resolve) => http.close(() => resolve()));
   }
 });
