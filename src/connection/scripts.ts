@@ -231,15 +231,13 @@ function evalScript(client: Redis, name: string, calls: number, sha: string, lua
   if (commandTracingActive()) labelCommand(command, name, calls);
   const observer = observers.get(client);
   const started = observer ? performance.now() : 0;
+  const timed = observer ? (reply: unknown) => { observer(name, (performance.now() - started) / 1000); return reply; } : undefined;
   // One reaction for both outcomes, as before: timing adds no promise.
-  return (client.sendCommand(command) as Promise<unknown>).then(
-    observer ? (reply: unknown) => { observer(name, (performance.now() - started) / 1000); return reply; } : undefined,
-    (err: unknown) => {
-      // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
-      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...args.slice(2));
-      throw err;
-    },
-  );
+  return (client.sendCommand(command) as Promise<unknown>).then(timed, (err: unknown) => {
+    // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...args.slice(2)).then(timed);
+    throw err;
+  });
 }
 
 interface PendingCall {

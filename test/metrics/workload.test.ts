@@ -59,8 +59,9 @@ test('a workload across capabilities moves the scraped counters and fires the ev
   await worker.ready();
   await queue.add('send', { fail: false });
   await queue.add('send', { fail: true });
-  await waitFor(async () => valueOf(await scrape(), 'redkit_queue_jobs_processed_total', { queue: 'emails', outcome: 'failed' }) === 1
-    && valueOf(await scrape(), 'redkit_queue_jobs_processed_total', { queue: 'emails', outcome: 'completed' }) === 1, 10_000, 'both jobs ran');
+  // Waits on events, not scrapes: the first scrape below must read the queue's depth afresh (cached 5 s).
+  await waitFor(() => seen.filter(([n]) => n === 'job').length === 2, 10_000, 'both jobs ran');
+  await sleep(100); // BullMQ moves a job to completed/failed just after the handler settles
   await worker.close();
 
   const m = await scrape();
@@ -94,6 +95,8 @@ test('a workload across capabilities moves the scraped counters and fires the ev
 
   assert.equal(v('redkit_queue_jobs', { queue: 'emails', state: 'completed' }), 1, 'depth read from BullMQ at scrape time');
   assert.equal(v('redkit_queue_jobs', { queue: 'emails', state: 'failed' }), 1);
+  assert.equal(v('redkit_queue_jobs_processed_total', { queue: 'emails', outcome: 'completed' }), 1);
+  assert.equal(v('redkit_queue_jobs_processed_total', { queue: 'emails', outcome: 'failed' }), 1);
 
   assert.ok(v('redkit_script_duration_seconds_count', { capability: 'lock', operation: 'acquire' })! >= 1, 'script round trips are timed by capability and operation');
   assert.ok(v('redkit_script_duration_seconds_count', { capability: 'job', operation: 'create' })! >= 1);
