@@ -186,3 +186,19 @@ test('gateway connections, presence rooms and members, and closes by code are sc
     await new Promise<void>((resolve) => http.close(() => resolve()));
   }
 });
+
+test('a Redis restarted empty (kill -9, start) is counted and emitted as a restart', async () => {
+  const kit = fixture.kit;
+  const restarts: Array<RedkitEventMap['restart']> = [];
+  const off = kit.on('restart', (p) => restarts.push(p));
+  try {
+    await fixture.server.restart();
+    await waitFor(() => restarts.length > 0, 15_000, 'restart event');
+    const m = await scrape();
+    const total = (valueOf(m, 'redkit_redis_restarts_total', { via: 'run_id' }) ?? 0) + (valueOf(m, 'redkit_redis_restarts_total', { via: 'marker' }) ?? 0);
+    assert.equal(total, restarts.length);
+    assert.ok(['run_id', 'marker'].includes(restarts[0]!.via));
+  } finally {
+    off();
+  }
+});
