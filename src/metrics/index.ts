@@ -2,7 +2,7 @@ import type { Logger } from '../config/types.js';
 import { RedkitEvents } from './events.js';
 import { bridgeToOpenTelemetry, loadOtelApi, type OtelMeterProvider } from './otel.js';
 import { PROMETHEUS_CONTENT_TYPE, prometheusText } from './prometheus.js';
-import { MetricsRegistry, type Counter, type Gauge, type GaugeOptions, type Histogram, type HistogramOptions, type MetricOptions } from './registry.js';
+import { MetricsRegistry, type Counter, type Gauge, type GaugeOptions, type Histogram, type HistogramOptions } from './registry.js';
 
 export { RedkitEvents, REDKIT_EVENTS } from './events.js';
 export type { RedkitEventMap, RedkitEventName, RedkitListener } from './events.js';

@@ -24,9 +24,10 @@ export function cachedReading<T>(read: () => Promise<T>, ttlMs: number): () => P
     const now = Date.now();
     if (!value || now - at >= ttlMs) {
       at = now;
-      value = read();
+      const reading = read();
+      value = reading;
       // A failed read is not cached: the next scrape tries again.
-      value.catch(() => { value = null; });
+      reading.catch(() => { if (value === reading) value = null; });
     }
     return value;
   };

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, HistogramState, type GaugeReading, type Labels, type Metric, type MetricsRegistry, type Sample } from './registry.js';
+import { Counter, Gauge, Histogram, type HistogramState, type GaugeReading, type Labels, type Metric, type MetricsRegistry, type Sample } from './registry.js';
 
 /** The content type of the Prometheus text exposition format that `prometheus()` writes. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
