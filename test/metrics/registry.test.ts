@@ -127,3 +127,17 @@ test('a disabled registry records nothing', async () => {
     await kit.close();
   }
 });
+
+test('queue-depth readings are shared by concurrent scrapes, cached for their ttl, and never cache a failure', async () => {
+  const { cachedReading } = await import('../../src/metrics/instruments.js');
+  let calls = 0;
+  let fail = false;
+  const read = cachedReading(async () => { calls++; if (fail) throw new Error('redis down'); return calls; }, 200);
+  assert.deepEqual(await Promise.all([read(), read(), read()]), [1, 1, 1], 'one call for three concurrent scrapes');
+  assert.equal(await read(), 1, 'cached within the ttl');
+  await new Promise((r) => setTimeout(r, 250));
+  fail = true;
+  await assert.rejects(read(), /redis down/);
+  fail = false;
+  assert.equal(await read(), 3, 'a failed read is not cached: the next scrape reads again');
+});
