@@ -235,7 +235,11 @@ function evalScript(client: Redis, name: string, calls: number, sha: string, lua
   // One reaction for both outcomes, as before: timing adds no promise.
   return (client.sendCommand(command) as Promise<unknown>).then(timed, (err: unknown) => {
     // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...args.slice(2)).then(timed);
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+      const fallback = new Command('eval', [lua, numberOfKeys, ...args.slice(2)], { replyEncoding: 'utf8' });
+      if (commandTracingActive()) labelCommand(fallback, name, calls);
+      return (client.sendCommand(fallback) as Promise<unknown>).then(timed);
+    }
     throw err;
   });
 }

@@ -5,7 +5,11 @@ import { assertName } from '../keys.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
 import { RedisLockBackend } from './redis-lock.js';
+import { operationLabel, traced } from '../metrics/spans.js';
 import { lockMetrics, type LockRefusal } from '../metrics/instruments.js';
+
+/** The `redkit:operation` label of `kit.lock.acquire` (its scripts are labelled by the connection). */
+const LOCK_ACQUIRE = operationLabel('lock', 'acquire');
 
 export type { LockBackend, LockRef, AcquireReply, HolderInfo } from './backend.js';
 
@@ -274,7 +278,7 @@ export class LockManager {
    */
   acquire(name: string, options: LockOptions = {}): Promise<Lock> {
     assertName(name, 'name');
-    return this.acquireRef({ kind: 'lock', name, limit: 1 }, options);
+    return traced(LOCK_ACQUIRE, () => this.acquireRef({ kind: 'lock', name, limit: 1 }, options));
   }
 
   /**

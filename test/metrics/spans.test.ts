@@ -63,3 +63,27 @@ test('an EVALSHA that redkit labelled carries its script name on ioredis:command
   assert.deepEqual(evals[0]!.redkit, { name: 'redkit.lock.acquire', capability: 'lock', operation: 'acquire', script: 'redkitLockAcquireV1', calls: 3 });
   assert.equal(evals[1]!.redkit, undefined, 'a command redkit did not label stays as ioredis built it');
 });
+
+test('kit.lock.acquire is a redkit.lock.acquire span whose EVALSHA is labelled; a cache load is a span too', async () => {
+  const kit = fixture.kit;
+  const operations = diagnostics.tracingChannel<OperationContext>('redkit:operation');
+  const commands = diagnostics.tracingChannel<LabelledCommandContext>('ioredis:command');
+  const started: string[] = [];
+  const labelled: string[] = [];
+  const opHandlers = { start: (ctx: OperationContext) => started.push(ctx.name), end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+  const cmdHandlers = { start: (ctx: LabelledCommandContext) => { if (ctx.command === 'evalsha' || ctx.command === 'eval') labelled.push(ctx.redkit?.name ?? `unlabelled ${ctx.command}`); }, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+  operations.subscribe(opHandlers);
+  commands.subscribe(cmdHandlers);
+  try {
+    const lock = await kit.lock.acquire('traced-lock', { ttl: 2000, restartGuard: 0 });
+    await lock.release();
+    await kit.cache.namespace<number>('traced', { ttl: '1m' }).getOrSet('k', () => 1);
+  } finally {
+    operations.unsubscribe(opHandlers);
+    commands.unsubscribe(cmdHandlers);
+  }
+  assert.deepEqual(started, ['redkit.lock.acquire', 'redkit.cache.load']);
+  assert.ok(labelled.includes('redkit.lock.acquire'), labelled.join(', '));
+  assert.ok(labelled.includes('redkit.lock.release'), labelled.join(', '));
+  assert.deepEqual(labelled.filter((l) => l.startsWith('unlabelled')), [], 'every script call of redkit is labelled');
+});
