@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { readLua, registerScripts, runScript } from '../connection/scripts.js';
 import type { CacheEntry, CacheStore, StoreWrite } from './store.js';

@@ -212,7 +212,7 @@ function flatArgs(sha: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<
   return args;
 }
 
-function evalScript(client: Redis, sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
+function evalScript(client: Redis, _sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
   const command = new Command('evalsha', args, { replyEncoding: 'utf8' });
   return (client.sendCommand(command) as Promise<unknown>).catch((err: unknown) => {
     // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.

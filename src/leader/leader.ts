@@ -3,7 +3,7 @@ import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, LockBusyError } from '../errors.js';
 import { assertName } from '../keys.js';
 import type { LockRef } from '../lock/backend.js';
-import { driftMarginMs, type Lock, type LockManager } from '../lock/lock.js';
+import type { Lock, LockManager } from '../lock/lock.js';
 
 /** Default leadership lease (ms). */
 export const DEFAULT_LEADER_TTL_MS = 10_000;
@@ -48,7 +48,6 @@ export class Election extends EventEmitter<ElectionEvents> {
   #lock: Lock | null = null;
   #epoch: number | null = null;
   #loop: Promise<void>;
-  #onLost: (() => void) | null = null;
 
   /** Use `kit.leader.campaign(role)`. */
   constructor(ctx: RedkitContext, locks: LockManager, role: string, ttlMs: number) {
