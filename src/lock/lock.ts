@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisPermissionError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
 import { RedisLockBackend } from './redis-lock.js';
@@ -232,16 +233,16 @@ export class Semaphore {
  * Redis-backed when Redis is configured, in-process in standalone mode.
  */
 export class LockManager {
-  readonly #ctx: RedkitContext;
   readonly #backend: LockBackend;
   #local: MemoryLockBackend | null = null;
   readonly #held = new Set<HeldLock>();
   readonly #waiting = new Set<AbortController>();
   #closed = false;
+  readonly #warn: RateLimitedLogFn;
 
   /** Use `kit.lock`; `backend` overrides the store (tests, a user's own client). */
   constructor(ctx: RedkitContext, backend?: LockBackend) {
-    this.#ctx = ctx;
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     this.#backend = backend ?? (ctx.config.mode === 'standalone' ? new MemoryLockBackend() : new RedisLockBackend(ctx));
   }
 
@@ -309,7 +310,8 @@ export class LockManager {
 
   readonly #forgetHeld = (lock: HeldLock) => { this.#held.delete(lock); };
   readonly #warnNotHeld = (lock: HeldLock) => {
-    this.#ctx.logger.warn({ lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
+    // One topic for every lock: a loop that always overruns its ttl must not flood the log.
+    this.#warn('late-release', { lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
   };
 
   #grant(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number): HeldLock {
