@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { assertInt, assertJobId, assertKnownKeys, checkJobData } from '../queue/validate.js';
 import { MemoryJobStore } from './memory-job-store.js';
 import { eventOf, jobKeys, RedisJobStore } from './redis-job-store.js';
@@ -41,12 +42,15 @@ export class JobStore {
   #flushing: Promise<void> | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
   readonly #onConnected = () => void this.flush();
+  /** Per-record and retry warnings repeat during a long outage: a few lines a minute per topic. */
+  readonly #warn: RateLimitedLogFn;
 
   constructor(ctx: RedkitContext, opts: JobStoreOptions = {}) {
     assertKnownKeys(opts, ['ttlSec', 'maxPayloadBytes'], 'job store options');
     assertInt(opts.ttlSec, 'job store options.ttlSec', 1);
     assertInt(opts.maxPayloadBytes, 'job store options.maxPayloadBytes', 1);
     this.#ctx = ctx;
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     this.ttlSec = opts.ttlSec ?? 7200;
     this.#maxPayloadBytes = opts.maxPayloadBytes ?? 512 * 1024;
     this.#redis = ctx.config.mode === 'standalone' ? null : new RedisJobStore(ctx);
@@ -150,7 +154,7 @@ export class JobStore {
           const record = await this.#memory.get(id);
           if (record) {
             const written = await this.#redis.restore(record, this.ttlSec);
-            if (!written) this.#ctx.logger.warn({ jobId: id }, `[redkit] job ${id} changed in Redis during the outage: kept the Redis copy`);
+            if (!written) this.#warn('restore-conflict', { jobId: id }, `[redkit] job ${id} changed in Redis during the outage: kept the Redis copy`);
           }
           this.#dirty.delete(id);
           if (record && FINISHED.has(record.status)) this.#memory.delete(id);
@@ -161,8 +165,10 @@ export class JobStore {
         }
       } catch (err) {
         // Still refused (OOM…) while the pause warning stands: the retry timer goes on quietly.
-        const level = err instanceof RedisUnavailableError && this.#warned ? 'debug' : 'warn';
-        this.#ctx.logger[level]({ err: String((err as Error)?.message ?? err), pending: this.#dirty.size }, '[redkit] writing job records back to Redis failed; will retry');
+        const obj = { err: String((err as Error)?.message ?? err), pending: this.#dirty.size };
+        const msg = '[redkit] writing job records back to Redis failed; will retry';
+        if (err instanceof RedisUnavailableError && this.#warned) this.#ctx.logger.debug(obj, msg);
+        else this.#warn('flush-failed', obj, msg);
       } finally {
         this.#flushing = null;
       }

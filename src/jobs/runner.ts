@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError, JobNotFoundError, JobTimeoutError, JobTransitionError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { assertInt, assertKnownKeys } from '../queue/validate.js';
 import type { JobLocks } from './job-lock.js';
 import type { JobStore } from './job-store.js';
@@ -68,6 +69,8 @@ export class JobRunner<I = unknown> extends EventEmitter {
   #polling = false;
   #recovering: Promise<RecoverReport> | null = null;
   #closed = false;
+  /** Recovery and lost-lock warnings repeat per job: a few lines a minute per topic. */
+  readonly #warn: RateLimitedLogFn;
 
   /** Use `kit.jobs.runner(opts)`. */
   constructor(ctx: RedkitContext, store: JobStore, locks: JobLocks, opts: JobRunnerOptions<I>) {
@@ -83,6 +86,7 @@ export class JobRunner<I = unknown> extends EventEmitter {
     assertInt(opts.recoverEveryMs, 'runner options.recoverEveryMs', 0);
     assertInt(opts.maxUnknownPolls, 'runner options.maxUnknownPolls', 1);
     this.#ctx = ctx;
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     this.#store = store;
     this.#locks = locks;
     this.kind = opts.kind;
@@ -174,7 +178,7 @@ export class JobRunner<I = unknown> extends EventEmitter {
         report.resumed.push(record.id);
       } catch (err) {
         if (!this.#tracked.has(listed.id)) await this.#release(listed.id, token);
-        this.#ctx.logger.warn({ jobId: listed.id, err: String((err as Error)?.message ?? err) }, `[redkit] could not recover job ${listed.id}`);
+        this.#warn('recover-failed', { jobId: listed.id, err: String((err as Error)?.message ?? err) }, `[redkit] could not recover job ${listed.id}`);
       }
     }
     return report;
@@ -316,7 +320,7 @@ export class JobRunner<I = unknown> extends EventEmitter {
         if (again) await this.#release(t.id, again);
         if (this.#tracked.get(t.id) === t) {
           this.#tracked.delete(t.id);
-          this.#ctx.logger.warn({ jobId: t.id }, `[redkit] lost the lock of job ${t.id} (another instance took it over): no longer tracking it here`);
+          this.#warn('lost-lock', { jobId: t.id }, `[redkit] lost the lock of job ${t.id} (another instance took it over): no longer tracking it here`);
           this.emit('lost', t.id);
         }
       } catch {

@@ -5,6 +5,7 @@ import * as wsModule from 'ws';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { RedkitContext } from '../context.js';
 import { RedkitError } from '../errors.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { FairQueue, FloodGuard } from './flood.js';
 import { parseClientMessage, type ClientMessage, type ErrorFrame, type ProtocolErrorCode } from './protocol.js';
 import type { PresenceJoinedEvent, PresenceLeftEvent } from './presence.js';
@@ -139,9 +140,12 @@ export class RealtimeGateway {
   #rejected = 0;
   #closedForAbuse = 0;
   #closed = false;
+  /** identify() and handler failures repeat per connection or message: a few lines a minute per topic. */
+  readonly #warn: RateLimitedLogFn;
 
   constructor(host: GatewayHost, options: GatewayOptions = {}) {
     this.#host = host;
+    this.#warn = rateLimitedLog(host.logger, 'warn', { burst: 3 });
     this.#path = options.path ?? '/ws';
     this.#maxPayload = options.maxPayloadBytes ?? 4096;
     this.#rate = options.ratePerSecond ?? 20;
@@ -222,7 +226,7 @@ export class RealtimeGateway {
       try {
         identity = (await this.#identify!(req)) ?? null;
       } catch (err) {
-        this.#host.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] identify() threw; treating the connection as unidentified');
+        this.#warn('identify', { err: String((err as Error)?.message ?? err) }, '[realtime] identify() threw; treating the connection as unidentified');
       }
       if (socket.destroyed) return;
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
@@ -392,7 +396,7 @@ export class RealtimeGateway {
     // One message at a time per connection, so that a join's snapshot precedes its diffs and a leave follows its join.
     conn.queue = conn.queue.then(() => this.#handle(conn, parsed.message)).catch((err) => {
       const code = err instanceof RedkitError && err.code === 'E_INVALID_ARGUMENT' ? 'E_BAD_MESSAGE' : 'E_INTERNAL';
-      if (code === 'E_INTERNAL') this.#host.logger.warn({ connection: conn.id, err: String((err as Error)?.message ?? err) }, '[realtime] gateway message failed');
+      if (code === 'E_INTERNAL') this.#warn('message', { connection: conn.id, err: String((err as Error)?.message ?? err) }, '[realtime] gateway message failed');
       this.#error(conn, code, code === 'E_INTERNAL' ? 'the server could not handle this message; try again' : String((err as Error).message), (parsed.message as { ref?: string }).ref);
     });
   }
