@@ -4,7 +4,9 @@ import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
-import { assertInt, assertJobId, assertKnownKeys, checkJobData } from '../queue/validate.js';
+import { assertOptions } from '../options.js';
+import { assertJobId, checkJobData } from '../validate/job-data.js';
+import { assertInt } from '../validate/numbers.js';
 import { MemoryJobStore } from './memory-job-store.js';
 import { eventOf, jobKeys, RedisJobStore } from './redis-job-store.js';
 import { FINISHED, type CreateJobInput, type JobBackend, type JobEvent, type JobPatch, type JobRecord, type JobStatus } from './types.js';
@@ -46,7 +48,7 @@ export class JobStore {
   readonly #warn: RateLimitedLogFn;
 
   constructor(ctx: RedkitContext, opts: JobStoreOptions = {}) {
-    assertKnownKeys(opts, ['ttlSec', 'maxPayloadBytes'], 'job store options');
+    assertOptions(opts, ['ttlSec', 'maxPayloadBytes'], 'job store options');
     assertInt(opts.ttlSec, 'job store options.ttlSec', 1);
     assertInt(opts.maxPayloadBytes, 'job store options.maxPayloadBytes', 1);
     this.#ctx = ctx;
@@ -63,7 +65,7 @@ export class JobStore {
    * @throws InvalidArgumentError (kind, id), JobDataError (input), JobExistsError.
    */
   async create(input: CreateJobInput): Promise<JobRecord> {
-    assertKnownKeys(input, ['id', 'kind', 'input'], 'job');
+    assertOptions(input, ['id', 'kind', 'input'], 'job');
     assertName(input?.kind, 'job.kind');
     if (input.id !== undefined) assertJobId(input.id, 'job.id');
     if (input.input !== undefined) checkJobData(input.input, this.#maxPayloadBytes);
@@ -90,7 +92,7 @@ export class JobStore {
    */
   async update(id: string, patch: JobPatch): Promise<JobRecord> {
     assertJobId(id, 'id');
-    assertKnownKeys(patch, PATCH_KEYS, 'patch');
+    assertOptions(patch, PATCH_KEYS, 'patch');
     if (patch.status !== undefined && !STATUSES.includes(patch.status)) {
       throw new InvalidArgumentError('patch.status', `patch.status must be one of ${STATUSES.join(', ')} (got ${JSON.stringify(patch.status)})`);
     }
