@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisPermissionError, RedisUnavailableError } from '../errors.js';
+import { toMs, type Duration } from '../duration.js';
 import { assertName } from '../keys.js';
+import { assertOptions } from '../options.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
@@ -22,10 +24,10 @@ export function driftMarginMs(ttlMs: number): number {
 
 /** Options of `acquire` / `using`. */
 export interface LockOptions {
-  /** Lease in ms: the lock frees itself after it unless extended. Default 10 000. */
-  ttl?: number;
-  /** How long to wait for the lock in ms; 0 (default) fails at once with LockBusyError. */
-  wait?: number;
+  /** Lease: ms or a duration string (`'30s'`); the lock frees itself after it unless extended. Default 10 000. */
+  ttl?: Duration;
+  /** How long to wait for the lock: ms or a duration string; 0 (default) fails at once with LockBusyError. */
+  wait?: Duration;
   /** Aborts a waiting acquire (LockBusyError with reason `aborted`). */
   signal?: AbortSignal;
   /**
@@ -33,8 +35,8 @@ export interface LockOptions {
    * `local` grants an in-process lock instead (`lock.local` is true: it excludes this process only).
    */
   fallback?: 'none' | 'local';
-  /** No grant for this long after Redis restarts (ms); default the ttl. Set it to your largest TTL if TTLs of a name vary. */
-  restartGuard?: number;
+  /** No grant for this long after Redis restarts (ms or a duration string); default the ttl. Set it to your largest TTL if TTLs of a name vary. */
+  restartGuard?: Duration;
 }
 
 /** A held lock (or semaphore slot). */
@@ -51,13 +53,18 @@ export interface Lock {
   readonly local: boolean;
   /** True while the lease is valid by the local clock; checking it revokes a lease that ran out (even after a pause). */
   readonly held: boolean;
-  /** Extends the lease to `ttl` ms from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
-  extend(ttl?: number): Promise<void>;
+  /** Extends the lease to `ttl` (ms or a duration string) from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
+  extend(ttl?: Duration): Promise<void>;
   /** Releases the lock; resolves false (and changes nothing) when it was no longer held. */
   release(): Promise<boolean>;
 }
 
+/** Known keys of LockOptions (and the internal tokenPrefix of leader leases), for assertOptions. */
+const LOCK_OPTION_KEYS = ['ttl', 'wait', 'signal', 'fallback', 'restartGuard', 'tokenPrefix'] as const;
+
 function assertMs(value: unknown, argument: string, allowZero: boolean): number {
+  // A duration string carries its unit; a number is ms and keeps the checks (and rounding) below.
+  if (typeof value === 'string') value = toMs(value, argument);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new InvalidArgumentError(argument, `${argument} must be a finite number of milliseconds ${allowZero ? '≥ 0' : '> 0'} (got ${String(value)})`);
   }
@@ -169,7 +176,7 @@ class HeldLock implements Lock {
     this.#onDone(this);
   }
 
-  async extend(ttl?: number): Promise<void> {
+  async extend(ttl?: Duration): Promise<void> {
     const ttlMs = ttl === undefined ? this.#ttlMs : assertMs(ttl, 'ttl', false);
     if (this.#released) throw new LockNotHeldError(this.name, 'it was released');
     if (!this.held) throw new LockNotHeldError(this.name, 'its lease ran out');
@@ -288,6 +295,7 @@ export class LockManager {
     if (this.#closed) return Promise.reject(new ClosedError('kit.lock'));
     let ttlMs: number, waitMs: number, guardMs: number;
     try {
+      assertOptions(options, LOCK_OPTION_KEYS, 'lock options');
       ttlMs = assertMs(options.ttl ?? DEFAULT_LOCK_TTL_MS, 'ttl', false);
       waitMs = assertMs(options.wait ?? 0, 'wait', true);
       guardMs = assertMs(options.restartGuard ?? ttlMs, 'restartGuard', true);
