@@ -4,6 +4,7 @@ import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
+import { toMs, type Duration } from '../duration.js';
 import { assertOptions } from '../options.js';
 import { assertJobId, checkJobData } from '../validate/job-data.js';
 import { assertInt } from '../validate/numbers.js';
@@ -13,7 +14,9 @@ import { FINISHED, type CreateJobInput, type JobBackend, type JobEvent, type Job
 
 /** Options of the job store. */
 export interface JobStoreOptions {
-  /** Lifetime of a record after its last change, in seconds. Default 7200 (2 h, as the seeds). */
+  /** Lifetime of a record after its last change: ms or a duration string (`'2h'`), whole seconds, at least 1 s. Default `'2h'` (as the seeds). */
+  ttl?: Duration;
+  /** @deprecated The same in seconds, the one seconds option of the API: use `ttl` (bare numbers are ms everywhere else). */
   ttlSec?: number;
   /** Largest accepted `input`/`result`, as JSON bytes. Default 512 KiB. */
   maxPayloadBytes?: number;
@@ -48,12 +51,14 @@ export class JobStore {
   readonly #warn: RateLimitedLogFn;
 
   constructor(ctx: RedkitContext, opts: JobStoreOptions = {}) {
-    assertOptions(opts, ['ttlSec', 'maxPayloadBytes'], 'job store options');
+    assertOptions(opts, ['ttl', 'ttlSec', 'maxPayloadBytes'], 'job store options');
     assertInt(opts.ttlSec, 'job store options.ttlSec', 1);
+    if (opts.ttl !== undefined && opts.ttlSec !== undefined) throw new InvalidArgumentError('job store options.ttl', 'job store options: give ttl or its deprecated alias ttlSec, not both');
     assertInt(opts.maxPayloadBytes, 'job store options.maxPayloadBytes', 1);
     this.#ctx = ctx;
     this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
-    this.ttlSec = opts.ttlSec ?? 7200;
+    // Records expire in whole seconds (EXPIRE); a ttl in between rounds up.
+    this.ttlSec = opts.ttl !== undefined ? Math.ceil(toMs(opts.ttl, 'job store options.ttl', { min: 1000 }) / 1000) : opts.ttlSec ?? 7200;
     this.#maxPayloadBytes = opts.maxPayloadBytes ?? 512 * 1024;
     this.#redis = ctx.config.mode === 'standalone' ? null : new RedisJobStore(ctx);
     this.#events.setMaxListeners(0);

@@ -28,6 +28,11 @@ test('runner durations: "10s" works, "10 parsecs" is an InvalidArgumentError nam
         option,
       );
     }
+    // The job store's ttl (ttlSec, in seconds, stays as a deprecated alias).
+    assert.equal(kit.jobs.createStore({ ttl: '10s' }).ttlSec, 10);
+    assert.equal(kit.jobs.createStore({ ttl: '90m' }).ttlSec, 5400);
+    assert.equal(kit.jobs.createStore({ ttlSec: 30 }).ttlSec, 30);
+    assert.throws(() => kit.jobs.createStore({ ttl: '10 parsecs' }), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'job store options.ttl' && err.message.includes('10 parsecs'));
     // The parsed value is the one in use: a '50ms' poll asks the adapter several times in 600 ms.
     const adapter = countingAdapter();
     const runner = kit.jobs.runner({ kind: 'poll', adapter, pollIntervalMs: '50ms', lockTtlMs: '5s' });
