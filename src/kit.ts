@@ -4,6 +4,8 @@ import { RedisConnection, type RedisHealth } from './connection/redis-connection
 import type { BackoffOptions } from './connection/backoff.js';
 import type { RedkitContext } from './context.js';
 import { KeySpace } from './keys.js';
+import { ConfigError, InvalidArgumentError } from './errors.js';
+import { assertOptions } from './options.js';
 import { createDefaultLogger } from './logger.js';
 import type { Redis } from 'ioredis';
 import { RateLimiter, type RateLimiterOptions } from './ratelimit/index.js';
@@ -43,6 +45,31 @@ export interface RedkitInternals {
 }
 
 /**
+ * Every key `createRedkit` accepts. A Record over the options type, so that tsc fails here when
+ * an option is added to RedkitOptions or RedkitInternals and not to this list.
+ */
+const OPTION_KEYS: Record<keyof (RedkitOptions & RedkitInternals), true> = {
+  url: true, host: true, port: true, username: true, password: true, tls: true, db: true, environment: true,
+  keyPrefix: true, connectTimeoutMs: true, commandTimeoutMs: true, healthIntervalMs: true, instanceId: true,
+  cluster: true, clusterNodes: true, clusterNatMap: true, sentinels: true, sentinelMasterName: true,
+  sentinelUsername: true, sentinelPassword: true, sentinelTls: true, slotSafe: true, standalone: true,
+  logger: true, env: true, backoff: true, stallMs: true,
+};
+
+/** @internal The keys of createRedkit's options (the NestJS module checks its own with them). */
+export const REDKIT_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);
+
+/** Refuses an unknown key of createRedkit's options with a ConfigError naming it (a typo would otherwise be ignored). */
+function assertKitOptions(options: unknown): void {
+  try {
+    assertOptions(options, REDKIT_OPTION_KEYS, 'createRedkit options');
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new ConfigError(err.argument, err.message);
+    throw err;
+  }
+}
+
+/**
  * The toolkit: one config, one shared connection, and every capability built on it.
  * Create it with `createRedkit()`; close it with `close()`.
  */
@@ -60,6 +87,7 @@ export class Redkit implements RedkitContext {
 
   /** Resolves and validates config (throws ConfigError) and begins connecting; `ready()` waits for it. */
   constructor(options: RedkitOptions & RedkitInternals = {}) {
+    assertKitOptions(options);
     this.config = resolveConfig(options);
     this.logger = options.logger ?? createDefaultLogger();
     this.instanceId = this.config.instanceId;

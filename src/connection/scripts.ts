@@ -225,7 +225,7 @@ function flatArgs(sha: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<
 }
 
 /** Sends one EVALSHA of script `name` carrying `calls` calls; labelled for tracers, timed for metrics. */
-function evalScript(client: Redis, name: string, calls: number, sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
+function evalScript(client: Redis, name: string, calls: number, _sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
   const command = new Command('evalsha', args, { replyEncoding: 'utf8' });
   // Tracers then see `redkit.lock.acquire`, not an anonymous evalsha (only built when someone listens).
   if (commandTracingActive()) labelCommand(command, name, calls);

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisPermissionError, RedisUnavailableError } from '../errors.js';
+import { toMs, type Duration } from '../duration.js';
 import { assertName } from '../keys.js';
+import { assertOptions } from '../options.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
 import { RedisLockBackend } from './redis-lock.js';
@@ -26,10 +29,10 @@ export function driftMarginMs(ttlMs: number): number {
 
 /** Options of `acquire` / `using`. */
 export interface LockOptions {
-  /** Lease in ms: the lock frees itself after it unless extended. Default 10 000. */
-  ttl?: number;
-  /** How long to wait for the lock in ms; 0 (default) fails at once with LockBusyError. */
-  wait?: number;
+  /** Lease: ms or a duration string (`'30s'`); the lock frees itself after it unless extended. Default 10 000. */
+  ttl?: Duration;
+  /** How long to wait for the lock: ms or a duration string; 0 (default) fails at once with LockBusyError. */
+  wait?: Duration;
   /** Aborts a waiting acquire (LockBusyError with reason `aborted`). */
   signal?: AbortSignal;
   /**
@@ -37,8 +40,8 @@ export interface LockOptions {
    * `local` grants an in-process lock instead (`lock.local` is true: it excludes this process only).
    */
   fallback?: 'none' | 'local';
-  /** No grant for this long after Redis restarts (ms); default the ttl. Set it to your largest TTL if TTLs of a name vary. */
-  restartGuard?: number;
+  /** No grant for this long after Redis restarts (ms or a duration string); default the ttl. Set it to your largest TTL if TTLs of a name vary. */
+  restartGuard?: Duration;
 }
 
 /** A held lock (or semaphore slot). */
@@ -55,8 +58,8 @@ export interface Lock {
   readonly local: boolean;
   /** True while the lease is valid by the local clock; checking it revokes a lease that ran out (even after a pause). */
   readonly held: boolean;
-  /** Extends the lease to `ttl` ms from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
-  extend(ttl?: number): Promise<void>;
+  /** Extends the lease to `ttl` (ms or a duration string) from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
+  extend(ttl?: Duration): Promise<void>;
   /**
    * Releases the lock; resolves false (and changes nothing) when it was no longer held.
    * @throws RedisUnavailableError at once while Redis is unreachable: the lock is dropped locally and its lease runs out on Redis.
@@ -64,7 +67,12 @@ export interface Lock {
   release(): Promise<boolean>;
 }
 
+/** Known keys of LockOptions (and the internal tokenPrefix of leader leases), for assertOptions. */
+const LOCK_OPTION_KEYS = ['ttl', 'wait', 'signal', 'fallback', 'restartGuard', 'tokenPrefix'] as const;
+
 function assertMs(value: unknown, argument: string, allowZero: boolean): number {
+  // A duration string carries its unit; a number is ms and keeps the checks (and rounding) below.
+  if (typeof value === 'string') value = toMs(value, argument);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new InvalidArgumentError(argument, `${argument} must be a finite number of milliseconds ${allowZero ? '≥ 0' : '> 0'} (got ${String(value)})`);
   }
@@ -187,7 +195,7 @@ class HeldLock implements Lock {
     this.#onDone(this);
   }
 
-  async extend(ttl?: number): Promise<void> {
+  async extend(ttl?: Duration): Promise<void> {
     const ttlMs = ttl === undefined ? this.#ttlMs : assertMs(ttl, 'ttl', false);
     if (this.#released) throw new LockNotHeldError(this.name, 'it was released');
     if (!this.held) throw new LockNotHeldError(this.name, 'its lease ran out');
@@ -251,18 +259,18 @@ export class Semaphore {
  * Redis-backed when Redis is configured, in-process in standalone mode.
  */
 export class LockManager {
-  readonly #ctx: RedkitContext;
   readonly #metrics: ReturnType<typeof lockMetrics>;
   readonly #backend: LockBackend;
   #local: MemoryLockBackend | null = null;
   readonly #held = new Set<HeldLock>();
   readonly #waiting = new Set<AbortController>();
   #closed = false;
+  readonly #warn: RateLimitedLogFn;
 
   /** Use `kit.lock`; `backend` overrides the store (tests, a user's own client). */
   constructor(ctx: RedkitContext, backend?: LockBackend) {
-    this.#ctx = ctx;
     this.#metrics = lockMetrics(ctx.metrics);
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     this.#backend = backend ?? (ctx.config.mode === 'standalone' ? new MemoryLockBackend() : new RedisLockBackend(ctx));
   }
 
@@ -308,6 +316,7 @@ export class LockManager {
     if (this.#closed) return Promise.reject(new ClosedError('kit.lock'));
     let ttlMs: number, waitMs: number, guardMs: number;
     try {
+      assertOptions(options, LOCK_OPTION_KEYS, 'lock options');
       ttlMs = assertMs(options.ttl ?? DEFAULT_LOCK_TTL_MS, 'ttl', false);
       waitMs = assertMs(options.wait ?? 0, 'wait', true);
       guardMs = assertMs(options.restartGuard ?? ttlMs, 'restartGuard', true);
@@ -330,7 +339,8 @@ export class LockManager {
 
   readonly #forgetHeld = (lock: HeldLock) => { this.#held.delete(lock); };
   readonly #warnNotHeld = (lock: HeldLock) => {
-    this.#ctx.logger.warn({ lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
+    // One topic for every lock: a loop that always overruns its ttl must not flood the log.
+    this.#warn('late-release', { lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
   };
 
   readonly #countLost = (lock: HeldLock) => { this.#metrics.lost(lock.kind, lock.name); };
