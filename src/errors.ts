@@ -3,10 +3,40 @@
  * and `cause` passed through. Messages name the input or option to change.
  */
 
+/**
+ * Every `code` a RedkitError can carry, stable across versions: branch on these. A new code is
+ * added here first, so that tsc checks every class and call site that throws it.
+ */
+export type RedkitErrorCode =
+  | 'E_CONFIG'
+  | 'E_INVALID_ARGUMENT'
+  | 'E_STANDALONE'
+  | 'E_CLOSED'
+  | 'E_NEST_NOT_INSTALLED'
+  | 'E_REDIS_UNAVAILABLE'
+  | 'E_REDIS_NOPERM'
+  | 'E_REDIS_OOM'
+  | 'E_REDIS_READONLY'
+  | 'E_REDIS_REPLY'
+  | 'E_CACHE_SERIALIZATION'
+  | 'E_CACHE_VALUE_TOO_LARGE'
+  | 'E_CACHE_REMOTE_LOAD'
+  | 'E_LOCK_BUSY'
+  | 'E_LOCK_NOT_HELD'
+  | 'E_QUEUE_UNAVAILABLE'
+  | 'E_JOB_DATA'
+  | 'E_JOB_TIMEOUT'
+  | 'E_JOB_NOT_FOUND'
+  | 'E_JOB_EXISTS'
+  | 'E_JOB_TRANSITION'
+  | 'E_EXTERNAL_JOB'
+  | 'E_SESSION_UNAVAILABLE'
+  | 'E_SESSION_DATA';
+
 /** Base class of every redkit error; `code` is stable across versions. */
 export class RedkitError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: RedkitErrorCode;
+  constructor(code: RedkitErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -37,7 +67,7 @@ export class InvalidArgumentError extends RedkitError {
  */
 export class RedisUnavailableError extends RedkitError {
   readonly reason: string;
-  constructor(message: string, reason = 'UNAVAILABLE', options?: { cause?: unknown }, code = 'E_REDIS_UNAVAILABLE') {
+  constructor(message: string, reason = 'UNAVAILABLE', options?: { cause?: unknown }, code: RedkitErrorCode = 'E_REDIS_UNAVAILABLE') {
     super(code, message, options);
     this.reason = reason;
   }

@@ -4,6 +4,8 @@ import { RedisConnection, type RedisHealth } from './connection/redis-connection
 import type { BackoffOptions } from './connection/backoff.js';
 import type { RedkitContext } from './context.js';
 import { KeySpace } from './keys.js';
+import { ConfigError, InvalidArgumentError } from './errors.js';
+import { assertOptions } from './options.js';
 import { createDefaultLogger } from './logger.js';
 import type { Redis } from 'ioredis';
 import { RateLimiter, type RateLimiterOptions } from './ratelimit/index.js';
@@ -17,6 +19,8 @@ import { SessionStore, type SessionStoreOptions } from './session/index.js';
 import type { Bus } from './realtime/bus.js';
 import type { Presence } from './realtime/presence.js';
 import type { Reactions } from './realtime/reactions.js';
+import { Metrics, type RedkitEventName, type RedkitListener } from './metrics/index.js';
+import { instrumentConnection } from './metrics/connection.js';
 
 /** Which way the toolkit runs right now (see the README's degradation table). */
 export type RedkitMode = 'standalone' | 'redis' | 'degraded';
@@ -41,6 +45,31 @@ export interface RedkitInternals {
 }
 
 /**
+ * Every key `createRedkit` accepts. A Record over the options type, so that tsc fails here when
+ * an option is added to RedkitOptions or RedkitInternals and not to this list.
+ */
+const OPTION_KEYS: Record<keyof (RedkitOptions & RedkitInternals), true> = {
+  url: true, host: true, port: true, username: true, password: true, tls: true, db: true, environment: true,
+  keyPrefix: true, connectTimeoutMs: true, commandTimeoutMs: true, healthIntervalMs: true, instanceId: true,
+  cluster: true, clusterNodes: true, clusterNatMap: true, sentinels: true, sentinelMasterName: true,
+  sentinelUsername: true, sentinelPassword: true, sentinelTls: true, slotSafe: true, standalone: true,
+  logger: true, env: true, backoff: true, stallMs: true,
+};
+
+/** @internal The keys of createRedkit's options (the NestJS module checks its own with them). */
+export const REDKIT_OPTION_KEYS: readonly string[] = Object.keys(OPTION_KEYS);
+
+/** Refuses an unknown key of createRedkit's options with a ConfigError naming it (a typo would otherwise be ignored). */
+function assertKitOptions(options: unknown): void {
+  try {
+    assertOptions(options, REDKIT_OPTION_KEYS, 'createRedkit options');
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new ConfigError(err.argument, err.message);
+    throw err;
+  }
+}
+
+/**
  * The toolkit: one config, one shared connection, and every capability built on it.
  * Create it with `createRedkit()`; close it with `close()`.
  */
@@ -50,17 +79,23 @@ export class Redkit implements RedkitContext {
   readonly keys: KeySpace;
   readonly logger: Logger;
   readonly instanceId: string;
+  /** Counters, gauges and histograms of every capability: `await kit.metrics.prometheus()`; see the README's "Metrics and events". */
+  readonly metrics: Metrics;
   readonly #startedAt = Date.now();
   #closers: Array<{ fn: () => Promise<void> | void; boundMs?: () => number }> = [];
   #closing: Promise<void> | null = null;
 
   /** Resolves and validates config (throws ConfigError) and begins connecting; `ready()` waits for it. */
   constructor(options: RedkitOptions & RedkitInternals = {}) {
+    assertKitOptions(options);
     this.config = resolveConfig(options);
     this.logger = options.logger ?? createDefaultLogger();
     this.instanceId = this.config.instanceId;
     this.keys = new KeySpace(this.config.prefix);
     this.connection = new RedisConnection(this.config, this.logger, { backoff: options.backoff, stallMs: options.stallMs });
+    this.metrics = new Metrics({ logger: this.logger });
+    instrumentConnection(this.metrics, this.connection, () => this.mode);
+    this.onClose(() => this.metrics.close());
   }
 
   /** Connects (bounded by `connectTimeoutMs`); never rejects for an unreachable Redis: the kit runs degraded instead. */
@@ -214,6 +249,16 @@ export class Redkit implements RedkitContext {
     const store = new SessionStore(this, options);
     this.onClose(() => store.close());
     return store;
+  }
+
+  /** Listens to a toolkit event (`hit`, `miss`, `mode`, `restart`, `lockAcquired`, …); returns a function that removes the listener. */
+  on<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): () => void {
+    return this.metrics.events.on(event, listener);
+  }
+
+  /** Removes a listener added with `on()`. */
+  off<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): void {
+    this.metrics.events.off(event, listener);
   }
 
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first; `boundMs` may lengthen its time bound. */

@@ -26,7 +26,7 @@ export function demoQueues(kit: Redkit) {
  * True when the request carries the admin token: `Authorization: Bearer <ADMIN_TOKEN>`, or
  * (for Bull Board, opened in a browser) HTTP Basic with the token as password. Constant time.
  */
-function authorized(request: FastifyRequest, token: string, basic = false): boolean {
+export function authorized(request: FastifyRequest, token: string, basic = false): boolean {
   const header = request.headers.authorization ?? '';
   let given = header.startsWith('Bearer ') ? header.slice(7) : '';
   if (basic && header.startsWith('Basic ')) given = Buffer.from(header.slice(6), 'base64').toString().split(':').slice(1).join(':');

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createGateway, type GatewayOptions } from 'redkit';
+import { createGateway, toMs, type GatewayOptions } from 'redkit';
 import type { RouteModule } from '../context.js';
 import { appLimiters } from './ratelimit.js';
 
@@ -22,22 +22,29 @@ function numberFrom(env: Record<string, string | undefined>, name: string): numb
   return value;
 }
 
+/** A duration env var: ms (`15000`) or the `ms` grammar (`15s`); the error names the variable. */
+function msFrom(env: Record<string, string | undefined>, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  return toMs(raw, name, { min: 1 });
+}
+
 /**
  * Realtime for the reference server: the WebSocket gateway on `/ws` (attached to the HTTP
  * server's 'upgrade' event), the live page at `/`, and `/api/realtime` for its numbers.
- * Env: PRESENCE_HEARTBEAT_TTL_MS, REACTIONS_IDLE_TTL_MS, DEBUG_PRESENCE, WS_ALLOWED_ORIGINS (comma-separated),
- * WS_RATE_PER_SECOND, WS_RATE_BURST, WS_PING_INTERVAL_MS; reactions also obey RATE_LIMIT_WS per member.
+ * Env: PRESENCE_HEARTBEAT_TTL_MS, REACTIONS_IDLE_TTL_MS, WS_PING_INTERVAL_MS (ms or `15s`), DEBUG_PRESENCE, WS_ALLOWED_ORIGINS (comma-separated),
+ * WS_RATE_PER_SECOND, WS_RATE_BURST; reactions also obey RATE_LIMIT_WS per member.
  */
 export const realtimeRoutes: RouteModule = (app, ctx) => {
   const { kit, settings } = ctx;
   const env = settings.env;
   const debug = env.DEBUG_PRESENCE === '1' || env.DEBUG_PRESENCE === 'true';
-  kit.realtime.configure({ heartbeatTtlMs: numberFrom(env, 'PRESENCE_HEARTBEAT_TTL_MS'), reactionsIdleTtlMs: numberFrom(env, 'REACTIONS_IDLE_TTL_MS'), debug });
+  kit.realtime.configure({ heartbeatTtlMs: msFrom(env, 'PRESENCE_HEARTBEAT_TTL_MS'), reactionsIdleTtlMs: msFrom(env, 'REACTIONS_IDLE_TTL_MS'), debug });
   const options: GatewayOptions = {
     allowedOrigins: env.WS_ALLOWED_ORIGINS ? env.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : null,
     ratePerSecond: numberFrom(env, 'WS_RATE_PER_SECOND'),
     rateBurst: numberFrom(env, 'WS_RATE_BURST'),
-    pingIntervalMs: numberFrom(env, 'WS_PING_INTERVAL_MS'),
+    pingIntervalMs: msFrom(env, 'WS_PING_INTERVAL_MS'),
     // Reactions per member across every instance (RATE_LIMIT_WS), on top of the per-connection bucket.
     reactionLimiter: appLimiters(ctx).wsMessages,
     debug,

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { CacheEntry, CacheStore, StoreWrite } from './cache.js';
+import type { CacheEntry, CacheStore, StoreWrite } from './store.js';
 
 /** Bounds of an in-process LRU. */
 export interface LruOptions {

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { readLua, registerScripts, runScript } from '../connection/scripts.js';
-import type { CacheEntry, CacheStore, StoreWrite } from './cache.js';
+import type { CacheEntry, CacheStore, StoreWrite } from './store.js';
 
 /** Versioned so that a changed script never meets an old cached SHA under the same name. */
 const UNLOCK_COMMAND = 'redkitCacheUnlockV1';

@@ -21,7 +21,7 @@ export class JobsManager {
     return this.#store;
   }
 
-  /** Another store with its own options (e.g. a shorter `ttlSec`); same keys, same Redis. */
+  /** Another store with its own options (e.g. a shorter `ttl`); same keys, same Redis. */
   createStore(opts: JobStoreOptions = {}): JobStore {
     const store = new JobStore(this.#ctx, opts);
     this.#stores.add(store);

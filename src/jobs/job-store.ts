@@ -3,14 +3,21 @@ import { randomUUID } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
-import { assertInt, assertJobId, assertKnownKeys, checkJobData } from '../queue/validate.js';
+import { jobMetrics } from '../metrics/instruments.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
+import { toMs, type Duration } from '../duration.js';
+import { assertOptions } from '../options.js';
+import { assertJobId, checkJobData } from '../validate/job-data.js';
+import { assertInt } from '../validate/numbers.js';
 import { MemoryJobStore } from './memory-job-store.js';
 import { eventOf, jobKeys, RedisJobStore } from './redis-job-store.js';
 import { FINISHED, type CreateJobInput, type JobBackend, type JobEvent, type JobPatch, type JobRecord, type JobStatus } from './types.js';
 
 /** Options of the job store. */
 export interface JobStoreOptions {
-  /** Lifetime of a record after its last change, in seconds. Default 7200 (2 h, as the seeds). */
+  /** Lifetime of a record after its last change: ms or a duration string (`'2h'`), whole seconds, at least 1 s. Default `'2h'` (as the seeds). */
+  ttl?: Duration;
+  /** @deprecated The same in seconds, the one seconds option of the API: use `ttl` (bare numbers are ms everywhere else). */
   ttlSec?: number;
   /** Largest accepted `input`/`result`, as JSON bytes. Default 512 KiB. */
   maxPayloadBytes?: number;
@@ -37,20 +44,27 @@ export class JobStore {
   readonly #dirty = new Set<string>();
   readonly #events = new EventEmitter();
   readonly #maxPayloadBytes: number;
+  readonly #metrics: ReturnType<typeof jobMetrics>;
   #warned = false;
   #flushing: Promise<void> | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
   readonly #onConnected = () => void this.flush();
+  /** Per-record and retry warnings repeat during a long outage: a few lines a minute per topic. */
+  readonly #warn: RateLimitedLogFn;
 
   constructor(ctx: RedkitContext, opts: JobStoreOptions = {}) {
-    assertKnownKeys(opts, ['ttlSec', 'maxPayloadBytes'], 'job store options');
+    assertOptions(opts, ['ttl', 'ttlSec', 'maxPayloadBytes'], 'job store options');
     assertInt(opts.ttlSec, 'job store options.ttlSec', 1);
+    if (opts.ttl !== undefined && opts.ttlSec !== undefined) throw new InvalidArgumentError('job store options.ttl', 'job store options: give ttl or its deprecated alias ttlSec, not both');
     assertInt(opts.maxPayloadBytes, 'job store options.maxPayloadBytes', 1);
     this.#ctx = ctx;
-    this.ttlSec = opts.ttlSec ?? 7200;
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
+    // Records expire in whole seconds (EXPIRE); a ttl in between rounds up.
+    this.ttlSec = opts.ttl !== undefined ? Math.ceil(toMs(opts.ttl, 'job store options.ttl', { min: 1000 }) / 1000) : opts.ttlSec ?? 7200;
     this.#maxPayloadBytes = opts.maxPayloadBytes ?? 512 * 1024;
     this.#redis = ctx.config.mode === 'standalone' ? null : new RedisJobStore(ctx);
     this.#events.setMaxListeners(0);
+    this.#metrics = jobMetrics(ctx.metrics);
     if (this.#redis) ctx.connection.on('connected', this.#onConnected);
   }
 
@@ -59,7 +73,7 @@ export class JobStore {
    * @throws InvalidArgumentError (kind, id), JobDataError (input), JobExistsError.
    */
   async create(input: CreateJobInput): Promise<JobRecord> {
-    assertKnownKeys(input, ['id', 'kind', 'input'], 'job');
+    assertOptions(input, ['id', 'kind', 'input'], 'job');
     assertName(input?.kind, 'job.kind');
     if (input.id !== undefined) assertJobId(input.id, 'job.id');
     if (input.input !== undefined) checkJobData(input.input, this.#maxPayloadBytes);
@@ -68,6 +82,7 @@ export class JobStore {
     if (input.input !== undefined) record.input = input.input;
     const created = await this.#apply(record.id, (b) => b.create(record, this.ttlSec), () => this.#memory.create(record, this.ttlSec));
     if (!created) throw new JobExistsError(record.id);
+    this.#metrics.transition(record.id, record.kind, record.status);
     if (!this.#redis || this.#dirty.has(record.id)) this.#events.emit('change', eventOf(record));
     else await this.#memory.restore(record, this.ttlSec);
     return record;
@@ -86,7 +101,7 @@ export class JobStore {
    */
   async update(id: string, patch: JobPatch): Promise<JobRecord> {
     assertJobId(id, 'id');
-    assertKnownKeys(patch, PATCH_KEYS, 'patch');
+    assertOptions(patch, PATCH_KEYS, 'patch');
     if (patch.status !== undefined && !STATUSES.includes(patch.status)) {
       throw new InvalidArgumentError('patch.status', `patch.status must be one of ${STATUSES.join(', ')} (got ${JSON.stringify(patch.status)})`);
     }
@@ -100,6 +115,7 @@ export class JobStore {
     const now = Date.now();
     const record = await this.#apply(id, (b) => b.update(id, patch, now, this.ttlSec), () => this.#memory.update(id, patch, now, this.ttlSec));
     if (!record) throw new JobNotFoundError(id);
+    if (patch.status !== undefined) this.#metrics.transition(id, record.kind, record.status);
     if (this.#redis && !this.#dirty.has(id)) {
       if (FINISHED.has(record.status)) this.#memory.delete(id);
       else await this.#memory.restore(record, this.ttlSec);
@@ -150,7 +166,7 @@ export class JobStore {
           const record = await this.#memory.get(id);
           if (record) {
             const written = await this.#redis.restore(record, this.ttlSec);
-            if (!written) this.#ctx.logger.warn({ jobId: id }, `[redkit] job ${id} changed in Redis during the outage: kept the Redis copy`);
+            if (!written) this.#warn('restore-conflict', { jobId: id }, `[redkit] job ${id} changed in Redis during the outage: kept the Redis copy`);
           }
           this.#dirty.delete(id);
           if (record && FINISHED.has(record.status)) this.#memory.delete(id);
@@ -161,8 +177,10 @@ export class JobStore {
         }
       } catch (err) {
         // Still refused (OOM…) while the pause warning stands: the retry timer goes on quietly.
-        const level = err instanceof RedisUnavailableError && this.#warned ? 'debug' : 'warn';
-        this.#ctx.logger[level]({ err: String((err as Error)?.message ?? err), pending: this.#dirty.size }, '[redkit] writing job records back to Redis failed; will retry');
+        const obj = { err: String((err as Error)?.message ?? err), pending: this.#dirty.size };
+        const msg = '[redkit] writing job records back to Redis failed; will retry';
+        if (err instanceof RedisUnavailableError && this.#warned) this.#ctx.logger.debug(obj, msg);
+        else this.#warn('flush-failed', obj, msg);
       } finally {
         this.#flushing = null;
       }

@@ -2,7 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError, JobNotFoundError, JobTimeoutError, JobTransitionError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
-import { assertInt, assertKnownKeys } from '../queue/validate.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
+import { toMs, type Duration } from '../duration.js';
+import { assertOptions } from '../options.js';
+import { assertInt } from '../validate/numbers.js';
 import type { JobLocks } from './job-lock.js';
 import type { JobStore } from './job-store.js';
 import { FINISHED, type ExternalJobAdapter, type JobPatch, type JobRecord } from './types.js';
@@ -12,12 +15,12 @@ export interface JobRunnerOptions<I = unknown> {
   /** The kind of job this runner owns (records of other kinds are left alone). */
   kind: string;
   adapter: ExternalJobAdapter<I>;
-  /** How often each tracked job's status is asked from the adapter, in ms. Default 1000. */
-  pollIntervalMs?: number;
-  /** Lease of the per-job lock in ms; renewed every third of it. A crashed instance's jobs are taken over after it. Default 30000. */
-  lockTtlMs?: number;
-  /** After the first `recover()`, look again for unfinished jobs nobody tracks this often, in ms (0: never). Default `lockTtlMs`. */
-  recoverEveryMs?: number;
+  /** How often each tracked job's status is asked from the adapter: ms or a duration string (`'2s'`), at least 10 ms. Default 1000. */
+  pollIntervalMs?: Duration;
+  /** Lease of the per-job lock: ms or a duration string, at least 100 ms; renewed every third of it. A crashed instance's jobs are taken over after it. Default 30000. */
+  lockTtlMs?: Duration;
+  /** After the first `recover()`, look again for unfinished jobs nobody tracks this often: ms or a duration string (0: never). Default `lockTtlMs`. */
+  recoverEveryMs?: Duration;
   /** An external job the adapter reports `unknown` this many polls in a row is failed. Default 3. */
   maxUnknownPolls?: number;
   /** The store to use (default `kit.jobs.store`). */
@@ -68,28 +71,31 @@ export class JobRunner<I = unknown> extends EventEmitter {
   #polling = false;
   #recovering: Promise<RecoverReport> | null = null;
   #closed = false;
+  /** Recovery and lost-lock warnings repeat per job: a few lines a minute per topic. */
+  readonly #warn: RateLimitedLogFn;
 
   /** Use `kit.jobs.runner(opts)`. */
   constructor(ctx: RedkitContext, store: JobStore, locks: JobLocks, opts: JobRunnerOptions<I>) {
     super();
-    assertKnownKeys(opts, ['kind', 'adapter', 'pollIntervalMs', 'lockTtlMs', 'recoverEveryMs', 'maxUnknownPolls', 'store'], 'runner options');
+    assertOptions(opts, ['kind', 'adapter', 'pollIntervalMs', 'lockTtlMs', 'recoverEveryMs', 'maxUnknownPolls', 'store'], 'runner options');
     assertName(opts.kind, 'runner options.kind');
     const a = opts.adapter as Partial<ExternalJobAdapter<I>> | undefined;
     if (!a || typeof a.submit !== 'function' || typeof a.status !== 'function' || typeof a.cancel !== 'function') {
       throw new InvalidArgumentError('runner options.adapter', 'adapter must implement submit(job), status(externalId) and cancel(externalId)');
     }
-    assertInt(opts.pollIntervalMs, 'runner options.pollIntervalMs', 10);
-    assertInt(opts.lockTtlMs, 'runner options.lockTtlMs', 100);
-    assertInt(opts.recoverEveryMs, 'runner options.recoverEveryMs', 0);
+    const pollMs = toMs(opts.pollIntervalMs ?? 1000, 'runner options.pollIntervalMs', { min: 10 });
+    const leaseMs = toMs(opts.lockTtlMs ?? 30_000, 'runner options.lockTtlMs', { min: 100 });
+    const recoverMs = opts.recoverEveryMs === undefined ? leaseMs : toMs(opts.recoverEveryMs, 'runner options.recoverEveryMs');
     assertInt(opts.maxUnknownPolls, 'runner options.maxUnknownPolls', 1);
     this.#ctx = ctx;
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     this.#store = store;
     this.#locks = locks;
     this.kind = opts.kind;
     this.#adapter = opts.adapter;
-    this.#pollMs = opts.pollIntervalMs ?? 1000;
-    this.#leaseMs = opts.lockTtlMs ?? 30_000;
-    this.#recoverMs = opts.recoverEveryMs ?? this.#leaseMs;
+    this.#pollMs = pollMs;
+    this.#leaseMs = leaseMs;
+    this.#recoverMs = recoverMs;
     this.#maxUnknown = opts.maxUnknownPolls ?? 3;
   }
 
@@ -174,7 +180,7 @@ export class JobRunner<I = unknown> extends EventEmitter {
         report.resumed.push(record.id);
       } catch (err) {
         if (!this.#tracked.has(listed.id)) await this.#release(listed.id, token);
-        this.#ctx.logger.warn({ jobId: listed.id, err: String((err as Error)?.message ?? err) }, `[redkit] could not recover job ${listed.id}`);
+        this.#warn('recover-failed', { jobId: listed.id, err: String((err as Error)?.message ?? err) }, `[redkit] could not recover job ${listed.id}`);
       }
     }
     return report;
@@ -316,7 +322,7 @@ export class JobRunner<I = unknown> extends EventEmitter {
         if (again) await this.#release(t.id, again);
         if (this.#tracked.get(t.id) === t) {
           this.#tracked.delete(t.id);
-          this.#ctx.logger.warn({ jobId: t.id }, `[redkit] lost the lock of job ${t.id} (another instance took it over): no longer tracking it here`);
+          this.#warn('lost-lock', { jobId: t.id }, `[redkit] lost the lock of job ${t.id} (another instance took it over): no longer tracking it here`);
           this.emit('lost', t.id);
         }
       } catch {

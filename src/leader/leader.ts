@@ -1,9 +1,12 @@
 import { EventEmitter } from 'node:events';
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, LockBusyError } from '../errors.js';
+import { toMs, type Duration } from '../duration.js';
 import { assertName } from '../keys.js';
+import { assertOptions } from '../options.js';
 import type { LockRef } from '../lock/backend.js';
-import { driftMarginMs, type Lock, type LockManager } from '../lock/lock.js';
+import { leaderMetrics } from '../metrics/instruments.js';
+import type { Lock, LockManager } from '../lock/lock.js';
 
 /** Default leadership lease (ms). */
 export const DEFAULT_LEADER_TTL_MS = 10_000;
@@ -12,8 +15,8 @@ const CAMPAIGN_WAIT_MS = 30_000;
 
 /** Options of `campaign` / `runWhileLeader`. */
 export interface CampaignOptions {
-  /** Leadership lease in ms, renewed every ttl/3; a dead leader is replaced within it. Default 10 000. */
-  ttl?: number;
+  /** Leadership lease: ms or a duration string (`'10s'`), renewed every ttl/3; a dead leader is replaced within it. Default 10 000. */
+  ttl?: Duration;
 }
 
 /** Who leads a role now. */
@@ -51,7 +54,6 @@ export class Election extends EventEmitter<ElectionEvents> {
   #lock: Lock | null = null;
   #epoch: number | null = null;
   #loop: Promise<void>;
-  #onLost: (() => void) | null = null;
 
   /** Use `kit.leader.campaign(role)`. */
   constructor(ctx: RedkitContext, locks: LockManager, role: string, ttlMs: number) {
@@ -162,19 +164,27 @@ export class LeaderManager {
   readonly #ctx: RedkitContext;
   readonly #locks: LockManager;
   readonly #elections = new Set<Election>();
+  readonly #metrics: ReturnType<typeof leaderMetrics>;
 
   /** Use `kit.leader`. */
   constructor(ctx: RedkitContext, locks: LockManager) {
     this.#ctx = ctx;
     this.#locks = locks;
+    this.#metrics = leaderMetrics(ctx.metrics);
   }
 
   /** Starts campaigning for `role`; the returned Election emits `elected` / `revoked`. */
   campaign(role: string, options: CampaignOptions = {}): Election {
     assertName(role, 'role');
-    const ttl = options.ttl ?? DEFAULT_LEADER_TTL_MS;
+    assertOptions(options, ['ttl'], 'campaign options');
+    let ttl = options.ttl ?? DEFAULT_LEADER_TTL_MS;
+    // A duration string carries its unit; a number is ms and keeps the checks (and rounding) below.
+    if (typeof ttl === 'string') ttl = toMs(ttl, 'ttl');
     if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) throw new InvalidArgumentError('ttl', `ttl must be a finite number of milliseconds > 0 (got ${String(ttl)})`);
     const election = new Election(this.#ctx, this.#locks, role, Math.ceil(ttl));
+    const metrics = this.#metrics;
+    election.on('elected', () => metrics.elected(role));
+    election.on('revoked', (reason: string, resigned?: boolean) => metrics.revoked(role, resigned === true || reason === 'resigned', reason));
     this.#elections.add(election);
     return election;
   }

@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisPermissionError, RedisUnavailableError } from '../errors.js';
+import { toMs, type Duration } from '../duration.js';
 import { assertName } from '../keys.js';
+import { assertOptions } from '../options.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
 import { RedisLockBackend } from './redis-lock.js';
+import { operationLabel, traced } from '../metrics/spans.js';
+import { lockMetrics, type LockRefusal } from '../metrics/instruments.js';
+
+/** The `redkit:operation` label of `kit.lock.acquire` (its scripts are labelled by the connection). */
+const LOCK_ACQUIRE = operationLabel('lock', 'acquire');
 
 export type { LockBackend, LockRef, AcquireReply, HolderInfo } from './backend.js';
 
@@ -21,10 +29,10 @@ export function driftMarginMs(ttlMs: number): number {
 
 /** Options of `acquire` / `using`. */
 export interface LockOptions {
-  /** Lease in ms: the lock frees itself after it unless extended. Default 10 000. */
-  ttl?: number;
-  /** How long to wait for the lock in ms; 0 (default) fails at once with LockBusyError. */
-  wait?: number;
+  /** Lease: ms or a duration string (`'30s'`); the lock frees itself after it unless extended. Default 10 000. */
+  ttl?: Duration;
+  /** How long to wait for the lock: ms or a duration string; 0 (default) fails at once with LockBusyError. */
+  wait?: Duration;
   /** Aborts a waiting acquire (LockBusyError with reason `aborted`). */
   signal?: AbortSignal;
   /**
@@ -32,8 +40,8 @@ export interface LockOptions {
    * `local` grants an in-process lock instead (`lock.local` is true: it excludes this process only).
    */
   fallback?: 'none' | 'local';
-  /** No grant for this long after Redis restarts (ms); default the ttl. Set it to your largest TTL if TTLs of a name vary. */
-  restartGuard?: number;
+  /** No grant for this long after Redis restarts (ms or a duration string); default the ttl. Set it to your largest TTL if TTLs of a name vary. */
+  restartGuard?: Duration;
 }
 
 /** A held lock (or semaphore slot). */
@@ -50,8 +58,8 @@ export interface Lock {
   readonly local: boolean;
   /** True while the lease is valid by the local clock; checking it revokes a lease that ran out (even after a pause). */
   readonly held: boolean;
-  /** Extends the lease to `ttl` ms from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
-  extend(ttl?: number): Promise<void>;
+  /** Extends the lease to `ttl` (ms or a duration string) from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
+  extend(ttl?: Duration): Promise<void>;
   /**
    * Releases the lock; resolves false (and changes nothing) when it was no longer held.
    * @throws RedisUnavailableError at once while Redis is unreachable: the lock is dropped locally and its lease runs out on Redis.
@@ -59,7 +67,12 @@ export interface Lock {
   release(): Promise<boolean>;
 }
 
+/** Known keys of LockOptions (and the internal tokenPrefix of leader leases), for assertOptions. */
+const LOCK_OPTION_KEYS = ['ttl', 'wait', 'signal', 'fallback', 'restartGuard', 'tokenPrefix'] as const;
+
 function assertMs(value: unknown, argument: string, allowZero: boolean): number {
+  // A duration string carries its unit; a number is ms and keeps the checks (and rounding) below.
+  if (typeof value === 'string') value = toMs(value, argument);
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new InvalidArgumentError(argument, `${argument} must be a finite number of milliseconds ${allowZero ? '≥ 0' : '> 0'} (got ${String(value)})`);
   }
@@ -84,6 +97,12 @@ function releasedReason(name: string): LockNotHeldError {
   }
 }
 
+/** How a waited acquire ended without a grant, for metrics: its wait ran out, was aborted, or Redis failed. */
+function refusal(err: unknown): LockRefusal {
+  if (err instanceof LockBusyError) return err.reason === 'busy' ? 'timeout' : err.reason === 'restart-guard' ? 'guard' : 'aborted';
+  return err instanceof RedisUnavailableError ? 'unavailable' : 'aborted';
+}
+
 class HeldLock implements Lock {
   readonly name: string;
   readonly local: boolean;
@@ -104,6 +123,8 @@ class HeldLock implements Lock {
   #released = false;
   /** @internal Called when release() finds the lock no longer held. */
   onNotHeld: ((lock: HeldLock) => void) | null = null;
+  /** @internal Called once when the lease is lost (not released). */
+  onLost: ((lock: HeldLock) => void) | null = null;
 
   constructor(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, onDone: (lock: HeldLock) => void) {
     this.name = ref.name;
@@ -123,6 +144,8 @@ class HeldLock implements Lock {
     return this;
   }
 
+  /** @internal What was acquired (`lock`, `sem` or `leader`), for metrics. */
+  get kind(): LockRef['kind'] { return this.#ref.kind; }
   get fence(): number { return this.#fence; }
   get expiresAt(): number { return this.#expiresAt; }
   get token(): string { return this.#token; }
@@ -167,11 +190,12 @@ class HeldLock implements Lock {
       this.#lost = true;
       this.#lostReason = reason;
       this.#controller?.abort(this.#reason());
+      if (reason !== undefined) this.onLost?.(this);
     }
     this.#onDone(this);
   }
 
-  async extend(ttl?: number): Promise<void> {
+  async extend(ttl?: Duration): Promise<void> {
     const ttlMs = ttl === undefined ? this.#ttlMs : assertMs(ttl, 'ttl', false);
     if (this.#released) throw new LockNotHeldError(this.name, 'it was released');
     if (!this.held) throw new LockNotHeldError(this.name, 'its lease ran out');
@@ -235,16 +259,18 @@ export class Semaphore {
  * Redis-backed when Redis is configured, in-process in standalone mode.
  */
 export class LockManager {
-  readonly #ctx: RedkitContext;
+  readonly #metrics: ReturnType<typeof lockMetrics>;
   readonly #backend: LockBackend;
   #local: MemoryLockBackend | null = null;
   readonly #held = new Set<HeldLock>();
   readonly #waiting = new Set<AbortController>();
   #closed = false;
+  readonly #warn: RateLimitedLogFn;
 
   /** Use `kit.lock`; `backend` overrides the store (tests, a user's own client). */
   constructor(ctx: RedkitContext, backend?: LockBackend) {
-    this.#ctx = ctx;
+    this.#metrics = lockMetrics(ctx.metrics);
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     this.#backend = backend ?? (ctx.config.mode === 'standalone' ? new MemoryLockBackend() : new RedisLockBackend(ctx));
   }
 
@@ -260,7 +286,7 @@ export class LockManager {
    */
   acquire(name: string, options: LockOptions = {}): Promise<Lock> {
     assertName(name, 'name');
-    return this.acquireRef({ kind: 'lock', name, limit: 1 }, options);
+    return traced(LOCK_ACQUIRE, () => this.acquireRef({ kind: 'lock', name, limit: 1 }, options));
   }
 
   /**
@@ -290,6 +316,7 @@ export class LockManager {
     if (this.#closed) return Promise.reject(new ClosedError('kit.lock'));
     let ttlMs: number, waitMs: number, guardMs: number;
     try {
+      assertOptions(options, LOCK_OPTION_KEYS, 'lock options');
       ttlMs = assertMs(options.ttl ?? DEFAULT_LOCK_TTL_MS, 'ttl', false);
       waitMs = assertMs(options.wait ?? 0, 'wait', true);
       guardMs = assertMs(options.restartGuard ?? ttlMs, 'restartGuard', true);
@@ -312,12 +339,17 @@ export class LockManager {
 
   readonly #forgetHeld = (lock: HeldLock) => { this.#held.delete(lock); };
   readonly #warnNotHeld = (lock: HeldLock) => {
-    this.#ctx.logger.warn({ lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
+    // One topic for every lock: a loop that always overruns its ttl must not flood the log.
+    this.#warn('late-release', { lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
   };
 
-  #grant(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number): HeldLock {
+  readonly #countLost = (lock: HeldLock) => { this.#metrics.lost(lock.kind, lock.name); };
+
+  #grant(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, started: number, handoff = false): HeldLock {
     const lock = new HeldLock(backend, ref, tok, fence, sentAt, ttlMs, this.#forgetHeld);
     lock.onNotHeld = this.#warnNotHeld;
+    lock.onLost = this.#countLost;
+    this.#metrics.acquired(ref.kind, ref.name, Date.now() - started, handoff);
     this.#held.add(lock);
     return lock;
   }
@@ -328,11 +360,17 @@ export class LockManager {
     if (options.signal?.aborted) return Promise.reject(new LockBusyError(ref.name, 'aborted', 0, 0));
     // Fast path: one round trip when the lock is free or nobody waits.
     return backend.acquire(ref, tok, ttlMs, 0, guardMs).then((reply) => {
-      if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, started, ttlMs);
-      if (waitMs === 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+      if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, started, ttlMs, started);
+      if (waitMs === 0) {
+        this.#metrics.refused(ref.kind, ref.name, reply.status === 'guard' ? 'guard' : 'busy', Date.now() - started);
+        throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+      }
       return this.#wait(backend, ref, tok, ttlMs, waitMs, guardMs, options, started, reply);
     }, (err: unknown) => {
-      if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
+      if (err instanceof RedisUnavailableError) {
+        this.#metrics.refused(ref.kind, ref.name, 'unavailable', Date.now() - started);
+        this.#forget(backend, ref, tok, ttlMs);
+      }
       throw err;
     });
   }
@@ -340,7 +378,7 @@ export class LockManager {
   /** Queues for a name that the first attempt found taken, until granted, `wait` ends or the caller aborts. */
   async #wait(backend: LockBackend, ref: LockRef, tok: string, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions, started: number, first: AcquireReply): Promise<Lock> {
     const deadline = started + waitMs;
-    const grant = (fence: number, sentAt: number) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs);
+    const grant = (fence: number, sentAt: number, handoff = false) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs, started, handoff);
     let reply = first;
     let sentAt: number;
 
@@ -368,7 +406,7 @@ export class LockManager {
       for (;;) {
         const remaining = deadline - Date.now();
         if (handed !== null) {
-          if (queuedSentAt > 0 && Date.now() - queuedSentAt < ttlMs / 2) return grant(handed, queuedSentAt);
+          if (queuedSentAt > 0 && Date.now() - queuedSentAt < ttlMs / 2) return grant(handed, queuedSentAt, true);
           handed = null; // too late to trust the send time: the acquire below claims it
         }
         if (options.signal?.aborted || waiter.signal.aborted) throw new LockBusyError(ref.name, 'aborted', 0, Date.now() - started);
@@ -393,6 +431,7 @@ export class LockManager {
         });
       }
     } catch (err) {
+      this.#metrics.refused(ref.kind, ref.name, refusal(err), Date.now() - started);
       if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
       else if (queued) await backend.cancel(ref, tok).catch(() => undefined);
       throw err;

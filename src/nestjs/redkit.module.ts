@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Inject, Injectable, Module, type DynamicModule, type FactoryProvider, type InjectionToken, type ModuleMetadata, type OnApplicationShutdown, type OptionalFactoryDependency, type Provider, type Type } from '@nestjs/common';
-import { createRedkit, Redkit, type RedkitInternals } from '../kit.js';
+import { createRedkit, Redkit, REDKIT_OPTION_KEYS, type RedkitInternals } from '../kit.js';
+import { assertOptions } from '../options.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { RedkitOptions } from '../config/index.js';
 import type { NamespaceOptions } from '../cache/index.js';
@@ -61,6 +62,13 @@ class RedkitLifecycle implements OnApplicationShutdown {
   }
 }
 
+// Typed Records: tsc fails here when an option is added to an interface and not to its list.
+const MODULE_KEYS: Record<keyof RedkitModuleShape | 'kit' | 'closeOnShutdown' | 'throttler', true> = { isGlobal: true, healthController: true, caches: true, kit: true, closeOnShutdown: true, throttler: true };
+const ASYNC_OPTION_KEYS: Record<keyof RedkitModuleAsyncOptions, true> = { isGlobal: true, healthController: true, caches: true, imports: true, useFactory: true, inject: true, useClass: true, useExisting: true };
+/** forRoot: the module's own keys and every key createRedkit takes. */
+const ROOT_KEYS = [...Object.keys(MODULE_KEYS), ...REDKIT_OPTION_KEYS];
+const ASYNC_KEYS = Object.keys(ASYNC_OPTION_KEYS);
+
 const SERVICES = [RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService, RedkitJobsService, RedkitRealtimeService, RedkitSessionService, RedkitHealthIndicator];
 
 // Each forRoot is its own module: Nest would otherwise merge two forRoot calls whose metadata
@@ -76,6 +84,7 @@ let nextModuleId = 0;
 export class RedkitModule {
   /** The module from static options (env is read too: `REDIS_URL`, …; none at all means standalone). */
   static forRoot(options: RedkitModuleOptions & RedkitModuleShape = {}): DynamicModule {
+    assertOptions(options, ROOT_KEYS, 'RedkitModule.forRoot options');
     const { isGlobal, healthController, caches, ...kitOptions } = options;
     // A factory, not useValue: Nest hashes module metadata, and the options may hold a live toolkit.
     return buildRootModule({ isGlobal, healthController, caches }, { provide: REDKIT_MODULE_OPTIONS, useFactory: () => kitOptions }, []);
@@ -83,6 +92,7 @@ export class RedkitModule {
 
   /** The module from options built by `useFactory` with `inject`ed dependencies from `imports`. */
   static forRootAsync(options: RedkitModuleAsyncOptions): DynamicModule {
+    assertOptions(options, ASYNC_KEYS, 'RedkitModule.forRootAsync options');
     const given = [options.useFactory, options.useClass, options.useExisting].filter(Boolean).length;
     if (given !== 1) throw new InvalidArgumentError('options', `RedkitModule.forRootAsync needs exactly one of useFactory, useClass or useExisting (got ${given})`);
     const extra: Provider[] = [];

@@ -8,6 +8,7 @@ import { MemoryQueue } from './memory-queue.js';
 import { Queue, jobOptions } from './queue.js';
 import { RedisWorker } from './redis-queue.js';
 import { QUEUE_OPTION_KEYS, WORKER_DEFAULTS, WORKER_OPTION_KEYS, type JobHandler, type QueueCounts, type QueueOptions, type WorkerOptions } from './types.js';
+import { queueMetrics } from '../metrics/instruments.js';
 import { assertInt, assertKnownKeys } from './validate.js';
 
 /** A running worker: `close()` lets running jobs finish, bounded by closeTimeoutMs. */
@@ -34,8 +35,17 @@ export class QueueManager {
   #producer: Redis | null = null;
   #closed = false;
 
+  readonly #metrics: ReturnType<typeof queueMetrics>;
+
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
+    // Depth per queue and state, read when scraped (queues Redis cannot count now are left out).
+    this.#metrics = queueMetrics(ctx.metrics, async () => {
+      const out: Record<string, object> = {};
+      // Job states only: live workers and the paused flag are not job counts.
+      await Promise.all(this.names().map((name) => this.queue(name).counts().then(({ workers: _w, paused: _p, ...c }) => { out[name] = c; }, () => undefined)));
+      return out;
+    });
   }
 
   /** The queue called `name` (the same instance for the same name; options apply on first call). */
@@ -84,6 +94,7 @@ export class QueueManager {
     }
     assertInt(opts.closeTimeoutMs, 'worker options.closeTimeoutMs', 0);
     const closeTimeoutMs = opts.closeTimeoutMs ?? WORKER_DEFAULTS.closeTimeoutMs;
+    handler = this.#metrics.counted(name, handler);
     const local = this.local(name);
     const localHandler = { fn: handler as JobHandler<any, any>, concurrency: opts.concurrency ?? 1, timeoutMs: opts.timeoutMs, limiter: opts.limiter };
     local.setHandler(localHandler);

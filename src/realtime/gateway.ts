@@ -4,11 +4,15 @@ import type { Duplex } from 'node:stream';
 import * as wsModule from 'ws';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { RedkitContext } from '../context.js';
+import { toMs, type Duration } from '../duration.js';
 import { RedkitError } from '../errors.js';
+import { assertOptions } from '../options.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { FairQueue, FloodGuard } from './flood.js';
 import { parseClientMessage, type ClientMessage, type ErrorFrame, type ProtocolErrorCode } from './protocol.js';
 import type { PresenceJoinedEvent, PresenceLeftEvent } from './presence.js';
 import type { ReactionCountsEvent, ReactionEvent } from './reactions.js';
+import { gatewayMetrics } from '../metrics/instruments.js';
 import type { Realtime } from './realtime.js';
 
 /** Options of the WebSocket gateway. */
@@ -33,8 +37,8 @@ export interface GatewayOptions {
    * pausing long enough for its burst to refill in between.
    */
   floodCloseAfter?: number;
-  /** See `floodCloseAfter`. Default 1000 ms. */
-  floodGraceMs?: number;
+  /** See `floodCloseAfter`. Ms or a duration string. Default 1000 ms. */
+  floodGraceMs?: Duration;
   /** Most incoming messages handled per event-loop turn across all connections (round-robin). Default 64. */
   messagesPerTurn?: number;
   /** Allowed `Origin` headers (exact, e.g. `https://app.example.com`); others are closed with 1008. Default: any. */
@@ -43,8 +47,8 @@ export interface GatewayOptions {
   reactions?: string[];
   /** Rooms one connection may join. Default 8. */
   maxRoomsPerConnection?: number;
-  /** Ping period; a connection that did not answer the previous ping is terminated. Default 30000 ms. */
-  pingIntervalMs?: number;
+  /** Ping period, ms or a duration string (`'30s'`); a connection that did not answer the previous ping is terminated. Default 30000 ms. */
+  pingIntervalMs?: Duration;
   /** Log connections, joins and leaves at info level (`DEBUG_PRESENCE=1`). Default: the realtime `debug` option. */
   debug?: boolean;
   /**
@@ -106,6 +110,13 @@ interface Conn {
   lastRateError: number;
 }
 
+// A typed Record: tsc fails here when an option is added to GatewayOptions and not to this list.
+const GATEWAY_OPTION_KEYS = Object.keys({
+  path: true, maxPayloadBytes: true, ratePerSecond: true, rateBurst: true, reactionLimiter: true, floodCloseAfter: true,
+  floodGraceMs: true, messagesPerTurn: true, allowedOrigins: true, reactions: true, maxRoomsPerConnection: true,
+  pingIntervalMs: true, debug: true, identify: true,
+} satisfies Record<keyof GatewayOptions, true>);
+
 /** Default reactions of the live page. */
 export const DEFAULT_REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '🔥'];
 
@@ -139,16 +150,24 @@ export class RealtimeGateway {
   #rejected = 0;
   #closedForAbuse = 0;
   #closed = false;
+  readonly #metrics: ReturnType<typeof gatewayMetrics>;
+  /** identify() and handler failures repeat per connection or message: a few lines a minute per topic. */
+  readonly #warn: RateLimitedLogFn;
 
   constructor(host: GatewayHost, options: GatewayOptions = {}) {
+    assertOptions(options, GATEWAY_OPTION_KEYS, 'gateway options');
+    // Parsed before anything starts (the WebSocketServer, listeners), so a bad value leaks nothing.
+    const pingMs = toMs(options.pingIntervalMs ?? 30_000, 'pingIntervalMs', { min: 1 });
     this.#host = host;
+    this.#metrics = gatewayMetrics(host.metrics, () => this.#conns.size);
+    this.#warn = rateLimitedLog(host.logger, 'warn', { burst: 3 });
     this.#path = options.path ?? '/ws';
     this.#maxPayload = options.maxPayloadBytes ?? 4096;
     this.#rate = options.ratePerSecond ?? 20;
     this.#reactionLimiter = options.reactionLimiter;
     this.#burst = options.rateBurst ?? 40;
     this.#floodCloseAfter = options.floodCloseAfter ?? 100;
-    this.#floodGraceMs = options.floodGraceMs ?? 1000;
+    this.#floodGraceMs = toMs(options.floodGraceMs ?? 1000, 'floodGraceMs');
     this.#inbox = new FairQueue(options.messagesPerTurn ?? 64, (conn, m) => this.#onMessage(conn, m.data, m.isBinary));
     this.#origins = options.allowedOrigins?.length ? new Set(options.allowedOrigins) : null;
     this.#reactions = new Set(options.reactions ?? DEFAULT_REACTIONS);
@@ -188,7 +207,7 @@ export class RealtimeGateway {
         conn.alive = false;
         try { conn.ws.ping(); } catch { /* closing already */ }
       }
-    }, options.pingIntervalMs ?? 30_000);
+    }, pingMs);
     this.#ping.unref();
   }
 
@@ -222,7 +241,7 @@ export class RealtimeGateway {
       try {
         identity = (await this.#identify!(req)) ?? null;
       } catch (err) {
-        this.#host.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] identify() threw; treating the connection as unidentified');
+        this.#warn('identify', { err: String((err as Error)?.message ?? err) }, '[realtime] identify() threw; treating the connection as unidentified');
       }
       if (socket.destroyed) return;
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
@@ -272,6 +291,7 @@ export class RealtimeGateway {
   async close(closeTimeoutMs = 500): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#metrics.detach();
     clearInterval(this.#ping);
     const conns = [...this.#conns];
     for (const conn of conns) conn.ws.close(1001, 'server shutting down');
@@ -331,7 +351,9 @@ export class RealtimeGateway {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#closedForAbuse++;
       this.#log({ connection: conn.id, err: err.message, code: err.code }, 'connection error');
     });
+    this.#metrics.opened();
     ws.on('close', (code: number) => {
+      this.#metrics.closed(code);
       this.#log({ connection: conn.id, code }, 'connection closed');
       void this.#drop(conn);
     });
@@ -392,7 +414,7 @@ export class RealtimeGateway {
     // One message at a time per connection, so that a join's snapshot precedes its diffs and a leave follows its join.
     conn.queue = conn.queue.then(() => this.#handle(conn, parsed.message)).catch((err) => {
       const code = err instanceof RedkitError && err.code === 'E_INVALID_ARGUMENT' ? 'E_BAD_MESSAGE' : 'E_INTERNAL';
-      if (code === 'E_INTERNAL') this.#host.logger.warn({ connection: conn.id, err: String((err as Error)?.message ?? err) }, '[realtime] gateway message failed');
+      if (code === 'E_INTERNAL') this.#warn('message', { connection: conn.id, err: String((err as Error)?.message ?? err) }, '[realtime] gateway message failed');
       this.#error(conn, code, code === 'E_INTERNAL' ? 'the server could not handle this message; try again' : String((err as Error).message), (parsed.message as { ref?: string }).ref);
     });
   }

@@ -1,4 +1,5 @@
 import type { Logger } from '../config/types.js';
+import { rateLimitedLog } from '../rate-limited-log.js';
 import { assertChannel, HandlerTable, type Bus, type BusHandler, type BusMessage } from './bus.js';
 
 /** The standalone bus: in-process fan-out, same contract as the Redis bus for one instance. */
@@ -8,7 +9,9 @@ export class MemoryBus implements Bus {
 
   constructor(instanceId: string, logger: Logger) {
     this.instanceId = instanceId;
-    this.#table = new HandlerTable((err, channel) => logger.warn({ channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'));
+    // A handler that throws does so on every message: a few lines a minute per channel.
+    const warn = rateLimitedLog(logger, 'warn', { burst: 3 });
+    this.#table = new HandlerTable((err, channel) => warn(`handler:${channel}`, { channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'));
   }
 
   async publish<T>(channel: string, data: T): Promise<boolean> {

@@ -1,3 +1,4 @@
+import type { Duration } from '../duration.js';
 import type { EventEmitter } from 'node:events';
 import { InvalidArgumentError } from '../errors.js';
 import { assertName } from '../keys.js';
@@ -36,13 +37,13 @@ export interface PresenceEventMap {
 export interface PresenceOptions {
   /**
    * How long an instance's heartbeat lasts: the members of an instance that died vanish from
-   * every other instance within this (plus at most `reapIntervalMs`). Default 15000.
+   * every other instance within this (plus at most `reapIntervalMs`). Ms or a duration string (`'15s'`). Default 15000.
    */
-  heartbeatTtlMs?: number;
-  /** How often the heartbeat is renewed (and each watched room re-read). Default `heartbeatTtlMs / 3`. */
-  heartbeatIntervalMs?: number;
-  /** How often expired instances are looked for (one ZRANGEBYSCORE). Default `min(500, heartbeatTtlMs / 4)`. */
-  reapIntervalMs?: number;
+  heartbeatTtlMs?: Duration;
+  /** How often the heartbeat is renewed (and each watched room re-read), ms or a duration string. Default `heartbeatTtlMs / 3`. */
+  heartbeatIntervalMs?: Duration;
+  /** How often expired instances are looked for (one ZRANGEBYSCORE), ms or a duration string. Default `min(500, heartbeatTtlMs / 4)`. */
+  reapIntervalMs?: Duration;
 }
 
 /** A counter snapshot of the presence on this instance, for `?debug=1` pages and logs. */

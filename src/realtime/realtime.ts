@@ -1,5 +1,7 @@
 import type { RedkitContext } from '../context.js';
+import { toMs, type Duration } from '../duration.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
+import { assertOptions } from '../options.js';
 import type { Bus } from './bus.js';
 import { MemoryBus } from './memory-bus.js';
 import { MemoryPresence } from './memory-presence.js';
@@ -8,6 +10,7 @@ import type { Presence, PresenceOptions } from './presence.js';
 import type { Reactions } from './reactions.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisPresence } from './redis-presence.js';
+import { presenceMetrics } from '../metrics/instruments.js';
 import { RedisReactions } from './redis-reactions.js';
 
 /** Options of the realtime capability. */
@@ -16,10 +19,21 @@ export interface RealtimeOptions extends PresenceOptions {
   debug?: boolean;
   /**
    * How long a room's reaction counts stay in Redis once nobody reacts in it and no instance
-   * watches it (nobody is in it). Default 3600000 (1 hour); 1000 to 30 days.
+   * watches it (nobody is in it). Ms or a duration string (`'1h'`). Default 3600000 (1 hour); 1000 to 30 days.
    */
+  reactionsIdleTtlMs?: Duration;
+}
+
+/** RealtimeOptions as validated: every duration in ms. */
+export interface ResolvedRealtimeOptions {
+  debug?: boolean;
+  heartbeatTtlMs?: number;
+  heartbeatIntervalMs?: number;
+  reapIntervalMs?: number;
   reactionsIdleTtlMs?: number;
 }
+
+const OPTION_KEYS = ['debug', 'heartbeatTtlMs', 'heartbeatIntervalMs', 'reapIntervalMs', 'reactionsIdleTtlMs'] as const;
 
 /**
  * The realtime capability of one toolkit: `bus`, `presence` and `reactions`, over Redis when
@@ -27,7 +41,7 @@ export interface RealtimeOptions extends PresenceOptions {
  */
 export class Realtime {
   readonly #ctx: RedkitContext;
-  #options: RealtimeOptions;
+  #options: ResolvedRealtimeOptions;
   #bus: Bus | null = null;
   #presence: Presence | null = null;
   #reactions: Reactions | null = null;
@@ -36,6 +50,7 @@ export class Realtime {
   constructor(ctx: RedkitContext, options: RealtimeOptions = {}) {
     this.#ctx = ctx;
     this.#options = validate(options);
+    presenceMetrics(ctx.metrics, () => this.#presence?.stats() ?? null);
   }
 
   /** Changes options before first use (e.g. a shorter heartbeat in tests). @throws InvalidArgumentError once presence exists. */
@@ -45,8 +60,8 @@ export class Realtime {
     return this;
   }
 
-  /** The options in force. */
-  get options(): Readonly<RealtimeOptions> {
+  /** The options in force (durations in ms). */
+  get options(): Readonly<ResolvedRealtimeOptions> {
     return this.#options;
   }
 
@@ -90,19 +105,16 @@ export class Realtime {
   }
 }
 
-function validate(options: RealtimeOptions): RealtimeOptions {
+function validate(options: RealtimeOptions): ResolvedRealtimeOptions {
+  assertOptions(options, OPTION_KEYS, 'realtime options');
+  const out: ResolvedRealtimeOptions = { debug: options.debug };
+  if (options.debug === undefined) delete out.debug;
   for (const name of ['heartbeatTtlMs', 'heartbeatIntervalMs', 'reapIntervalMs'] as const) {
-    const value = options[name];
-    if (value !== undefined && (!Number.isInteger(value) || value < 50 || value > 3_600_000)) {
-      throw new InvalidArgumentError(name, `${name} must be a whole number of milliseconds from 50 to 3600000 (got ${String(value)})`);
-    }
+    if (options[name] !== undefined) out[name] = toMs(options[name], name, { min: 50, max: 3_600_000 });
   }
-  const idle = options.reactionsIdleTtlMs;
-  if (idle !== undefined && (!Number.isInteger(idle) || idle < 1000 || idle > 30 * 86_400_000)) {
-    throw new InvalidArgumentError('reactionsIdleTtlMs', `reactionsIdleTtlMs must be a whole number of milliseconds from 1000 to 2592000000 (got ${String(idle)})`);
-  }
-  if (options.heartbeatTtlMs !== undefined && options.heartbeatIntervalMs !== undefined && options.heartbeatIntervalMs >= options.heartbeatTtlMs) {
+  if (options.reactionsIdleTtlMs !== undefined) out.reactionsIdleTtlMs = toMs(options.reactionsIdleTtlMs, 'reactionsIdleTtlMs', { min: 1000, max: 30 * 86_400_000 });
+  if (out.heartbeatTtlMs !== undefined && out.heartbeatIntervalMs !== undefined && out.heartbeatIntervalMs >= out.heartbeatTtlMs) {
     throw new InvalidArgumentError('heartbeatIntervalMs', 'heartbeatIntervalMs must be shorter than heartbeatTtlMs, or a live instance would look dead');
   }
-  return { ...options };
+  return out;
 }

@@ -1,5 +1,6 @@
 import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
+import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { assertChannel, decodeEnvelope, encodeEnvelope, HandlerTable, type Bus, type BusHandler } from './bus.js';
 
 /**
@@ -15,11 +16,14 @@ export class RedisBus implements Bus {
   readonly #resync = new Set<() => void>();
   #removeResync: (() => void) | null = null;
   #closed = false;
+  readonly #warn: RateLimitedLogFn;
 
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
     this.instanceId = ctx.instanceId;
-    this.#table = new HandlerTable((err, channel) => ctx.logger.warn({ channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'));
+    // A handler that throws does so on every message: a few lines a minute per channel.
+    this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
+    this.#table = new HandlerTable((err, channel) => this.#warn(`handler:${channel}`, { channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'));
   }
 
   /** The Redis channel of a logical channel: `<prefix>:realtime:<channel>`. */
@@ -83,7 +87,7 @@ export class RedisBus implements Bus {
     try {
       fn();
     } catch (err) {
-      this.#ctx.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] a resync handler threw');
+      this.#warn('resync', { err: String((err as Error)?.message ?? err) }, '[realtime] a resync handler threw');
     }
   }
 

@@ -3,7 +3,7 @@ import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
 import type { BusMessage } from './bus.js';
 import type { RedisBus } from './redis-bus.js';
-import { assertMemberId, assertRoom, decodeMeta, encodeMeta, LocalHoldings, sortedMembers, type MemberMeta, type Presence, type PresenceEventMap, type PresenceMember, type PresenceOptions, type PresenceStats } from './presence.js';
+import { assertMemberId, assertRoom, decodeMeta, encodeMeta, LocalHoldings, sortedMembers, type MemberMeta, type Presence, type PresenceEventMap, type PresenceMember, type PresenceStats } from './presence.js';
 import { scripted } from './scripts.js';
 
 /** The bus channel presence events travel on (seed 004's `presence:events`). */
@@ -42,7 +42,8 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   #beating = false;
   #closed = false;
 
-  constructor(ctx: RedkitContext, bus: RedisBus, options: PresenceOptions & { debug?: boolean } = {}) {
+  /** `options` as realtime.ts validated them: durations in ms. */
+  constructor(ctx: RedkitContext, bus: RedisBus, options: { heartbeatTtlMs?: number; heartbeatIntervalMs?: number; reapIntervalMs?: number; debug?: boolean } = {}) {
     super();
     this.#ctx = ctx;
     this.#bus = bus;

@@ -15,7 +15,7 @@ function recordingLogger(): Logger & { lines: Line[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-function kitOn(server: RedisServer, url: string, prefix: string, logger: Logger, extra: Partial<RedkitOptions> = {}): Promise<Redkit> {
+function kitOn(url: string, prefix: string, logger: Logger, extra: Partial<RedkitOptions> = {}): Promise<Redkit> {
   return createRedkit({ url, keyPrefix: prefix, connectTimeoutMs: 2000, commandTimeoutMs: 1000, healthIntervalMs: 200, env: {}, logger, backoff: { baseMs: 20, maxMs: 200 }, ...extra } as RedkitOptions);
 }
 
@@ -49,7 +49,7 @@ describe('refused commands become typed errors, and nothing spins', () => {
     // The usual mistake: a key pattern that does not match the kit's prefix.
     await admin.call('ACL', 'SETUSER', 'narrow', 'on', '>pw', 'resetkeys', '~elsewhere:*', 'resetchannels', '&elsewhere:*', '+@all', '-@dangerous');
     const logger = recordingLogger();
-    const kit = await kitOn(server, `redis://narrow:pw@127.0.0.1:${server.port}`, prefix, logger);
+    const kit = await kitOn(`redis://narrow:pw@127.0.0.1:${server.port}`, prefix, logger);
     try {
       const seen: number[] = [];
       const before = await errorReplies(admin, 'NOPERM');
@@ -81,8 +81,7 @@ describe('refused commands become typed errors, and nothing spins', () => {
   test('OOM (noeviction, maxmemory reached): locks refuse with a typed error, job state and cache degrade, nothing raw', async () => {
     const prefix = randomPrefix('oom');
     const logger = recordingLogger();
-    const kit = await kitOn(server, server.url, prefix, logger);
-    const big = 'x'.repeat(64 * 1024);
+    const kit = await kitOn(server.url, prefix, logger);
     try {
       const ns = kit.cache.namespace<string>('c', { ttl: '1m' });
       await ns.set('before', 'kept');
@@ -146,7 +145,7 @@ describe('refused commands become typed errors, and nothing spins', () => {
   test('READONLY (a replica): locks refuse with RedisReadOnlyError, job state degrades', async () => {
     const replica = await startRedis({ args: ['--replicaof', '127.0.0.1', String(server.port)] });
     const logger = recordingLogger();
-    const kit = await kitOn(replica, replica.url, randomPrefix('ro'), logger);
+    const kit = await kitOn(replica.url, randomPrefix('ro'), logger);
     try {
       // restartGuard 0: a replica started this second would otherwise answer with the guard, before any write.
       const lockErr = await kit.lock.acquire('l', { ttl: 1000, restartGuard: 0 }).then(() => null, (e: unknown) => e);
@@ -165,7 +164,7 @@ describe('refused commands become typed errors, and nothing spins', () => {
   });
 
   test('BUSY (a script running past busy-reply-threshold): locks get a typed RedisUnavailableError, the cache degrades', async () => {
-    const kit = await kitOn(server, server.url, randomPrefix('busy'), recordingLogger());
+    const kit = await kitOn(server.url, randomPrefix('busy'), recordingLogger());
     const blocker = new Redis({ port: server.port, host: server.host, lazyConnect: true });
     const killer = new Redis({ port: server.port, host: server.host, lazyConnect: true });
     await Promise.all([blocker.connect(), killer.connect()]);
@@ -193,7 +192,7 @@ describe('refused commands become typed errors, and nothing spins', () => {
   test('NOPERM on a lock: a typed error, never a local grant even with fallback: \'local\'', async () => {
     const prefix = randomPrefix('nl');
     await admin.call('ACL', 'SETUSER', 'noscript', 'on', '>pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous', '-@scripting');
-    const kit = await kitOn(server, `redis://noscript:pw@127.0.0.1:${server.port}`, prefix, recordingLogger());
+    const kit = await kitOn(`redis://noscript:pw@127.0.0.1:${server.port}`, prefix, recordingLogger());
     try {
       const err = await kit.lock.acquire('x', { ttl: 1000, fallback: 'local' }).then(() => null, (e: unknown) => e);
       assert.ok(err instanceof RedisPermissionError, `got ${String(err)}`);
@@ -206,7 +205,7 @@ describe('refused commands become typed errors, and nothing spins', () => {
   test('NOPERM inside a script (Redis 7.0 answers ERR, not NOPERM): still a RedisPermissionError', async () => {
     const prefix = randomPrefix('ns');
     await admin.call('ACL', 'SETUSER', 'noset', 'on', '>pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous', '-set');
-    const kit = await kitOn(server, `redis://noset:pw@127.0.0.1:${server.port}`, prefix, recordingLogger());
+    const kit = await kitOn(`redis://noset:pw@127.0.0.1:${server.port}`, prefix, recordingLogger());
     try {
       // restartGuard 0: straight to the script's SET, which this user may not run.
       const err = await kit.lock.acquire('x', { ttl: 1000, restartGuard: 0 }).then(() => null, (e: unknown) => e);

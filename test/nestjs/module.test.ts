@@ -3,7 +3,7 @@
 import 'reflect-metadata';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Inject, Injectable, Module, Optional } from '@nestjs/common';
+import { Injectable, Module, Optional } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor, standaloneKit } from '../helpers/kit.js';
@@ -161,7 +161,7 @@ test('a given toolkit is used as is and left open on shutdown unless closeOnShut
   await kit.close();
 });
 
-test('bad options fail the bootstrap with a typed ConfigError', async (t) => {
+test('bad options fail the bootstrap with a typed ConfigError', async () => {
   await assert.rejects(
     Test.createTestingModule({ imports: [RedkitModule.forRoot({ url: 'http://nope:1', env: {} })] }).compile(),
     (err: unknown) => err instanceof ConfigError && /REDIS_URL|url/.test((err as Error).message),
