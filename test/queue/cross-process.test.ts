@@ -148,7 +148,9 @@ test('Redis paused (SIGSTOP) then killed: admin calls fail typed and in time, th
     server.resume();
   }
   await server.restart();
-  await assert.rejects(q.getJob('before'), RedisUnavailableError);
+  // Back empty (or still reconnecting): null or a typed error, never a raw one.
+  const afterRestart = await q.getJob('before').catch((err: unknown) => err);
+  assert.ok(afterRestart === null || afterRestart instanceof RedisUnavailableError, `got ${String(afterRestart)}`);
   await waitFor(() => kit.health().then((h) => h.status === 'connected'), 15_000, 'connection back');
   // A fresh worker: this test is about the events and the admin calls. The first worker, left
   // through SIGSTOP then a restart, sometimes did not take the next job within 15 s (2 runs in
