@@ -41,7 +41,10 @@ export interface PresenceOptions {
   heartbeatTtlMs?: number;
   /** How often the heartbeat is renewed (and each watched room re-read). Default `heartbeatTtlMs / 3`. */
   heartbeatIntervalMs?: number;
-  /** How often expired instances are looked for (one ZRANGEBYSCORE). Default `min(500, heartbeatTtlMs / 4)`. */
+  /**
+   * How often expired instances are looked for (one script call). Default `min(500, heartbeatTtlMs / 4)`.
+   * Heartbeat and reaping run only while the instance holds members or watches rooms.
+   */
   reapIntervalMs?: number;
 }
 
