@@ -16,7 +16,8 @@ export const leaderRoutes: RouteModule = (app, { kit, settings }) => {
   if (!Number.isInteger(leaseMs) || leaseMs < 1000) throw new Error(`LEADER_LEASE_MS must be a whole number of ms, at least 1000 (got "${rawLease}")`);
   const election = kit.leader.campaign(APP_LEADER_ROLE, { ttl: leaseMs });
   election.on('elected', (epoch) => app.log.info({ role: APP_LEADER_ROLE, epoch }, 'elected leader'));
-  election.on('revoked', (reason) => app.log.warn({ role: APP_LEADER_ROLE, reason }, 'leadership revoked'));
+  // redkit itself logs a lost lease as a WARN; a resign on shutdown is routine.
+  election.on('revoked', (reason, resigned) => app.log.info({ role: APP_LEADER_ROLE, reason, resigned }, resigned ? 'leadership handed over' : 'leadership revoked'));
 
   app.get('/api/leader', async (_request, reply) => {
     try {
