@@ -31,7 +31,8 @@ interface Config {
 const CONFIGS: Config[] = [
   { name: 'server', worker: false, env: {} },
   { name: 'server+worker', worker: true, env: {} },
-  { name: 'server, maintenance lease 10 s', worker: false, env: { LEADER_LEASE_MS: '10000' } },
+  { name: 'server (lease 10 s)', worker: false, env: { LEADER_LEASE_MS: '10000' } },
+  { name: 'server+worker (stalled check 30 s)', worker: true, env: { WORKER_STALLED_INTERVAL_MS: '30000' } },
 ];
 
 function spawnNode(file: string, env: Record<string, string>): ChildProcess {
