@@ -109,3 +109,31 @@ test('an idle kit still notices a stall within the stall bound when a command wa
     await b.close();
   }
 });
+
+test('traffic costs no health PING; an idle stall is still seen by the probe within 1.25 intervals + the stall bound', async () => {
+  const kit = await kitFor(server, { healthIntervalMs: 1000, commandTimeoutMs: 1000 });
+  try {
+    await sleep(1200);
+    const before = (await commandStats()).get('ping') ?? 0;
+    const until = performance.now() + 5000;
+    while (performance.now() < until) {
+      await kit.connection.run((c) => c.get('traffic'));
+      await sleep(200);
+    }
+    const pings = ((await commandStats()).get('ping') ?? 0) - before;
+    assert.equal(pings, 0, `${pings} PINGs in 5 s of traffic`);
+
+    // Nothing waits on Redis now: only the probe can notice the pause.
+    await sleep(1500);
+    server.pause();
+    try {
+      const seen = await waitFor(async () => (await kit.health()).status === 'disconnected', 1250 + 750 + 1500, 'the probe sees the idle stall');
+      console.log(`# idle stall seen by the probe after ${Math.round(seen.elapsedMs)} ms (healthIntervalMs 1000)`);
+    } finally {
+      server.resume();
+    }
+    await waitFor(() => kit.mode === 'redis', 5000, 'connected after SIGCONT');
+  } finally {
+    await kit.close();
+  }
+});
