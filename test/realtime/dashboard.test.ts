@@ -70,10 +70,11 @@ test('the dashboard plots hit rate, refusals and clients on a phone, then says "
 
   await page.waitForFunction(() => /%/.test(document.querySelector('figure:has(#plot-hit-rate) .value')?.textContent ?? ''), undefined, { timeout: 10_000 });
   await page.waitForFunction(() => document.querySelector('figure:has(#plot-clients) .value')?.textContent === '1', undefined, { timeout: 10_000 });
+  assert.equal(await page.locator('figure:has(#plot-queue) .value').textContent(), '0 jobs');
   // Two more samples so that every series has a line, not a dot.
   await page.waitForTimeout(4500);
   await page.screenshot({ path: 'test-artifacts/dashboard-phone.png', fullPage: true });
-  for (const id of ['plot-hit-rate', 'plot-refused', 'plot-clients', 'plot-mode']) {
+  for (const id of ['plot-hit-rate', 'plot-refused', 'plot-queue', 'plot-clients', 'plot-mode']) {
     const p = await page.evaluate(pixels, id);
     assert.ok(p.drawn > 20, `${id}: the plot is drawn (${p.drawn} of ${p.total} pixels)`);
     assert.equal(p.red, 0, `${id}: no outage marks while Redis is up`);
