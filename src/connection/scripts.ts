@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Command, type Redis } from 'ioredis';
 import { flushWrites } from './write-batching.js';
+import { commandTracingActive, labelCommand } from '../metrics/spans.js';
 
 /** A Lua script and how many of its leading arguments are keys. */
 export interface LuaScript {
@@ -32,6 +33,8 @@ export interface LuaScript {
 }
 
 interface RegisteredScript extends LuaScript {
+  /** Its registered name (`redkitLockAcquireV1`): labels its calls for tracing and metrics. */
+  name: string;
   sha: string;
   /** The generated wrapper running many calls in one EVAL (scripts registered with `batch`). */
   batched?: { lua: string; sha: string };
@@ -139,6 +142,15 @@ function sha1(text: string): string {
 
 const registry = new Map<string, RegisteredScript>();
 
+/** Receives each script call's round trip (one EVALSHA, batched calls included), per client. */
+export type ScriptObserver = (name: string, seconds: number) => void;
+const observers = new WeakMap<Redis, ScriptObserver>();
+
+/** Times the scripts `client` runs (the toolkit feeds `redkit_script_duration_seconds` with it). */
+export function observeScripts(client: Redis, observer: ScriptObserver): void {
+  observers.set(client, observer);
+}
+
 /**
  * Reads a Lua file that sits next to a module (`path` relative to `moduleUrl`, i.e. pass
  * `import.meta.url`). `npm run build` copies the .lua files into dist/ beside the compiled modules.
@@ -157,7 +169,7 @@ export function registerScripts(scripts: Record<string, LuaScript>): void {
     const single = singleCallLua(script);
     const existing = registry.get(name);
     if (existing && existing.lua !== single) throw new Error(`redkit: two different scripts registered as "${name}"; bump the version in the name`);
-    const registered: RegisteredScript = { ...script, lua: single, sha: sha1(single) };
+    const registered: RegisteredScript = { ...script, name, lua: single, sha: sha1(single) };
     if (script.batch) {
       const lua = batchedLua(script);
       registered.batched = { lua, sha: sha1(lua) };
@@ -189,7 +201,7 @@ export function runScript<T = unknown>(
     return Promise.reject(new Error(`redkit: script "${name}" takes ${script.parameters.length} keys and arguments (got ${keysAndArgs.length})`));
   }
   if (script.batched) return enqueue(client, name, script, keysAndArgs, onReply, onError);
-  const sent = evalScript(client, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, keysAndArgs));
+  const sent = evalScript(client, name, 1, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, keysAndArgs));
   return (onReply || onError ? sent.then(onReply, onError) : sent) as Promise<T>;
 }
 
@@ -212,11 +224,22 @@ function flatArgs(sha: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<
   return args;
 }
 
-function evalScript(client: Redis, sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
+/** Sends one EVALSHA of script `name` carrying `calls` calls; labelled for tracers, timed for metrics. */
+function evalScript(client: Redis, name: string, calls: number, sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
   const command = new Command('evalsha', args, { replyEncoding: 'utf8' });
-  return (client.sendCommand(command) as Promise<unknown>).catch((err: unknown) => {
+  // Tracers then see `redkit.lock.acquire`, not an anonymous evalsha (only built when someone listens).
+  if (commandTracingActive()) labelCommand(command, name, calls);
+  const observer = observers.get(client);
+  const started = observer ? performance.now() : 0;
+  const timed = observer ? (reply: unknown) => { observer(name, (performance.now() - started) / 1000); return reply; } : undefined;
+  // One reaction for both outcomes, as before: timing adds no promise.
+  return (client.sendCommand(command) as Promise<unknown>).then(timed, (err: unknown) => {
     // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...args.slice(2));
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+      const fallback = new Command('eval', [lua, numberOfKeys, ...args.slice(2)], { replyEncoding: 'utf8' });
+      if (commandTracingActive()) labelCommand(fallback, name, calls);
+      return (client.sendCommand(fallback) as Promise<unknown>).then(timed);
+    }
     throw err;
   });
 }
@@ -295,7 +318,7 @@ function flush(client: Redis, byName: Map<string, PendingCall[]>): void {
 function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {
   if (calls.length === 1) {
     const only = calls[0]!;
-    evalScript(client, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then((reply) => settle(only, reply), (err: unknown) => fail(only, err));
+    evalScript(client, script.name, 1, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then((reply) => settle(only, reply), (err: unknown) => fail(only, err));
     return;
   }
   const batched = script.batched!;
@@ -310,7 +333,7 @@ function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): vo
     if (!script.parameters) args.push(all.length - keyCount);
     for (let i = keyCount; i < all.length; i++) args.push(all[i]!);
   }
-  evalScript(client, batched.sha, batched.lua, keyCount * calls.length, args).then(
+  evalScript(client, script.name, calls.length, batched.sha, batched.lua, keyCount * calls.length, args).then(
     (replies) => {
       const list = replies as unknown[];
       for (let i = 0; i < calls.length; i++) settle(calls[i]!, list[i]);
