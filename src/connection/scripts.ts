@@ -4,7 +4,7 @@ import { Command, type Redis } from 'ioredis';
 import { flushWrites } from './write-batching.js';
 
 /** A Lua script and how many of its leading arguments are keys. */
-export interface LuaScript {
+interface LuaScript {
   numberOfKeys: number;
   lua: string;
   /**
@@ -139,56 +139,103 @@ function sha1(text: string): string {
 
 const registry = new Map<string, RegisteredScript>();
 
+/** How one script of a capability is declared (see defineScripts). */
+export interface ScriptSpec {
+  /** `<name>-<numKeys>.lua` in the `lua/` folder beside the defining module. */
+  readonly file: string;
+  /** Names of the keys a call passes first; as many as the file name's `<numKeys>`. */
+  readonly keys: readonly string[];
+  /**
+   * Names of the arguments after the keys: the body then reads keys and arguments as locals of
+   * these names, and every call passes exactly this many values. Without it the body reads
+   * KEYS and ARGV and a call passes any number of arguments.
+   */
+  readonly parameters?: readonly string[];
+  /** Calls of one tick on one client run as one EVALSHA (see LuaScript.batch and batching/README.md). */
+  readonly batch?: boolean;
+  /** A file in the same `lua/` folder run before the body, once per EVAL: helpers the scripts share. */
+  readonly prelude?: string;
+}
+
+type KeyValues<K extends readonly string[]> = { -readonly [I in keyof K]: string };
+type ArgValues<P extends readonly string[]> = { -readonly [I in keyof P]: string | number };
+
+/** What a call of the script `S` passes: its keys, then its arguments (typed when named). */
+export type ScriptValues<S extends ScriptSpec> = S extends { readonly parameters: infer P extends readonly string[] }
+  ? readonly [...KeyValues<S['keys']>, ...ArgValues<P>]
+  : readonly [...KeyValues<S['keys']>, ...Array<string | number>];
+
 /**
- * Reads a Lua file that sits next to a module (`path` relative to `moduleUrl`, i.e. pass
- * `import.meta.url`). `npm run build` copies the .lua files into dist/ beside the compiled modules.
+ * Runs one script on `client`: its keys then its arguments in `values`. `onReply` / `onError`,
+ * when given, map the reply or the error inside the same promise reaction (as
+ * `.then(onReply, onError)` would, one promise less: hot paths use it).
  */
-export function readLua(moduleUrl: string, path: string): string {
+export type ScriptCaller<S extends ScriptSpec> = <T = unknown>(
+  client: Redis,
+  values: ScriptValues<S>,
+  onReply?: (reply: unknown) => T | PromiseLike<T>,
+  onError?: (err: unknown) => T | PromiseLike<T>,
+) => Promise<T>;
+
+/**
+ * Declares a capability's Lua scripts and returns one typed caller per script: the one way
+ * redkit declares and calls Lua (BullMQ's `loadCommands` is the model). `moduleUrl` is the
+ * declaring module's `import.meta.url`; `namespace` (e.g. `'lock'`) keeps names apart.
+ */
+export function defineScripts<const D extends Record<string, ScriptSpec>>(moduleUrl: string, namespace: string, specs: D): { [N in keyof D]: ScriptCaller<D[N]> } {
+  const callers = {} as Record<string, ScriptCaller<ScriptSpec>>;
+  for (const [name, spec] of Object.entries(specs)) {
+    const numberOfKeys = Number(/-(\d+)\.lua$/.exec(spec.file)?.[1]);
+    if (numberOfKeys !== spec.keys.length) throw new Error(`redkit: script file "${spec.file}" must be named <name>-${spec.keys.length}.lua (it takes ${spec.keys.length} keys)`);
+    const id = `${namespace}.${name}`;
+    registerScript(id, {
+      numberOfKeys,
+      lua: readLua(moduleUrl, `./lua/${spec.file}`),
+      ...(spec.parameters ? { parameters: [...spec.keys, ...spec.parameters] } : {}),
+      ...(spec.prelude ? { prelude: readLua(moduleUrl, `./lua/${spec.prelude}`) } : {}),
+      ...(spec.batch ? { batch: true } : {}),
+    });
+    const script = registry.get(id)!;
+    callers[name] = (client, values, onReply, onError) => runScript(client, id, script, values, onReply, onError);
+  }
+  return callers as { [N in keyof D]: ScriptCaller<D[N]> };
+}
+
+/** Reads a Lua file relative to a module (`npm run build` copies .lua files beside the compiled modules). */
+function readLua(moduleUrl: string, path: string): string {
   return readFileSync(new URL(path, moduleUrl), 'utf8');
 }
 
-/**
- * Registers scripts under versioned names (`redkitLockAcquireV1`: bump the version when a
- * script changes meaning). Capabilities call this when their module loads.
- */
-export function registerScripts(scripts: Record<string, LuaScript>): void {
-  for (const [name, script] of Object.entries(scripts)) {
-    if (script.parameters && script.parameters.length < script.numberOfKeys) throw new Error(`redkit: script "${name}" names fewer parameters than it has keys`);
-    const single = singleCallLua(script);
-    const existing = registry.get(name);
-    if (existing && existing.lua !== single) throw new Error(`redkit: two different scripts registered as "${name}"; bump the version in the name`);
-    const registered: RegisteredScript = { ...script, lua: single, sha: sha1(single) };
-    if (script.batch) {
-      const lua = batchedLua(script);
-      registered.batched = { lua, sha: sha1(lua) };
-    }
-    registry.set(name, registered);
+function registerScript(id: string, script: LuaScript): void {
+  if (script.parameters && script.parameters.length < script.numberOfKeys) throw new Error(`redkit: script "${id}" names fewer parameters than it has keys`);
+  const single = singleCallLua(script);
+  const existing = registry.get(id);
+  if (existing && existing.lua !== single) throw new Error(`redkit: two different scripts defined as "${id}"`);
+  const registered: RegisteredScript = { ...script, lua: single, sha: sha1(single) };
+  if (script.batch) {
+    const lua = batchedLua(script);
+    registered.batched = { lua, sha: sha1(lua) };
   }
+  registry.set(id, registered);
 }
 
 /**
- * Runs the registered script `name`; `keysAndArgs` holds its keys first, then its arguments.
- * `onReply` / `onError`, when given, map the reply or the error inside the same promise
- * reaction (as `.then(onReply, onError)` would, one promise less: hot paths use it).
- *
- * Hand-written EVALSHA with an EVAL fallback instead of ioredis `defineCommand`, measured:
- * ioredis copies every defined command onto each auto-pipeline it opens (one per tick), which
- * halved the throughput of plain GETs on the shared client with redkit's ~25 scripts defined;
- * and a command defined while a pipeline is open breaks that whole batch (ioredis #1931).
+ * Hand-written EVALSHA with an EVAL fallback instead of ioredis `defineCommand`: batched scripts
+ * need their own command (one EVALSHA for many calls), which defineCommand cannot express; see
+ * batching/README.md for what is known of defineCommand's own cost.
  */
-export function runScript<T = unknown>(
+function runScript<T>(
   client: Redis,
-  name: string,
+  id: string,
+  script: RegisteredScript,
   keysAndArgs: ReadonlyArray<string | number>,
   onReply?: (reply: unknown) => T | PromiseLike<T>,
   onError?: (err: unknown) => T | PromiseLike<T>,
 ): Promise<T> {
-  const script = registry.get(name);
-  if (!script) return Promise.reject(new Error(`redkit: no script registered as "${name}"`));
   if (script.parameters && keysAndArgs.length !== script.parameters.length) {
-    return Promise.reject(new Error(`redkit: script "${name}" takes ${script.parameters.length} keys and arguments (got ${keysAndArgs.length})`));
+    return Promise.reject(new Error(`redkit: script "${id}" takes ${script.parameters.length} keys and arguments (got ${keysAndArgs.length})`));
   }
-  if (script.batched) return enqueue(client, name, script, keysAndArgs, onReply, onError);
+  if (script.batched) return enqueue(client, id, script, keysAndArgs, onReply, onError);
   const sent = evalScript(client, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, keysAndArgs));
   return (onReply || onError ? sent.then(onReply, onError) : sent) as Promise<T>;
 }
@@ -317,14 +364,4 @@ function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): vo
     },
     (err: unknown) => { for (const call of calls) fail(call, err); },
   );
-}
-
-/**
- * An object with one method per named script, each running it on `client` (keys first, then
- * arguments), for capabilities that call scripts by name.
- */
-export function scriptMethods<Name extends string>(client: Redis, names: ReadonlyArray<Name>): Record<Name, (...keysAndArgs: Array<string | number>) => Promise<unknown>> {
-  const methods = {} as Record<Name, (...keysAndArgs: Array<string | number>) => Promise<unknown>>;
-  for (const name of names) methods[name] = (...keysAndArgs) => runScript(client, name, keysAndArgs);
-  return methods;
 }
