@@ -27,6 +27,12 @@ async function countScriptCalls(kit: Redkit, marker: string, body: () => Promise
   }
 }
 
+describe('connection: defineScripts', () => {
+  test('a file whose name gives another number of keys than declared is refused when defined', () => {
+    assert.throws(() => defineScripts(import.meta.url, 'test-misnamed', { incr: { file: 'incr-1.lua', keys: ['key', 'other'] } }), /must be named <name>-2\.lua/);
+  });
+});
+
 describe('connection: batched scripts', () => {
   const fixture = useRedisKit();
 
