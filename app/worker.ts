@@ -12,15 +12,19 @@ if (kit.mode === 'standalone') {
   process.exit(1);
 }
 const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 4);
-const workers = Object.entries(demoProcessors).map(([name, handler]) => kit.worker(name, handler, { concurrency }));
+// On SIGTERM running jobs get this long to finish; the ones still running are handed back to
+// the queue for another worker. Keep it under the platform's grace period (Kubernetes: 30 s).
+const closeTimeoutMs = Number(process.env.WORKER_CLOSE_TIMEOUT_MS ?? 25_000);
+const workers = Object.entries(demoProcessors).map(([name, handler]) => kit.worker(name, handler, { concurrency, closeTimeoutMs }));
 log.info({ queues: workers.map((w) => w.queue), concurrency, mode: kit.mode, instanceId: kit.instanceId }, `worker started for ${workers.length} queue(s)${kit.mode === 'degraded' ? ' (Redis unreachable: waiting for it)' : ''}`);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log.info({ signal }, 'worker shutting down: letting running jobs finish');
-  const force = setTimeout(() => { log.error('shutdown took over 30 s; exiting'); process.exit(1); }, 30_000);
+  log.info({ signal, closeTimeoutMs }, 'worker shutting down: letting running jobs finish');
+  // kit.close() is bounded by closeTimeoutMs plus a few seconds; this is the last resort.
+  const force = setTimeout(() => { log.error(`shutdown took over ${closeTimeoutMs + 10_000} ms; exiting`); process.exit(1); }, closeTimeoutMs + 10_000);
   force.unref();
   await kit.close();
   log.info('worker stopped cleanly');

@@ -51,7 +51,7 @@ export class Redkit implements RedkitContext {
   readonly logger: Logger;
   readonly instanceId: string;
   readonly #startedAt = Date.now();
-  #closers: Array<() => Promise<void> | void> = [];
+  #closers: Array<{ fn: () => Promise<void> | void; boundMs?: () => number }> = [];
   #closing: Promise<void> | null = null;
 
   /** Resolves and validates config (throws ConfigError) and begins connecting; `ready()` waits for it. */
@@ -143,7 +143,8 @@ export class Redkit implements RedkitContext {
     if (!this.#queues) {
       const queues = new QueueManager(this);
       this.#queues = queues;
-      this.onClose(() => queues.close());
+      // Workers wait for their running jobs (closeTimeoutMs), longer than the default bound.
+      this.onClose(() => queues.close(), () => queues.closeBoundMs());
     }
     return this.#queues;
   }
@@ -215,9 +216,9 @@ export class Redkit implements RedkitContext {
     return store;
   }
 
-  /** Registers a cleanup for `close()`; capabilities use it. Runs latest first. */
-  onClose(fn: () => Promise<void> | void): void {
-    this.#closers.push(fn);
+  /** Registers a cleanup for `close()`; capabilities use it. Runs latest first; `boundMs` may lengthen its time bound. */
+  onClose(fn: () => Promise<void> | void, boundMs?: () => number): void {
+    this.#closers.push({ fn, boundMs });
   }
 
   /** Closes every capability (latest first), then the connections after in-flight commands finish. Idempotent. */
@@ -225,12 +226,13 @@ export class Redkit implements RedkitContext {
     this.#closing ??= (async () => {
       // Each cleanup is bounded: a capability waiting on an absent Redis must not hang shutdown.
       const boundMs = Math.max(2000, this.config.commandTimeoutMs * 2);
-      for (const closer of this.#closers.reverse()) {
+      for (const { fn: closer, boundMs: bound } of this.#closers.reverse()) {
         let timer: NodeJS.Timeout | undefined;
         try {
+          const limitMs = Math.max(boundMs, bound?.() ?? 0);
           const outcome = await Promise.race([
             Promise.resolve().then(closer).then(() => 'closed' as const),
-            new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), boundMs); }),
+            new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), limitMs); }),
           ]);
           if (outcome === 'timeout') this.logger.warn({ boundMs }, '[redkit] a capability did not close in time; closing connections anyway');
         } catch (err) {

@@ -11,7 +11,8 @@ export const APP_LEADER_ROLE = 'app-maintenance';
 export const leaderRoutes: RouteModule = (app, { kit }) => {
   const election = kit.leader.campaign(APP_LEADER_ROLE, { ttl: 10_000 });
   election.on('elected', (epoch) => app.log.info({ role: APP_LEADER_ROLE, epoch }, 'elected leader'));
-  election.on('revoked', (reason) => app.log.warn({ role: APP_LEADER_ROLE, reason }, 'leadership revoked'));
+  // redkit itself logs a lost lease as a WARN; a resign on shutdown is routine.
+  election.on('revoked', (reason, resigned) => app.log.info({ role: APP_LEADER_ROLE, reason, resigned }, resigned ? 'leadership handed over' : 'leadership revoked'));
 
   app.get('/api/leader', async (_request, reply) => {
     try {

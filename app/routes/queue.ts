@@ -6,8 +6,10 @@ import type { RouteModule } from '../context.js';
 /** The demo queues of seed 002 and what their jobs do (a short sleep standing in for real work). */
 export const demoProcessors: Record<string, JobHandler<Record<string, unknown>, unknown>> = {
   video: async (job: JobContext<Record<string, unknown>>) => {
+    // data.stepMs (0–2000, default 50) makes a job long enough to watch a deploy drain it.
+    const stepMs = Math.min(2000, Math.max(0, Number(job.data.stepMs ?? 50) || 0));
     for (let step = 1; step <= 4; step++) {
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, stepMs));
       await job.progress(step * 25);
     }
     return { enhanced: true, source: job.data.url ?? null };

@@ -219,7 +219,8 @@ export class RedisConnection extends EventEmitter {
     });
     client.once('end', () => this.#dedicated.delete(client));
     this.#dedicated.add(client);
-    if (options.overrides?.lazyConnect !== true) client.connect().catch(() => {});
+    // lazyConnect: false means ioredis is already connecting (it does so in its constructor).
+    if (options.overrides?.lazyConnect === undefined) client.connect().catch(() => {});
     return client;
   }
 

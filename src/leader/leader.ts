@@ -27,8 +27,11 @@ export interface LeaderInfo {
 export interface ElectionEvents {
   /** This instance became leader; `epoch` is its fencing number. */
   elected: [epoch: number];
-  /** This instance stopped leading (lease lost, renewal failed past the lease, resigned). */
-  revoked: [reason: string];
+  /**
+   * This instance stopped leading: `resigned` is true for an orderly `resign()` / `kit.close()`
+   * (logged at debug), false when the lease was lost (logged as a WARN).
+   */
+  revoked: [reason: string, resigned: boolean];
   /** The lease was renewed; `validUntil` is the new local time (ms) until which this instance leads. */
   renewed: [validUntil: number];
 }
@@ -125,8 +128,13 @@ export class Election extends EventEmitter<ElectionEvents> {
         clearInterval(renew);
         this.#lock = null;
         this.#epoch = null;
-        const reason = lock.signal.reason instanceof Error ? lock.signal.reason.message : String(lock.signal.reason);
-        this.emit('revoked', reason);
+        // resign() aborts #stop before it releases the lease: the lock's own reason ("no longer
+        // held … use a longer ttl") would then misdescribe an orderly hand-over as a fault.
+        const resigned = this.#stop.signal.aborted;
+        const reason = resigned ? 'resigned' : lock.signal.reason instanceof Error ? lock.signal.reason.message : String(lock.signal.reason);
+        if (resigned) this.#ctx.logger.debug({ role: this.role, epoch: lock.fence }, `[redkit] resigned leadership of "${this.role}"`);
+        else this.#ctx.logger.warn({ role: this.role, epoch: lock.fence, reason }, `[redkit] leadership of "${this.role}" lost: ${reason}`);
+        this.emit('revoked', reason, resigned);
         resolve();
       };
       lock.signal.addEventListener('abort', lost, { once: true });

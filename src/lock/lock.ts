@@ -52,7 +52,10 @@ export interface Lock {
   readonly held: boolean;
   /** Extends the lease to `ttl` ms from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
   extend(ttl?: number): Promise<void>;
-  /** Releases the lock; resolves false (and changes nothing) when it was no longer held. */
+  /**
+   * Releases the lock; resolves false (and changes nothing) when it was no longer held.
+   * @throws RedisUnavailableError at once while Redis is unreachable: the lock is dropped locally and its lease runs out on Redis.
+   */
   release(): Promise<boolean>;
 }
 

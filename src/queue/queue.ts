@@ -5,7 +5,7 @@ import { assertName } from '../keys.js';
 import { MemoryQueue } from './memory-queue.js';
 import { RedisQueue, RedisWorker } from './redis-queue.js';
 import {
-  JOB_OPTION_KEYS, QUEUE_OPTION_KEYS, WORKER_OPTION_KEYS,
+  JOB_OPTION_KEYS, QUEUE_OPTION_KEYS, WORKER_DEFAULTS, WORKER_OPTION_KEYS,
   type AddedJob, type JobHandler, type JobOptions, type QueueCounts, type QueueOptions, type WorkerOptions,
 } from './types.js';
 import { assertInt, assertJobId, assertKnownKeys, checkJobData, jobDataJson } from './validate.js';
@@ -134,12 +134,12 @@ export class Queue {
   }
 }
 
-/** A running worker: `close()` lets running jobs finish. */
+/** A running worker: `close()` lets running jobs finish, bounded by closeTimeoutMs. */
 export interface QueueWorker {
   readonly queue: string;
   /** Resolves when the worker takes jobs (at once in standalone). */
   ready(): Promise<void>;
-  /** Stops taking jobs and waits for running ones (`force` aborts their signals). */
+  /** Stops taking jobs and waits up to closeTimeoutMs for running ones, then hands them back to the queue (`force`: at once). */
   close(force?: boolean): Promise<void>;
 }
 
@@ -149,6 +149,7 @@ export class QueueManager {
   readonly #queues = new Map<string, Queue>();
   readonly #locals = new Map<string, MemoryQueue>();
   readonly #workers = new Set<QueueWorker>();
+  readonly #closeTimeouts = new Map<QueueWorker, number>();
   #producer: Redis | null = null;
   #closed = false;
 
@@ -194,6 +195,8 @@ export class QueueManager {
     assertInt(opts.lockDurationMs, 'worker options.lockDurationMs', 100);
     assertInt(opts.stalledIntervalMs, 'worker options.stalledIntervalMs', 100);
     assertInt(opts.maxStalledCount, 'worker options.maxStalledCount', 0, 1000);
+    assertInt(opts.closeTimeoutMs, 'worker options.closeTimeoutMs', 0);
+    const closeTimeoutMs = opts.closeTimeoutMs ?? WORKER_DEFAULTS.closeTimeoutMs;
     const local = this.local(name);
     const localHandler = { fn: handler as JobHandler<any, any>, concurrency: opts.concurrency ?? 1, timeoutMs: opts.timeoutMs };
     local.setHandler(localHandler);
@@ -203,12 +206,22 @@ export class QueueManager {
       ready: async () => { await redis?.waitUntilReady(); },
       close: async (force = false) => {
         this.#workers.delete(worker);
+        this.#closeTimeouts.delete(worker);
         local.clearHandler(handler);
-        await Promise.all([redis?.close(force), local.idle()]);
+        // Inline runs cannot be handed back (they were never in Redis): they get the same bound.
+        let timer: NodeJS.Timeout | undefined;
+        const idle = Promise.race([local.idle(), new Promise((r) => { timer = setTimeout(r, closeTimeoutMs); })]).finally(() => clearTimeout(timer));
+        await Promise.all([redis?.close(force), idle]);
       },
     };
     this.#workers.add(worker);
+    this.#closeTimeouts.set(worker, closeTimeoutMs);
     return worker;
+  }
+
+  /** How long `close()` may take, in ms: the longest worker closeTimeoutMs plus hand-back and BullMQ's own close. @internal */
+  closeBoundMs(): number {
+    return this.#closeTimeouts.size ? Math.max(...this.#closeTimeouts.values()) + 6000 : 0;
   }
 
   /** Names of the queues created in this process. */

@@ -1,14 +1,35 @@
-import { Queue as BullQueue, Worker as BullWorker, type JobsOptions } from 'bullmq';
+import { Queue as BullQueue, Worker as BullWorker, WaitingError, type Job, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
-import { RedisUnavailableError } from '../errors.js';
+import { ClosedError, RedisUnavailableError } from '../errors.js';
 import { backoffDelay } from '../connection/backoff.js';
 import { backOffOnRefusal } from './refusal-backoff.js';
 import { runAttempt } from './run-attempt.js';
-import type { JobHandler, JobOptions, QueueCounts, WorkerOptions } from './types.js';
+import { WORKER_DEFAULTS, type JobHandler, type JobOptions, type QueueCounts, type WorkerOptions } from './types.js';
 
 /** How long a worker's close may take once its jobs are done (Redis down: BullMQ would wait forever). */
 const GRACE_MS = 2000;
+/** Bound on handing one unfinished job back to the queue at close (the worker's client has no command timeout). */
+const HAND_BACK_MS = 2000;
+
+/** Resolves true when `work` settled within `ms`, false otherwise (the timer never outlives it). */
+function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work.then(() => true, () => true),
+    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A job this worker is running, and how to stop it at a close that ran out of time. */
+interface RunningJob {
+  job: Job;
+  token: string | undefined;
+  /** Aborts the handler's signal. */
+  stop: AbortController;
+  /** Settles BullMQ's processor call with WaitingError: the job was handed back, not failed. */
+  handBack: () => void;
+}
 
 /** BullMQ's key prefix for this toolkit: `<prefix>:queue`, so environments sharing a Redis never meet. */
 export function bullPrefix(ctx: RedkitContext): string {
@@ -128,37 +149,43 @@ export class RedisQueue {
 export class RedisWorker {
   readonly #worker: BullWorker;
   readonly #client: Redis;
-  readonly #running = new Set<Promise<unknown>>();
+  readonly #running = new Map<Promise<unknown>, RunningJob>();
+  readonly #ctx: RedkitContext;
+  readonly #name: string;
+  readonly #closeTimeoutMs: number;
   #stopping = false;
+  #handingBack = false;
+  /** Set while a closing drain waits to see whether BullMQ starts one more job. */
+  #onStart: (() => void) | null = null;
 
   constructor(ctx: RedkitContext, name: string, handler: JobHandler<any, any>, opts: WorkerOptions) {
+    this.#ctx = ctx;
+    this.#name = name;
+    this.#closeTimeoutMs = opts.closeTimeoutMs ?? WORKER_DEFAULTS.closeTimeoutMs;
     this.#client = ctx.connection.dedicatedClient({
       purpose: `queue-worker:${name}`,
       overrides: {
         // No command timeout: BullMQ issues blocking BZPOPMIN calls on the duplicate of this client.
         maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined,
+        // Not lazy: BullMQ duplicates this client for its blocking connection and calls connect()
+        // on a lazy duplicate only once; if Redis is not up yet that first failure is final and
+        // the worker never takes a job. A non-lazy duplicate connects, and reconnects, by itself.
+        lazyConnect: false,
         // BullMQ's duplicate inherits this: once the worker closes, its clients stop reconnecting,
         // which is what lets BullMQ's close finish while Redis is down.
         retryStrategy: (attempt: number) => (this.#stopping ? null : backoffDelay(attempt)),
       },
     });
-    this.#worker = new BullWorker(name, (job, _token, signal) => this.#track(runAttempt(handler, {
-      id: job.id!,
-      name: job.name,
-      queue: name,
-      data: job.data,
-      attempt: job.attemptsMade + 1,
-      progress: async (value) => { await job.updateProgress(value); },
-    }, opts.timeoutMs, signal)), {
+    this.#worker = new BullWorker(name, (job, token, signal) => this.#run(job, token, signal, handler, opts.timeoutMs), {
       connection: this.#client,
       prefix: bullPrefix(ctx),
       // BullMQ's version check runs INFO (@dangerous: refused to a least-privilege ACL user, and
       // the worker then retried without end); redkit needs Redis ≥ 7 anyway (redkit doctor checks).
       skipVersionCheck: true,
       concurrency: opts.concurrency ?? 1,
-      lockDuration: opts.lockDurationMs ?? 30_000,
-      stalledInterval: opts.stalledIntervalMs ?? 30_000,
-      maxStalledCount: opts.maxStalledCount ?? 1,
+      lockDuration: opts.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
+      stalledInterval: opts.stalledIntervalMs ?? WORKER_DEFAULTS.stalledIntervalMs,
+      maxStalledCount: opts.maxStalledCount ?? WORKER_DEFAULTS.maxStalledCount,
       // BullMQ's pause after a connection error in its main loop (default 15 s) also delays close().
       runRetryDelay: 1000,
     });
@@ -171,21 +198,89 @@ export class RedisWorker {
     return this.#worker.waitUntilReady();
   }
 
-  #track<T>(run: Promise<T>): Promise<T> {
-    this.#running.add(run);
-    run.then(() => this.#running.delete(run), () => this.#running.delete(run));
+  #run(job: Job, token: string | undefined, signal: AbortSignal | undefined, handler: JobHandler<any, any>, timeoutMs: number | undefined): Promise<unknown> {
+    const stop = new AbortController();
+    let handBack!: () => void;
+    const handedBack = new Promise<never>((_, reject) => { handBack = () => reject(new WaitingError(`handed back to the queue by a closing worker`)); });
+    const attempt = runAttempt(handler, {
+      id: job.id!,
+      name: job.name,
+      queue: this.#name,
+      data: job.data,
+      attempt: job.attemptsMade + 1,
+      progress: async (value) => { await job.updateProgress(value); },
+    }, timeoutMs, stop.signal);
+    // BullMQ's own signal (a cancelled job) aborts the same controller. Not AbortSignal.any():
+    // on Node 20 its result could be collected before it fired, and the handler never heard.
+    const forward = () => stop.abort(signal?.reason);
+    signal?.addEventListener('abort', forward, { once: true });
+    // A handler that ignores its signal cannot hold up the close: BullMQ is answered at once.
+    const run = Promise.race([attempt, handedBack]);
+    const entry = { job, token, stop, handBack };
+    this.#running.set(run, entry);
+    this.#onStart?.();
+    // Fetched just before the close and started after its time ran out: straight back.
+    if (this.#handingBack) void this.#handBack(entry, true);
+    const done = () => { this.#running.delete(run); signal?.removeEventListener('abort', forward); };
+    run.then(done, done);
     return run;
   }
 
   /**
-   * Waits for running jobs (or aborts them with `force`), then closes BullMQ and this worker's
-   * client. BullMQ's own close waits for Redis without a limit (its clients never give up), so
-   * once the jobs are done it gets `GRACE_MS` to finish, and is disconnected after that.
+   * Waits up to closeTimeoutMs for the running jobs — with `closing` (BullMQ's close, Redis up)
+   * also for jobs BullMQ fetched but had not started yet. Jobs still running then are handed
+   * back to the queue for another worker (Redis up: at once; Redis down: their locks lapse and
+   * the stalled-job check re-runs them) and their signals abort.
+   */
+  async #drain(closing: Promise<unknown> | null): Promise<void> {
+    const deadline = Date.now() + this.#closeTimeoutMs;
+    for (;;) {
+      const leftMs = deadline - Date.now();
+      if (leftMs <= 0) break;
+      if (this.#running.size > 0) {
+        if (!(await within(Promise.allSettled([...this.#running.keys()]), leftMs))) break;
+        continue;
+      }
+      if (!closing) return;
+      // Nothing running, but BullMQ may yet start a job it fetched just before the close: its
+      // close finishing says it will not. A paused Redis never lets it finish: GRACE_MS then.
+      const startedOrClosed = new Promise<void>((resolve) => { this.#onStart = resolve; void closing.then(() => resolve()); });
+      await within(startedOrClosed, Math.min(leftMs, GRACE_MS));
+      this.#onStart = null;
+      if (this.#running.size === 0) return;
+    }
+    this.#handingBack = true;
+    const left = [...this.#running.values()];
+    if (left.length === 0) return;
+    this.#ctx.logger.warn({ queue: this.#name, jobs: left.map((r) => r.job.id), closeTimeoutMs: this.#closeTimeoutMs }, `[redkit] worker "${this.#name}" closing: ${left.length} job(s) still running after closeTimeoutMs=${this.#closeTimeoutMs}; handing them back to the queue`);
+    await Promise.all(left.map((r) => this.#handBack(r, closing !== null)));
+  }
+
+  async #handBack(r: RunningJob, toQueue: boolean): Promise<void> {
+    // BullMQ hears "handed back" first: a handler that then rejects on its aborted signal
+    // must not make BullMQ record a failed attempt.
+    r.handBack();
+    if (toQueue && r.token) {
+      const moved = r.job.moveToWait(r.token).catch((err: Error) => {
+        this.#ctx.logger.debug({ queue: this.#name, jobId: r.job.id, err: err.message }, '[redkit] hand-back failed; the stalled-job check re-runs the job');
+      });
+      await within(moved, HAND_BACK_MS);
+    }
+    r.stop.abort(new ClosedError(`the worker of queue "${this.#name}"`));
+  }
+
+  /**
+   * Waits for running jobs up to closeTimeoutMs, hands back the ones still running (or aborts
+   * them at once with `force`), then closes BullMQ and this worker's client. BullMQ's own close
+   * waits for Redis without a limit (its clients never give up), so once the jobs are done it
+   * gets `GRACE_MS` to finish, and is disconnected after that.
    */
   async close(force = false): Promise<void> {
     this.#stopping = true;
+    let drained = false;
     if (this.#client.status !== 'ready') {
-      if (!force) await Promise.allSettled([...this.#running]);
+      if (!force) await this.#drain(null);
+      drained = true;
       // Redis down: let the clients end at their next reconnect attempt (≤ 1 s) before BullMQ
       // disconnects them — ioredis never ends a client disconnected while it waits to reconnect,
       // and BullMQ's close would wait for that end forever.
@@ -193,11 +288,12 @@ export class RedisWorker {
       await new Promise((r) => setTimeout(r, 1100));
     }
     const closing = this.#worker.close(force).catch(() => undefined);
-    if (!force) await Promise.allSettled([...this.#running]);
+    if (!force && !drained) await this.#drain(closing);
     let timer: NodeJS.Timeout | undefined;
     const closed = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), GRACE_MS); })]);
     clearTimeout(timer);
-    if (closed && this.#client.status === 'ready') await this.#client.quit().catch(() => undefined);
+    // Bounded: this client has no command timeout, and a paused Redis never answers QUIT.
+    if (closed && this.#client.status === 'ready') await within(this.#client.quit(), GRACE_MS);
     this.#client.disconnect(false);
     if (!closed) {
       // BullMQ's close stops its stalled-jobs checker and lock extender only once Redis answered;

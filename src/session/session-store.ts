@@ -1,5 +1,5 @@
 import type { RedkitContext } from '../context.js';
-import { InvalidArgumentError, RedisUnavailableError, RedkitError, SessionDataError, SessionUnavailableError } from '../errors.js';
+import { InvalidArgumentError, RedisCommandError, RedisUnavailableError, RedkitError, SessionDataError, SessionUnavailableError } from '../errors.js';
 import { MemorySessionBackend } from './memory-session-store.js';
 import { RedisSessionBackend } from './redis-session-store.js';
 import { expressAdapter } from './express-adapter.js';
@@ -267,11 +267,12 @@ export class SessionStore {
     // One reaction for both outcomes: each extra .then() is a turn of the microtask queue per request.
     return onRedis().then(map, (raw: unknown) => {
       const err = this.#ctx.connection.toUnavailable(raw);
-      if (err instanceof RedkitError && !(err instanceof RedisUnavailableError)) throw err;
-      // Redis answered but refused (NOPERM, OOM, READONLY…): the cache cannot stand in for a
-      // Redis that is up, since reads would still go there. Typed, and logged once per reason.
-      if (!(err instanceof RedisUnavailableError)) throw this.#refused(err);
-      return this.#down(err, onDown, map);
+      // Redis answered but refused (NOPERM, OOM, READONLY…; the connection maps them to typed
+      // RedisUnavailableError subclasses): the cache cannot stand in for a Redis that is up,
+      // since reads would still go there. Typed, and logged once per reason.
+      if (err instanceof RedisUnavailableError && !(err.reason in REFUSAL_HINTS)) return this.#down(err, onDown, map);
+      if (err instanceof RedkitError && !(err instanceof RedisUnavailableError) && !(err instanceof RedisCommandError)) throw err;
+      throw this.#refused(err);
     }) as Promise<T>;
   }
 
@@ -379,6 +380,7 @@ function assertSid(sid: unknown): asserts sid is string {
 
 function reasonOf(err: unknown): string {
   if (err instanceof RedisUnavailableError) return err.reason;
+  if (err instanceof RedisCommandError) return err.replyCode;
   const word = /^([A-Z]{3,})\b/.exec(String((err as Error)?.message ?? ''))?.[1];
   return word ?? 'UNKNOWN';
 }

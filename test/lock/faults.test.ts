@@ -111,3 +111,19 @@ test('using: Redis killed while fn runs → the signal aborts before the lease c
   await server.start();
   await waitUp();
 });
+
+test('release() while Redis is down rejects with RedisUnavailableError at once; the lock is dropped locally', async () => {
+  const name = randomPrefix('n');
+  await sleep(2100); // the restart guard of the previous test's restart (uptime has 1 s resolution)
+  const lock = await settled(() => kit.lock.acquire(name, { ttl: 5000, wait: 8000 })); // waits out the restart guard
+  await server.kill();
+  await waitFor(() => kit.mode === 'degraded', 5000, 'degraded mode');
+  const start = performance.now();
+  await assert.rejects(lock.release(), (err: unknown) => err instanceof RedisUnavailableError);
+  assert.ok(performance.now() - start < COMMAND_TIMEOUT_MS, 'fails fast, no command timeout waited');
+  assert.equal(lock.held, false, 'the holder no longer trusts the lease');
+  assert.equal(lock.signal.aborted, true);
+  assert.equal(await lock.release(), false, 'a second release changes nothing');
+  await server.start();
+  await waitUp();
+});
