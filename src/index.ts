@@ -29,4 +29,6 @@ export { JobsManager, JobStore, JobRunner, ComfyUIAdapter, startComfyUIStub } fr
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
 export { SessionStore } from './session/index.js';
 export type { StoredSession, SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './session/index.js';
+export { Metrics, PROMETHEUS_CONTENT_TYPE, REDKIT_EVENTS } from './metrics/index.js';
+export type { MetricsOptions, RedkitEventMap, RedkitEventName, RedkitListener, MetricsRegistry, Counter, Gauge, Histogram, Labels, Sample, GaugeReading, MetricOptions, GaugeOptions, HistogramOptions, CounterSeries, GaugeSeries, HistogramSeries, OtelMeter, OtelMeterProvider, OperationLabel, OperationContext, LabelledCommandContext } from './metrics/index.js';
 export * from './errors.js';

@@ -14,3 +14,4 @@ export { parseClientMessage, MemoryBus, RedisBus, MemoryPresence, RedisPresence,
 export { MemoryQueue, RedisQueue, RedisWorker } from './queue/index.js';
 export { MemoryJobStore, RedisJobStore, MemoryJobLocks, RedisJobLocks, canTransition } from './jobs/index.js';
 export { MemorySessionBackend, RedisSessionBackend } from './session/index.js';
+export { traced, operationLabel, operationChannel, scriptLabel, labelCommand, labelClientCommands } from './metrics/spans.js';

@@ -17,6 +17,8 @@ import { SessionStore, type SessionStoreOptions } from './session/index.js';
 import type { Bus } from './realtime/bus.js';
 import type { Presence } from './realtime/presence.js';
 import type { Reactions } from './realtime/reactions.js';
+import { Metrics, type RedkitEventName, type RedkitListener } from './metrics/index.js';
+import { instrumentConnection } from './metrics/connection.js';
 
 /** Which way the toolkit runs right now (see the README's degradation table). */
 export type RedkitMode = 'standalone' | 'redis' | 'degraded';
@@ -50,6 +52,8 @@ export class Redkit implements RedkitContext {
   readonly keys: KeySpace;
   readonly logger: Logger;
   readonly instanceId: string;
+  /** Counters, gauges and histograms of every capability: `await kit.metrics.prometheus()`; see the README's "Metrics and events". */
+  readonly metrics: Metrics;
   readonly #startedAt = Date.now();
   #closers: Array<{ fn: () => Promise<void> | void; boundMs?: () => number }> = [];
   #closing: Promise<void> | null = null;
@@ -61,6 +65,9 @@ export class Redkit implements RedkitContext {
     this.instanceId = this.config.instanceId;
     this.keys = new KeySpace(this.config.prefix);
     this.connection = new RedisConnection(this.config, this.logger, { backoff: options.backoff, stallMs: options.stallMs });
+    this.metrics = new Metrics({ logger: this.logger });
+    instrumentConnection(this.metrics, this.connection, () => this.mode);
+    this.onClose(() => this.metrics.close());
   }
 
   /** Connects (bounded by `connectTimeoutMs`); never rejects for an unreachable Redis: the kit runs degraded instead. */
@@ -214,6 +221,16 @@ export class Redkit implements RedkitContext {
     const store = new SessionStore(this, options);
     this.onClose(() => store.close());
     return store;
+  }
+
+  /** Listens to a toolkit event (`hit`, `miss`, `mode`, `restart`, `lockAcquired`, …); returns a function that removes the listener. */
+  on<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): () => void {
+    return this.metrics.events.on(event, listener);
+  }
+
+  /** Removes a listener added with `on()`. */
+  off<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): void {
+    this.metrics.events.off(event, listener);
   }
 
   /** Registers a cleanup for `close()`; capabilities use it. Runs latest first; `boundMs` may lengthen its time bound. */

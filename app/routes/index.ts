@@ -6,6 +6,7 @@ import { cacheRoutes } from './cache.js';
 import { rateLimitRoutes } from './ratelimit.js';
 import { leaderRoutes } from './leader.js';
 import { sessionRoutes } from './session.js';
+import { metricsRoutes } from './metrics.js';
 
 /** Every route module of the reference server, in registration order. */
 export const routeModules: RouteModule[] = [
@@ -16,4 +17,5 @@ export const routeModules: RouteModule[] = [
   rateLimitRoutes,
   leaderRoutes,
   sessionRoutes,
+  metricsRoutes,
 ];

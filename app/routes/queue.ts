@@ -23,7 +23,7 @@ export function demoQueues(kit: Redkit) {
 }
 
 /** Refuses (401) unless `Authorization: Bearer <ADMIN_TOKEN>`; compares in constant time. */
-function authorized(request: FastifyRequest, token: string): boolean {
+export function authorized(request: FastifyRequest, token: string): boolean {
   const header = request.headers.authorization ?? '';
   const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
   const expected = Buffer.from(token);

@@ -8,6 +8,12 @@ import { toMs, type Duration } from '../duration.js';
 import { GET_OR_SET_KEYS, ITEM_KEYS, L1_KEYS, LOCK_KEYS, NAMESPACE_KEYS, SET_KEYS, WRAP_KEYS, badKey, countOption, isKey } from './validate.js';
 import { assertOptions } from '../options.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
+import type { RedkitEvents } from '../metrics/events.js';
+import { operationLabel, traced } from '../metrics/spans.js';
+import { cacheMetrics } from '../metrics/instruments.js';
+
+/** The `redkit:operation` label of a cache loader run. */
+const CACHE_LOAD = operationLabel('cache', 'load');
 
 export { hashKey, jsonSerializer, type CacheSerializer, type Duration };
 
@@ -201,12 +207,15 @@ export class Cache<T = unknown> {
   #staleServes = 0;
   #l1Hits = 0;
   #coalesced = 0;
+  /** `kit.on('hit' | 'miss' | 'load')`: checked before building a payload, so unused events cost a property read. */
+  readonly #events: RedkitEvents;
   #errors = 0;
 
   /** @internal Use `kit.cache.namespace()`. */
   constructor(wiring: CacheWiring<T>, options: NamespaceOptions) {
     this.name = wiring.name;
     this.#ctx = wiring.ctx;
+    this.#events = wiring.ctx.metrics.events;
     this.#store = wiring.store;
     this.#bus = wiring.bus;
     this.#ttlMs = toMs(options.ttl ?? '1h', 'ttl');
@@ -280,13 +289,16 @@ export class Cache<T = unknown> {
   #settleGet(key: string, entry: CacheEntry<T> | undefined, epoch: number, now: number): T | undefined {
     if (entry === undefined) {
       this.#misses++;
+      if (this.#events.wants.miss) this.#emitMiss(key);
       return undefined;
     }
     if (now < entry.expiresAt) {
       this.#hits++;
+      if (this.#events.wants.hit) this.#emitHit(key, 'l2', false);
       if (this.#l1 !== null && epoch === this.#epoch) this.#fillL1(key, entry);
     } else {
       this.#staleServes++;
+      if (this.#events.wants.hit) this.#emitHit(key, 'l2', true);
     }
     return entry.value;
   }
@@ -357,6 +369,7 @@ export class Cache<T = unknown> {
       if (hit !== undefined && now < hit.expiresAt) {
         this.#hits++;
         this.#l1Hits++;
+        if (this.#events.wants.hit) this.#emitHit(keys[i]!, 'l1', false);
         out[i] = hit.value;
       } else {
         missing.push(i);
@@ -377,13 +390,16 @@ export class Cache<T = unknown> {
       const entry = entries[j];
       if (entry === undefined) {
         this.#misses++;
+        if (this.#events.wants.miss) this.#emitMiss(keys[i]!);
         return;
       }
       if (after < entry.expiresAt) {
         this.#hits++;
+        if (this.#events.wants.hit) this.#emitHit(keys[i]!, 'l2', false);
         if (this.#l1 !== null && epoch === this.#epoch) this.#fillL1(keys[i]!, entry);
       } else {
         this.#staleServes++;
+        if (this.#events.wants.hit) this.#emitHit(keys[i]!, 'l2', true);
       }
       out[i] = entry.value;
     });
@@ -531,9 +547,26 @@ export class Cache<T = unknown> {
   /** When the store failed: an L1 copy still in its stale window, served instead of a miss. */
   #fallback(key: string): CacheEntry<T> | undefined {
     const copy = this.#l1?.get(key, Date.now());
-    if (copy !== undefined) this.#staleServes++;
-    else this.#misses++;
+    if (copy !== undefined) {
+      this.#staleServes++;
+      if (this.#events.wants.hit) this.#emitHit(key, 'l1', true);
+    } else {
+      this.#misses++;
+      if (this.#events.wants.miss) this.#emitMiss(key);
+    }
     return copy;
+  }
+
+  #emitHit(key: string, layer: 'l1' | 'l2', stale: boolean): void {
+    this.#events.emit('hit', { namespace: this.name, key, layer, stale });
+  }
+
+  #emitMiss(key: string): void {
+    this.#events.emit('miss', { namespace: this.name, key });
+  }
+
+  #emitLoad(key: string, started: number, ok: boolean): void {
+    this.#events.emit('load', { namespace: this.name, key, durationMs: performance.now() - started, ok });
   }
 
   /** A fresh (not yet expired) L1 copy of `key`, counted as an L1 hit; undefined otherwise. */
@@ -544,6 +577,7 @@ export class Cache<T = unknown> {
     if (hit === undefined || now >= hit.expiresAt) return undefined;
     this.#hits++;
     this.#l1Hits++;
+    if (this.#events.wants.hit) this.#emitHit(key, 'l1', false);
     return hit;
   }
 
@@ -637,15 +671,18 @@ export class Cache<T = unknown> {
     if (entry !== undefined) {
       if (!storeDown && Date.now() < entry.expiresAt) {
         this.#hits++;
+        if (this.#events.wants.hit) this.#emitHit(key, 'l2', false);
         if (this.#l1 !== null && epoch === this.#epoch) this.#fillL1(key, entry);
         return entry.value;
       }
       this.#staleServes++;
+      if (this.#events.wants.hit) this.#emitHit(key, storeDown ? 'l1' : 'l2', true);
       // In grace: answer now, refresh behind. With the store down there is nowhere to refresh into.
       if (!storeDown) this.#refresh(key, loader, options);
       return entry.value;
     }
     this.#misses++;
+    if (this.#events.wants.miss) this.#emitMiss(key);
     return this.#load(key, loader, options);
   }
 
@@ -665,13 +702,17 @@ export class Cache<T = unknown> {
 
   async #loadAndStore(key: string, loader: () => T | Promise<T>, options: SetOptions | undefined): Promise<T> {
     this.#loads++;
+    const started = this.#events.wants.load ? performance.now() : 0;
     let value: T;
     try {
-      value = await loader();
+      // A span around the app's loader: the slow part a tracer wants to see under the request.
+      value = await traced(CACHE_LOAD, () => Promise.resolve(loader()));
     } catch (err) {
       this.#loadErrors++;
+      if (this.#events.wants.load) this.#emitLoad(key, started, false);
       throw err;
     }
+    if (this.#events.wants.load) this.#emitLoad(key, started, true);
     const payload = this.#serialize(key, value);
     await this.#write(key, this.#entry(value, options), payload);
     return value;
@@ -800,6 +841,8 @@ export class CacheManager {
     this.#bus = ctx.config.mode === 'redis' ? new RedisCacheBus(ctx.connection, ctx.keys.key('cache', 'events'), ctx.instanceId, (e) => this.#dispatch(e), () => this.#resync()) : null;
     // The command client reconnected (or a paused Redis answers again): events may have been lost.
     if (this.#bus) ctx.connection.on('connected', () => this.#bus?.lost());
+    // The namespaces' own totals, read at scrape time: a cache read pays nothing for metrics.
+    cacheMetrics(ctx.metrics, () => this.stats());
   }
 
   /**

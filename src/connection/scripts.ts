@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { batchedLua, SINGLE_CALL_PRELUDE, sendScript, type LuaScript, type RegisteredScript } from './batching/script-batching.js';
 
+export { observeScripts, type ScriptObserver } from './batching/script-batching.js';
+
 /** What runs for one call of a script: its prelude, then its body (a function of its parameters, if named). */
 function singleCallLua(script: LuaScript): string {
   const parts = [script.batch ? SINGLE_CALL_PRELUDE : '', script.prelude ?? ''];
@@ -96,7 +98,7 @@ function registerScript(id: string, script: LuaScript): void {
   const single = singleCallLua(script);
   const existing = registry.get(id);
   if (existing && existing.lua !== single) throw new Error(`redkit: two different scripts defined as "${id}"`);
-  const registered: RegisteredScript = { ...script, lua: single, sha: sha1(single) };
+  const registered: RegisteredScript = { ...script, name: id, lua: single, sha: sha1(single) };
   if (script.batch) {
     const lua = batchedLua(script);
     registered.batched = { lua, sha: sha1(lua) };

@@ -4,6 +4,7 @@ import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobExistsError, JobNotFoundError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
 import { assertInt, assertJobId, assertKnownKeys, checkJobData } from '../queue/validate.js';
+import { jobMetrics } from '../metrics/instruments.js';
 import { MemoryJobStore } from './memory-job-store.js';
 import { eventOf, jobKeys, RedisJobStore } from './redis-job-store.js';
 import { FINISHED, type CreateJobInput, type JobBackend, type JobEvent, type JobPatch, type JobRecord, type JobStatus } from './types.js';
@@ -37,6 +38,7 @@ export class JobStore {
   readonly #dirty = new Set<string>();
   readonly #events = new EventEmitter();
   readonly #maxPayloadBytes: number;
+  readonly #metrics: ReturnType<typeof jobMetrics>;
   #warned = false;
   #flushing: Promise<void> | null = null;
   #flushTimer: NodeJS.Timeout | null = null;
@@ -51,6 +53,7 @@ export class JobStore {
     this.#maxPayloadBytes = opts.maxPayloadBytes ?? 512 * 1024;
     this.#redis = ctx.config.mode === 'standalone' ? null : new RedisJobStore(ctx);
     this.#events.setMaxListeners(0);
+    this.#metrics = jobMetrics(ctx.metrics);
     if (this.#redis) ctx.connection.on('connected', this.#onConnected);
   }
 
@@ -68,6 +71,7 @@ export class JobStore {
     if (input.input !== undefined) record.input = input.input;
     const created = await this.#apply(record.id, (b) => b.create(record, this.ttlSec), () => this.#memory.create(record, this.ttlSec));
     if (!created) throw new JobExistsError(record.id);
+    this.#metrics.transition(record.id, record.kind, record.status);
     if (!this.#redis || this.#dirty.has(record.id)) this.#events.emit('change', eventOf(record));
     else await this.#memory.restore(record, this.ttlSec);
     return record;
@@ -100,6 +104,7 @@ export class JobStore {
     const now = Date.now();
     const record = await this.#apply(id, (b) => b.update(id, patch, now, this.ttlSec), () => this.#memory.update(id, patch, now, this.ttlSec));
     if (!record) throw new JobNotFoundError(id);
+    if (patch.status !== undefined) this.#metrics.transition(id, record.kind, record.status);
     if (this.#redis && !this.#dirty.has(id)) {
       if (FINISHED.has(record.status)) this.#memory.delete(id);
       else await this.#memory.restore(record, this.ttlSec);

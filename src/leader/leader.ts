@@ -3,6 +3,7 @@ import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, LockBusyError } from '../errors.js';
 import { assertName } from '../keys.js';
 import type { LockRef } from '../lock/backend.js';
+import { leaderMetrics } from '../metrics/instruments.js';
 import { driftMarginMs, type Lock, type LockManager } from '../lock/lock.js';
 
 /** Default leadership lease (ms). */
@@ -162,11 +163,13 @@ export class LeaderManager {
   readonly #ctx: RedkitContext;
   readonly #locks: LockManager;
   readonly #elections = new Set<Election>();
+  readonly #metrics: ReturnType<typeof leaderMetrics>;
 
   /** Use `kit.leader`. */
   constructor(ctx: RedkitContext, locks: LockManager) {
     this.#ctx = ctx;
     this.#locks = locks;
+    this.#metrics = leaderMetrics(ctx.metrics);
   }
 
   /** Starts campaigning for `role`; the returned Election emits `elected` / `revoked`. */
@@ -175,6 +178,9 @@ export class LeaderManager {
     const ttl = options.ttl ?? DEFAULT_LEADER_TTL_MS;
     if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) throw new InvalidArgumentError('ttl', `ttl must be a finite number of milliseconds > 0 (got ${String(ttl)})`);
     const election = new Election(this.#ctx, this.#locks, role, Math.ceil(ttl));
+    const metrics = this.#metrics;
+    election.on('elected', () => metrics.elected(role));
+    election.on('revoked', (reason: string, resigned?: boolean) => metrics.revoked(role, resigned === true || reason === 'resigned', reason));
     this.#elections.add(election);
     return election;
   }

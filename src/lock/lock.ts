@@ -5,6 +5,11 @@ import { assertName } from '../keys.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
 import { MemoryLockBackend } from './memory-lock.js';
 import { RedisLockBackend } from './redis-lock.js';
+import { operationLabel, traced } from '../metrics/spans.js';
+import { lockMetrics, type LockRefusal } from '../metrics/instruments.js';
+
+/** The `redkit:operation` label of `kit.lock.acquire` (its scripts are labelled by the connection). */
+const LOCK_ACQUIRE = operationLabel('lock', 'acquire');
 
 export type { LockBackend, LockRef, AcquireReply, HolderInfo } from './backend.js';
 
@@ -84,6 +89,12 @@ function releasedReason(name: string): LockNotHeldError {
   }
 }
 
+/** How a waited acquire ended without a grant, for metrics: its wait ran out, was aborted, or Redis failed. */
+function refusal(err: unknown): LockRefusal {
+  if (err instanceof LockBusyError) return err.reason === 'busy' ? 'timeout' : err.reason === 'restart-guard' ? 'guard' : 'aborted';
+  return err instanceof RedisUnavailableError ? 'unavailable' : 'aborted';
+}
+
 class HeldLock implements Lock {
   readonly name: string;
   readonly local: boolean;
@@ -104,6 +115,8 @@ class HeldLock implements Lock {
   #released = false;
   /** @internal Called when release() finds the lock no longer held. */
   onNotHeld: ((lock: HeldLock) => void) | null = null;
+  /** @internal Called once when the lease is lost (not released). */
+  onLost: ((lock: HeldLock) => void) | null = null;
 
   constructor(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, onDone: (lock: HeldLock) => void) {
     this.name = ref.name;
@@ -123,6 +136,8 @@ class HeldLock implements Lock {
     return this;
   }
 
+  /** @internal What was acquired (`lock`, `sem` or `leader`), for metrics. */
+  get kind(): LockRef['kind'] { return this.#ref.kind; }
   get fence(): number { return this.#fence; }
   get expiresAt(): number { return this.#expiresAt; }
   get token(): string { return this.#token; }
@@ -167,6 +182,7 @@ class HeldLock implements Lock {
       this.#lost = true;
       this.#lostReason = reason;
       this.#controller?.abort(this.#reason());
+      if (reason !== undefined) this.onLost?.(this);
     }
     this.#onDone(this);
   }
@@ -236,6 +252,7 @@ export class Semaphore {
  */
 export class LockManager {
   readonly #ctx: RedkitContext;
+  readonly #metrics: ReturnType<typeof lockMetrics>;
   readonly #backend: LockBackend;
   #local: MemoryLockBackend | null = null;
   readonly #held = new Set<HeldLock>();
@@ -245,6 +262,7 @@ export class LockManager {
   /** Use `kit.lock`; `backend` overrides the store (tests, a user's own client). */
   constructor(ctx: RedkitContext, backend?: LockBackend) {
     this.#ctx = ctx;
+    this.#metrics = lockMetrics(ctx.metrics);
     this.#backend = backend ?? (ctx.config.mode === 'standalone' ? new MemoryLockBackend() : new RedisLockBackend(ctx));
   }
 
@@ -260,7 +278,7 @@ export class LockManager {
    */
   acquire(name: string, options: LockOptions = {}): Promise<Lock> {
     assertName(name, 'name');
-    return this.acquireRef({ kind: 'lock', name, limit: 1 }, options);
+    return traced(LOCK_ACQUIRE, () => this.acquireRef({ kind: 'lock', name, limit: 1 }, options));
   }
 
   /**
@@ -315,9 +333,13 @@ export class LockManager {
     this.#ctx.logger.warn({ lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
   };
 
-  #grant(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number): HeldLock {
+  readonly #countLost = (lock: HeldLock) => { this.#metrics.lost(lock.kind, lock.name); };
+
+  #grant(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, started: number, handoff = false): HeldLock {
     const lock = new HeldLock(backend, ref, tok, fence, sentAt, ttlMs, this.#forgetHeld);
     lock.onNotHeld = this.#warnNotHeld;
+    lock.onLost = this.#countLost;
+    this.#metrics.acquired(ref.kind, ref.name, Date.now() - started, handoff);
     this.#held.add(lock);
     return lock;
   }
@@ -328,11 +350,17 @@ export class LockManager {
     if (options.signal?.aborted) return Promise.reject(new LockBusyError(ref.name, 'aborted', 0, 0));
     // Fast path: one round trip when the lock is free or nobody waits.
     return backend.acquire(ref, tok, ttlMs, 0, guardMs).then((reply) => {
-      if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, started, ttlMs);
-      if (waitMs === 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+      if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, started, ttlMs, started);
+      if (waitMs === 0) {
+        this.#metrics.refused(ref.kind, ref.name, reply.status === 'guard' ? 'guard' : 'busy', Date.now() - started);
+        throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+      }
       return this.#wait(backend, ref, tok, ttlMs, waitMs, guardMs, options, started, reply);
     }, (err: unknown) => {
-      if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
+      if (err instanceof RedisUnavailableError) {
+        this.#metrics.refused(ref.kind, ref.name, 'unavailable', Date.now() - started);
+        this.#forget(backend, ref, tok, ttlMs);
+      }
       throw err;
     });
   }
@@ -340,7 +368,7 @@ export class LockManager {
   /** Queues for a name that the first attempt found taken, until granted, `wait` ends or the caller aborts. */
   async #wait(backend: LockBackend, ref: LockRef, tok: string, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions, started: number, first: AcquireReply): Promise<Lock> {
     const deadline = started + waitMs;
-    const grant = (fence: number, sentAt: number) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs);
+    const grant = (fence: number, sentAt: number, handoff = false) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs, started, handoff);
     let reply = first;
     let sentAt: number;
 
@@ -368,7 +396,7 @@ export class LockManager {
       for (;;) {
         const remaining = deadline - Date.now();
         if (handed !== null) {
-          if (queuedSentAt > 0 && Date.now() - queuedSentAt < ttlMs / 2) return grant(handed, queuedSentAt);
+          if (queuedSentAt > 0 && Date.now() - queuedSentAt < ttlMs / 2) return grant(handed, queuedSentAt, true);
           handed = null; // too late to trust the send time: the acquire below claims it
         }
         if (options.signal?.aborted || waiter.signal.aborted) throw new LockBusyError(ref.name, 'aborted', 0, Date.now() - started);
@@ -393,6 +421,7 @@ export class LockManager {
         });
       }
     } catch (err) {
+      this.#metrics.refused(ref.kind, ref.name, refusal(err), Date.now() - started);
       if (err instanceof RedisUnavailableError) this.#forget(backend, ref, tok, ttlMs);
       else if (queued) await backend.cancel(ref, tok).catch(() => undefined);
       throw err;

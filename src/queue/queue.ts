@@ -8,6 +8,7 @@ import {
   JOB_OPTION_KEYS, QUEUE_OPTION_KEYS, WORKER_DEFAULTS, WORKER_OPTION_KEYS,
   type AddedJob, type JobHandler, type JobOptions, type QueueCounts, type QueueOptions, type WorkerOptions,
 } from './types.js';
+import { queueMetrics } from '../metrics/instruments.js';
 import { assertInt, assertJobId, assertKnownKeys, checkJobData, jobDataJson } from './validate.js';
 
 const DEFAULT_MAX_PAYLOAD = 512 * 1024;
@@ -152,9 +153,16 @@ export class QueueManager {
   readonly #closeTimeouts = new Map<QueueWorker, number>();
   #producer: Redis | null = null;
   #closed = false;
+  readonly #metrics: ReturnType<typeof queueMetrics>;
 
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
+    // Depth per queue and state, read when scraped (queues Redis cannot count now are left out).
+    this.#metrics = queueMetrics(ctx.metrics, async () => {
+      const out: Record<string, object> = {};
+      await Promise.all(this.names().map((name) => this.queue(name).counts().then((c) => { out[name] = c; }, () => undefined)));
+      return out;
+    });
   }
 
   /** The queue called `name` (the same instance for the same name; options apply on first call). */
@@ -197,6 +205,7 @@ export class QueueManager {
     assertInt(opts.maxStalledCount, 'worker options.maxStalledCount', 0, 1000);
     assertInt(opts.closeTimeoutMs, 'worker options.closeTimeoutMs', 0);
     const closeTimeoutMs = opts.closeTimeoutMs ?? WORKER_DEFAULTS.closeTimeoutMs;
+    handler = this.#metrics.counted(name, handler);
     const local = this.local(name);
     const localHandler = { fn: handler as JobHandler<any, any>, concurrency: opts.concurrency ?? 1, timeoutMs: opts.timeoutMs };
     local.setHandler(localHandler);

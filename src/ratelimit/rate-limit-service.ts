@@ -4,6 +4,7 @@ import { ClosedError, RedisUnavailableError } from '../errors.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { MemoryRateLimitStore } from './memory-rate-limit-store.js';
 import { RedisRateLimitStore } from './redis-rate-limit-store.js';
+import { rateLimitMetrics } from '../metrics/instruments.js';
 import type { DecidedBy, RateLimitDecision, RateLimitPolicy, RateLimitResult, RedisDownPolicy } from './types.js';
 
 /** Heartbeat period of the live-instance set in ms; an instance silent for 3 periods is gone. */
@@ -20,6 +21,7 @@ const MAX_FULL_KEYS = 10_000;
  */
 export class RateLimitService {
   #ctx: RedkitContext;
+  readonly #metrics: ReturnType<typeof rateLimitMetrics>;
   #standalone: boolean;
   #memory: MemoryRateLimitStore | null = null;
   #redis: RedisRateLimitStore | null = null;
@@ -44,6 +46,7 @@ export class RateLimitService {
 
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
+    this.#metrics = rateLimitMetrics(ctx.metrics);
     this.#standalone = ctx.config.mode === 'standalone';
     // One line per kind of refusal per minute: a full Redis refuses every request.
     this.#warn = rateLimitedLog(ctx.logger, 'warn');
@@ -83,18 +86,24 @@ export class RateLimitService {
   decide(key: string, policy: RateLimitPolicy, cost: number, peek: boolean, onRedisDown: RedisDownPolicy, expectedInstances = 1): Promise<RateLimitResult> {
     if (this.#closed) return Promise.reject(new ClosedError('the rate limiter'));
     // Hand-written .then chains, no spreads: this is the per-request hot path.
-    if (this.#memory) return this.#memory.consume(key, policy, cost, peek).then((d) => result(d, policy.limit, 'memory'));
+    if (this.#memory) return this.#memory.consume(key, policy, cost, peek).then((d) => this.#decided(result(d, policy.limit, 'memory'), key, peek));
     return this.#redis!.consume(key, policy, cost, peek).then(
       (d) => {
         if ((!d.allowed || d.remaining === 0) && onRedisDown === 'local' && !peek) this.#rememberFull(key, policy, d);
-        return result(d, policy.limit, 'redis');
+        return this.#decided(result(d, policy.limit, 'redis'), key, peek);
       },
       (err: unknown) => {
         // Connection trouble is logged by the connection; a refusal by a live Redis only here.
         if (isRefusal(err)) this.#refused(err, onRedisDown);
-        return this.#fallback(key, policy, cost, peek, onRedisDown, expectedInstances);
+        return this.#fallback(key, policy, cost, peek, onRedisDown, expectedInstances).then((r) => this.#decided(r, key, peek));
       },
     );
+  }
+
+  /** Counts a decision (a peek decides nothing) inside the reaction that returns it: no promise more. */
+  #decided(r: RateLimitResult, key: string, peek: boolean): RateLimitResult {
+    if (!peek) this.#metrics.decided(key, r.allowed, r.decidedBy, r.retryAfterMs);
+    return r;
   }
 
   #rememberFull(key: string, policy: RateLimitPolicy, d: RateLimitDecision): void {

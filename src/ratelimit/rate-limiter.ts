@@ -1,7 +1,11 @@
 import type { RedkitContext } from '../context.js';
 import { assertName } from '../keys.js';
 import { rateLimitService, type RateLimitService } from './rate-limit-service.js';
+import { operationLabel, traced } from '../metrics/spans.js';
 import { assertLimiterOptions, validateCall, validateExpectedInstances, validatePolicy, validateRedisDownPolicy, type RateLimitPolicy, type RateLimitResult, type RateLimiterOptions, type RedisDownPolicy } from './types.js';
+
+/** The `redkit:operation` label of `consume`. */
+const RATELIMIT_CONSUME = operationLabel('ratelimit', 'consume');
 
 /**
  * A rate limiter made by `kit.rateLimiter(options)`: every decision is atomic and, with Redis,
@@ -43,7 +47,7 @@ export class RateLimiter {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#service.decide(this.#prefix + key, this.policy, cost, false, this.onRedisDown, this.expectedInstances);
+    return traced(RATELIMIT_CONSUME, () => this.#service.decide(this.#prefix + key, this.policy, cost, false, this.onRedisDown, this.expectedInstances));
   }
 
   /** What `consume(key, cost)` would decide now, without consuming anything. */

@@ -9,6 +9,7 @@ import { FairQueue, FloodGuard } from './flood.js';
 import { parseClientMessage, type ClientMessage, type ErrorFrame, type ProtocolErrorCode } from './protocol.js';
 import type { PresenceJoinedEvent, PresenceLeftEvent } from './presence.js';
 import type { ReactionCountsEvent, ReactionEvent } from './reactions.js';
+import { gatewayMetrics } from '../metrics/instruments.js';
 import type { Realtime } from './realtime.js';
 
 /** Options of the WebSocket gateway. */
@@ -139,9 +140,11 @@ export class RealtimeGateway {
   #rejected = 0;
   #closedForAbuse = 0;
   #closed = false;
+  readonly #metrics: ReturnType<typeof gatewayMetrics>;
 
   constructor(host: GatewayHost, options: GatewayOptions = {}) {
     this.#host = host;
+    this.#metrics = gatewayMetrics(host.metrics, () => this.#conns.size);
     this.#path = options.path ?? '/ws';
     this.#maxPayload = options.maxPayloadBytes ?? 4096;
     this.#rate = options.ratePerSecond ?? 20;
@@ -272,6 +275,7 @@ export class RealtimeGateway {
   async close(closeTimeoutMs = 500): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#metrics.detach();
     clearInterval(this.#ping);
     const conns = [...this.#conns];
     for (const conn of conns) conn.ws.close(1001, 'server shutting down');
@@ -331,7 +335,9 @@ export class RealtimeGateway {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#closedForAbuse++;
       this.#log({ connection: conn.id, err: err.message, code: err.code }, 'connection error');
     });
+    this.#metrics.opened();
     ws.on('close', (code: number) => {
+      this.#metrics.closed(code);
       this.#log({ connection: conn.id, code }, 'connection closed');
       void this.#drop(conn);
     });

@@ -8,6 +8,7 @@ import type { Presence, PresenceOptions } from './presence.js';
 import type { Reactions } from './reactions.js';
 import { RedisBus } from './redis-bus.js';
 import { RedisPresence } from './redis-presence.js';
+import { presenceMetrics } from '../metrics/instruments.js';
 import { RedisReactions } from './redis-reactions.js';
 
 /** Options of the realtime capability. */
@@ -36,6 +37,7 @@ export class Realtime {
   constructor(ctx: RedkitContext, options: RealtimeOptions = {}) {
     this.#ctx = ctx;
     this.#options = validate(options);
+    presenceMetrics(ctx.metrics, () => this.#presence?.stats() ?? null);
   }
 
   /** Changes options before first use (e.g. a shorter heartbeat in tests). @throws InvalidArgumentError once presence exists. */

@@ -2,6 +2,7 @@
 // Redis as one EVALSHA of a generated wrapper. Why, and every limit, in README.md beside this file.
 import { Command, type Redis } from 'ioredis';
 import { flushWrites } from './write-batching.js';
+import { commandTracingActive, labelCommand } from '../../metrics/spans.js';
 
 /** A Lua script as registered: how many of its leading arguments are keys, its body, how it runs. */
 export interface LuaScript {
@@ -32,6 +33,8 @@ export interface LuaScript {
 }
 
 export interface RegisteredScript extends LuaScript {
+  /** Its registered name (`lock.acquire`): labels its calls for tracing and metrics. */
+  name: string;
   sha: string;
   /** The generated wrapper running many calls in one EVAL (scripts registered with `batch`). */
   batched?: { lua: string; sha: string };
@@ -121,6 +124,15 @@ function batchedParameterLua(script: LuaScript, parameters: readonly string[]): 
   });
 }
 
+/** Receives each script call's round trip (one EVALSHA, batched calls included), per client. */
+export type ScriptObserver = (name: string, seconds: number) => void;
+const observers = new WeakMap<Redis, ScriptObserver>();
+
+/** Times the scripts `client` runs (the toolkit feeds `redkit_script_duration_seconds` with it). */
+export function observeScripts(client: Redis, observer: ScriptObserver): void {
+  observers.set(client, observer);
+}
+
 /**
  * Runs one call of a registered script on `client`: batchable scripts join the tick's batch,
  * others go out as one EVALSHA (EVAL on NOSCRIPT). `onReply` / `onError` map the outcome in the
@@ -134,7 +146,7 @@ export function sendScript<T>(
   onError?: (err: unknown) => T | PromiseLike<T>,
 ): Promise<T> {
   if (script.batched) return enqueue(client, script, keysAndArgs, onReply, onError);
-  const sent = evalScript(client, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, keysAndArgs));
+  const sent = evalScript(client, script.name, 1, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, keysAndArgs));
   return (onReply || onError ? sent.then(onReply, onError) : sent) as Promise<T>;
 }
 
@@ -157,11 +169,22 @@ function flatArgs(sha: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<
   return args;
 }
 
-function evalScript(client: Redis, sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
+/** Sends one EVALSHA of script `name` carrying `calls` calls; labelled for tracers, timed for metrics. */
+function evalScript(client: Redis, name: string, calls: number, sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
   const command = new Command('evalsha', args, { replyEncoding: 'utf8' });
-  return (client.sendCommand(command) as Promise<unknown>).catch((err: unknown) => {
+  // Tracers then see `redkit.lock.acquire`, not an anonymous evalsha (only built when someone listens).
+  if (commandTracingActive()) labelCommand(command, name, calls);
+  const observer = observers.get(client);
+  const started = observer ? performance.now() : 0;
+  const timed = observer ? (reply: unknown) => { observer(name, (performance.now() - started) / 1000); return reply; } : undefined;
+  // One reaction for both outcomes, as before: timing adds no promise.
+  return (client.sendCommand(command) as Promise<unknown>).then(timed, (err: unknown) => {
     // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
-    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return client.eval(lua, numberOfKeys, ...args.slice(2));
+    if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+      const fallback = new Command('eval', [lua, numberOfKeys, ...args.slice(2)], { replyEncoding: 'utf8' });
+      if (commandTracingActive()) labelCommand(fallback, name, calls);
+      return (client.sendCommand(fallback) as Promise<unknown>).then(timed);
+    }
     throw err;
   });
 }
@@ -239,7 +262,7 @@ function flush(client: Redis, byName: Map<RegisteredScript, PendingCall[]>): voi
 function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {
   if (calls.length === 1) {
     const only = calls[0]!;
-    evalScript(client, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then((reply) => settle(only, reply), (err: unknown) => fail(only, err));
+    evalScript(client, script.name, 1, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then((reply) => settle(only, reply), (err: unknown) => fail(only, err));
     return;
   }
   const batched = script.batched!;
@@ -254,7 +277,7 @@ function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): vo
     if (!script.parameters) args.push(all.length - keyCount);
     for (let i = keyCount; i < all.length; i++) args.push(all[i]!);
   }
-  evalScript(client, batched.sha, batched.lua, keyCount * calls.length, args).then(
+  evalScript(client, script.name, calls.length, batched.sha, batched.lua, keyCount * calls.length, args).then(
     (replies) => {
       const list = replies as unknown[];
       for (let i = 0; i < calls.length; i++) settle(calls[i]!, list[i]);
