@@ -7,7 +7,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { mapReplyError } from './reply-errors.js';
-import { batchWritesPerTick } from './write-batching.js';
+import { batchWritesPerTick } from './batching/write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
 import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
 import { ServerWatch, type HealthWarning } from './server-identity.js';
