@@ -15,7 +15,11 @@ const concurrency = Number(process.env.WORKER_CONCURRENCY ?? 4);
 // On SIGTERM running jobs get this long to finish; the ones still running are handed back to
 // the queue for another worker. Keep it under the platform's grace period (Kubernetes: 30 s).
 const closeTimeoutMs = Number(process.env.WORKER_CLOSE_TIMEOUT_MS ?? 25_000);
-const workers = Object.entries(demoProcessors).map(([name, handler]) => kit.worker(name, handler, { concurrency, closeTimeoutMs }));
+// How often each queue looks for a crashed worker's jobs: one script call per queue per period
+// (5 s: 12 a minute per queue, the largest idle cost left; bench/idle.ts). Longer is cheaper
+// and re-runs a killed worker's jobs later (within lockDurationMs + 2 periods).
+const stalledIntervalMs = process.env.WORKER_STALLED_INTERVAL_MS ? Number(process.env.WORKER_STALLED_INTERVAL_MS) : undefined;
+const workers = Object.entries(demoProcessors).map(([name, handler]) => kit.worker(name, handler, { concurrency, closeTimeoutMs, stalledIntervalMs }));
 log.info({ queues: workers.map((w) => w.queue), concurrency, mode: kit.mode, instanceId: kit.instanceId }, `worker started for ${workers.length} queue(s)${kit.mode === 'degraded' ? ' (Redis unreachable: waiting for it)' : ''}`);
 
 let stopping = false;

@@ -1,13 +1,14 @@
-// tsc compiles TypeScript only; the Lua scripts that sit next to each capability are copied
-// into dist/src beside their modules so that the published package (files: dist/src) has them.
+// tsc compiles TypeScript only; the Lua scripts in each capability's lua/ folder are copied
+// into dist/src beside their modules so that the published package (files: dist/src) has them,
+// and the tests' own scripts into dist/test.
 import { cpSync, readdirSync, statSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-let copied = 0;
-(function walk(dir) {
+function copyLua(dir) {
+  let copied = 0;
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    if (statSync(path).isDirectory()) walk(path);
+    if (statSync(path).isDirectory()) copied += copyLua(path);
     else if (name.endsWith('.lua')) {
       const target = join('dist', path);
       mkdirSync(dirname(target), { recursive: true });
@@ -15,5 +16,6 @@ let copied = 0;
       copied++;
     }
   }
-})('src');
-console.log(`copied ${copied} Lua scripts into dist/src`);
+  return copied;
+}
+console.log(`copied ${copyLua('src')} Lua scripts into dist/src, ${copyLua('test')} into dist/test`);

@@ -17,6 +17,9 @@ function memberId() {
   return params.get('id') || id;
 }
 
+/** Text for each reaction, shown beside the emoji. */
+const REACTION_WORDS = { '👍': 'like', '❤️': 'love', '😂': 'funny', '🎉': 'party', '😮': 'wow', '🔥': 'fire' };
+
 function setBadge(el, text, kind) { el.textContent = text; el.className = `badge ${kind}`; }
 function showError(text) { const el = $('error'); el.textContent = text; el.hidden = !text; }
 function log(direction, frame) {
@@ -57,12 +60,19 @@ function renderReactions() {
     const r = b.dataset.reaction;
     const n = state.counts[r] ?? 0;
     b.innerHTML = '';
-    b.append(r);
+    // The word next to the emoji: where no emoji font is installed the emoji is a blank box.
+    const emoji = document.createElement('span');
+    emoji.className = 'emoji';
+    emoji.textContent = r;
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = REACTION_WORDS[r] ?? '';
+    b.append(emoji, label);
     const span = document.createElement('span');
     span.className = 'n';
     span.textContent = String(n);
     b.append(span);
-    b.setAttribute('aria-label', `${r} reaction, ${n} so far`);
+    b.setAttribute('aria-label', `${r} ${REACTION_WORDS[r] ?? ''} reaction, ${n} so far`);
     b.disabled = !state.joined;
   }
 }

@@ -12,6 +12,7 @@ const ASSETS: Record<string, string> = {
   'index.html': 'text/html; charset=utf-8',
   'live.js': 'text/javascript; charset=utf-8',
   'live.css': 'text/css; charset=utf-8',
+  'dashboard.js': 'text/javascript; charset=utf-8',
 };
 
 function numberFrom(env: Record<string, string | undefined>, name: string): number | undefined {
@@ -29,9 +30,22 @@ function msFrom(env: Record<string, string | undefined>, name: string): number |
   return toMs(raw, name, { min: 1 });
 }
 
+/** One `/api/dashboard` sample; a null number is "unavailable" on the page, never a zero. */
+interface DashboardSample {
+  at: number;
+  instanceId: string;
+  mode: string;
+  redis: string;
+  cache: { hits: number; misses: number } | null;
+  refused: number;
+  clients: number;
+  queueDepth: number | null;
+}
+
 /**
  * Realtime for the reference server: the WebSocket gateway on `/ws` (attached to the HTTP
- * server's 'upgrade' event), the live page at `/`, and `/api/realtime` for its numbers.
+ * server's 'upgrade' event), the live page at `/`, `/api/realtime` for its numbers and
+ * `/api/dashboard` for the page's plots (hit rate, refusals, queue depth, clients, mode).
  * Env: PRESENCE_HEARTBEAT_TTL_MS, REACTIONS_IDLE_TTL_MS, WS_PING_INTERVAL_MS (ms or `15s`), DEBUG_PRESENCE, WS_ALLOWED_ORIGINS (comma-separated),
  * WS_RATE_PER_SECOND, WS_RATE_BURST; reactions also obey RATE_LIMIT_WS per member.
  */
@@ -74,6 +88,44 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
       rooms: await kit.presence.rooms(),
       ...(withDebug ? { connections: gateway.connections(), pid: process.pid, uptimeSeconds: Math.round(process.uptime()), memoryMb: Math.round(process.memoryUsage().rss / 1048576) } : {}),
     };
+  });
+
+  // Requests refused by a limit (429s of any route), for the dashboard's plot: counted here
+  // because a limiter answers a refusal as a result, not as an event.
+  let refused = 0;
+  app.addHook('onResponse', async (_request, reply) => { if (reply.statusCode === 429) refused++; });
+  let last: { at: number; body: Promise<DashboardSample> } | null = null;
+  const sample = async (): Promise<DashboardSample> => {
+    const health = await kit.healthReport();
+    const up = kit.mode !== 'degraded';
+    const cache = Object.values(kit.cache.stats() as Record<string, { hits?: number; misses?: number }>);
+    let depth: number | null = 0;
+    try {
+      for (const q of Object.values(await kit.queues.stats())) {
+        // Counts from Redis only: the local counts of a degraded instance are not the queue's depth.
+        if (!q.counts) { depth = null; break; }
+        depth += (q.counts.waiting ?? 0) + (q.counts.active ?? 0) + (q.counts.delayed ?? 0);
+      }
+    } catch {
+      depth = null;
+    }
+    return {
+      at: Date.now(),
+      instanceId: kit.instanceId,
+      mode: kit.mode,
+      // Status words only: the report's message names the Redis host and its fix (HEALTH_DETAILS).
+      redis: health.redis.status,
+      // While Redis is down every read misses by design: a hit rate then would be a false 0 %.
+      cache: up ? { hits: cache.reduce((n, c) => n + (c.hits ?? 0), 0), misses: cache.reduce((n, c) => n + (c.misses ?? 0), 0) } : null,
+      refused: refused + gateway.stats().rejected,
+      clients: gateway.stats().connections,
+      queueDepth: up ? depth : null,
+    };
+  };
+  // One sample per second at most, however many dashboards poll (the queue counts cost Redis calls).
+  app.get('/api/dashboard', async () => {
+    if (!last || Date.now() - last.at >= 1000) last = { at: Date.now(), body: sample() };
+    return last.body;
   });
 
   app.get<{ Params: { room: string } }>('/api/realtime/rooms/:room', async (request, reply) => {

@@ -1,14 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RedisConnection } from '../connection/redis-connection.js';
-import { readLua, registerScripts, runScript } from '../connection/scripts.js';
+import { acquireLease, releaseLease } from '../lease/lease.js';
 import type { CacheEntry, CacheStore, StoreWrite } from './store.js';
-
-/** Versioned so that a changed script never meets an old cached SHA under the same name. */
-const UNLOCK_COMMAND = 'redkitCacheUnlockV1';
-
-registerScripts({ [UNLOCK_COMMAND]: { numberOfKeys: 1, lua: readLua(import.meta.url, './lua/unlock-1.lua') } });
-
-
 
 /** Options of RedisCacheStore. */
 export interface RedisCacheStoreOptions {
@@ -105,11 +98,11 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   }
 
   async tryLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.#conn.run((c) => c.set(this.#options.lockPrefix + key, token, 'PX', ttlMs, 'NX'))) === 'OK';
+    return this.#conn.run((c) => acquireLease(c, this.#options.lockPrefix + key, token, ttlMs));
   }
 
   async unlock(key: string, token: string): Promise<void> {
-    await this.#conn.run((c) => runScript(c, UNLOCK_COMMAND, [this.#options.lockPrefix + key, token]));
+    await this.#conn.run((c) => releaseLease(c, this.#options.lockPrefix + key, token));
   }
 
   mapError(err: unknown): unknown {

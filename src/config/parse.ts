@@ -228,7 +228,7 @@ export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
   const keyPrefix = parseKeyPart(keyPrefixRaw, options.keyPrefix !== undefined ? 'options.keyPrefix' : 'REDIS_KEY_PREFIX');
   const connectTimeoutMs = parseMs(options.connectTimeoutMs ?? envValue(env, 'REDIS_CONNECT_TIMEOUT_MS'), options.connectTimeoutMs !== undefined ? 'options.connectTimeoutMs' : 'REDIS_CONNECT_TIMEOUT_MS', 5000);
   const commandTimeoutMs = parseMs(options.commandTimeoutMs ?? envValue(env, 'REDIS_COMMAND_TIMEOUT_MS'), options.commandTimeoutMs !== undefined ? 'options.commandTimeoutMs' : 'REDIS_COMMAND_TIMEOUT_MS', 2000);
-  const healthIntervalMs = parseMs(options.healthIntervalMs, 'options.healthIntervalMs', 1000);
+  const healthIntervalMs = parseMs(options.healthIntervalMs, 'options.healthIntervalMs', 10_000);
   const instanceIdRaw = options.instanceId ?? envValue(env, 'INSTANCE_ID');
   const instanceId = instanceIdRaw === undefined ? defaultInstanceId() : parseName(instanceIdRaw, options.instanceId !== undefined ? 'options.instanceId' : 'INSTANCE_ID');
 

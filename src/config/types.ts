@@ -35,7 +35,11 @@ export interface RedkitOptions {
   connectTimeoutMs?: number;
   /** Bound on every request-path command. Env: `REDIS_COMMAND_TIMEOUT_MS`. Default 2000. */
   commandTimeoutMs?: number;
-  /** Health probe period; a paused Redis is noticed within one period plus the command timeout. Default 1000. */
+  /**
+   * Longest silence of the command connection before a health PING checks it (replies to real
+   * commands count). A killed Redis is seen at once, a stall a command waits on within the stall
+   * bound, a stall on an idle connection within 1.25 periods plus that bound. Default 10000.
+   */
   healthIntervalMs?: number;
   /** Identifies this process across instances. Env: `INSTANCE_ID`. Default `<hostname>-<pid>-<random>`. */
   instanceId?: string;

@@ -9,6 +9,6 @@ export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { SharedSubscriber } from './subscriber.js';
 export type { MessageHandler } from './subscriber.js';
-export { registerScripts, runScript, scriptMethods, readLua } from './scripts.js';
-export type { LuaScript } from './scripts.js';
+export { defineScripts } from './scripts.js';
+export type { ScriptSpec, ScriptCaller, ScriptValues } from './scripts.js';
 export { mapReplyError, aclFix, isReplyError, REDKIT_ACL_CATEGORIES } from './reply-errors.js';

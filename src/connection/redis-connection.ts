@@ -7,7 +7,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { mapReplyError } from './reply-errors.js';
-import { batchWritesPerTick } from './write-batching.js';
+import { batchWritesPerTick } from './batching/write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
 import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
 import { ServerWatch, type HealthWarning } from './server-identity.js';
@@ -291,9 +291,28 @@ export class RedisConnection extends EventEmitter {
   /**
    * A paused (SIGSTOP) Redis keeps its TCP connection open, so only a timed-out PING reveals it;
    * the probe turns that into `disconnected`, and a later answer back into `connected`.
+   * It PINGs only after `healthIntervalMs` in which nothing was read from Redis: any reply proves
+   * the connection alive, a killed Redis closes the socket at once, and a stall that a command
+   * waits on is the watchdog's (watchdog.ts). So traffic costs no PING, and an idle kit pays one
+   * per interval at most (bench/idle.ts); a stall nothing waits on is seen within 1.25 intervals
+   * plus the stall bound.
    */
   #startProbe(): void {
-    this.#probeTimer = setInterval(() => void this.#probe(), this.config.healthIntervalMs);
+    let heardAt = performance.now();
+    let heard: unknown = null;
+    this.#probeTimer = setInterval(() => {
+      const client = this.#client;
+      const stream = client?.stream;
+      if (stream && stream !== heard) {
+        heard = stream;
+        stream.on('data', () => { heardAt = performance.now(); });
+      }
+      if (client && this.#state === 'connected' && performance.now() - heardAt < this.config.healthIntervalMs) {
+        if (this.#server.markerDue) void this.#server.check(client);
+        return;
+      }
+      void this.#probe();
+    }, Math.max(20, Math.round(this.config.healthIntervalMs / 4)));
     this.#probeTimer.unref();
   }
 

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
 import { jobKeys } from './redis-job-store.js';
-import { withJobScripts } from './scripts.js';
+import { acquireLease, extendLease, releaseLease } from '../lease/lease.js';
 
 /**
  * The per-job lock that makes recovery exactly-once across instances: whoever holds
  * `<prefix>:job:{id}:lock` tracks the job. A lease (SET NX PX) that the holder renews; a
- * crashed holder's lease runs out and another instance takes over. Kept here rather than in
- * the lock capability so that job state has no dependency on it.
+ * crashed holder's lease runs out and another instance takes over (src/lease/, shared with the
+ * cache's stampede lock). Not the lock capability, so that job state has no dependency on it.
  */
 export interface JobLocks {
   /** A token when acquired, null when another holder has it. @throws RedisUnavailableError when Redis is down. */
@@ -30,16 +30,15 @@ export class RedisJobLocks implements JobLocks {
 
   async acquire(id: string, leaseMs: number): Promise<string | null> {
     const token = `${this.#ctx.instanceId}:${randomUUID()}`;
-    const ok = await this.#ctx.connection.run((c) => c.set(this.#keys.lock(id), token, 'PX', leaseMs, 'NX'));
-    return ok === 'OK' ? token : null;
+    return (await this.#ctx.connection.run((c) => acquireLease(c, this.#keys.lock(id), token, leaseMs))) ? token : null;
   }
 
   async extend(id: string, token: string, leaseMs: number): Promise<boolean> {
-    return (await this.#ctx.connection.run((c) => withJobScripts(c).redkitJobLockExtendV1(this.#keys.lock(id), token, leaseMs))) === 1;
+    return this.#ctx.connection.run((c) => extendLease(c, this.#keys.lock(id), token, leaseMs));
   }
 
   async release(id: string, token: string): Promise<void> {
-    await this.#ctx.connection.run((c) => withJobScripts(c).redkitJobLockReleaseV1(this.#keys.lock(id), token));
+    await this.#ctx.connection.run((c) => releaseLease(c, this.#keys.lock(id), token));
   }
 }
 

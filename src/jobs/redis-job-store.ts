@@ -1,7 +1,7 @@
 import type { RedkitContext } from '../context.js';
 import { JobTransitionError } from '../errors.js';
 import { fromFields, toFields } from './codec.js';
-import { withJobScripts } from './scripts.js';
+import { jobScripts } from './scripts.js';
 import { FINISHED, type JobBackend, type JobEvent, type JobPatch, type JobRecord, type JobStatus } from './types.js';
 
 /** The Redis keys and channel of the job store. */
@@ -38,9 +38,8 @@ export class RedisJobStore implements JobBackend {
 
   async create(record: JobRecord, ttlSec: number): Promise<boolean> {
     return this.#ctx.connection.run(async (client) => {
-      const redis = withJobScripts(client);
       await client.zadd(this.#keys.unfinished, record.createdAt + ttlSec * 1000, record.id);
-      const created = await redis.redkitJobCreateV1(this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), ...toFields(record));
+      const created = await jobScripts.create<number>(client, [this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), ...toFields(record)]);
       return created === 1;
     });
   }
@@ -54,9 +53,8 @@ export class RedisJobStore implements JobBackend {
 
   async update(id: string, patch: JobPatch, now: number, ttlSec: number): Promise<JobRecord | null> {
     return this.#ctx.connection.run(async (client) => {
-      const redis = withJobScripts(client);
       const { status, ...rest } = patch;
-      const reply = await redis.redkitJobUpdateV1(this.#keys.job(id), ttlSec, this.#keys.channel, status ?? '', now, ...toFields(rest));
+      const reply = await jobScripts.update<string[]>(client, [this.#keys.job(id), ttlSec, this.#keys.channel, status ?? '', now, ...toFields(rest)]);
       if (reply[0] === 'NOT_FOUND') return null;
       if (reply[0] === 'TRANSITION') throw new JobTransitionError(id, reply[1]!, status ?? reply[1]!);
       const record = fromFields(reply.slice(1));
@@ -68,10 +66,9 @@ export class RedisJobStore implements JobBackend {
 
   async restore(record: JobRecord, ttlSec: number): Promise<boolean> {
     return this.#ctx.connection.run(async (client) => {
-      const redis = withJobScripts(client);
       const finished = FINISHED.has(record.status);
       if (!finished) await client.zadd(this.#keys.unfinished, record.updatedAt + ttlSec * 1000, record.id);
-      const written = await redis.redkitJobRestoreV1(this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), record.updatedAt, ...toFields(record));
+      const written = await jobScripts.restore<number>(client, [this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), record.updatedAt, ...toFields(record)]);
       if (finished) await client.zrem(this.#keys.unfinished, record.id);
       return written === 1;
     });

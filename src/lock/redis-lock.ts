@@ -4,7 +4,7 @@ import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.j
 import { randomBytes } from 'node:crypto';
 import { isReplyError } from '../connection/reply-errors.js';
 import { RedisUnavailableError } from '../errors.js';
-import { callScript, readMarker } from './scripts.js';
+import { lockScripts, readMarker, type LockKeys } from './scripts.js';
 
 /** The restart guard's view of the server: run_id (born '') or data marker (born: created at, ms). */
 interface ServerRun { id: string; born: string }
@@ -47,9 +47,9 @@ export class RedisLockBackend implements LockBackend {
 
   // Names repeat (the same lock taken again and again): their keys and channel are built once,
   // found by kind then name (no string built per call).
-  readonly #keyCache = new Map<LockRef['kind'], Map<string, { keys: string[]; channel: string }>>();
+  readonly #keyCache = new Map<LockRef['kind'], Map<string, { keys: LockKeys; channel: string }>>();
   #keyCount = 0;
-  #names(ref: LockRef): { keys: string[]; channel: string } {
+  #names(ref: LockRef): { keys: LockKeys; channel: string } {
     let byName = this.#keyCache.get(ref.kind);
     if (!byName) this.#keyCache.set(ref.kind, byName = new Map());
     let names = byName.get(ref.name);
@@ -68,7 +68,7 @@ export class RedisLockBackend implements LockBackend {
     return names;
   }
 
-  #keys(ref: LockRef): string[] {
+  #keys(ref: LockRef): LockKeys {
     return this.#names(ref).keys;
   }
 
@@ -143,7 +143,7 @@ export class RedisLockBackend implements LockBackend {
           return this.#acquire(ref, token, ttlMs, waitMs, guardMs, attempt + 1);
       }
     };
-    const call = (run: ServerRun) => callScript(client, 'acquire', keys, [token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), run.id, run.born], onReply, this.#unavailable);
+    const call = (run: ServerRun) => lockScripts.acquire(client, [...keys, token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), run.id, run.born], onReply, this.#unavailable);
     return 'then' in known ? known.then(call, this.#unavailable) : call(known);
   }
 
@@ -151,7 +151,7 @@ export class RedisLockBackend implements LockBackend {
     const connection = this.#ctx.connection;
     const client = connection.client;
     if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
-    return callScript(client, 'release', this.#keys(ref), [token, ref.limit], isOne, this.#unavailable);
+    return lockScripts.release(client, [...this.#keys(ref), token, ref.limit], isOne, this.#unavailable);
   }
 
   readonly #unavailable = (err: unknown): never => {
@@ -159,16 +159,16 @@ export class RedisLockBackend implements LockBackend {
   };
 
   async extend(ref: LockRef, token: string, ttlMs: number): Promise<number | null> {
-    const fence = await this.#run((client) => callScript(client, 'extend', this.#keys(ref), [token, ttlMs, ref.limit]));
+    const fence = await this.#run((client) => lockScripts.extend(client, [...this.#keys(ref), token, ttlMs, ref.limit]));
     return fence === 0 ? null : Number(fence);
   }
 
   async cancel(ref: LockRef, token: string): Promise<void> {
-    await this.#run((client) => callScript(client, 'cancel', this.#keys(ref), [token, ref.limit]));
+    await this.#run((client) => lockScripts.cancel(client, [...this.#keys(ref), token, ref.limit]));
   }
 
   async holders(ref: LockRef): Promise<HolderInfo[]> {
-    const flat = await this.#run((client) => callScript(client, 'inspect', this.#keys(ref), [ref.limit])) as Array<string | number>;
+    const flat = await this.#run((client) => lockScripts.inspect(client, [...this.#keys(ref), ref.limit])) as Array<string | number>;
     const out: HolderInfo[] = [];
     for (let i = 0; i < flat.length; i += 3) out.push({ token: String(flat[i]), fence: Number(flat[i + 1]), remainingMs: Number(flat[i + 2]) });
     return out.sort((a, b) => a.fence - b.fence);

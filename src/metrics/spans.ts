@@ -50,11 +50,16 @@ export function operationLabel(capability: string, operation: string): Operation
 const scriptLabels = new Map<string, OperationLabel & { script: string }>();
 
 /**
- * The label of a registered script, from its versioned name: `redkitLockAcquireV1` →
- * `redkit.lock.acquire`, `redkitJobLockExtendV1` → `redkit.job.lockExtend`.
+ * The label of a registered script, from its name in defineScripts: `lock.acquire` →
+ * `redkit.lock.acquire`; also from a versioned name: `redkitJobLockExtendV1` → `redkit.job.lockExtend`.
  */
 export function scriptLabel(script: string): OperationLabel & { script: string } {
   let label = scriptLabels.get(script);
+  const dot = script.indexOf('.');
+  if (!label && dot > 0) {
+    label = { ...operationLabel(script.slice(0, dot), script.slice(dot + 1)), script };
+    scriptLabels.set(script, label);
+  }
   if (!label) {
     const words = script.replace(/^redkit/, '').replace(/V\d+$/, '').split(/(?=[A-Z])/);
     const capability = (words[0] ?? 'script').toLowerCase();

@@ -1,5 +1,6 @@
+import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
-import { readLua, registerScripts, runScript } from '../connection/scripts.js';
+import { defineScripts } from '../connection/scripts.js';
 import { assertOptions } from '../options.js';
 import type { RateLimitAlgorithm, RateLimitDecision, RateLimitPolicy, RateLimitStore } from './types.js';
 
@@ -13,7 +14,10 @@ export interface RedisRateLimitStoreOptions {
 }
 
 /** Every script decides a list of costs in order (ARGV[6…]), so concurrent requests of one key share a call. */
-interface Script { command: string; file: string; keys: number; suffixes: string[] }
+interface Script { run: PolicyScript; suffixes: string[] }
+
+/** A policy script's caller; its keys are built per policy at run time (defineScripts checks their count against the file name). */
+type PolicyScript = (client: Redis, keysAndArgs: ReadonlyArray<string | number>) => Promise<number[]>;
 
 interface Waiter { cost: number; resolve(decision: RateLimitDecision): void; reject(err: unknown): void }
 
@@ -23,15 +27,18 @@ interface PolicyCall { script: Script; id: string; keyHead: string; suffixes: st
 /** Most requests one script call decides (bounds ARGV and the script's run time). */
 const MAX_BATCH = 64;
 
-// Versioned names: a changed script gets a new name, so two redkit versions sharing a Redis never mix them.
-const SCRIPTS: Record<RateLimitAlgorithm, Script> = {
-  'fixed-window': { command: 'redkitRateLimitFixedV1', file: 'fixed-window-1.lua', keys: 1, suffixes: ['fw'] },
-  'sliding-window': { command: 'redkitRateLimitSlidingV1', file: 'sliding-window-2.lua', keys: 2, suffixes: ['sl', 'slm'] },
-  'token-bucket': { command: 'redkitRateLimitBucketV1', file: 'token-bucket-1.lua', keys: 1, suffixes: ['tb'] },
-};
-const INSTANCES = { command: 'redkitRateLimitInstancesV1', file: 'instances-1.lua', keys: 1 };
+const scripts = defineScripts(import.meta.url, 'ratelimit', {
+  fixedWindow: { file: 'fixed-window-1.lua', keys: ['counterKey'], batch: true },
+  slidingWindow: { file: 'sliding-window-2.lua', keys: ['logKey', 'stateKey'], batch: true },
+  tokenBucket: { file: 'token-bucket-1.lua', keys: ['bucketKey'], batch: true },
+  instances: { file: 'instances-1.lua', keys: ['instancesKey'], batch: true },
+});
 
-registerScripts(Object.fromEntries([...Object.values(SCRIPTS), INSTANCES].map((s) => [s.command, { numberOfKeys: s.keys, lua: readLua(import.meta.url, `./lua/${s.file}`), batch: true }])));
+const SCRIPTS: Record<RateLimitAlgorithm, Script> = {
+  'fixed-window': { run: scripts.fixedWindow as PolicyScript, suffixes: ['fw'] },
+  'sliding-window': { run: scripts.slidingWindow as PolicyScript, suffixes: ['sl', 'slm'] },
+  'token-bucket': { run: scripts.tokenBucket as PolicyScript, suffixes: ['tb'] },
+};
 
 function firstDecision(v: number[]): RateLimitDecision {
   return decision(v, 0);
@@ -125,7 +132,7 @@ export class RedisRateLimitStore implements RateLimitStore {
     const args: Array<string | number> = this.#keys(call, key);
     args.push(call.args[0]!, call.args[1]!, call.args[2]!, this.#now ? String(this.#now()) : '', peek);
     for (const cost of costs) args.push(cost);
-    return this.#ctx.connection.run((client) => runScript<number[]>(client, call.script.command, args));
+    return this.#ctx.connection.run((client) => call.script.run(client, args));
   }
 
   async reset(key: string, policy: RateLimitPolicy): Promise<void> {
@@ -139,6 +146,6 @@ export class RedisRateLimitStore implements RateLimitStore {
    */
   heartbeat(instanceId: string, ttlMs: number, leave = false): Promise<number> {
     const key = this.#ctx.keys.key('ratelimit', 'instances');
-    return this.#ctx.connection.run(async (client) => Number(await runScript(client, INSTANCES.command, [key, instanceId, ttlMs, leave ? '1' : '0'])));
+    return this.#ctx.connection.run(async (client) => Number(await scripts.instances(client, [key, instanceId, ttlMs, leave ? '1' : '0'])));
   }
 }

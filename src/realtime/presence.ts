@@ -42,7 +42,10 @@ export interface PresenceOptions {
   heartbeatTtlMs?: Duration;
   /** How often the heartbeat is renewed (and each watched room re-read), ms or a duration string. Default `heartbeatTtlMs / 3`. */
   heartbeatIntervalMs?: Duration;
-  /** How often expired instances are looked for (one ZRANGEBYSCORE), ms or a duration string. Default `min(500, heartbeatTtlMs / 4)`. */
+  /**
+   * How often expired instances are looked for (one script call), ms or a duration string. Default `min(500, heartbeatTtlMs / 4)`.
+   * Heartbeat and reaping run only while the instance holds members or watches rooms.
+   */
   reapIntervalMs?: Duration;
 }
 

@@ -4,7 +4,7 @@ import { RedisUnavailableError } from '../errors.js';
 import type { BusMessage } from './bus.js';
 import type { RedisBus } from './redis-bus.js';
 import { assertMemberId, assertRoom, decodeMeta, encodeMeta, LocalHoldings, sortedMembers, type MemberMeta, type Presence, type PresenceEventMap, type PresenceMember, type PresenceStats } from './presence.js';
-import { scripted } from './scripts.js';
+import { presenceScripts } from './scripts.js';
 
 /** The bus channel presence events travel on (seed 004's `presence:events`). */
 export const PRESENCE_CHANNEL = 'presence:events';
@@ -56,13 +56,27 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     this.#removeResync = bus.onResync(() => this.#scheduleRecover('resubscribed'));
     ctx.connection.on('connected', this.#onConnected);
     const every = (ms: number, fn: () => Promise<void>) => {
-      const timer = setInterval(() => { if (this.#ctx.connection.isReady) fn().catch((err) => this.#log('warn', { err: String((err as Error)?.message ?? err) }, 'presence timer failed')); }, ms);
+      const timer = setInterval(() => {
+        // No presence work while this instance holds no member and watches no room: nobody needs
+        // its heartbeat (it has nothing to reap) or its reaping (it shows no room). An idle server
+        // then sends nothing for presence instead of 132 commands a minute (bench/idle.ts). The
+        // next join renews the heartbeat first; the instances that watch rooms reap the dead.
+        if (!this.#busy()) {
+          this.#beating = false;
+          return;
+        }
+        if (this.#ctx.connection.isReady) fn().catch((err) => this.#log('warn', { err: String((err as Error)?.message ?? err) }, 'presence timer failed'));
+      }, ms);
       timer.unref();
       this.#timers.push(timer);
     };
     every(beatMs, () => this.#tick());
     every(reapMs, () => this.#reap());
-    if (ctx.connection.isReady) void this.#heartbeat().catch(() => undefined);
+  }
+
+  /** True while this instance holds members, watches rooms or owes Redis a leave. */
+  #busy(): boolean {
+    return this.#views.size > 0 || this.#pendingLeaves.size > 0 || this.#local.rooms().length > 0;
   }
 
   // ---- keys -------------------------------------------------------------------------------
@@ -206,12 +220,11 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   async #announce(room: string, memberId: string, metaJson: string): Promise<number> {
     if (!this.#beating) await this.#heartbeat();
     return this.#ctx.connection.run(async (client) => {
-      const c = await scripted(client);
       const [, , , result] = await Promise.all([
         client.zadd(this.#roomsKey(), Date.now() + this.#ttlMs, room),
         client.sadd(this.#instanceRoomsKey(this.#ctx.instanceId), room),
         client.pexpire(this.#instanceRoomsKey(this.#ctx.instanceId), 3 * this.#ttlMs),
-        c.redkitPresenceJoinV1(this.#membersKey(room), this.#metaKey(room), this.#instKey(room, this.#ctx.instanceId), memberId, metaJson, this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now()),
+        presenceScripts.join(client, [this.#membersKey(room), this.#metaKey(room), this.#instKey(room, this.#ctx.instanceId), memberId, metaJson, this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now()]),
       ]);
       return Number(result);
     });
@@ -220,7 +233,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   /** Withdraws `memberId` ('' for all) held by `instanceId` in `room`; returns the ids that left the room. */
   #withdraw(room: string, instanceId: string, memberId: string): Promise<string[]> {
     return this.#ctx.connection.run(async (client) => {
-      const result = await (await scripted(client)).redkitPresenceLeaveV1(this.#membersKey(room), this.#metaKey(room), this.#instKey(room, instanceId), this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now(), memberId);
+      const result = await presenceScripts.leave(client, [this.#membersKey(room), this.#metaKey(room), this.#instKey(room, instanceId), this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now(), memberId]);
       return (result as string[]) ?? [];
     });
   }
@@ -248,7 +261,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
 
   /** Renews the heartbeat; returns Redis's answer (1 alive, 0 had expired, -1 unknown). */
   async #heartbeat(): Promise<number> {
-    const result = await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitPresenceHeartbeatV1(this.#instancesKey(), this.#ctx.instanceId, this.#ttlMs));
+    const result = await this.#ctx.connection.run((client) => presenceScripts.heartbeat(client, [this.#instancesKey(), this.#ctx.instanceId, this.#ttlMs]));
     this.#beating = true;
     return Number(result);
   }
@@ -279,7 +292,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   }
 
   async #reap(): Promise<void> {
-    const dead = (await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitPresenceExpiredV1(this.#instancesKey(), ''))) as string[];
+    const dead = (await this.#ctx.connection.run((client) => presenceScripts.expired(client, [this.#instancesKey(), '']))) as string[];
     for (const instanceId of dead) {
       if (instanceId === this.#ctx.instanceId) {
         this.#scheduleRecover('own heartbeat expired');
@@ -293,7 +306,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
           this.#applyLeft(room, id, this.#ctx.instanceId);
         }
       }
-      const forgot = Number(await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitPresenceExpiredV1(this.#instancesKey(), instanceId)));
+      const forgot = Number(await this.#ctx.connection.run((client) => presenceScripts.expired(client, [this.#instancesKey(), instanceId])));
       if (forgot === 1) await this.#ctx.connection.run((client) => client.del(this.#instanceRoomsKey(instanceId)));
       this.#log('info', { deadInstance: instanceId, rooms: rooms.length, membersLeft: left }, 'reaped an instance whose heartbeat expired');
     }

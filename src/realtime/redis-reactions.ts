@@ -5,7 +5,7 @@ import type { BusMessage } from './bus.js';
 import { assertMemberId, assertRoom } from './presence.js';
 import { assertReaction, DEFAULT_REACTIONS_IDLE_TTL_MS, MAX_REACTIONS_PER_ROOM, tooManyReactions, type ReactionCounts, type Reactions, type ReactionsEventMap } from './reactions.js';
 import type { RedisBus } from './redis-bus.js';
-import { scripted } from './scripts.js';
+import { reactionScripts } from './scripts.js';
 
 /** The bus channel reaction events travel on (seed 004's `reactions:events`). */
 export const REACTIONS_CHANNEL = 'reactions:events';
@@ -152,7 +152,7 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   }
 
   async #add(room: string, reaction: string, by: string): Promise<number> {
-    const result = await this.#ctx.connection.run(async (client) => (await scripted(client)).redkitReactionsAddV2(this.#key(room), this.#byKey(room), reaction, 1, this.#bus.redisChannel(REACTIONS_CHANNEL), this.#ctx.instanceId, room, Date.now(), by, MAX_REACTIONS_PER_ROOM, this.#idleTtlMs));
+    const result = await this.#ctx.connection.run((client) => reactionScripts.add(client, [this.#key(room), this.#byKey(room), reaction, 1, this.#bus.redisChannel(REACTIONS_CHANNEL), this.#ctx.instanceId, room, Date.now(), by, MAX_REACTIONS_PER_ROOM, this.#idleTtlMs]));
     const count = Number(result);
     if (count < 0) throw tooManyReactions(room);
     return count;
@@ -233,8 +233,7 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
     const generation = this.#generation;
     const channel = this.#bus.redisChannel(REACTIONS_CHANNEL);
     await this.#ctx.connection.run(async (client) => {
-      const c = await scripted(client);
-      await Promise.all([...this.#mine].map(([room, counts]) => c.redkitReactionsAssertV1(this.#key(room), this.#byKey(room), channel, this.#ctx.instanceId, room, Date.now(), MAX_REACTIONS_PER_ROOM, this.#idleTtlMs, ...[...counts].flat())));
+      await Promise.all([...this.#mine].map(([room, counts]) => reactionScripts.assert(client, [this.#key(room), this.#byKey(room), channel, this.#ctx.instanceId, room, Date.now(), MAX_REACTIONS_PER_ROOM, this.#idleTtlMs, ...[...counts].flat()])));
     });
     for (const room of this.#views.keys()) this.#replace(room, await this.#read(room));
     this.#assertedGeneration = generation;

@@ -1,29 +1,15 @@
-import type { Redis } from 'ioredis';
-import { readLua, registerScripts, scriptMethods } from '../connection/scripts.js';
+import { defineScripts } from '../connection/scripts.js';
 
-/** The Lua scripts of the realtime capability, by versioned command name. */
-const SCRIPTS = {
-  redkitPresenceJoinV1: 'presence-join-3.lua',
-  redkitPresenceLeaveV1: 'presence-leave-3.lua',
-  redkitPresenceHeartbeatV1: 'presence-heartbeat-1.lua',
-  redkitPresenceExpiredV1: 'presence-expired-1.lua',
-  redkitReactionsAddV2: 'reactions-add-2.lua',
-  redkitReactionsAssertV1: 'reactions-assert-2.lua',
-} as const;
+/** The presence scripts: keys, then the arguments each file's header lists. */
+export const presenceScripts = defineScripts(import.meta.url, 'presence', {
+  join: { file: 'presence-join-3.lua', keys: ['membersKey', 'metaKey', 'instanceKey'] },
+  leave: { file: 'presence-leave-3.lua', keys: ['membersKey', 'metaKey', 'instanceKey'] },
+  heartbeat: { file: 'presence-heartbeat-1.lua', keys: ['instancesKey'] },
+  expired: { file: 'presence-expired-1.lua', keys: ['instancesKey'] },
+});
 
-/** Versioned command names; bump the suffix whenever a script changes meaning. */
-export type RealtimeCommand = keyof typeof SCRIPTS;
-
-registerScripts(Object.fromEntries(Object.entries(SCRIPTS).map(([name, file]) => [
-  name,
-  { numberOfKeys: Number(/-(\d+)\.lua$/.exec(file)![1]), lua: readLua(import.meta.url, `./${file}`) },
-])));
-
-type Scripted = Record<RealtimeCommand, (...args: Array<string | number>) => Promise<unknown>>;
-
-const NAMES = Object.keys(SCRIPTS) as RealtimeCommand[];
-
-/** The realtime scripts as methods running on `client` (keys first, then arguments). */
-export async function scripted(client: Redis): Promise<Scripted> {
-  return scriptMethods(client, NAMES);
-}
+/** The reaction scripts: keys, then the arguments each file's header lists. */
+export const reactionScripts = defineScripts(import.meta.url, 'reactions', {
+  add: { file: 'reactions-add-2.lua', keys: ['countsKey', 'byKey'] },
+  assert: { file: 'reactions-assert-2.lua', keys: ['countsKey', 'byKey'] },
+});

@@ -1,32 +1,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { registerScripts, runScript } from '../../src/connection/index.js';
+import { defineScripts } from '../../src/connection/index.js';
 import { RedisUnavailableError, type Redkit } from '../../src/index.js';
 import { useRedisKit } from '../helpers/kit.js';
 import { waitFor } from '../helpers/util.js';
 
-// A batchable test script: INCRBY KEYS[1] by ARGV[1] and answer {value, TIME seconds, TIME µs};
-// ARGV[1] = 'nil' answers nil; an INCRBY on a non-integer fails with a Redis error.
-registerScripts({
-  redkitTestIncrV1: {
-    numberOfKeys: 1,
-    batch: true,
-    lua: `if ARGV[1] == 'nil' then return nil end
-local v = redis.call('INCRBY', KEYS[1], ARGV[1])
-local t = serverTime()
-return {v, t[1], t[2]}`,
-  },
-});
-
-// The same with named parameters: the body reads `key`, `by` and `tag` as locals.
-registerScripts({
-  redkitTestNamedIncrV1: {
-    numberOfKeys: 1,
-    batch: true,
-    parameters: ['key', 'by', 'tag'],
-    lua: `if by == 'fail' then return redis.error_reply('ERR asked to fail') end
-return {redis.call('INCRBY', key, by), tag}`,
-  },
+// lua/incr-1.lua, and the same with named parameters (lua/named-incr-1.lua).
+const scripts = defineScripts(import.meta.url, 'test', {
+  incr: { file: 'incr-1.lua', keys: ['key'], batch: true },
+  namedIncr: { file: 'named-incr-1.lua', keys: ['key'], parameters: ['by', 'tag'], batch: true },
 });
 
 /** Counts the EVAL/EVALSHA commands Redis receives that touch `marker` keys (MONITOR sees every command). */
@@ -45,12 +27,18 @@ async function countScriptCalls(kit: Redkit, marker: string, body: () => Promise
   }
 }
 
+describe('connection: defineScripts', () => {
+  test('a file whose name gives another number of keys than declared is refused when defined', () => {
+    assert.throws(() => defineScripts(import.meta.url, 'test-misnamed', { incr: { file: 'incr-1.lua', keys: ['key', 'other'] } }), /must be named <name>-2\.lua/);
+  });
+});
+
 describe('connection: batched scripts', () => {
   const fixture = useRedisKit();
 
   const call = (key: string, by: string) => {
     const { kit } = fixture;
-    return kit.connection.run((client) => runScript<[number, string, string] | null>(client, 'redkitTestIncrV1', [kit.keys.key('t', key), by]));
+    return kit.connection.run((client) => scripts.incr<[number, string, string] | null>(client, [kit.keys.key('t', key), by]));
   };
 
   test('calls made in one tick go out as one EVALSHA, each answered with its own reply in call order', async () => {
@@ -89,7 +77,7 @@ describe('connection: batched scripts', () => {
 
   test('named parameters: one EVALSHA per batch, each call sees its own values; a wrong count is refused', async () => {
     const { kit } = fixture;
-    const named = (key: string, by: string, tag: string) => kit.connection.run((client) => runScript<[number, string]>(client, 'redkitTestNamedIncrV1', [kit.keys.key('t', key), by, tag]));
+    const named = (key: string, by: string, tag: string) => kit.connection.run((client) => scripts.namedIncr<[number, string]>(client, [kit.keys.key('t', key), by, tag]));
     await Promise.all([named('nwarm', '1', 'a'), named('nwarm', '1', 'b')]);
     let replies: Array<PromiseSettledResult<[number, string]>> = [];
     const calls = await countScriptCalls(kit, ':t:n', async () => {
@@ -97,7 +85,7 @@ describe('connection: batched scripts', () => {
     });
     assert.equal(calls, 1);
     assert.deepEqual(replies.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason.message))), [[1, 'x'], [3, 'y'], 'ERR asked to fail', [6, 'w']]);
-    await assert.rejects(kit.connection.run((client) => runScript(client, 'redkitTestNamedIncrV1', [kit.keys.key('t', 'n1'), '1'])), /takes 3 keys and arguments \(got 2\)/);
+    await assert.rejects(kit.connection.run((client) => scripts.namedIncr(client, [kit.keys.key('t', 'n1'), '1'] as unknown as [string, string, string])), /takes 3 keys and arguments \(got 2\)/);
   });
 
   test('Redis paused: a batch rejects every call with a typed error within the command timeout; resumed: calls work again', async () => {

@@ -13,6 +13,8 @@ test('script names become capability and operation labels', () => {
   assert.deepEqual(scriptLabel('redkitLockAcquireV1'), { name: 'redkit.lock.acquire', capability: 'lock', operation: 'acquire', script: 'redkitLockAcquireV1' });
   assert.equal(scriptLabel('redkitJobLockExtendV3').name, 'redkit.job.lockExtend');
   assert.equal(scriptLabel('redkitPresenceJoinV1').name, 'redkit.presence.join');
+  // Names given by defineScripts: <namespace>.<name>.
+  assert.deepEqual(scriptLabel('lease.release'), { name: 'redkit.lease.release', capability: 'lease', operation: 'release', script: 'lease.release' });
 });
 
 test('redkit:operation publishes start and end around an operation, with its label and error', async () => {

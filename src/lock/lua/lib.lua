@@ -25,7 +25,21 @@ local nowUs = t[1] .. usPart
 local nowMsText = t[1] .. string.sub(usPart, 1, 3)
 -- Semaphore keys outlive their last holder or waiter by a minute so the run marker stays warm.
 local IDLE_MS = 60000
-local NO_HOLDER, NO_RUN, NO_FENCE = string.rep('0', 13), string.rep('0', 40), string.rep('0', 16)
+
+-- The fields of a lock's state string (see the layout above): where each starts, 1-based as
+-- string.sub counts, and its width. ttl and the holder token vary in width; the token is last.
+local RUN_AT, RUN_WIDTH = 1, 40
+local Q_AT = 42                             -- '1' while `waiters` may hold some, else '0'
+local GRANTED_AT, GRANTED_WIDTH = 44, 13    -- grant time in ms; 0…0 when no one holds the lock
+local FENCE_AT, FENCE_WIDTH = 58, 16
+local TTL_AT = 75                           -- ttl in ms, then one space, then the holder token
+local FIXED_WIDTH = TTL_AT - 1              -- every state is at least this long
+-- Last positions, computed once per EVAL: string.sub takes the last position, not a width.
+local RUN_END = RUN_AT + RUN_WIDTH - 1
+local GRANTED_END = GRANTED_AT + GRANTED_WIDTH - 1
+local FENCE_END = FENCE_AT + FENCE_WIDTH - 1
+local CHAR_0, CHAR_1 = 48, 49               -- string.byte of '0' and '1'
+local NO_HOLDER, NO_RUN, NO_FENCE = string.rep('0', GRANTED_WIDTH), string.rep('0', RUN_WIDTH), string.rep('0', FENCE_WIDTH)
 
 -- Set by open() for limit 1: the state as read, and its fields (mat, mttl: grant time and ttl
 -- as stored, so writing them back formats no number; mhx = their sum, the expiry).
@@ -39,25 +53,52 @@ local function bind(holdersKey, waitersKey, metaKey)
   single, state, mrun, mq, mh, mhx, mat, mttl, fenceCache = false, nil, nil, false, nil, nil, nil, nil, nil
 end
 
+-- The accessors of the state string: the only code that knows its field positions.
+-- Reads a lock's state into the call's locals.
+local function readState(s)
+  state = s
+  mrun = string.sub(s, RUN_AT, RUN_END)
+  mq = string.byte(s, Q_AT) == CHAR_1
+  -- A grant time of 0…0 is no holder: one byte tells.
+  if string.byte(s, GRANTED_AT) ~= CHAR_0 then
+    local space = string.find(s, ' ', TTL_AT + 1, true)
+    if space then
+      mat, mttl, mh = string.sub(s, GRANTED_AT, GRANTED_END), string.sub(s, TTL_AT, space - 1), string.sub(s, space + 1)
+      mhx = tonumber(mat) + tonumber(mttl)
+    end
+  end
+end
+
+-- The fence stored in a state.
+local function stateFence(s)
+  return string.sub(s, FENCE_AT, FENCE_END)
+end
+
+-- A state string from its fields, in the layout the positions above describe.
+local function formatState(run, q, grantedAt, fence, ttl, holder)
+  if holder then
+    return run .. (q and ' 1 ' or ' 0 ') .. grantedAt .. ' ' .. fence .. ' ' .. ttl .. ' ' .. holder
+  end
+  return run .. (q and ' 1 ' or ' 0 ') .. NO_HOLDER .. ' ' .. fence .. ' '
+end
+
+-- Lowers the stored q flag in place (SETRANGE counts from 0).
+local function writeNoWaiters()
+  redis.call('SETRANGE', holders, Q_AT - 1, '0')
+end
+
+-- Zeroes the stored grant time in place: no holder; the rest of the state stays.
+local function writeNoHolder()
+  redis.call('SETRANGE', holders, GRANTED_AT - 1, NO_HOLDER)
+end
+
 -- Reads what the script needs in one call and returns the run marker (limit 1: the state;
 -- `withRun`: run and fence of a semaphore too). A state not in the layout counts as none.
 local function open(limitArg, withRun)
   single = limitArg == '1'
   if single then
     local s = redis.call('GET', holders)
-    if s and #s >= 74 then
-      state = s
-      mrun = string.sub(s, 1, 40)
-      mq = string.byte(s, 42) == 49
-      -- A grant time of 0…0 is no holder: one byte tells.
-      if string.byte(s, 44) ~= 48 then
-        local space = string.find(s, ' ', 76, true)
-        if space then
-          mat, mttl, mh = string.sub(s, 44, 56), string.sub(s, 75, space - 1), string.sub(s, space + 1)
-          mhx = tonumber(mat) + tonumber(mttl)
-        end
-      end
-    end
+    if s and #s >= FIXED_WIDTH then readState(s) end
     return mrun
   elseif withRun then
     local m = redis.call('HMGET', meta, 'run', 'fence')
@@ -70,7 +111,7 @@ end
 local function lastFence()
   if fenceCache then return fenceCache end
   if single then
-    fenceCache = state and string.sub(state, 58, 73)
+    fenceCache = state and stateFence(state)
   else
     fenceCache = redis.call('HGET', meta, 'fence')
   end
@@ -80,12 +121,7 @@ end
 -- Writes a lock's whole state: with `px` (a string of ms) the key's TTL becomes px, without it
 -- the key keeps its TTL.
 local function save(px)
-  local s = (mrun or NO_RUN) .. (mq and ' 1 ' or ' 0 ')
-  if mh then
-    s = s .. mat .. ' ' .. (lastFence() or NO_FENCE) .. ' ' .. mttl .. ' ' .. mh
-  else
-    s = s .. NO_HOLDER .. ' ' .. (lastFence() or NO_FENCE) .. ' '
-  end
+  local s = formatState(mrun or NO_RUN, mq, mat, lastFence() or NO_FENCE, mttl, mh)
   state = s
   if px then redis.call('SET', holders, s, 'PX', px) else redis.call('SET', holders, s, 'KEEPTTL') end
 end
@@ -119,7 +155,7 @@ local function anyWaiters()
   local n = redis.call('ZCARD', waiters)
   if single and n == 0 then
     mq = false
-    if state then redis.call('SETRANGE', holders, 41, '0') end
+    if state then writeNoWaiters() end
   end
   return n > 0
 end
@@ -187,7 +223,7 @@ local function removeHolder(token)
   if single then
     if mh == token then
       mh, mhx, mat, mttl = nil, nil, nil, nil
-      redis.call('SETRANGE', holders, 43, NO_HOLDER)
+      writeNoHolder()
     end
   else
     redis.call('ZREM', holders, token)
