@@ -159,7 +159,7 @@ test('Redis paused (SIGSTOP) then killed: admin calls fail typed and in time, th
   const fresh = kit.worker('xfault', async () => 'ok');
   await fresh.ready();
   await waitFor(async () => { try { return (await q.add('f', {}, { jobId: 'after' })).via === 'redis'; } catch { return false; } }, 15_000, 'job added after restart');
-  await waitFor(() => completed.includes('after'), 15_000, 'event after the restart, without restarting the app').catch(async (err) => {
+  await waitFor(() => completed.includes('after'), 30_000, 'event after the restart, without restarting the app').catch(async (err) => {
     throw new Error(`${(err as Error).message}; job "after" is ${(await q.getJob('after'))?.state}`);
   });
   assert.equal((await q.getJob('after'))!.state, 'completed');
