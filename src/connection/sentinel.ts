@@ -70,7 +70,8 @@ export async function askSentinel(cfg: RedkitConfig, address: { host: string; po
     const addr = (await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string] | null;
     view.master = addr ? `${addr[0]}:${addr[1]}` : null;
     view.quorum = await client.call('SENTINEL', 'CKQUORUM', name).then((r) => ({ ok: true, message: String(r) }), (err: Error) => ({ ok: false, message: err.message }));
-    const replicas = (await client.call('SENTINEL', 'REPLICAS', name)) as string[][];
+    // An unknown master name is an error reply here: the quorum step reports it.
+    const replicas = (await client.call('SENTINEL', 'REPLICAS', name).catch(() => [])) as string[][];
     view.replicas = replicas.length;
     view.healthyReplicas = replicas.map(flatPairs).filter((r) => !/s_down|o_down|disconnected/.test(r.flags ?? '') && r['master-link-status'] === 'ok').length;
   } catch (err) {
