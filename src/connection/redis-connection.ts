@@ -11,7 +11,7 @@ import { batchWritesPerTick } from './write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
 import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
 import { ServerWatch, type HealthWarning } from './server-identity.js';
-import { sentinelOptions, type ServerRole } from './sentinel.js';
+import { readRole, reviveOnEnd, sentinelOptions, type ServerRole } from './sentinel.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -279,33 +279,8 @@ export class RedisConnection extends EventEmitter {
       reconnectOnError: (err: Error) => (/^READONLY/.test(err.message) ? 2 : false),
       ...overrides,
     });
-    if (cfg.topology === 'sentinel') this.#reviveOnEnd(client);
+    if (cfg.topology === 'sentinel') reviveOnEnd(client, () => this.#closed, (attempt) => backoffDelay(attempt, this.#backoff), this.#logger);
     return client;
-  }
-
-  /**
-   * ioredis 6.0.0 can leave a sentinel client in `end` for good when `+switch-master` arrives while
-   * it reconnects after a kill -9 (measured by the topo engineer): connect it again unless redkit or
-   * its user closed it.
-   */
-  #reviveOnEnd(client: Redis): void {
-    let closedByUser = false;
-    const disconnect = client.disconnect.bind(client);
-    const quit = client.quit.bind(client);
-    Object.assign(client, {
-      disconnect: (reconnect = false) => { if (!reconnect) closedByUser = true; disconnect(reconnect); },
-      quit: (...args: unknown[]) => { closedByUser = true; return (quit as (...a: unknown[]) => unknown)(...args); },
-    });
-    let attempt = 0;
-    client.on('ready', () => { attempt = 0; });
-    client.on('end', () => {
-      if (this.#closed || closedByUser) return;
-      const timer = setTimeout(() => {
-        if (!this.#closed && !closedByUser && client.status === 'end') client.connect().catch(() => {});
-      }, backoffDelay(++attempt, this.#backoff));
-      timer.unref();
-      this.#logger.warn({ attempt }, '[Redis] A sentinel client ended while the master moved: connecting it again');
-    });
   }
 
   /**
@@ -314,17 +289,8 @@ export class RedisConnection extends EventEmitter {
    * that the sentinels are asked again.
    */
   async #checkRole(client: Redis): Promise<boolean> {
-    let role: ServerRole | null;
-    try {
-      const reply = (await client.call('ROLE')) as unknown[];
-      const first = String(reply?.[0]);
-      role = first === 'slave' ? 'replica' : first === 'master' || first === 'sentinel' ? first : null;
-    } catch (err) {
-      const message = String((err as Error)?.message ?? err);
-      // A least-privilege user may not run ROLE (@admin): the sentinel's answer is all we have.
-      if (/^(NOPERM|ERR unknown command)/.test(message)) role = null;
-      else return false;
-    }
+    const role = await readRole(client);
+    if (role === undefined) return false;
     this.#role = role;
     this.#roleOk = role !== 'replica' && role !== 'sentinel';
     if (this.#roleOk) return true;

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedkitConfig } from '../config/types.js';
+import type { Logger, RedkitConfig } from '../config/types.js';
 
 /** What a server answers to `ROLE` (`slave` is reported as `replica`). */
 export type ServerRole = 'master' | 'replica' | 'sentinel';
@@ -26,6 +26,45 @@ export function sentinelOptions(cfg: RedkitConfig, sentinelRetry: (attempt: numb
     sentinelCommandTimeout: cfg.connectTimeoutMs,
     sentinelRetryStrategy: sentinelRetry,
   };
+}
+
+/**
+ * The server's `ROLE`: null when the user may not run it (it is @admin; a least-privilege user
+ * is trusted), undefined when the call failed (not connected: ask again later).
+ */
+export async function readRole(client: Redis): Promise<ServerRole | null | undefined> {
+  try {
+    const first = String(((await client.call('ROLE')) as unknown[])?.[0]);
+    return first === 'slave' ? 'replica' : first === 'master' || first === 'sentinel' ? first : null;
+  } catch (err) {
+    return /^(NOPERM|ERR unknown command)/.test(String((err as Error)?.message ?? err)) ? null : undefined;
+  }
+}
+
+/**
+ * ioredis 6.0.0 can leave a sentinel client in `end` for good when `+switch-master` arrives while
+ * it reconnects after a kill -9 (measured by hand on another branch): connects it again, after
+ * `delayMs(attempt)`, unless redkit (`isClosed`) or its user (quit / disconnect) closed it.
+ */
+export function reviveOnEnd(client: Redis, isClosed: () => boolean, delayMs: (attempt: number) => number, logger: Logger): void {
+  let closedByUser = false;
+  const disconnect = client.disconnect.bind(client);
+  const quit = client.quit.bind(client);
+  // reconnectOnError's disconnect(true) is ioredis's own reconnect, not a close.
+  Object.assign(client, {
+    disconnect: (reconnect = false) => { if (!reconnect) closedByUser = true; disconnect(reconnect); },
+    quit: (...args: unknown[]) => { closedByUser = true; return (quit as (...a: unknown[]) => unknown)(...args); },
+  });
+  let attempt = 0;
+  client.on('ready', () => { attempt = 0; });
+  client.on('end', () => {
+    if (isClosed() || closedByUser) return;
+    const timer = setTimeout(() => {
+      if (!isClosed() && !closedByUser && client.status === 'end') client.connect().catch(() => {});
+    }, delayMs(++attempt));
+    timer.unref();
+    logger.warn({ attempt }, '[Redis] A sentinel client ended while the master moved: connecting it again');
+  });
 }
 
 /** A client to one sentinel (for `redkit doctor`): no retries, bounded by the connect timeout. */

@@ -41,6 +41,22 @@ describe('sentinel: connection and health', () => {
     }
   });
 
+  test("a sentinel client that ioredis leaves in 'end' is connected again", async () => {
+    const kit = await sentinelKit(set, { sentinelPassword: SENTINEL_PASSWORD } as never);
+    try {
+      const client = kit.redis!;
+      // The end state the +switch-master race leaves: ioredis closes without reconnecting, as if
+      // the close were asked for (manuallyClosing), while nobody called quit or disconnect.
+      (client as unknown as { manuallyClosing: boolean }).manuallyClosing = true;
+      client.stream.destroy();
+      await waitFor(() => client.status === 'end', 2000, "the client in 'end'");
+      await waitFor(async () => (await kit.health()).status === 'connected' && client.status === 'ready', 3000, 'connected again');
+      await kit.connection.run((c) => c.set(`${kit.connection.config.prefix}:after-end`, '1'));
+    } finally {
+      await kit.close();
+    }
+  });
+
   test('a wrong sentinel password is a typed disconnected state that never shows the password', async () => {
     const logger = recordingLogger();
     const wrong = `${SENTINEL_PASSWORD}-wrong`;
