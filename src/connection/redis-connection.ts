@@ -213,8 +213,15 @@ export class RedisConnection extends EventEmitter {
           done();
         }
       };
+      // A replica or a sentinel port answered ROLE: a definite answer too.
+      const wrongRole = (error: ClassifiedError | null) => {
+        if (error?.reason !== 'WRONG_ROLE') return;
+        this.#logger.warn({ target: cfg.target, reason: error.reason, hint: error.hint }, `[Redis] ${error.message}: starting degraded, checking again in the background`);
+        done();
+      };
       const done = () => {
         clearTimeout(timer);
+        this.off('disconnected', wrongRole);
         this.off('connected', done);
         this.off('closed', done);
         client.off('error', definite);
@@ -222,6 +229,7 @@ export class RedisConnection extends EventEmitter {
       };
       this.once('connected', done);
       this.once('closed', done);
+      this.on('disconnected', wrongRole);
       client.on('error', definite);
       client.connect().catch(() => {
         // The first attempt failed; retryStrategy keeps trying and 'ready' resolves us.
