@@ -29,15 +29,16 @@ export function sentinelOptions(cfg: RedkitConfig, sentinelRetry: (attempt: numb
 }
 
 /**
- * The server's `ROLE`: null when the user may not run it (it is @admin; a least-privilege user
- * is trusted), undefined when the call failed (not connected: ask again later).
+ * The server's `ROLE`: null when the server refuses it (@admin for ACL users; some providers
+ * disable it): the server is then trusted; undefined when the call failed (ask again later).
  */
 export async function readRole(client: Redis): Promise<ServerRole | null | undefined> {
   try {
     const first = String(((await client.call('ROLE')) as unknown[])?.[0]);
     return first === 'slave' ? 'replica' : first === 'master' || first === 'sentinel' ? first : null;
   } catch (err) {
-    return /^(NOPERM|ERR unknown command)/.test(String((err as Error)?.message ?? err)) ? null : undefined;
+    // Any error reply (NOPERM, or a provider that disables or renames ROLE) leaves the role unknown.
+    return (err as Error)?.name === 'ReplyError' ? null : undefined;
   }
 }
 
