@@ -6,7 +6,7 @@ export type { RedkitMode, HealthReport, RedkitInternals } from './kit.js';
 export type { RedkitContext } from './context.js';
 export type { RedkitOptions, RedkitConfig, Logger } from './config/index.js';
 // Types only: `kit.connection` and `kit.keys` are typed by these classes; their constructors are internals.
-export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, ClassifiedError, BackoffOptions, RedisRestartEvent, HealthWarning, DedicatedClientOptions, MessageHandler } from './connection/index.js';
+export type { RedisConnection, SharedSubscriber, ConnectionState, RedisHealth, RedisTopologyHealth, ServerRole, ClassifiedError, BackoffOptions, RedisRestartEvent, RedisFailoverEvent, HealthWarning, DedicatedClientOptions, MessageHandler } from './connection/index.js';
 export type { KeySpace } from './keys.js';
 export { toMs, optionalMs } from './duration.js';
 /** True when a string has no lone UTF-16 surrogate (names and cache keys must not). */

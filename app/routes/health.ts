@@ -55,6 +55,8 @@ export function publicReport(report: HealthReport): HealthReport {
       latency: redis.latency,
       since: redis.since,
       lastRestartAt: redis.lastRestartAt ?? null,
+      // The kind and role, never where the master is.
+      ...(redis.topology ? { topology: { ...redis.topology, master: null } } : {}),
       // Codes only: the messages name the server's settings and their fix.
       warnings: (redis.warnings ?? []).map((w) => ({ code: w.code, message: w.code })),
     },

@@ -7,6 +7,7 @@ import { classifyError } from '../connection/classify.js';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RedisConnection } from '../connection/redis-connection.js';
+import { askSentinel } from '../connection/sentinel.js';
 import { aclFix } from '../connection/reply-errors.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../logger.js';
@@ -84,10 +85,16 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
     steps.push({ name: 'redis', status: 'skip', detail: 'no Redis configured: redkit runs standalone (in-memory, one instance)', fix: 'set REDIS_URL or REDIS_HOST to use Redis' });
     return { config: printable, steps, exitCode: 0 };
   }
-  const host = config.host!;
   const timeoutMs = config.connectTimeoutMs;
-  const target = `${host}:${config.port}`;
-  const secrets = [config.password];
+  const secrets = [config.password, config.sentinelPassword];
+  let host = config.host!;
+  let port = config.port;
+  if (config.topology === 'sentinel') {
+    const master = await checkSentinels(config, steps);
+    if (!master) return { config: printable, steps, exitCode: 1 };
+    [host, port] = [master.host, master.port];
+  }
+  const target = `${host}:${port}`;
   const tls = config.tls !== false;
 
   if (isIP(host)) {
@@ -103,18 +110,18 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
   }
 
   try {
-    await probeSocket(() => tcpConnect({ host, port: config.port }), 'connect', timeoutMs, 'TCP connect');
+    await probeSocket(() => tcpConnect({ host, port }), 'connect', timeoutMs, 'TCP connect');
     steps.push({ name: 'tcp', status: 'ok', detail: `${target} accepts connections` });
   } catch (err) {
     const c = classifyError(err, { target, tls: false, secrets });
     return fail({ name: 'tcp', status: 'fail', detail: c.message, fix: c.hint });
   }
 
-  const plainReply = await plainPing(host, config.port, Math.min(timeoutMs, 1500));
+  const plainReply = await plainPing(host, port, Math.min(timeoutMs, 1500));
   const speaksPlain = plainReply !== null && /^[+\-]/.test(plainReply);
   if (tls) {
     try {
-      await probeSocket(() => tlsConnect({ host, port: config.port, ...(isIP(host) ? {} : { servername: host }), ...config.tls }), 'secureConnect', timeoutMs, 'TLS handshake');
+      await probeSocket(() => tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...config.tls }), 'secureConnect', timeoutMs, 'TLS handshake');
       steps.push({ name: 'tls', status: 'ok', detail: 'TLS handshake and certificate verified' });
     } catch (err) {
       if (speaksPlain) return fail({ name: 'tls', status: 'fail', detail: `TLS requested but ${target} answers plain-text Redis ("${plainReply}")`, fix: 'use redis:// (or REDIS_TLS=false) for this port, or the server\'s TLS port' });
@@ -138,6 +145,9 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
       await withTimeout(client.connect(), timeoutMs, 'connect');
       await withTimeout(client.ping(), timeoutMs, 'PING');
       steps.push({ name: 'auth', status: 'ok', detail: config.password ? `authenticated${config.username ? ` as ${config.username}` : ''}` : 'no password needed' });
+      const role = await roleStep(client, target, config.topology);
+      steps.push(role);
+      if (role.status === 'fail') return { config: printable, steps, exitCode: 1 };
     } catch (err) {
       const c = classifyError(emitted ?? err, { target, tls, secrets });
       return fail({ name: 'auth', status: 'fail', detail: `${c.reason}: ${c.message}`, fix: c.hint });
@@ -184,6 +194,55 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
   } finally {
     await connection.close();
   }
+}
+
+/** What the server is: a master (usable), a replica or a sentinel (not usable as the master). */
+async function roleStep(client: Redis, target: string, topology: string): Promise<DoctorStep> {
+  const reply = await client.call('ROLE').then((r) => r as unknown[], (err: Error) => err);
+  if (reply instanceof Error) return { name: 'role', status: 'skip', detail: `ROLE refused (${reply.message.split(' ')[0]}): the role is not known`, fix: 'ask an admin to run ROLE on it: it must say master' };
+  const role = String(reply[0]);
+  if (role === 'master') return { name: 'role', status: 'ok', detail: `${topology === 'sentinel' ? 'sentinel-managed master' : 'standalone master'} (${Array.isArray(reply[2]) ? reply[2].length : 0} replicas connected)` };
+  if (role === 'sentinel') return { name: 'role', status: 'fail', detail: `${target} is a Redis Sentinel, not a Redis server`, fix: 'set REDIS_SENTINELS=<this host:port> and REDIS_SENTINEL_MASTER_NAME instead of REDIS_URL' };
+  return { name: 'role', status: 'fail', detail: `${target} is a read-only replica (of ${String(reply[1])}:${String(reply[2])})`, fix: 'point REDIS_URL at the primary, or use REDIS_SENTINELS so that redkit follows the master' };
+}
+
+/**
+ * Sentinel: every sentinel reachable, a quorum (CKQUORUM), every sentinel naming the same master,
+ * replicas up. Returns the agreed master, or null after a failing step.
+ */
+async function checkSentinels(config: RedkitConfig, steps: DoctorStep[]): Promise<{ host: string; port: number } | null> {
+  const name = config.sentinelMasterName!;
+  const views = await Promise.all(config.sentinels.map((s) => askSentinel(config, s)));
+  const up = views.filter((v) => v.error === null);
+  const down = views.filter((v) => v.error !== null);
+  const secrets = [config.password, config.sentinelPassword];
+  const reasons = down.map((v) => `${v.address}: ${classifyError(new Error(v.error!), { target: v.address, tls: config.sentinelTls !== false, secrets }).message}`);
+  steps.push({
+    name: 'sentinels', status: up.length === 0 ? 'fail' : down.length ? 'warn' : 'ok',
+    detail: `${up.length}/${views.length} sentinels answer${reasons.length ? ` — ${reasons.join('; ')}` : ''}`,
+    ...(down.length ? { fix: 'check REDIS_SENTINELS, REDIS_SENTINEL_PASSWORD / REDIS_SENTINEL_TLS, and that each sentinel runs' } : {}),
+  });
+  if (up.length === 0) return null;
+  const quorum = up.find((v) => v.quorum.ok);
+  steps.push(quorum
+    ? { name: 'quorum', status: 'ok', detail: quorum.quorum.message }
+    : { name: 'quorum', status: 'fail', detail: up[0]!.quorum.message || `no sentinel monitors "${name}"`, fix: `check REDIS_SENTINEL_MASTER_NAME (now "${name}") and that a majority of sentinels run: without a quorum no failover can happen` });
+  const named = new Map<string, number>();
+  for (const v of up) if (v.master) named.set(v.master, (named.get(v.master) ?? 0) + 1);
+  if (named.size === 0) {
+    steps.push({ name: 'master', status: 'fail', detail: `no sentinel knows a master named "${name}"`, fix: 'check REDIS_SENTINEL_MASTER_NAME against `sentinel monitor <name> …` in sentinel.conf' });
+    return null;
+  }
+  const [master, votes] = [...named].sort((a, b) => b[1] - a[1])[0]!;
+  steps.push(named.size === 1
+    ? { name: 'master', status: 'ok', detail: `every answering sentinel names ${master} for "${name}"` }
+    : { name: 'master', status: 'warn', detail: `sentinels disagree: ${[...named].map(([m, n]) => `${m} (${n})`).join(', ')}; using ${master} (${votes})`, fix: 'a failover may be in progress; if it lasts, check the sentinels\' logs and their epochs' });
+  const best = up.reduce((a, b) => (b.healthyReplicas > a.healthyReplicas ? b : a));
+  steps.push(best.healthyReplicas > 0
+    ? { name: 'replicas', status: 'ok', detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync` }
+    : { name: 'replicas', status: 'warn', detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync`, fix: 'with no replica in sync a failover has nothing to promote: start replicas with replicaof <master>' });
+  const i = master.lastIndexOf(':');
+  return { host: master.slice(0, i), port: Number(master.slice(i + 1)) };
 }
 
 /**

@@ -2,7 +2,7 @@ import { maskSecrets } from '../config/mask.js';
 
 /** Why Redis cannot be used, with the fix the seeds' troubleshooting table gives. */
 export interface ClassifiedError {
-  reason: 'ECONNREFUSED' | 'DNS' | 'NOAUTH' | 'WRONGPASS' | 'NOPERM' | 'BUSY' | 'LOADING' | 'MASTERDOWN' | 'TLS_MISMATCH' | 'TLS_CERT' | 'CLOSED_IN_HANDSHAKE' | 'TIMEOUT' | 'CONNECTION_LOST' | 'UNKNOWN';
+  reason: 'ECONNREFUSED' | 'DNS' | 'NOAUTH' | 'WRONGPASS' | 'NOPERM' | 'BUSY' | 'LOADING' | 'MASTERDOWN' | 'TLS_MISMATCH' | 'TLS_CERT' | 'CLOSED_IN_HANDSHAKE' | 'TIMEOUT' | 'CONNECTION_LOST' | 'WRONG_ROLE' | 'FAILOVER' | 'UNKNOWN';
   /** What happened, never containing a secret. */
   message: string;
   /** What to change. */
@@ -65,4 +65,18 @@ export function classifyError(error: unknown, ctx: { target: string; tls: boolea
     return { reason: 'CONNECTION_LOST', message: `connection to ${at} lost`, hint: 'redkit reconnects by itself with backoff; check that Redis is running' };
   }
   return { reason: 'UNKNOWN', message: raw, hint: 'run `npx redkit doctor` for a step-by-step check' };
+}
+
+/**
+ * The server at `at` answered `ROLE` with something other than master: writes would fail with
+ * READONLY (replica) or every command but a few (sentinel port).
+ */
+export function roleError(role: 'replica' | 'sentinel', at: string, topology: string): ClassifiedError {
+  if (topology === 'sentinel') {
+    return { reason: 'WRONG_ROLE', message: `the sentinels named ${at} as master, but it is a ${role} now`, hint: 'a failover is probably in progress: redkit asks the sentinels again by itself; if it lasts, run `npx redkit doctor` to see whether the sentinels agree' };
+  }
+  if (role === 'sentinel') {
+    return { reason: 'WRONG_ROLE', message: `${at} is a Redis Sentinel, not a Redis server`, hint: 'set REDIS_SENTINELS=host:port (this address) and REDIS_SENTINEL_MASTER_NAME instead of REDIS_URL, or point REDIS_URL at the master' };
+  }
+  return { reason: 'WRONG_ROLE', message: `${at} is a read-only replica, not the master`, hint: 'point REDIS_URL at the primary (master) endpoint, or use REDIS_SENTINELS so that redkit follows the master' };
 }

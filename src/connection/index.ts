@@ -1,6 +1,7 @@
 export { RedisConnection } from './redis-connection.js';
-export type { ConnectionState, RedisHealth, DedicatedClientOptions, ConnectionOptions } from './redis-connection.js';
-export type { RedisRestartEvent, HealthWarning } from './server-identity.js';
+export type { ConnectionState, RedisHealth, RedisTopologyHealth, DedicatedClientOptions, ConnectionOptions } from './redis-connection.js';
+export type { ServerRole } from './sentinel.js';
+export type { RedisRestartEvent, RedisFailoverEvent, HealthWarning } from './server-identity.js';
 export { DEFAULT_STALL_MS } from './watchdog.js';
 export { classifyError } from './classify.js';
 export type { ClassifiedError } from './classify.js';

@@ -4,13 +4,14 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger, RedkitConfig } from '../config/types.js';
 import { ClosedError, ConfigError, RedisUnavailableError, RedkitError } from '../errors.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { classifyError, type ClassifiedError } from './classify.js';
+import { classifyError, roleError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { mapReplyError } from './reply-errors.js';
 import { batchWritesPerTick } from './batching/write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
 import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
 import { ServerWatch, type HealthWarning } from './server-identity.js';
+import { readRole, reviveOnEnd, sentinelOptions, type ServerRole } from './sentinel.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -28,6 +29,20 @@ export interface RedisHealth {
   lastRestartAt: string | null;
   /** Server settings that put redkit's state at risk (e.g. an evicting `maxmemory-policy`). */
   warnings: HealthWarning[];
+  /** What redkit sees: the configured kind, the master it writes to, and that server's `ROLE`. */
+  topology: RedisTopologyHealth;
+}
+
+/** `health().topology`. */
+export interface RedisTopologyHealth {
+  /** `memory` in standalone mode. */
+  kind: 'memory' | 'single' | 'sentinel';
+  /** `host:port` of the server the shared client is connected to, or null while not connected. */
+  master: string | null;
+  /** That server's answer to `ROLE`, or null when unknown (not connected, or ROLE not permitted). */
+  role: ServerRole | null;
+  /** When the sentinels last moved the master under redkit (ISO 8601), or null. */
+  lastFailoverAt: string | null;
 }
 
 /** Options of `RedisConnection` beyond the config. */
@@ -50,7 +65,8 @@ export interface DedicatedClientOptions {
  * The only place redkit creates ioredis clients. Holds the shared command client, hands out
  * dedicated subscriber/blocking clients with the same settings, tracks the state, probes health.
  * Events: `state` (state, previous), `connected`, `disconnected` (ClassifiedError | null),
- * `restart` (RedisRestartEvent: Redis came back as a new process, or its data was lost).
+ * `restart` (RedisRestartEvent: Redis came back as a new process, or its data was lost),
+ * `failover` (RedisFailoverEvent: a replica that holds the data was promoted; nothing to recover).
  */
 export class RedisConnection extends EventEmitter {
   readonly config: RedkitConfig;
@@ -74,22 +90,28 @@ export class RedisConnection extends EventEmitter {
   #latency: number | null = null;
   #server: ServerWatch;
   #firstProbe: Promise<void> | null = null;
+  /** Every secret of the config, masked in errors and messages. */
+  #secrets: Array<string | undefined>;
+  /** `ROLE` of the server the shared client is on; anything but `master` keeps the state `disconnected`. */
+  #role: ServerRole | null = null;
+  #roleOk = false;
+  #master: string | null = null;
 
   constructor(config: RedkitConfig, logger: Logger, options: ConnectionOptions | BackoffOptions = {}) {
     super();
-    // Until the connection speaks Cluster and Sentinel, connecting to the first seed (or to
-    // localhost for a sentinel config) would silently write to the wrong server.
-    if (config.topology === 'cluster' || config.topology === 'sentinel') {
-      const variable = config.topology === 'cluster' ? 'REDIS_CLUSTER_NODES' : 'REDIS_SENTINELS';
-      throw new ConfigError(variable, `Redis ${config.topology === 'cluster' ? 'Cluster' : 'Sentinel'} is configured, but this redkit version connects to a single Redis only: unset ${variable} (and REDIS_CLUSTER / REDIS_SENTINEL_MASTER_NAME) and point REDIS_URL at one server`);
+    // Until the connection speaks Cluster, connecting to the first seed would silently write to
+    // the wrong node (only the keys of its slots land; the rest fail with MOVED).
+    if (config.topology === 'cluster') {
+      throw new ConfigError('REDIS_CLUSTER_NODES', 'Redis Cluster is configured, but Cluster support is not there yet in this redkit version: unset REDIS_CLUSTER_NODES (and REDIS_CLUSTER) and point REDIS_URL at one server, or use Sentinel (REDIS_SENTINELS) for high availability');
     }
     this.config = config;
     this.#logger = logger;
+    this.#secrets = [config.password, config.sentinelPassword];
     // The third argument was the backoff alone; both shapes are accepted.
     const opts: ConnectionOptions = 'backoff' in options || 'stallMs' in options ? options as ConnectionOptions : { backoff: options as BackoffOptions };
     this.#backoff = opts.backoff ?? {};
     this.stallMs = stallThresholdMs(config.commandTimeoutMs, opts.stallMs);
-    this.#server = new ServerWatch(config.prefix, logger, (event) => this.emit('restart', event));
+    this.#server = new ServerWatch(config.prefix, logger, (event) => this.emit('restart', event), (event) => this.emit('failover', event));
     this.#state = config.mode === 'standalone' ? 'not_configured' : 'connecting';
     // The connection emits 'disconnected' as a state change; an 'error' event is never emitted, so no listener is required.
   }
@@ -136,7 +158,7 @@ export class RedisConnection extends EventEmitter {
 
   async #connect(): Promise<void> {
     const cfg = this.config;
-    this.#logger.info({ target: cfg.target, instanceId: cfg.instanceId }, `[Redis] Initializing connection to ${cfg.host}:${cfg.port}`);
+    this.#logger.info({ target: cfg.target, instanceId: cfg.instanceId }, `[Redis] Initializing connection to ${this.#where()}`);
     const client = this.#make('command', {
       // Fail fast while disconnected: ioredis's offline queue is unbounded and its commands
       // fail only after many reconnect attempts, which would hang the request path.
@@ -153,14 +175,20 @@ export class RedisConnection extends EventEmitter {
     client.on('ready', () => {
       this.#attempt = 0;
       this.#watchdog?.clear();
-      this.#setState('connected', null);
-      this.#logger.info({ target: cfg.target }, '[Redis] Client ready to receive commands');
-      // Latency for health from the first moment, measured in the background.
-      this.#firstProbe ??= this.#probe();
-      void this.#server.check(client);
+      this.#master = client.stream?.remoteAddress ? `${client.stream.remoteAddress}:${client.stream.remotePort}` : null;
+      // A replica or a sentinel port answers PING too: only a master makes the state `connected`.
+      void this.#checkRole(client).then((ok) => {
+        if (!ok || client.status !== 'ready' || this.#closed) return;
+        this.#setState('connected', null);
+        this.#logger.info({ target: cfg.target, master: this.#master }, '[Redis] Client ready to receive commands');
+        // Latency for health from the first moment, measured in the background.
+        this.#firstProbe ??= this.#probe();
+        void this.#server.check(client);
+      });
     });
     client.on('error', (err: unknown) => this.#recordError(err));
     client.on('close', () => {
+      this.#roleOk = false;
       if (this.#closed) return;
       if (this.#state === 'connected' || this.#state === 'connecting') this.#setState('disconnected', this.#lastError);
     });
@@ -185,8 +213,15 @@ export class RedisConnection extends EventEmitter {
           done();
         }
       };
+      // A replica or a sentinel port answered ROLE: a definite answer too.
+      const wrongRole = (error: ClassifiedError | null) => {
+        if (error?.reason !== 'WRONG_ROLE') return;
+        this.#logger.warn({ target: cfg.target, reason: error.reason, hint: error.hint }, `[Redis] ${error.message}: starting degraded, checking again in the background`);
+        done();
+      };
       const done = () => {
         clearTimeout(timer);
+        this.off('disconnected', wrongRole);
         this.off('connected', done);
         this.off('closed', done);
         client.off('error', definite);
@@ -194,6 +229,7 @@ export class RedisConnection extends EventEmitter {
       };
       this.once('connected', done);
       this.once('closed', done);
+      this.on('disconnected', wrongRole);
       client.on('error', definite);
       client.connect().catch(() => {
         // The first attempt failed; retryStrategy keeps trying and 'ready' resolves us.
@@ -214,7 +250,7 @@ export class RedisConnection extends EventEmitter {
     }
     const client = this.#make(options.purpose, options.overrides ?? {});
     client.on('error', (err: unknown) => {
-      redactError(err, [this.config.password]);
+      redactError(err, this.#secrets);
       this.#logger.debug({ purpose: options.purpose, err: String((err as Error)?.message ?? err) }, '[Redis] dedicated client error');
     });
     client.once('end', () => this.#dedicated.delete(client));
@@ -237,8 +273,7 @@ export class RedisConnection extends EventEmitter {
   #make(purpose: string, overrides: Partial<RedisOptions>): Redis {
     const cfg = this.config;
     const client = new Redis({
-      host: cfg.host,
-      port: cfg.port,
+      ...(cfg.topology === 'sentinel' ? sentinelOptions(cfg, (attempt) => this.#retryDelay(`${purpose} (sentinels)`, attempt)) : { host: cfg.host, port: cfg.port }),
       username: cfg.username,
       password: cfg.password,
       db: cfg.db,
@@ -248,9 +283,40 @@ export class RedisConnection extends EventEmitter {
       connectionName: `redkit:${cfg.instanceId}:${purpose}`,
       lazyConnect: true,
       retryStrategy: (attempt: number) => this.#retryDelay(purpose, attempt),
+      // READONLY: this server was demoted (failover) or is a replica. Reconnecting re-resolves the
+      // master through the sentinels; 2 resends the command there (it was not executed here).
+      reconnectOnError: (err: Error) => (/^READONLY/.test(err.message) ? 2 : false),
       ...overrides,
     });
+    if (cfg.topology === 'sentinel') reviveOnEnd(client, () => this.#closed, (attempt) => backoffDelay(attempt, this.#backoff), this.#logger);
     return client;
+  }
+
+  /**
+   * Asks the server its `ROLE`; true for a master (or when ROLE is not permitted). A replica or a
+   * sentinel makes the state `disconnected` with the fix; on Sentinel the client reconnects so
+   * that the sentinels are asked again.
+   */
+  async #checkRole(client: Redis): Promise<boolean> {
+    const role = await readRole(client);
+    if (role === undefined) return false;
+    this.#role = role;
+    this.#roleOk = role !== 'replica' && role !== 'sentinel';
+    if (this.#roleOk) return true;
+    const error = { ...roleError(role as 'replica' | 'sentinel', this.#where(), this.config.topology), at: new Date().toISOString() };
+    const changed = this.#lastError?.reason !== error.reason;
+    this.#lastError = error;
+    this.#latency = null;
+    if (changed) this.#logger.error({ reason: error.reason, hint: error.hint }, `[Redis] ❌ ${error.message}`);
+    this.#setState('disconnected', error);
+    if (this.config.topology === 'sentinel') client.disconnect(true);
+    return false;
+  }
+
+  /** Where commands go, for messages: the master's `host:port` once known, else the configured endpoint. */
+  #where(): string {
+    if (this.config.topology === 'sentinel') return this.#master ?? `the master "${this.config.sentinelMasterName}" (via sentinels)`;
+    return `${this.config.host}:${this.config.port}`;
   }
 
   #retryDelay(purpose: string, attempt: number): number | null {
@@ -269,8 +335,8 @@ export class RedisConnection extends EventEmitter {
   }
 
   #recordError(err: unknown, quiet = false): void {
-    redactError(err, [this.config.password]);
-    const classified = classifyError(err, { target: `${this.config.host}:${this.config.port}`, tls: this.config.tls !== false, secrets: [this.config.password] });
+    redactError(err, this.#secrets);
+    const classified = classifyError(err, { target: this.#where(), tls: this.config.tls !== false, secrets: this.#secrets });
     const previous = this.#lastError;
     this.#lastError = { ...classified, at: new Date().toISOString() };
     if (!quiet && (previous?.reason !== classified.reason || this.#attempt <= 1)) {
@@ -328,6 +394,7 @@ export class RedisConnection extends EventEmitter {
         this.#watchdog.clear();
         this.#logger.info({ target: this.config.target }, '[Redis] Answering again after a stall');
       }
+      if (!this.#roleOk && !(await this.#checkRole(client))) return;
       if (this.#state !== 'connected') this.#setState('connected', null);
       // Without INFO the marker is the only sign of lost data; a FLUSHALL or an eviction
       // between reconnects is seen within a minute.
@@ -345,7 +412,7 @@ export class RedisConnection extends EventEmitter {
 
   /** The watchdog saw no reply for `waitedMs`: disconnected now, and every waiting command fails now. */
   #onStall(waitedMs: number): void {
-    const error = stallError(`${this.config.host}:${this.config.port}`, waitedMs, this.stallMs);
+    const error = stallError(this.#where(), waitedMs, this.stallMs);
     this.#lastError = error;
     this.#latency = null;
     this.#logger.warn({ reason: error.reason, waitedMs, stallMs: this.stallMs }, `[Redis] ${error.message}: failing fast until it answers`);
@@ -382,16 +449,21 @@ export class RedisConnection extends EventEmitter {
     if (this.config.mode === 'standalone') return new RedisUnavailableError('Redis is not configured (standalone mode)', 'NOT_CONFIGURED');
     const last = this.#lastError;
     const detail = last ? `${last.message} — ${last.hint}` : 'not connected yet';
-    return new RedisUnavailableError(`Redis at ${this.config.host}:${this.config.port} is ${this.#state}: ${detail}`, last?.reason ?? 'UNAVAILABLE', { cause });
+    return new RedisUnavailableError(`Redis at ${this.#where()} is ${this.#state}: ${detail}`, last?.reason ?? 'UNAVAILABLE', { cause });
   }
 
   /** Maps a thrown error: connection trouble → RedisUnavailableError; a Redis reply error → its typed RedkitError (reply-errors.ts). */
   toUnavailable(err: unknown): unknown {
-    redactError(err, [this.config.password]);
+    redactError(err, this.#secrets);
     if (err instanceof RedkitError) return err;
     const name = (err as Error)?.name;
+    if (name === 'ReplyError' && this.config.topology === 'sentinel' && /^READONLY/.test(String((err as Error).message))) {
+      // The master moved under this call (reconnectOnError is already re-resolving it): to the
+      // caller that is a short outage, not a read-only server.
+      return new RedisUnavailableError(`Redis command failed: ${this.#where()} is no longer the master (failover in progress) — redkit reconnects to the new master by itself`, 'FAILOVER', { cause: err });
+    }
     if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS)/.test(String((err as Error).message))) return mapReplyError(err, { username: this.config.username, prefix: this.config.prefix, logger: this.#logger });
-    const classified = classifyError(err, { target: `${this.config.host}:${this.config.port}`, tls: this.config.tls !== false, secrets: [this.config.password] });
+    const classified = classifyError(err, { target: this.#where(), tls: this.config.tls !== false, secrets: this.#secrets });
     if (classified.reason === 'TIMEOUT') void this.#probe();
     // The socket may be gone before ioredis emits 'close': the state must not lag behind a failure we just saw.
     else if (this.#client && this.#client.status !== 'ready') this.#setState('disconnected', this.#lastError ?? { ...classified, at: new Date().toISOString() });
@@ -418,7 +490,13 @@ export class RedisConnection extends EventEmitter {
   /** `health()` without the promise. */
   healthNow(): RedisHealth {
     const since = this.#since.toISOString();
-    const common = { since, lastRestartAt: this.#server.lastRestartAt, warnings: [...this.#server.warnings] };
+    const topology: RedisTopologyHealth = {
+      kind: this.config.topology === 'sentinel' ? 'sentinel' : this.config.topology === 'memory' ? 'memory' : 'single',
+      master: this.isReady ? this.#master : null,
+      role: this.#role,
+      lastFailoverAt: this.#server.lastFailoverAt,
+    };
+    const common = { since, lastRestartAt: this.#server.lastRestartAt, warnings: [...this.#server.warnings], topology };
     if (this.config.mode === 'standalone') {
       return { status: 'not_configured', message: 'Redis not configured: running standalone (in-memory)', latency: null, lastError: null, ...common };
     }

@@ -12,6 +12,17 @@ export interface RedisRestartEvent {
   currentId: string;
 }
 
+/**
+ * Payload of the connection's `failover` event: the server changed (new `run_id`), but it is a
+ * promoted replica of the previous one (its `master_replid2` is the old master's replication ID),
+ * so the data redkit wrote is there, up to the replication lag at the moment of the switch.
+ */
+export interface RedisFailoverEvent {
+  at: string;
+  previousId: string;
+  currentId: string;
+}
+
 /** A health warning: a stable code to branch on, and the message with its fix. */
 export interface HealthWarning {
   code: 'EVICTION_POLICY';
@@ -24,6 +35,9 @@ export interface ServerFacts {
   runId: string | null;
   /** The marker key's value, read only when INFO is refused (null otherwise). */
   marker: string | null;
+  /** `master_replid` / `master_replid2` from INFO replication (null without INFO): a promoted replica keeps its old master's ID as replid2. */
+  replId: string | null;
+  replId2: string | null;
   /** `maxmemory-policy`, or null when neither INFO nor CONFIG GET is permitted. */
   maxmemoryPolicy: string | null;
   /** Why a look was skipped (e.g. `NOPERM` on INFO), for a debug line. */
@@ -45,11 +59,13 @@ export const MARKER_TTL_MS = 7 * 24 * 3600_000;
  * command (a connection failure does throw).
  */
 export async function readServerFacts(client: Redis, prefix: string): Promise<ServerFacts> {
-  const facts: ServerFacts = { runId: null, marker: null, maxmemoryPolicy: null, skipped: [] };
+  const facts: ServerFacts = { runId: null, marker: null, replId: null, replId2: null, maxmemoryPolicy: null, skipped: [] };
   try {
     // The default sections (server, memory among them): INFO with several sections needs Redis 7.
     const info = String(await client.info());
     facts.runId = /^run_id:(\S+)/m.exec(info)?.[1] ?? null;
+    facts.replId = /^master_replid:(\S+)/m.exec(info)?.[1] ?? null;
+    facts.replId2 = /^master_replid2:(\S+)/m.exec(info)?.[1] ?? null;
     facts.maxmemoryPolicy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1] ?? null;
   } catch (err) {
     facts.skipped.push(`INFO: ${firstWord(err)}`);
@@ -96,6 +112,8 @@ function firstWord(err: unknown): string {
  */
 export class ServerWatch {
   #runId: string | null = null;
+  #replId: string | null = null;
+  #lastFailoverAt: string | null = null;
   #marker: string | null = null;
   #markerCheckedAt = 0;
   #lastRestartAt: string | null = null;
@@ -106,7 +124,13 @@ export class ServerWatch {
     private readonly prefix: string,
     private readonly logger: Logger,
     private readonly onRestart: (event: RedisRestartEvent) => void,
+    private readonly onFailover: (event: RedisFailoverEvent) => void = () => {},
   ) {}
+
+  /** When the last failover (a promoted replica of the previous server) was seen (ISO 8601), or null. */
+  get lastFailoverAt(): string | null {
+    return this.#lastFailoverAt;
+  }
 
   /** `run_id`, or the marker's value when INFO is refused; null before the first look. */
   get serverId(): string | null {
@@ -133,20 +157,35 @@ export class ServerWatch {
     try {
       // Once INFO was refused, only the marker is read (INFO would be refused again).
       const facts: ServerFacts = this.#marker !== null && this.#runId === null
-        ? { runId: null, marker: await readMarker(client, this.prefix), maxmemoryPolicy: this.#policy, skipped: [] }
+        ? { runId: null, marker: await readMarker(client, this.prefix), replId: null, replId2: null, maxmemoryPolicy: this.#policy, skipped: [] }
         : await readServerFacts(client, this.prefix);
       if (facts.skipped.length) this.logger.debug({ skipped: facts.skipped }, '[Redis] Not permitted for this user; a marker key tells restarts apart');
       if (facts.marker !== null) this.#markerCheckedAt = Date.now();
       const via = facts.runId !== null ? 'run_id' : 'marker';
       const current = facts.runId ?? facts.marker;
       const known = via === 'run_id' ? this.#runId : this.#marker;
+      const previousReplId = this.#replId;
       this.#runId = facts.runId;
       this.#marker = facts.marker;
-      if (known !== null && current !== null && current !== known) this.#restarted({ at: new Date().toISOString(), via, previousId: known, currentId: current });
+      this.#replId = facts.replId;
+      if (known !== null && current !== null && current !== known) {
+        // A promoted replica carries the old master's history as replid2: the data is there, so
+        // this is a failover, not a restart (an old master restarted empty has a fresh replid
+        // and no replid2, and stays a restart).
+        const promoted = via === 'run_id' && previousReplId !== null && facts.replId2 === previousReplId;
+        if (promoted) this.#failedOver({ at: new Date().toISOString(), previousId: known, currentId: current });
+        else this.#restarted({ at: new Date().toISOString(), via, previousId: known, currentId: current });
+      }
       this.#checkEviction(facts.maxmemoryPolicy);
     } catch (err) {
       this.logger.debug({ err: String((err as Error)?.message ?? err) }, '[Redis] Could not read the server identity; will try at the next reconnect');
     }
+  }
+
+  #failedOver(event: RedisFailoverEvent): void {
+    this.#lastFailoverAt = event.at;
+    this.logger.warn({ at: event.at }, '[Redis] Failover: now on a promoted replica of the previous master; writes acknowledged just before the switch may be lost (replication is asynchronous)');
+    this.onFailover(event);
   }
 
   #restarted(event: RedisRestartEvent): void {

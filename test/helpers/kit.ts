@@ -8,8 +8,12 @@ import { randomPrefix } from './util.js';
  * empty env so the developer's REDIS_* variables never leak into a test.
  */
 export function kitFor(server: RedisServer, options: RedkitOptions = {}): Promise<Redkit> {
+  // REDKIT_TEST_TOPOLOGY=sentinel: the same kit, finding the master through the sentinels.
+  const target = server.sentinel
+    ? { sentinels: server.sentinel.addresses.map((s) => `${s.host}:${s.port}`).join(','), sentinelMasterName: server.sentinel.masterName, password: server.options.password }
+    : { url: server.url };
   return createRedkit({
-    url: server.url,
+    ...target,
     tls: server.ca ? { ca: server.ca } : undefined,
     keyPrefix: randomPrefix(),
     connectTimeoutMs: 2000,
@@ -19,7 +23,7 @@ export function kitFor(server: RedisServer, options: RedkitOptions = {}): Promis
     env: {},
     backoff: { baseMs: 20, maxMs: 200 },
     ...options,
-  } as RedkitOptions);
+  } as Record<string, unknown> as RedkitOptions);
 }
 
 /** A standalone (in-memory) toolkit. */

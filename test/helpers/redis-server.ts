@@ -38,6 +38,19 @@ export interface RedisServer {
   /** kill -9 then start. */
   restart(): Promise<void>;
   readonly pid: number | undefined;
+  /**
+   * Set when `REDKIT_TEST_TOPOLOGY=sentinel` made this a Sentinel set (1 master, 2 replicas,
+   * 3 sentinels): `kitFor` then finds the master through the sentinels, and the fault methods
+   * above act on the master as started.
+   */
+  readonly sentinel?: { addresses: ReadonlyArray<{ host: string; port: number }>; masterName: string; stopAll(): Promise<void> };
+}
+
+/** `REDKIT_TEST_TOPOLOGY`: `single` (default) or `sentinel`. */
+export function testTopology(): 'single' | 'sentinel' {
+  const value = process.env.REDKIT_TEST_TOPOLOGY ?? 'single';
+  if (value !== 'single' && value !== 'sentinel') throw new Error(`REDKIT_TEST_TOPOLOGY=${value}: use single or sentinel`);
+  return value;
 }
 
 /** Finds a port nobody listens on now. */
@@ -78,6 +91,8 @@ process.on('exit', () => {
 
 /** Starts a throwaway redis-server (no persistence) on a free port and waits until it accepts connections. */
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  // ACL files and extra arguments configure one server; those tests keep a single one.
+  if (testTopology() === 'sentinel' && !options.aclUser && !options.args?.length) return startSentinelBacked(options);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redkit-redis-'));
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
@@ -145,9 +160,33 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   return server;
 }
 
+/** A Sentinel set seen as one server: its master as started. */
+async function startSentinelBacked(options: RedisServerOptions): Promise<RedisServer> {
+  const { startSentinelSet } = await import('./sentinel.js');
+  const set = await startSentinelSet({ password: options.password, tls: options.tls });
+  const master = set.dataNodes[0]!;
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
+  return {
+    host: master.host,
+    port: master.port,
+    url: `${options.tls ? 'rediss' : 'redis'}://${auth}${master.host}:${master.port}`,
+    ca: set.ca,
+    options,
+    get pid() { return master.pid; },
+    stop: () => master.stop(),
+    kill: () => master.kill(),
+    pause: () => master.pause(),
+    resume: () => master.resume(),
+    start: () => master.start(),
+    restart: () => master.restart(),
+    sentinel: { addresses: set.sentinelAddresses, masterName: set.masterName, stopAll: () => set.stop() },
+  };
+}
+
 /** Stops a server and removes nothing else; safe to call twice. */
 export async function stopRedis(server: RedisServer | undefined): Promise<void> {
   if (!server) return;
+  if (server.sentinel) return server.sentinel.stopAll();
   server.resume();
   await server.kill();
 }

@@ -1,0 +1,20 @@
+// Runs the capability contract suites again with every test server replaced by a real Sentinel
+// set (REDKIT_TEST_TOPOLOGY=sentinel: 1 master, 2 replicas, 3 sentinels; see
+// test/helpers/redis-server.ts). Expects a build (`npm test` builds). `npm run test:topologies`.
+// Cluster joins here once the connection speaks it.
+import { spawnSync } from 'node:child_process';
+
+const files = [
+  'cache/contract', 'lock/contract', 'ratelimit/contract', 'realtime/contract',
+  'session/contract', 'jobs/store', 'queue/queue',
+].map((suite) => `dist/test/${suite}.test.js`);
+const started = Date.now();
+// --test-force-exit: under Sentinel, queue.test.js passes every test and then does not exit
+// (a handle left open after its kill/restart tests, not found yet): without it the file would
+// end as a 180 s timeout instead of reporting its results.
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=180000', '--test-force-exit', ...files], {
+  stdio: 'inherit',
+  env: { ...process.env, REDKIT_TEST_TOPOLOGY: 'sentinel' },
+});
+console.log(`test:topologies (sentinel): ${files.length} suites in ${Math.round((Date.now() - started) / 1000)} s`);
+process.exit(result.status ?? 1);
