@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
+import { defineScripts } from '../connection/scripts.js';
 import { bullPrefix } from './redis-queue.js';
 
-/** How often a worker reports itself alive (ms). */
-export const HEARTBEAT_MS = 5000;
-/** A worker not seen for this long is not counted (three missed beats). */
-export const HEARTBEAT_STALE_MS = 3 * HEARTBEAT_MS;
+/** How often a worker reports itself alive (ms): 6 commands a minute per idle worker. */
+export const HEARTBEAT_MS = 10_000;
+/** A worker not seen for this long is not counted (two and a half missed beats). */
+export const HEARTBEAT_STALE_MS = 25_000;
+
+const scripts = defineScripts(import.meta.url, 'queue', {
+  heartbeat: { file: 'worker-heartbeat-1.lua', keys: ['workersKey'] },
+});
 
 /**
  * The live-worker set of a queue: a ZSET of worker ids scored by last-seen time. BullMQ's own
@@ -30,14 +35,7 @@ export function startHeartbeat(ctx: RedkitContext, queue: string): { stop(): Pro
   const beat = () => {
     const now = Date.now();
     ctx.connection
-      .run((c) =>
-        c
-          .multi()
-          .zadd(key, now, id)
-          .zremrangebyscore(key, '-inf', now - HEARTBEAT_STALE_MS)
-          .pexpire(key, 2 * HEARTBEAT_STALE_MS)
-          .exec(),
-      )
+      .run((c) => scripts.heartbeat(c, [key, id, now, HEARTBEAT_STALE_MS, 2 * HEARTBEAT_STALE_MS]))
       .catch(() => undefined);
   };
   beat();

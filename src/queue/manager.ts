@@ -98,6 +98,7 @@ export class QueueManager {
     assertInt(opts.lockDurationMs, 'worker options.lockDurationMs', 100);
     assertInt(opts.stalledIntervalMs, 'worker options.stalledIntervalMs', 100);
     assertInt(opts.maxStalledCount, 'worker options.maxStalledCount', 0, 1000);
+    assertInt(opts.drainDelayMs, 'worker options.drainDelayMs', 100);
     if (opts.limiter !== undefined) {
       assertKnownKeys(opts.limiter, ['max', 'durationMs'], 'worker options.limiter');
       assertInt(opts.limiter.max, 'worker options.limiter.max', 1);

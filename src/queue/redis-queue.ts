@@ -211,6 +211,8 @@ export class RedisWorker {
       lockDuration: opts.lockDurationMs ?? WORKER_DEFAULTS.lockDurationMs,
       stalledInterval: opts.stalledIntervalMs ?? WORKER_DEFAULTS.stalledIntervalMs,
       maxStalledCount: opts.maxStalledCount ?? WORKER_DEFAULTS.maxStalledCount,
+      // Seconds for BullMQ; a fraction is fine on Redis ≥ 6 (see assumeRedis7).
+      drainDelay: (opts.drainDelayMs ?? WORKER_DEFAULTS.drainDelayMs) / 1000,
       // BullMQ's pause after a connection error in its main loop (default 15 s) also delays close().
       runRetryDelay: 1000,
       ...(opts.limiter ? { limiter: { max: opts.limiter.max, duration: opts.limiter.durationMs } } : {}),
