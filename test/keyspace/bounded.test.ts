@@ -60,6 +60,22 @@ const card = async (redis: Redis, key: string, type: string): Promise<number> =>
     default: return 1;
   }
 };
+/**
+ * A finished-jobs set: within `max`, and every job in it carries a retention count ≤ `max`
+ * (BullMQ trims the set by the count of the job being finished, so the bound is the job's own).
+ */
+const retained = (field: 'removeOnComplete' | 'removeOnFail', max: number) => async (redis: Redis, key: string, type: string): Promise<[number, number]> => {
+  const ids = await redis.zrange(key, '0', '-1');
+  if (type !== 'zset') return [Number.POSITIVE_INFINITY, max];
+  for (const id of ids) {
+    // Job options are JSON in the job hash's `opts` field.
+    const opts = JSON.parse((await redis.hget(`${key.slice(0, key.lastIndexOf(':'))}:${id}`, 'opts')) ?? '{}') as Record<string, unknown>;
+    const keep = opts[field] as { count?: number } | number | boolean | undefined;
+    const count = typeof keep === 'number' ? keep : typeof keep === 'object' ? keep.count : undefined;
+    if (count === undefined || count > max) return [Number.POSITIVE_INFINITY, max];
+  }
+  return [await card(redis, key, type), max];
+};
 const atMost = (max: number) => async (redis: Redis, key: string, type: string): Promise<[number, number]> => [await card(redis, key, type), max];
 
 // Queue defaults (src/queue/redis-queue.ts toBullOptions): removeOnComplete 1000, removeOnFail 5000;
@@ -69,8 +85,8 @@ const ALLOWED: Bounded[] = [
   { pattern: new RegExp(`^${QUEUE}:id$`), bound: 'BullMQ job id counter: one key per queue' },
   { pattern: new RegExp(`^${QUEUE}:meta$`), bound: 'BullMQ queue settings: one small hash per queue', size: atMost(32) },
   { pattern: new RegExp(`^${QUEUE}:events$`), bound: 'BullMQ events stream: trimmed to ~10,000 (maxLenEvents)', size: atMost(10_000 + 1000) },
-  { pattern: new RegExp(`^${QUEUE}:completed$`), bound: 'completed jobs: removeOnComplete (default 1000)', size: atMost(1000) },
-  { pattern: new RegExp(`^${QUEUE}:failed$`), bound: 'failed jobs: removeOnFail (default 5000)', size: atMost(5000) },
+  { pattern: new RegExp(`^${QUEUE}:completed$`), bound: 'completed jobs: removeOnComplete (default 1000)', size: retained('removeOnComplete', 1000) },
+  { pattern: new RegExp(`^${QUEUE}:failed$`), bound: 'failed jobs: removeOnFail (default 5000)', size: retained('removeOnFail', 5000) },
   // A finished job's hash lives while its id is in completed/failed (removed with it).
   { pattern: new RegExp(`^${QUEUE}:[0-9]+$`), bound: 'a job hash: removed with its id from completed/failed, or while waiting/delayed/active' },
   { pattern: new RegExp(`^${QUEUE}:(wait|paused|active|prioritized|delayed|waiting-children|marker|pc|stalled|stalled-check)$`), bound: 'BullMQ job states: jobs not yet finished (each leaves on completion)' },
@@ -95,7 +111,7 @@ async function audit(redis: Redis): Promise<{ keys: string[]; immortal: string[]
     if (!entry) { immortal.push(key); continue; }
     seen.add(entry.bound);
     if (entry.size) {
-      const [size, max] = await entry.size(redis, key, await redis.type(key));
+      const [size, max] = await entry.size(redis, key, String(await redis.type(key)));
       if (size > max) overBound.push(`${key}: ${size} > ${max} (${entry.bound})`);
     }
   }
