@@ -8,6 +8,7 @@ import { createRedkit, silentLogger, type Redkit } from '../src/index.js';
 const durationMs = Number(process.env.BENCH_MS ?? 3000);
 const DRAIN_JOBS = Number(process.env.BENCH_DRAIN ?? 4000);
 const CONCURRENCY = 50;
+const TIMING_JOBS = Number(process.env.BENCH_TIMING_JOBS ?? 10);
 
 /** Drains `count` pre-filled jobs with a worker; returns jobs/s from the first to the last completion. */
 async function drain(name: string, count: number, fill: () => Promise<void>, startWorker: (onDone: () => void) => Promise<() => Promise<void>>): Promise<BenchResult> {
@@ -100,6 +101,46 @@ try {
     () => measure('redkit jobs.store.update (memory)', (i) => standalone.jobs.store.update(memIds[i % 200]!, { progress: i % 100 }), { concurrency: CONCURRENCY, durationMs }),
   ]);
   printTable('job-state updates', states, 'raw HSET+EXPIRE (no validation, no pub/sub)');
+
+  // --- timing: how late delayed jobs and scheduler runs start (idle worker, blocking wait) ---
+  // skipVersionCheck (redkit's, since INFO is refused under least privilege) made BullMQ assume
+  // Redis 5 and round blocking waits up to whole seconds; redkit now tells BullMQ Redis 7.
+  const lateness = async (label: string, add: (delayMs: number) => Promise<number>, started: number[]) => {
+    const due: number[] = [];
+    for (let i = 0; i < TIMING_JOBS; i++) {
+      due.push(await add(250));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = started.map((t, i) => t - due[i]!).sort((a, b) => a - b);
+    console.log(`${label.padEnd(52)} delayMs 250: started late by p50 ${late[Math.floor(late.length / 2)]} ms, max ${late[late.length - 1]} ms (${late.length} jobs)`);
+  };
+  console.log('\ntiming (one idle worker; lateness = start − due time)');
+  for (const skip of [true, false]) {
+    const q = new BullQueue(`raw-delay-${skip}`, { connection, prefix: 'raw', skipVersionCheck: skip });
+    const started: number[] = [];
+    const w = new BullWorker(`raw-delay-${skip}`, async () => { started.push(Date.now()); }, { connection, prefix: 'raw', skipVersionCheck: skip });
+    await w.waitUntilReady();
+    await lateness(`bullmq Worker, skipVersionCheck: ${skip}`, async (delay) => { const t = Date.now(); await q.add('d', {}, { delay }); return t + delay; }, started);
+    await w.close();
+    await q.obliterate({ force: true });
+    await q.close();
+  }
+  {
+    const started: number[] = [];
+    const w = kit.worker('delay', async () => { started.push(Date.now()); });
+    await w.ready();
+    await lateness('redkit worker (BullMQ, skipVersionCheck + Redis 7)', async (delayMs) => { const t = Date.now(); await kit.queue('delay').add('d', {}, { delayMs }); return t + delayMs; }, started);
+    const runs: number[] = [];
+    const s = kit.worker('sched', async () => { runs.push(Date.now()); });
+    await s.ready();
+    await kit.queue('sched').upsertScheduler('tick', { every: 400 }, { name: 'tick' });
+    await new Promise((r) => setTimeout(r, 4000));
+    await kit.queue('sched').removeScheduler('tick');
+    const gaps = runs.slice(1).map((t, i) => t - runs[i]!);
+    console.log(`${'redkit upsertScheduler every: 400'.padEnd(52)} ${runs.length} runs in 4 s, mean gap ${Math.round(gaps.reduce((a, b) => a + b, 0) / gaps.length)} ms`);
+    await Promise.all([w.close(), s.close()]);
+  }
 } finally {
   await kit.close();
   await standalone.close();

@@ -24,7 +24,7 @@ export type { NamespaceOptions, L1Options, StampedeLockOptions, SetOptions, GetO
 export { Realtime, RealtimeGateway, createGateway, DEFAULT_REACTIONS, MAX_REACTIONS_PER_ROOM } from './realtime/index.js';
 export type { RealtimeOptions, Bus, BusMessage, BusHandler, Presence, PresenceMember, MemberMeta, PresenceJoinedEvent, PresenceLeftEvent, PresenceEventMap, PresenceOptions, PresenceStats, Reactions, ReactionCounts, ReactionEvent, ReactionCountsEvent, ReactionsEventMap, GatewayOptions, GatewayHost, GatewayStats, GatewayConnectionInfo, GatewayIdentity, ClientMessage, ErrorFrame, ProtocolErrorCode } from './realtime/index.js';
 export { Queue, QueueManager } from './queue/index.js';
-export type { QueueWorker, AddedJob, JobContext, JobHandler, JobOptions, JobOutcome, QueueCounts, QueueOptions, WorkerOptions } from './queue/index.js';
+export type { QueueWorker, BullMQQueueHandle, AddedJob, JobContext, JobHandler, JobInfo, JobOptions, JobOutcome, JobState, QueueCounts, QueueEventMap, QueueOptions, SchedulerInfo, SchedulerOptions, SchedulerTemplate, WorkerOptions } from './queue/index.js';
 export { JobsManager, JobStore, JobRunner, ComfyUIAdapter, startComfyUIStub } from './jobs/index.js';
 export type { JobStoreOptions, JobRunnerOptions, RecoverReport, JobLocks, JobRecord, JobStatus, JobPatch, JobEvent, CreateJobInput, ExternalJobAdapter, ExternalStatus, JobBackend, ComfyUIAdapterOptions, ComfyUIInput, ComfyUIStub, ComfyUIStubOptions } from './jobs/index.js';
 export { SessionStore } from './session/index.js';

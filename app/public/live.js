@@ -199,6 +199,9 @@ async function poll() {
       if (counts && typeof counts === 'object') {
         const c = counts.counts ?? counts.local ?? counts;
         const nums = ['waiting', 'active', 'delayed', 'completed', 'failed'].filter((k) => typeof c[k] === 'number').map((k) => `${k} ${c[k]}`);
+        if (typeof c.workers === 'number') nums.push(`workers ${c.workers}`);
+        // The server says when jobs wait and no worker is alive (heartbeats): "waiting 3 — no worker is consuming".
+        if (typeof counts.warning === 'string') nums.push(`⚠ ${counts.warning}`);
         if (nums.length) parts.push(`${name}: ${nums.join(', ')}`);
       }
     }

@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ComfyUIAdapter, startComfyUIStub, type ComfyUIInput, type JobContext, type JobHandler, type JobRunner, type Redkit } from 'redkit';
+import { ComfyUIAdapter, startComfyUIStub, type ComfyUIInput, type JobContext, type JobHandler, type JobRunner, type Queue, type QueueCounts, type Redkit } from 'redkit';
 import type { RouteModule } from '../context.js';
 
 /** The demo queues of seed 002 and what their jobs do (a short sleep standing in for real work). */
@@ -22,12 +22,60 @@ export function demoQueues(kit: Redkit) {
   return Object.fromEntries(Object.entries(demoProcessors).map(([name, handler]) => [name, kit.queue(name, { inlineHandler: handler, inlineConcurrency: 2, defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delayMs: 500 } } })]));
 }
 
-/** Refuses (401) unless `Authorization: Bearer <ADMIN_TOKEN>`; compares in constant time. */
-export function authorized(request: FastifyRequest, token: string): boolean {
+/**
+ * True when the request carries the admin token: `Authorization: Bearer <ADMIN_TOKEN>`, or
+ * (for Bull Board, opened in a browser) HTTP Basic with the token as password. Constant time.
+ */
+export function authorized(request: FastifyRequest, token: string, basic = false): boolean {
   const header = request.headers.authorization ?? '';
-  const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7) : '');
+  let given = header.startsWith('Bearer ') ? header.slice(7) : '';
+  if (basic && header.startsWith('Basic ')) given = Buffer.from(header.slice(6), 'base64').toString().split(':').slice(1).join(':');
+  const a = Buffer.from(given);
   const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return a.length === expected.length && timingSafeEqual(a, expected);
+}
+
+/** Where the reference server mounts Bull Board (ADMIN_TOKEN set, Redis mode, packages installed). */
+export const BULL_BOARD_PATH = '/admin/queues';
+
+/**
+ * Mounts Bull Board on the demo queues, behind the admin token. Its packages are optional
+ * (`npm i @bull-board/api @bull-board/fastify`): imported dynamically, and skipped with a log
+ * line when absent. Redis mode only: in standalone there is no BullMQ queue to show.
+ */
+async function mountBullBoard(app: Parameters<RouteModule>[0], queues: Record<string, Queue>, token: string): Promise<boolean> {
+  const handles = Object.values(queues).map((q) => q.bullmq);
+  if (handles.some((h) => h === null)) {
+    app.log.info('Bull Board not mounted: standalone mode has no BullMQ queues');
+    return false;
+  }
+  // Specifiers in variables: the packages are optional, so tsc must not resolve them.
+  const specs = ['@bull-board/api', '@bull-board/api/bullMQAdapter', '@bull-board/fastify'];
+  let mods: any[];
+  try {
+    mods = await Promise.all(specs.map((spec) => import(spec)));
+  } catch {
+    app.log.info(`Bull Board not mounted: npm i ${specs[0]} ${specs[2]} to enable ${BULL_BOARD_PATH}`);
+    return false;
+  }
+  const [{ createBullBoard }, { BullMQAdapter }, { FastifyAdapter }] = mods;
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(BULL_BOARD_PATH);
+  createBullBoard({ queues: handles.map((h) => new BullMQAdapter(h!.queue)), serverAdapter });
+  await app.register(async (scope) => {
+    // Every route of the board (pages, assets, its JSON API) is behind the token.
+    scope.addHook('onRequest', async (request, reply) => {
+      if (!authorized(request, token, true)) return reply.code(401).header('www-authenticate', 'Basic realm="redkit admin"').send({ error: 'E_UNAUTHORIZED', message: 'send the ADMIN_TOKEN (Bearer, or Basic with it as password)' });
+    });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+  });
+  return true;
+}
+
+/** The note the live page shows next to a queue: jobs waiting and nobody to run them. */
+export function consumerWarning(counts: QueueCounts | undefined): string | undefined {
+  if (!counts || counts.workers !== 0 || counts.waiting === 0) return undefined;
+  return counts.paused ? `waiting ${counts.waiting} — queue paused` : `waiting ${counts.waiting} — no worker is consuming`;
 }
 
 /** Maps redkit's typed errors to HTTP statuses. */
@@ -41,7 +89,8 @@ function fail(reply: FastifyReply, err: unknown) {
 }
 
 /**
- * Queues and job state: `GET /api/admin/queue/stats` (bearer ADMIN_TOKEN; 404 when unset),
+ * Queues and job state: `GET /api/admin/queue/stats` (bearer ADMIN_TOKEN; 404 when unset; a
+ * `warning` per queue with jobs waiting and no live worker), Bull Board at BULL_BOARD_PATH,
  * `POST /api/queue/:name/jobs` for the demo queues, and ComfyUI jobs at `POST /api/jobs/comfyui`
  * and `GET /api/jobs/:id` (COMFYUI_URL, or a built-in stub when unset).
  */
@@ -51,8 +100,12 @@ export const queueRoutes: RouteModule = async (app, { kit, settings }) => {
   app.get('/api/admin/queue/stats', async (request, reply) => {
     if (!settings.adminToken) return reply.code(404).send({ error: 'E_DISABLED', message: 'admin routes are disabled: set ADMIN_TOKEN to enable them' });
     if (!authorized(request, settings.adminToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <ADMIN_TOKEN>' });
-    return { mode: kit.mode, queues: await kit.queues.stats() };
+    const stats = await kit.queues.stats();
+    const queues = Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { ...s, warning: consumerWarning(s.counts) }]));
+    return { mode: kit.mode, queues };
   });
+
+  if (settings.adminToken) await mountBullBoard(app, queues, settings.adminToken);
 
   app.post<{ Params: { name: string }; Body: { name?: string; data?: unknown; opts?: Record<string, unknown> } }>('/api/queue/:name/jobs', async (request, reply) => {
     const queue = queues[request.params.name];

@@ -4,7 +4,7 @@ import type { Cache, CacheManager, CacheStats, NamespaceOptions } from '../cache
 import type { Lock, LockManager, LockOptions, Semaphore } from '../lock/index.js';
 import type { CampaignOptions, Election, LeaderInfo, LeaderManager } from '../leader/index.js';
 import type { RateLimiter, RateLimiterOptions } from '../ratelimit/index.js';
-import type { JobHandler, Queue, QueueCounts, QueueManager, QueueOptions, QueueWorker, WorkerOptions } from '../queue/index.js';
+import type { JobHandler, JobInfo, Queue, QueueCounts, QueueEventMap, QueueManager, QueueOptions, QueueWorker, SchedulerOptions, SchedulerTemplate, WorkerOptions } from '../queue/index.js';
 import type { JobRunner, JobRunnerOptions, JobsManager, JobStore, JobStoreOptions } from '../jobs/index.js';
 import type { Bus, Presence, Reactions } from '../realtime/index.js';
 import type { Realtime } from '../realtime/realtime.js';
@@ -141,11 +141,16 @@ export class RedkitRateLimitService {
   }
 }
 
-/** BullMQ queues and workers (`kit.queue`, `kit.worker`); in-process standalone. Workers made here close on module destroy. */
+/**
+ * BullMQ queues and workers (`kit.queue`, `kit.worker`); in-process standalone. `queue(name)`
+ * has the whole queue surface (getJob, pause/resume, retry, schedulers, events, `bullmq`).
+ * Workers started and event listeners added here are closed/removed on module destroy.
+ */
 @Injectable()
 export class RedkitQueueService implements OnModuleDestroy {
   readonly #kit: Redkit;
   readonly #workers = new Set<QueueWorker>();
+  readonly #listeners: Array<() => void> = [];
   constructor(@Inject(REDKIT) kit: Redkit) {
     this.#kit = kit;
   }
@@ -167,13 +172,32 @@ export class RedkitQueueService implements OnModuleDestroy {
     return worker;
   }
 
-  /** Counts of each queue (`names` defaults to every queue this app opened). */
+  /** Counts of each queue (`names` defaults to every queue this app opened), with live workers. */
   stats(names?: string[]): Promise<Record<string, { counts?: QueueCounts; error?: string; local: QueueCounts }>> {
     return this.#kit.queues.stats(names);
   }
 
+  /** The job `id` of queue `name` (state, progress, result or failure), or null. */
+  getJob(name: string, id: string): Promise<JobInfo | null> {
+    return this.#kit.queue(name).getJob(id);
+  }
+
+  /** Creates or replaces repeatable job `id` of queue `name` (a BullMQ Job Scheduler on Redis). */
+  upsertScheduler(name: string, id: string, repeat: SchedulerOptions, template: SchedulerTemplate): Promise<void> {
+    return this.#kit.queue(name).upsertScheduler(id, repeat, template);
+  }
+
+  /** Listens to job events of queue `name` from every process; removed on module destroy. Resolves once listening. */
+  async on<K extends keyof QueueEventMap>(name: string, event: K, listener: (payload: QueueEventMap[K]) => void): Promise<void> {
+    const queue = this.#kit.queue(name);
+    queue.on(event, listener);
+    this.#listeners.push(() => queue.off(event, listener));
+    await queue.listening();
+  }
+
   /** Closes the workers started through this service, letting running jobs finish. */
   async onModuleDestroy(): Promise<void> {
+    for (const off of this.#listeners.splice(0)) off();
     const workers = [...this.#workers];
     this.#workers.clear();
     await Promise.all(workers.map((w) => w.close()));

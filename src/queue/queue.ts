@@ -1,20 +1,33 @@
+import { EventEmitter } from 'node:events';
+import type { Queue as BullQueue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
-import { ClosedError, InvalidArgumentError, QueueUnavailableError, RedisUnavailableError } from '../errors.js';
+import { InvalidArgumentError, JobNotFoundError, QueueUnavailableError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
-import { MemoryQueue } from './memory-queue.js';
-import { RedisQueue, RedisWorker } from './redis-queue.js';
+import { liveWorkers } from './heartbeat.js';
+import type { QueueManager } from './manager.js';
+import { MemoryScheduler, nextRun } from './memory-scheduler.js';
+import { RedisEvents, redisGetJob, redisRemoveScheduler, redisRetryFailed, redisRetryJob, redisSchedulers, redisUpsertScheduler } from './redis-admin.js';
+import { RedisQueue } from './redis-queue.js';
 import {
-  JOB_OPTION_KEYS, QUEUE_OPTION_KEYS, WORKER_DEFAULTS, WORKER_OPTION_KEYS,
-  type AddedJob, type JobHandler, type JobOptions, type QueueCounts, type QueueOptions, type WorkerOptions,
+  JOB_OPTION_KEYS,
+  type AddedJob, type JobInfo, type JobOptions, type QueueCounts, type QueueEventMap, type QueueOptions,
+  type SchedulerInfo, type SchedulerOptions, type SchedulerTemplate,
 } from './types.js';
-import { queueMetrics } from '../metrics/instruments.js';
-import { assertInt, assertJobId, assertKnownKeys, checkJobData, jobDataJson } from './validate.js';
+import { assertInt, assertJobId, assertKnownKeys, assertLookupId, checkJobData, jobDataJson } from './validate.js';
+
+/** What `queue.bullmq` gives on Redis: BullMQ itself, for anything redkit does not wrap. */
+export interface BullMQQueueHandle {
+  /** The BullMQ Queue (producer side) redkit uses, on its fail-fast producer client. */
+  readonly queue: BullQueue;
+  /** BullMQ QueueEvents of this queue on a blocking client of its own (created on first call, closed with the kit). */
+  events(): QueueEvents;
+}
 
 const DEFAULT_MAX_PAYLOAD = 512 * 1024;
 
 /** Validates job options (unknown keys, ranges, id) and merges them over the queue defaults. */
-function jobOptions(opts: unknown, defaults: JobOptions, argument: string): JobOptions {
+export function jobOptions(opts: unknown, defaults: JobOptions, argument: string): JobOptions {
   assertKnownKeys(opts, JOB_OPTION_KEYS, argument);
   const o = { ...defaults, ...(opts as JobOptions | undefined) };
   if (o.jobId !== undefined) assertJobId(o.jobId, `${argument}.jobId`);
@@ -45,6 +58,10 @@ export class Queue {
   readonly #manager: QueueManager;
   readonly #opts: Required<Pick<QueueOptions, 'onRedisDown' | 'maxPayloadBytes'>> & QueueOptions;
   readonly #redis: RedisQueue | null;
+  readonly #emitter = new EventEmitter();
+  #redisEvents: RedisEvents | null = null;
+  #localForwarding = false;
+  #scheduler: MemoryScheduler | null = null;
 
   /** Use `kit.queue(name, opts)`. */
   constructor(ctx: RedkitContext, manager: QueueManager, name: string, opts: QueueOptions, producer: (() => Redis) | null) {
@@ -120,8 +137,9 @@ export class Queue {
    */
   async counts(): Promise<QueueCounts> {
     if (!this.#redis) return this.#manager.local(this.name).counts();
-    if (!this.#ctx.connection.isReady) throw this.#ctx.connection.unavailable();
-    return this.#redis.counts();
+    const redis = this.#live();
+    const [counts, workers, paused] = await Promise.all([redis.counts(), liveWorkers(this.#ctx, this.name), redis.bounded(redis.bull().isPaused())]);
+    return { ...counts, workers, paused };
   }
 
   /** Counts of the jobs this process ran itself (standalone or inline). */
@@ -129,160 +147,158 @@ export class Queue {
     return this.#manager.local(this.name).counts();
   }
 
-  /** Closes the BullMQ producer; local jobs are closed with the toolkit. */
-  async close(): Promise<void> {
-    await this.#redis?.close();
-  }
-}
-
-/** A running worker: `close()` lets running jobs finish, bounded by closeTimeoutMs. */
-export interface QueueWorker {
-  readonly queue: string;
-  /** Resolves when the worker takes jobs (at once in standalone). */
-  ready(): Promise<void>;
-  /** Stops taking jobs and waits up to closeTimeoutMs for running ones, then hands them back to the queue (`force`: at once). */
-  close(force?: boolean): Promise<void>;
-}
-
-/** Creates and tracks queues and workers for one toolkit; `kit.queue` / `kit.worker` delegate here. */
-export class QueueManager {
-  readonly #ctx: RedkitContext;
-  readonly #queues = new Map<string, Queue>();
-  readonly #locals = new Map<string, MemoryQueue>();
-  readonly #workers = new Set<QueueWorker>();
-  readonly #closeTimeouts = new Map<QueueWorker, number>();
-  #producer: Redis | null = null;
-  #closed = false;
-  readonly #metrics: ReturnType<typeof queueMetrics>;
-
-  constructor(ctx: RedkitContext) {
-    this.#ctx = ctx;
-    // Depth per queue and state, read when scraped (queues Redis cannot count now are left out).
-    this.#metrics = queueMetrics(ctx.metrics, async () => {
-      const out: Record<string, object> = {};
-      await Promise.all(this.names().map((name) => this.queue(name).counts().then((c) => { out[name] = c; }, () => undefined)));
-      return out;
-    });
-  }
-
-  /** The queue called `name` (the same instance for the same name; options apply on first call). */
-  queue(name: string, opts: QueueOptions = {}): Queue {
-    this.assertOpen();
-    assertName(name, 'queue name');
-    if (name.includes(':')) throw new InvalidArgumentError('queue name', `queue name must not contain ":" (got "${name}")`);
-    assertKnownKeys(opts, QUEUE_OPTION_KEYS, 'queue options');
-    if (opts.onRedisDown !== undefined && opts.onRedisDown !== 'inline' && opts.onRedisDown !== 'reject') {
-      throw new InvalidArgumentError('queue options.onRedisDown', `onRedisDown must be "inline" or "reject" (got ${JSON.stringify(opts.onRedisDown)})`);
-    }
-    if (opts.inlineHandler !== undefined && typeof opts.inlineHandler !== 'function') throw new InvalidArgumentError('queue options.inlineHandler', 'inlineHandler must be a function');
-    assertInt(opts.inlineConcurrency, 'queue options.inlineConcurrency', 1, 10_000);
-    assertInt(opts.maxPayloadBytes, 'queue options.maxPayloadBytes', 1, 512 * 1024 * 1024);
-    assertInt(opts.addTimeoutMs, 'queue options.addTimeoutMs', 1);
-    if (opts.defaultJobOptions) jobOptions(opts.defaultJobOptions, {}, 'queue options.defaultJobOptions');
-    let queue = this.#queues.get(name);
-    if (!queue) {
-      const producer = this.#ctx.config.mode === 'standalone' ? null : () => this.#producerClient();
-      queue = new Queue(this.#ctx, this, name, opts, producer);
-      this.#queues.set(name, queue);
-    }
-    return queue;
+  /**
+   * BullMQ itself, for what redkit does not wrap (flows, obliterate, metrics, Bull Board…):
+   * `{ queue, events() }` on Redis, `null` in standalone mode (there is no BullMQ then).
+   * Calls made through it have BullMQ's behaviour, not redkit's: no fallback while Redis is
+   * down, raw ioredis errors, and BullMQ's own waits.
+   */
+  get bullmq(): BullMQQueueHandle | null {
+    const redis = this.#redis;
+    if (!redis) return null;
+    return { queue: redis.bull(), events: () => this.#events().events };
   }
 
   /**
-   * Starts a worker for queue `name`: a BullMQ Worker when Redis is configured (it waits out
-   * outages), the in-process engine in standalone. The handler also serves inline runs of this
-   * queue in this process while Redis is down.
+   * The job `id`: `{ id, name, state, data, progress, result, failedReason, attemptsMade,
+   * timestamps }`, or null when there is none (never added, or dropped by removeOnComplete /
+   * removeOnFail). Jobs this process ran inline while Redis was down are found here too.
+   * @throws InvalidArgumentError (id), RedisUnavailableError (Redis configured but down)
    */
-  worker<T = unknown, R = unknown>(name: string, handler: JobHandler<T, R>, opts: WorkerOptions = {}): QueueWorker {
-    this.assertOpen();
-    assertName(name, 'queue name');
-    if (typeof handler !== 'function') throw new InvalidArgumentError('handler', 'kit.worker(name, handler): handler must be a function (job) => result');
-    assertKnownKeys(opts, WORKER_OPTION_KEYS, 'worker options');
-    assertInt(opts.concurrency, 'worker options.concurrency', 1, 10_000);
-    assertInt(opts.timeoutMs, 'worker options.timeoutMs', 1);
-    assertInt(opts.lockDurationMs, 'worker options.lockDurationMs', 100);
-    assertInt(opts.stalledIntervalMs, 'worker options.stalledIntervalMs', 100);
-    assertInt(opts.maxStalledCount, 'worker options.maxStalledCount', 0, 1000);
-    assertInt(opts.closeTimeoutMs, 'worker options.closeTimeoutMs', 0);
-    const closeTimeoutMs = opts.closeTimeoutMs ?? WORKER_DEFAULTS.closeTimeoutMs;
-    handler = this.#metrics.counted(name, handler);
-    const local = this.local(name);
-    const localHandler = { fn: handler as JobHandler<any, any>, concurrency: opts.concurrency ?? 1, timeoutMs: opts.timeoutMs };
-    local.setHandler(localHandler);
-    const redis = this.#ctx.config.mode === 'standalone' ? null : new RedisWorker(this.#ctx, name, handler, opts);
-    const worker: QueueWorker = {
-      queue: name,
-      ready: async () => { await redis?.waitUntilReady(); },
-      close: async (force = false) => {
-        this.#workers.delete(worker);
-        this.#closeTimeouts.delete(worker);
-        local.clearHandler(handler);
-        // Inline runs cannot be handed back (they were never in Redis): they get the same bound.
-        let timer: NodeJS.Timeout | undefined;
-        const idle = Promise.race([local.idle(), new Promise((r) => { timer = setTimeout(r, closeTimeoutMs); })]).finally(() => clearTimeout(timer));
-        await Promise.all([redis?.close(force), idle]);
-      },
-    };
-    this.#workers.add(worker);
-    this.#closeTimeouts.set(worker, closeTimeoutMs);
-    return worker;
+  async getJob(id: string): Promise<JobInfo | null> {
+    assertLookupId(id, 'id');
+    const local = this.#manager.local(this.name).getJob(id);
+    if (local || !this.#redis) return local;
+    return redisGetJob(this.#live(), id);
   }
 
-  /** How long `close()` may take, in ms: the longest worker closeTimeoutMs plus hand-back and BullMQ's own close. @internal */
-  closeBoundMs(): number {
-    return this.#closeTimeouts.size ? Math.max(...this.#closeTimeouts.values()) + 6000 : 0;
-  }
-
-  /** Names of the queues created in this process. */
-  names(): string[] {
-    return [...this.#queues.keys()];
-  }
-
-  /** Counts of every queue created here (or of `names`): `{ counts }` or `{ error }` per queue, plus local runs. */
-  async stats(names: string[] = this.names()): Promise<Record<string, { counts?: QueueCounts; error?: string; local: QueueCounts }>> {
-    const out: Record<string, { counts?: QueueCounts; error?: string; local: QueueCounts }> = {};
-    await Promise.all(names.map(async (name) => {
-      const queue = this.queue(name);
-      try {
-        out[name] = { counts: await queue.counts(), local: queue.localCounts() };
-      } catch (err) {
-        out[name] = { error: (err as Error).message, local: queue.localCounts() };
-      }
-    }));
-    return out;
-  }
-
-  /** The in-process engine of queue `name`. @internal */
-  local(name: string): MemoryQueue {
-    let local = this.#locals.get(name);
-    if (!local) {
-      local = new MemoryQueue(name, this.#ctx.logger);
-      this.#locals.set(name, local);
+  /**
+   * Runs failed job `id` again with a fresh set of attempts.
+   * @throws JobNotFoundError, InvalidArgumentError (not a failed job), RedisUnavailableError
+   */
+  async retryJob(id: string): Promise<void> {
+    assertLookupId(id, 'id');
+    const local = this.#manager.local(this.name);
+    if (local.retry(id)) return;
+    if (!this.#redis) {
+      const job = local.getJob(id);
+      if (!job) throw new JobNotFoundError(id);
+      throw new InvalidArgumentError('id', `job "${id}" of queue "${this.name}" is ${job.state}: only a failed job can be retried`);
     }
-    return local;
+    await redisRetryJob(this.#live(), id);
   }
 
-  /** @internal */
-  assertOpen(): void {
-    if (this.#closed) throw new ClosedError('the queues');
+  /** Runs every failed job again; resolves how many were retried. @throws RedisUnavailableError */
+  async retryFailed(): Promise<number> {
+    const local = this.#manager.local(this.name).retryFailed();
+    if (!this.#redis) return local;
+    return local + await redisRetryFailed(this.#live());
   }
 
-  /** One fail-fast producer client for every queue of this toolkit. */
-  #producerClient(): Redis {
-    if (!this.#producer) {
-      this.#producer = this.#ctx.connection.dedicatedClient({ purpose: 'queue-producer', overrides: { enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
-      // Each add waiting for the producer to reconnect listens for 'ready' (bounded by addTimeoutMs).
-      this.#producer.setMaxListeners(0);
+  /**
+   * Pauses the queue for every worker (BullMQ's global pause on Redis): jobs can still be added,
+   * running jobs finish, none starts until `resume()`. @throws RedisUnavailableError
+   */
+  async pause(): Promise<void> {
+    this.#manager.local(this.name).pause();
+    if (this.#redis) await this.#live().bounded(this.#live().bull().pause());
+  }
+
+  /** Undoes `pause()`. @throws RedisUnavailableError */
+  async resume(): Promise<void> {
+    this.#manager.local(this.name).resume();
+    if (this.#redis) await this.#live().bounded(this.#live().bull().resume());
+  }
+
+  /**
+   * Creates or replaces the repeatable job `id`: `{ every: ms }` or `{ pattern: cron, tz? }`;
+   * each run adds `template` as a job. On Redis it is a BullMQ Job Scheduler, stored in Redis:
+   * one job per run however many processes call this. Standalone: a timer in this process.
+   * @throws InvalidArgumentError, JobDataError, RedisUnavailableError
+   */
+  async upsertScheduler(id: string, repeat: SchedulerOptions, template: SchedulerTemplate): Promise<void> {
+    assertJobId(id, 'id');
+    assertKnownKeys(repeat, ['every', 'pattern', 'tz'], 'repeat');
+    if ((repeat?.every === undefined) === (repeat?.pattern === undefined)) throw new InvalidArgumentError('repeat', 'repeat takes exactly one of { every: ms } or { pattern: "cron" }');
+    assertInt(repeat.every, 'repeat.every', 1);
+    if (repeat.pattern !== undefined) nextRun(repeat, Date.now());
+    assertKnownKeys(template, ['name', 'data', 'opts'], 'template');
+    assertName(template?.name, 'template.name');
+    // jobId and delayMs belong to the scheduler (each run gets its own id and time).
+    assertKnownKeys(template.opts, ['attempts', 'backoff', 'priority', 'removeOnComplete', 'removeOnFail'], 'template.opts');
+    const { jobId: _id, delayMs: _delay, ...defaults } = this.#opts.defaultJobOptions ?? {};
+    const opts = jobOptions(template.opts, defaults, 'template.opts');
+    checkJobData(template.data ?? null, this.#opts.maxPayloadBytes);
+    const checked = { name: template.name, data: template.data ?? null, opts };
+    if (this.#redis) return redisUpsertScheduler(this.#live(), id, repeat, checked);
+    this.#scheduler ??= new MemoryScheduler((t) => {
+      this.add(t.name, t.data, t.opts).catch((err: Error) => this.#ctx.logger.warn({ queue: this.name, err: err.message }, `[redkit] scheduled job of "${this.name}" not added`));
+    });
+    this.#scheduler.upsert(id, repeat, checked);
+  }
+
+  /** Removes the repeatable job `id`; false when there was none. @throws RedisUnavailableError */
+  async removeScheduler(id: string): Promise<boolean> {
+    assertLookupId(id, 'id');
+    if (this.#redis) return redisRemoveScheduler(this.#live(), id);
+    return this.#scheduler?.remove(id) ?? false;
+  }
+
+  /** The repeatable jobs of this queue. @throws RedisUnavailableError */
+  async schedulers(): Promise<SchedulerInfo[]> {
+    if (this.#redis) return redisSchedulers(this.#live());
+    return this.#scheduler?.list() ?? [];
+  }
+
+  /**
+   * Listens to job events: `completed`, `failed` (attempts exhausted), `progress`. On Redis they
+   * come from every process (BullMQ QueueEvents); jobs run in this process (standalone, inline)
+   * report here too. Await `listening()` before relying on the first events.
+   */
+  on<K extends keyof QueueEventMap>(event: K, listener: (payload: QueueEventMap[K]) => void): this {
+    if (!['completed', 'failed', 'progress'].includes(event)) throw new InvalidArgumentError('event', `queue events are completed, failed and progress (got ${JSON.stringify(event)})`);
+    this.#emitter.on(event, listener);
+    this.#startEvents();
+    return this;
+  }
+
+  /** Removes a listener added with `on`. */
+  off<K extends keyof QueueEventMap>(event: K, listener: (payload: QueueEventMap[K]) => void): this {
+    this.#emitter.off(event, listener);
+    return this;
+  }
+
+  /** Resolves once events from other processes are being received (at once standalone). */
+  async listening(): Promise<void> {
+    this.#startEvents();
+    await this.#redisEvents?.waitUntilReady();
+  }
+
+  #startEvents(): void {
+    if (!this.#localForwarding) {
+      this.#localForwarding = true;
+      const local = this.#manager.local(this.name);
+      for (const event of ['completed', 'failed', 'progress'] as const) local.on(event, (p) => this.#emitter.emit(event, p));
     }
-    return this.#producer;
+    if (this.#redis) this.#events();
   }
 
-  /** Workers first (running jobs finish), then producers, then the in-process engines. */
+  #events(): RedisEvents {
+    this.#manager.assertOpen();
+    this.#redisEvents ??= new RedisEvents(this.#ctx, this.name, (event, payload) => this.#emitter.emit(event, payload));
+    return this.#redisEvents;
+  }
+
+  /** The Redis side, or RedisUnavailableError while the connection is down (before BullMQ waits). */
+  #live(): RedisQueue {
+    if (!this.#ctx.connection.isReady) throw this.#ctx.connection.unavailable();
+    return this.#redis!;
+  }
+
+  /** Closes the BullMQ producer, events and schedulers; local jobs are closed with the toolkit. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.all([...this.#workers].map((w) => w.close()));
-    await Promise.all([...this.#queues.values()].map((q) => q.close()));
-    await Promise.all([...this.#locals.values()].map((l) => l.close()));
+    this.#scheduler?.close();
+    await Promise.all([this.#redis?.close(), this.#redisEvents?.close()]);
+    this.#redisEvents = null;
   }
 }

@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, RedisUnavailableError } from '../errors.js';
 import { backoffDelay } from '../connection/backoff.js';
+import { assumeRedis7 } from './bullmq-version.js';
 import { backOffOnRefusal } from './refusal-backoff.js';
 import { runAttempt } from './run-attempt.js';
 import { WORKER_DEFAULTS, type JobHandler, type JobOptions, type QueueCounts, type WorkerOptions } from './types.js';
@@ -68,7 +69,8 @@ export class RedisQueue {
     this.#addTimeoutMs = addTimeoutMs;
   }
 
-  #bull(): BullQueue {
+  /** The BullMQ Queue, created on first use (the escape hatch and the admin calls use it). @internal */
+  bull(): BullQueue {
     if (!this.#queue) {
       // skipVersionCheck: BullMQ's check runs INFO, refused to a least-privilege ACL user (see the worker).
       this.#queue = new BullQueue(this.name, { connection: this.#producer(), prefix: bullPrefix(this.#ctx), skipVersionCheck: true });
@@ -80,9 +82,9 @@ export class RedisQueue {
   /** Stores one job; throws RedisUnavailableError when Redis did not confirm within the bound. */
   add(name: string, data: unknown, opts: JobOptions): Promise<string> {
     // A ready client (the usual case) skips the wait for 'ready': a promise less per job.
-    const send = () => this.#bull().add(name, data, toBullOptions(opts));
+    const send = () => this.bull().add(name, data, toBullOptions(opts));
     const work = this.#producer().status === 'ready' ? Promise.resolve().then(send) : this.#ready().then(send);
-    return this.#bounded(work).then((job) => job.id!);
+    return this.bounded(work).then((job) => job.id!);
   }
 
   /**
@@ -101,13 +103,13 @@ export class RedisQueue {
 
   /** Stores several jobs atomically (one MULTI). */
   async addBulk(jobs: Array<{ name: string; data: unknown; opts: JobOptions }>): Promise<string[]> {
-    const added = await this.#bounded(this.#ready().then(() => this.#bull().addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: toBullOptions(j.opts) })))));
+    const added = await this.bounded(this.#ready().then(() => this.bull().addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: toBullOptions(j.opts) })))));
     return added.map((j) => j.id!);
   }
 
   /** BullMQ's counts (waiting includes prioritized and paused jobs). */
   async counts(): Promise<QueueCounts> {
-    const c = await this.#bounded(this.#bull().getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'waiting-children'));
+    const c = await this.bounded(this.bull().getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed', 'waiting-children'));
     return {
       waiting: (c.wait ?? 0) + (c.prioritized ?? 0) + (c['waiting-children'] ?? 0),
       active: c.active ?? 0,
@@ -126,9 +128,10 @@ export class RedisQueue {
 
   /**
    * Bounds a BullMQ call: its connection wrapper waits for 'ready' without a limit, and a
-   * paused Redis answers nothing; either way the caller must get an answer in time.
+   * paused Redis answers nothing; either way the caller must get an answer in time. Errors
+   * come out typed (RedisUnavailableError, or the RedkitError of a refused command). @internal
    */
-  #bounded<T>(work: Promise<T>): Promise<T> {
+  bounded<T>(work: Promise<T>): Promise<T> {
     // One promise and one timer per call, settled by whichever comes first (Promise.race in an
     // async function cost three promises more per job, measured on bench/queue add).
     return new Promise<T>((resolve, reject) => {
@@ -188,9 +191,16 @@ export class RedisWorker {
       maxStalledCount: opts.maxStalledCount ?? WORKER_DEFAULTS.maxStalledCount,
       // BullMQ's pause after a connection error in its main loop (default 15 s) also delays close().
       runRetryDelay: 1000,
+      ...(opts.limiter ? { limiter: { max: opts.limiter.max, duration: opts.limiter.durationMs } } : {}),
     });
+    assumeRedis7(this.#worker);
     this.#worker.on('error', backOffOnRefusal(this.#worker, ctx, name, () => this.#stopping));
     this.#worker.on('failed', (job, err) => ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`));
+  }
+
+  /** The BullMQ Worker (the escape hatch `worker.bullmq`). */
+  get bull(): BullWorker {
+    return this.#worker;
   }
 
   /** Resolves when the worker is connected and taking jobs. */

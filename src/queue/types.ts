@@ -78,6 +78,11 @@ export interface WorkerOptions {
   /** How many times a job may stall (its worker died or lost the lock) and be re-run before it fails. Default 1. */
   maxStalledCount?: number;
   /**
+   * Rate limit: at most `max` jobs started per `durationMs`. On Redis it is BullMQ's limiter,
+   * shared by every worker of the queue; in-process it bounds this process's engine.
+   */
+  limiter?: { max: number; durationMs: number };
+  /**
    * How long `close()` (so `kit.close()`, a SIGTERM) waits for running jobs, in ms. Jobs still
    * running then are handed back to the queue for another worker and their signal aborts.
    * Default 25 000 (fits Kubernetes' default 30 s termination grace period).
@@ -107,6 +112,70 @@ export interface QueueCounts {
   failed: number;
   /** Which engine answered: Redis (BullMQ) or this process. */
   source: 'redis' | 'local';
+  /**
+   * Live workers of the queue. On Redis: redkit workers whose heartbeat is fresh (see
+   * README "Live workers"), across every process; in-process: 1 when this process has a handler.
+   */
+  workers?: number;
+  /** True when the queue is paused (`queue.pause()`): jobs are kept but none is started. */
+  paused?: boolean;
+}
+
+/** Where a job is in its life (BullMQ's states; a prioritized job reads as `waiting`). */
+export type JobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed' | 'waiting-children' | 'unknown';
+
+/** What `queue.getJob(id)` returns: the same shape from BullMQ and from the in-process engine. */
+export interface JobInfo {
+  id: string;
+  name: string;
+  state: JobState;
+  data: unknown;
+  /** The last value given to `job.progress()` (0 when never reported). */
+  progress: number | Record<string, unknown>;
+  /** The handler's return value once completed, else undefined. */
+  result: unknown;
+  /** The last error message once failed, else null. */
+  failedReason: string | null;
+  /** Attempts finished so far (a failed attempt that will be retried counts). */
+  attemptsMade: number;
+  /** Epoch ms: added, first started (null until then), finished (null until then). */
+  timestamps: { added: number; started: number | null; finished: number | null };
+}
+
+/** Payloads of `queue.on(event, listener)`; the same from every process on Redis. */
+export interface QueueEventMap {
+  completed: { jobId: string; result: unknown };
+  failed: { jobId: string; failedReason: string };
+  progress: { jobId: string; progress: number | Record<string, unknown> };
+}
+
+/** A repeatable job: `every` (ms) or a cron `pattern`, one of the two. */
+export interface SchedulerOptions {
+  /** Run every this many ms. */
+  every?: number;
+  /** A cron pattern (5 or 6 fields, seconds first when 6), e.g. `0 *\/5 * * * *`. */
+  pattern?: string;
+  /** IANA time zone for `pattern` (default: the process's). */
+  tz?: string;
+}
+
+/** The job each run of a scheduler adds. */
+export interface SchedulerTemplate {
+  name: string;
+  data?: unknown;
+  opts?: Pick<JobOptions, 'attempts' | 'backoff' | 'priority' | 'removeOnComplete' | 'removeOnFail'>;
+}
+
+/** One scheduler as `queue.schedulers()` lists it. */
+export interface SchedulerInfo {
+  id: string;
+  every: number | null;
+  pattern: string | null;
+  tz: string | null;
+  /** Name of the job each run adds. */
+  name: string;
+  /** Epoch ms of the next run, or null when unknown. */
+  next: number | null;
 }
 
 /**
@@ -120,4 +189,4 @@ export const WORKER_DEFAULTS = { lockDurationMs: 20_000, stalledIntervalMs: 5_00
 /** The allowed keys of each options object, for unknown-option errors. */
 export const JOB_OPTION_KEYS = ['jobId', 'attempts', 'backoff', 'delayMs', 'priority', 'removeOnComplete', 'removeOnFail'] as const;
 export const QUEUE_OPTION_KEYS = ['onRedisDown', 'inlineHandler', 'inlineConcurrency', 'defaultJobOptions', 'maxPayloadBytes', 'addTimeoutMs'] as const;
-export const WORKER_OPTION_KEYS = ['concurrency', 'timeoutMs', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount', 'closeTimeoutMs'] as const;
+export const WORKER_OPTION_KEYS = ['concurrency', 'timeoutMs', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount', 'closeTimeoutMs', 'limiter'] as const;

@@ -32,6 +32,17 @@ export function assertJobId(value: unknown, argument = 'jobId'): asserts value i
 }
 
 /**
+ * Ids looked up (getJob, retryJob, removeScheduler) only need to be sane: BullMQ generates
+ * all-digit ids ("42") and scheduler runs are named `repeat:<id>:<time>`, which assertJobId
+ * refuses for ids a caller picks. 1-512 characters, no whitespace or control characters.
+ */
+export function assertLookupId(value: unknown, argument = 'id'): asserts value is string {
+  if (typeof value !== 'string' || !/^[^\s\x00-\x1f\x7f]{1,512}$/.test(value)) {
+    throw new InvalidArgumentError(argument, `${argument} must be 1-512 characters without spaces or control characters (got ${JSON.stringify(value) ?? String(value)})`);
+  }
+}
+
+/**
  * Serialises `data` to JSON after checking it survives the round trip unchanged: plain objects,
  * arrays, strings, finite numbers, booleans and null only. JSON.stringify alone would silently
  * turn a Date into a string, a Map into `{}` and NaN into null — a job would then run with data
