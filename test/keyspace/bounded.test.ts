@@ -76,6 +76,18 @@ const retained = (field: 'removeOnComplete' | 'removeOnFail', max: number) => as
   }
   return [await card(redis, key, type), max];
 };
+/** A job hash whose id is in one of its queue's state sets: [1, 1]; anything else: over its bound. */
+async function jobInAState(redis: Redis, key: string, type: string): Promise<[number, number]> {
+  const [, queue, id] = /^(.*?:queue:[^:]+):(.+)$/.exec(key) ?? [];
+  if (type !== 'hash' || !queue || !id || !(await redis.hexists(key, 'timestamp'))) return [Number.POSITIVE_INFINITY, 1];
+  for (const state of ['completed', 'failed', 'delayed', 'prioritized', 'waiting-children']) {
+    if (await redis.zscore(`${queue}:${state}`, id) !== null) return [1, 1];
+  }
+  for (const state of ['wait', 'active', 'paused']) {
+    if (await redis.lpos(`${queue}:${state}`, id) !== null) return [1, 1];
+  }
+  return [Number.POSITIVE_INFINITY, 1];
+}
 const atMost = (max: number) => async (redis: Redis, key: string, type: string): Promise<[number, number]> => [await card(redis, key, type), max];
 
 // Queue defaults (src/queue/redis-queue.ts toBullOptions): removeOnComplete 1000, removeOnFail 5000;
@@ -87,9 +99,12 @@ const ALLOWED: Bounded[] = [
   { pattern: new RegExp(`^${QUEUE}:events$`), bound: 'BullMQ events stream: trimmed to ~10,000 (maxLenEvents)', size: atMost(10_000 + 1000) },
   { pattern: new RegExp(`^${QUEUE}:completed$`), bound: 'completed jobs: removeOnComplete (default 1000)', size: retained('removeOnComplete', 1000) },
   { pattern: new RegExp(`^${QUEUE}:failed$`), bound: 'failed jobs: removeOnFail (default 5000)', size: retained('removeOnFail', 5000) },
-  // A finished job's hash lives while its id is in completed/failed (removed with it).
-  { pattern: new RegExp(`^${QUEUE}:[0-9]+$`), bound: 'a job hash: removed with its id from completed/failed, or while waiting/delayed/active' },
   { pattern: new RegExp(`^${QUEUE}:(wait|paused|active|prioritized|delayed|waiting-children|marker|pc|stalled|stalled-check)$`), bound: 'BullMQ job states: jobs not yet finished (each leaves on completion)' },
+  { pattern: new RegExp(`^${QUEUE}:repeat$`), bound: 'BullMQ job schedulers: one entry per upsertScheduler id (removeScheduler deletes it)', size: atMost(1) },
+  { pattern: new RegExp(`^${QUEUE}:repeat:[^:]+$`), bound: 'a job scheduler\'s settings: one hash per scheduler id' },
+  // Last of the queue entries: any other key under a queue must be a job's hash whose id is in a
+  // state set above (so the set's bound covers it); scheduled runs have ids `repeat:<id>:<ms>`.
+  { pattern: new RegExp(`^${QUEUE}:.+$`), bound: 'a job hash: lives only while its id is in a state set (removed with it)', size: jobInAState },
   { pattern: /^ratelimit:instances$/, bound: 'rate-limit instance registry: zset pruned of instances past their heartbeat', size: atMost(2) },
   { pattern: /^lock:marker$/, bound: 'lock data marker: one key per prefix' },
   // Presence of a room: deleted by its last leave; a dead instance's are reaped (README, Realtime).
@@ -178,10 +193,18 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
     done.push(String(job.id));
     return { ok: true };
   }, { concurrency: 2 });
+  const events: string[] = [];
+  queue.on('completed', ({ jobId }) => { events.push(String(jobId)); });
+  await queue.listening();
+  // A scheduler running every 200 ms, kept (a live schedule) and one removed.
+  await queue.upsertScheduler('tick', { every: 200 }, { name: 'tick' });
+  await queue.upsertScheduler('gone', { every: 60_000 }, { name: 'gone' });
+  await queue.removeScheduler('gone');
   for (let i = 0; i < 10; i++) await queue.add('enhance', { i });
   await queue.add('bad', {}, { attempts: 1 });
   await queue.add('later', {}, { delayMs: 60_000 });
-  await waitFor(async () => { const c = await queue.counts(); return c.completed === 10 && c.failed === 1; }, 15_000, 'queue jobs done');
+  await waitFor(async () => { const c = await queue.counts(); return c.completed >= 12 && c.failed === 1; }, 15_000, 'queue jobs and two scheduled runs done');
+  await waitFor(() => events.length >= 12, 5000, 'completed events heard');
   await worker.close();
 
   // Sessions: set, touch, destroy.
@@ -226,5 +249,5 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
   assert.deepEqual(left.overBound, []);
   assert.deepEqual(left.keys.filter((k) => /:realtime:\{[^}]*\}:(members|meta|inst:[^:]+)$/.test(k)), [], 'presence keys gone with the last member');
   const { elapsedMs } = await waitFor(async () => (await realtimeKeys()) <= baseline, 15_000, 'realtime keys back to the baseline', 100);
-  console.log(`# ${busy.keys.length} keys busy (${busyRealtime} realtime), realtime back to ${baseline} ${Math.round(elapsedMs)} ms after the leaves; no-TTL kinds seen: ${[...busy.seen].length}`);
+  console.log(`# ${busy.keys.length} keys busy (${busyRealtime} realtime), realtime back to ${baseline} ${Math.round(elapsedMs)} ms after the leaves; no-TTL kinds seen:\n#   ${[...busy.seen].join('\n#   ')}`);
 });
