@@ -105,7 +105,7 @@ const ALLOWED: Bounded[] = [
   // Last of the queue entries: any other key under a queue must be a job's hash whose id is in a
   // state set above (so the set's bound covers it); scheduled runs have ids `repeat:<id>:<ms>`.
   { pattern: new RegExp(`^${QUEUE}:.+$`), bound: 'a job hash: lives only while its id is in a state set (removed with it)', size: jobInAState },
-  { pattern: /^ratelimit:instances$/, bound: 'rate-limit instance registry: zset pruned of instances past their heartbeat', size: atMost(2) },
+  // Written only where INFO is refused (least-privilege ACL), so not seen by this workload.
   { pattern: /^lock:marker$/, bound: 'lock data marker: one key per prefix' },
   // Presence of a room: deleted by its last leave; a dead instance's are reaped (README, Realtime).
   { pattern: /^realtime:\{[^}]*\}:(members|meta|inst:[^:]+)$/, bound: 'room presence: exists only while a member of a live instance is in the room' },
