@@ -16,7 +16,11 @@ const address = app.server.address();
 const port = typeof address === 'object' && address ? address.port : settings.port;
 await kit.ready();
 if (kit.mode === 'standalone') log.warn('Redis not configured (REDIS_URL / REDIS_HOST unset) - running in standalone mode: all state is in this process');
-else if (kit.mode === 'degraded') log.warn({ reason: kit.connection.lastError?.reason, hint: kit.connection.lastError?.hint }, 'Redis configured but unreachable - serving degraded, reconnecting in the background');
+else if (kit.mode === 'degraded')
+  log.warn(
+    { reason: kit.connection.lastError?.reason, hint: kit.connection.lastError?.hint },
+    'Redis configured but unreachable - serving degraded, reconnecting in the background',
+  );
 log.info({ mode: kit.mode, instanceId: kit.instanceId, port, redis: kit.config.target }, `redkit reference server listening on :${port} in ${kit.mode} mode`);
 
 let stopping = false;
@@ -25,7 +29,10 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal }, 'shutting down');
   // A stuck close must not keep the process alive forever.
-  const force = setTimeout(() => { log.error('shutdown took over 10 s; exiting'); process.exit(1); }, 10_000);
+  const force = setTimeout(() => {
+    log.error('shutdown took over 10 s; exiting');
+    process.exit(1);
+  }, 10_000);
   force.unref();
   try {
     await app.close();

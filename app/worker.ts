@@ -20,7 +20,10 @@ const closeTimeoutMs = Number(process.env.WORKER_CLOSE_TIMEOUT_MS ?? 25_000);
 // and re-runs a killed worker's jobs later (within lockDurationMs + 2 periods).
 const stalledIntervalMs = process.env.WORKER_STALLED_INTERVAL_MS ? Number(process.env.WORKER_STALLED_INTERVAL_MS) : undefined;
 const workers = Object.entries(demoProcessors).map(([name, handler]) => kit.worker(name, handler, { concurrency, closeTimeoutMs, stalledIntervalMs }));
-log.info({ queues: workers.map((w) => w.queue), concurrency, mode: kit.mode, instanceId: kit.instanceId }, `worker started for ${workers.length} queue(s)${kit.mode === 'degraded' ? ' (Redis unreachable: waiting for it)' : ''}`);
+log.info(
+  { queues: workers.map((w) => w.queue), concurrency, mode: kit.mode, instanceId: kit.instanceId },
+  `worker started for ${workers.length} queue(s)${kit.mode === 'degraded' ? ' (Redis unreachable: waiting for it)' : ''}`,
+);
 
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
@@ -28,7 +31,10 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   log.info({ signal, closeTimeoutMs }, 'worker shutting down: letting running jobs finish');
   // kit.close() is bounded by closeTimeoutMs plus a few seconds; this is the last resort.
-  const force = setTimeout(() => { log.error(`shutdown took over ${closeTimeoutMs + 10_000} ms; exiting`); process.exit(1); }, closeTimeoutMs + 10_000);
+  const force = setTimeout(() => {
+    log.error(`shutdown took over ${closeTimeoutMs + 10_000} ms; exiting`);
+    process.exit(1);
+  }, closeTimeoutMs + 10_000);
   force.unref();
   await kit.close();
   log.info('worker stopped cleanly');

@@ -30,7 +30,14 @@ const notes: string[] = [];
 const raw = new Redis({ host: server.host, port: server.port, enableAutoPipelining: true });
 // The same with the bounds redkit's shared client has (src/connection): a commandTimeout (a
 // timer per command), no offline queue, one retry; this row shows what those bounds cost.
-const rawBounded = new Redis({ host: server.host, port: server.port, enableAutoPipelining: true, commandTimeout: kitCommandTimeoutMs(), enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+const rawBounded = new Redis({
+  host: server.host,
+  port: server.port,
+  enableAutoPipelining: true,
+  commandTimeout: kitCommandTimeoutMs(),
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+});
 const kit = await createRedkit({ url, env: {}, logger: silentLogger, keyPrefix: 'bench' });
 const standalone = await createRedkit({ env: {}, logger: silentLogger, keyPrefix: 'bench' });
 const redkitCache = kit.cache.namespace<typeof value>('users', { ttl: '1h' });
@@ -44,11 +51,16 @@ const cacheManager = createCache({ stores: [keyv], ttl: 3_600_000 });
 let bento: BentoCache<any> | null = null;
 let bentoMemory: BentoCache<any> | null = null;
 try {
-  bento = new BentoCache({ default: 'redis', stores: { redis: bentostore().useL2Layer(redisDriver({ connection: { host: server.host, port: server.port } })) } });
+  bento = new BentoCache({
+    default: 'redis',
+    stores: { redis: bentostore().useL2Layer(redisDriver({ connection: { host: server.host, port: server.port } })) },
+  });
   await bento.set({ key: 'probe', value: 1, ttl: '1h' });
   if ((await bento.get({ key: 'probe' })) !== 1) throw new Error('bentocache read back a different value');
 } catch (err) {
-  notes.push(`bentocache (redis driver) could not run with the installed ioredis ${createRequire(import.meta.url)('ioredis/package.json').version}: ${(err as Error).message}`);
+  notes.push(
+    `bentocache (redis driver) could not run with the installed ioredis ${createRequire(import.meta.url)('ioredis/package.json').version}: ${(err as Error).message}`,
+  );
   bento = null;
 }
 try {
@@ -87,7 +99,13 @@ async function interleaved(scenarios: Array<[string, (i: number) => Promise<unkn
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   return scenarios.map(([name]) => {
     const rs = runs.get(name)!;
-    return { name, ops: rs.reduce((s, r) => s + r.ops, 0), opsPerSec: median(rs.map((r) => r.opsPerSec)), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)) };
+    return {
+      name,
+      ops: rs.reduce((s, r) => s + r.ops, 0),
+      opsPerSec: median(rs.map((r) => r.opsPerSec)),
+      p50Ms: median(rs.map((r) => r.p50Ms)),
+      p99Ms: median(rs.map((r) => r.p99Ms)),
+    };
   });
 }
 
@@ -118,13 +136,18 @@ if (bento) setScenarios.push(['bentocache set (redis L2 only)', (i) => bento!.se
 setScenarios.push(['redkit set (Redis + L1, publishes)', (i) => redkitL1.set(key(i), value)]);
 setScenarios.push(['redkit set (standalone memory)', (i) => memoryCache.set(key(i), value)]);
 if (bentoMemory) setScenarios.push(['bentocache set (memory L1 only)', (i) => bentoMemory!.set({ key: key(i), value, ttl: '1h' })]);
-printTable(`cache set, 100 concurrent, 1,000 keys (median of ${ROUNDS} interleaved rounds)`, await interleaved(setScenarios), 'raw ioredis set + JSON.stringify');
+printTable(
+  `cache set, 100 concurrent, 1,000 keys (median of ${ROUNDS} interleaved rounds)`,
+  await interleaved(setScenarios),
+  'raw ioredis set + JSON.stringify',
+);
 
 const hotScenarios: Scenario[] = [
   ['redkit getOrSet hit (Redis)', async (i) => check(await redkitCache.getOrSet(key(i), () => value))],
   ['cache-manager wrap hit', async (i) => check(await cacheManager.wrap(key(i), async () => value))],
 ];
-if (bento) hotScenarios.push(['bentocache getOrSet hit (redis L2 only)', async (i) => check(await bento!.getOrSet({ key: key(i), factory: () => value, ttl: '1h' }))]);
+if (bento)
+  hotScenarios.push(['bentocache getOrSet hit (redis L2 only)', async (i) => check(await bento!.getOrSet({ key: key(i), factory: () => value, ttl: '1h' }))]);
 printTable(`cache getOrSet (hits), 100 concurrent (median of ${ROUNDS} interleaved rounds)`, await interleaved(hotScenarios), 'redkit getOrSet hit (Redis)');
 
 // Sets into a full LRU: every set evicts. Synchronous loops timed directly (no 100-concurrent
@@ -144,11 +167,26 @@ for (const size of [1_000, 10_000, 100_000]) {
   const ours = new LruMap<typeof value>({ maxEntries: size, maxBytes: Number.MAX_SAFE_INTEGER });
   const anchor = new LRUCache<string, typeof entry>({ max: size });
   const names = Array.from({ length: size * 2 }, (_, i) => `k${i}`);
-  for (let i = 0; i < size; i++) { ours.set(names[i]!, entry, 80); anchor.set(names[i]!, entry); }
+  for (let i = 0; i < size; i++) {
+    ours.set(names[i]!, entry, 80);
+    anchor.set(names[i]!, entry);
+  }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   let at = size;
-  const oursOps = median(Array.from({ length: ROUNDS }, () => syncOps(() => { for (let j = 0; j < 1000; j++) ours.set(names[at++ % names.length]!, entry, 80); })));
-  const anchorOps = median(Array.from({ length: ROUNDS }, () => syncOps(() => { for (let j = 0; j < 1000; j++) anchor.set(names[at++ % names.length]!, entry); })));
+  const oursOps = median(
+    Array.from({ length: ROUNDS }, () =>
+      syncOps(() => {
+        for (let j = 0; j < 1000; j++) ours.set(names[at++ % names.length]!, entry, 80);
+      }),
+    ),
+  );
+  const anchorOps = median(
+    Array.from({ length: ROUNDS }, () =>
+      syncOps(() => {
+        for (let j = 0; j < 1000; j++) anchor.set(names[at++ % names.length]!, entry);
+      }),
+    ),
+  );
   evictRows.push({ name: `redkit LruMap set, full at ${size.toLocaleString('en-US')}`, ops: 0, opsPerSec: oursOps, p50Ms: 0, p99Ms: 0 });
   evictRows.push({ name: `lru-cache 11 set, full at ${size.toLocaleString('en-US')}`, ops: 0, opsPerSec: anchorOps, p50Ms: 0, p99Ms: 0 });
 }

@@ -14,14 +14,27 @@ const RATE = Number(process.env.FAULT_RATE ?? 200);
 const PHASE_MS = Number(process.env.FAULT_MS ?? 5000);
 const TEXTS = Array.from({ length: 50 }, (_, i) => `a perfectly ordinary message number ${i}`);
 
-interface Row { name: string; sent: number; ok: number; p50: number; p99: number; max: number; over1s: number; recoverMs: number | null; disconnects: number; detectMs?: number }
+interface Row {
+  name: string;
+  sent: number;
+  ok: number;
+  p50: number;
+  p99: number;
+  max: number;
+  over1s: number;
+  recoverMs: number | null;
+  disconnects: number;
+  detectMs?: number;
+}
 
 const server = await startRedis();
 const kit = new Redkit({ url: server.url, keyPrefix: 'bench', env: {}, logger: { debug() {}, info() {}, warn() {}, error() {} } });
 await kit.ready();
 // Disconnects seen while a row ran: with Redis up this must stay 0 (a busy Redis is not a stall).
 let disconnects = 0;
-kit.connection.on('disconnected', () => { disconnects++; });
+kit.connection.on('disconnected', () => {
+  disconnects++;
+});
 const settings = readSettings({ PORT: '0', HOST: '127.0.0.1', RATE_LIMIT_MODERATE: '1000000/1s', MODERATION_DELAY_MS: '5' });
 const app = await buildServer(kit, settings, pino({ level: 'silent' }));
 await app.listen({ port: 0, host: '127.0.0.1' });
@@ -40,10 +53,17 @@ async function load(ms: number): Promise<{ latencies: number[]; ok: number; disc
     const due = start + (i * 1000) / RATE;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    pending.push(fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: TEXTS[i % TEXTS.length] }) })
-      .then(async (res) => { await res.arrayBuffer(); if (res.ok) ok++; })
-      .catch(() => undefined)
-      .finally(() => { latencies.push(performance.now() - due); }));
+    pending.push(
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: TEXTS[i % TEXTS.length] }) })
+        .then(async (res) => {
+          await res.arrayBuffer();
+          if (res.ok) ok++;
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          latencies.push(performance.now() - due);
+        }),
+    );
   }
   await Promise.all(pending);
   return { latencies, ok, disconnects: disconnects - before };
@@ -61,7 +81,17 @@ async function waitConnected(): Promise<number> {
 function row(name: string, result: { latencies: number[]; ok: number; disconnects: number }, recoverMs: number | null): Row {
   const l = result.latencies.sort((a, b) => a - b);
   const pct = (p: number) => l[Math.min(l.length - 1, Math.floor(l.length * p))] ?? 0;
-  return { name, sent: l.length, ok: result.ok, p50: pct(0.5), p99: pct(0.99), max: l.at(-1) ?? 0, over1s: l.filter((x) => x > 1000).length, recoverMs, disconnects: result.disconnects };
+  return {
+    name,
+    sent: l.length,
+    ok: result.ok,
+    p50: pct(0.5),
+    p99: pct(0.99),
+    max: l.at(-1) ?? 0,
+    over1s: l.filter((x) => x > 1000).length,
+    recoverMs,
+    disconnects: result.disconnects,
+  };
 }
 
 async function phase(name: string, fault: (s: RedisServer) => Promise<void> | void, heal: (s: RedisServer) => Promise<void> | void): Promise<Row> {
@@ -82,16 +112,34 @@ async function phase(name: string, fault: (s: RedisServer) => Promise<void> | vo
 const rows: Row[] = [];
 await load(3000); // warm-up: JIT, HTTP keep-alive connections, the cache
 rows.push(row('Redis up', await load(PHASE_MS), null));
-rows.push(await phase('Redis paused (SIGSTOP)', (s) => s.pause(), (s) => s.resume()));
-rows.push(await phase('Redis killed (kill -9)', (s) => s.kill(), (s) => s.start()));
+rows.push(
+  await phase(
+    'Redis paused (SIGSTOP)',
+    (s) => s.pause(),
+    (s) => s.resume(),
+  ),
+);
+rows.push(
+  await phase(
+    'Redis killed (kill -9)',
+    (s) => s.kill(),
+    (s) => s.start(),
+  ),
+);
 await waitConnected();
 rows.push(row('Redis up again', await load(PHASE_MS), null));
 
-console.log(`POST /api/moderate at ${RATE} req/s for ${PHASE_MS} ms per row, default commandTimeoutMs ${kit.config.commandTimeoutMs}, stall threshold ${(kit.connection as { stallMs?: number }).stallMs ?? "none"} ms`);
-console.log('| case | requests | 2xx | p50 ms | p99 ms | max ms | > 1 s | disconnects | reported disconnected after (ms) | connected again after SIGCONT / restart (ms) |');
+console.log(
+  `POST /api/moderate at ${RATE} req/s for ${PHASE_MS} ms per row, default commandTimeoutMs ${kit.config.commandTimeoutMs}, stall threshold ${(kit.connection as { stallMs?: number }).stallMs ?? 'none'} ms`,
+);
+console.log(
+  '| case | requests | 2xx | p50 ms | p99 ms | max ms | > 1 s | disconnects | reported disconnected after (ms) | connected again after SIGCONT / restart (ms) |',
+);
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.name} | ${r.sent} | ${r.ok} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.over1s} | ${r.disconnects} | ${r.detectMs ?? '—'} | ${r.recoverMs ?? '—'} |`);
+  console.log(
+    `| ${r.name} | ${r.sent} | ${r.ok} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.max.toFixed(1)} | ${r.over1s} | ${r.disconnects} | ${r.detectMs ?? '—'} | ${r.recoverMs ?? '—'} |`,
+  );
 }
 await app.close();
 await kit.close();

@@ -76,7 +76,9 @@ async function run(config: Config): Promise<{ perMinute: number; topLevel: numbe
     const monitor = await observer.duplicate().monitor();
     let topLevel = 0;
     let counting = false;
-    monitor.on('monitor', (_time: string, _args: string[], source: string) => { if (counting && source !== 'lua') topLevel++; });
+    monitor.on('monitor', (_time: string, _args: string[], source: string) => {
+      if (counting && source !== 'lua') topLevel++;
+    });
     const before = await commandStats(observer);
     counting = true;
     await new Promise((r) => setTimeout(r, WINDOW_MS));
@@ -94,7 +96,7 @@ async function run(config: Config): Promise<{ perMinute: number; topLevel: numbe
       breakdown.push([name, Math.round(perMinute * 10) / 10]);
     }
     breakdown.sort((a, b) => b[1] - a[1]);
-    return { perMinute: Math.round(total * 10) / 10, topLevel: Math.round(((topLevel - 1) * 60_000) / WINDOW_MS * 10) / 10, breakdown };
+    return { perMinute: Math.round(total * 10) / 10, topLevel: Math.round((((topLevel - 1) * 60_000) / WINDOW_MS) * 10) / 10, breakdown };
   } finally {
     observer.disconnect();
     await Promise.all(children.map(stopChild));

@@ -8,7 +8,10 @@ import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
 import { measure, printTable, type BenchResult } from './lib/measure.js';
 
 // redlock v4 ships no types.
-const Redlock = createRequire(import.meta.url)('redlock') as new (clients: unknown[], options: object) => {
+const Redlock = createRequire(import.meta.url)('redlock') as new (
+  clients: unknown[],
+  options: object,
+) => {
   lock(resource: string, ttl: number): Promise<{ unlock(): Promise<void> }>;
 };
 
@@ -22,12 +25,16 @@ const durationMs = Number(process.env.BENCH_MS ?? 3000);
 
 async function uncontended(c: Contender): Promise<BenchResult> {
   const free = Array.from({ length: 50 }, (_, i) => `u:${c.name}:${i}`);
-  return measure(`${c.name} uncontended (50 keys)`, async () => {
-    const key = free.pop()!;
-    const release = await c.acquire(key);
-    await release();
-    free.push(key);
-  }, { concurrency: 50, durationMs });
+  return measure(
+    `${c.name} uncontended (50 keys)`,
+    async () => {
+      const key = free.pop()!;
+      const release = await c.acquire(key);
+      await release();
+      free.push(key);
+    },
+    { concurrency: 50, durationMs },
+  );
 }
 
 async function contended(c: Contender): Promise<BenchResult & { maxShare: number; cycleP99: number }> {
@@ -38,16 +45,21 @@ async function contended(c: Contender): Promise<BenchResult & { maxShare: number
   let ops = 0;
   const run = async (ms: number, record: boolean) => {
     const end = performance.now() + ms;
-    await Promise.all(grants.map(async (_, i) => {
-      while (performance.now() < end) {
-        const release = await c.acquire(key);
-        const now = performance.now();
-        if (record && releasedAt > 0) handoffs.push(now - releasedAt);
-        if (record) { grants[i]++; ops++; }
-        releasedAt = performance.now();
-        await release();
-      }
-    }));
+    await Promise.all(
+      grants.map(async (_, i) => {
+        while (performance.now() < end) {
+          const release = await c.acquire(key);
+          const now = performance.now();
+          if (record && releasedAt > 0) handoffs.push(now - releasedAt);
+          if (record) {
+            grants[i]++;
+            ops++;
+          }
+          releasedAt = performance.now();
+          await release();
+        }
+      }),
+    );
     releasedAt = 0;
   };
   await run(Math.min(500, durationMs / 4), false);
@@ -57,7 +69,15 @@ async function contended(c: Contender): Promise<BenchResult & { maxShare: number
   handoffs.sort((a, b) => a - b);
   const pct = (p: number) => handoffs[Math.min(handoffs.length - 1, Math.floor(handoffs.length * p))] ?? 0;
   const total = grants.reduce((a, b) => a + b, 0);
-  return { name: `${c.name} contended (1 key, 10 contenders)`, ops, opsPerSec: ops / (elapsed / 1000), p50Ms: pct(0.5), p99Ms: pct(0.99), maxShare: Math.max(...grants) / total, cycleP99: 0 };
+  return {
+    name: `${c.name} contended (1 key, 10 contenders)`,
+    ops,
+    opsPerSec: ops / (elapsed / 1000),
+    p50Ms: pct(0.5),
+    p99Ms: pct(0.99),
+    maxShare: Math.max(...grants) / total,
+    cycleP99: 0,
+  };
 }
 
 const server = await startRedis();
@@ -69,7 +89,7 @@ const kit: Redkit = await createRedkit({ url: server.url, env: {}, logger: silen
 const anchorClient = () => kit.connection.dedicatedClient({ purpose: 'bench-anchor', overrides: { enableAutoPipelining: true, maxRetriesPerRequest: 1 } });
 const redlockClient = anchorClient();
 const semaphoreClient = anchorClient();
-await Promise.all([redlockClient, semaphoreClient].map((c) => new Promise((resolve) => c.status === 'ready' ? resolve(null) : c.once('ready', resolve))));
+await Promise.all([redlockClient, semaphoreClient].map((c) => new Promise((resolve) => (c.status === 'ready' ? resolve(null) : c.once('ready', resolve)))));
 const redlockUncontended = new Redlock([redlockClient], { retryCount: 0 });
 const redlockContended = new Redlock([redlockClient], { retryCount: -1, retryDelay: 10, retryJitter: 5 });
 
@@ -108,7 +128,11 @@ printTable('lock: acquire+release cycles, uncontended (50 keys, 50 loops)', un, 
 
 const co: Array<BenchResult & { maxShare: number }> = [];
 for (const c of contenders(true)) co.push(await contended(c));
-printTable('lock: contended (1 key, 10 contenders) — p50/p99 are hand-off latency (release → next grant)', co, 'redis-semaphore Mutex contended (1 key, 10 contenders)');
+printTable(
+  'lock: contended (1 key, 10 contenders) — p50/p99 are hand-off latency (release → next grant)',
+  co,
+  'redis-semaphore Mutex contended (1 key, 10 contenders)',
+);
 console.log('\nfairness: largest share of grants taken by one of 10 contenders (fair = 10 %)');
 for (const r of co) console.log(`${r.name.padEnd(44)} ${(r.maxShare * 100).toFixed(1).padStart(6)} %`);
 

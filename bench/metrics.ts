@@ -18,33 +18,67 @@ const ROUNDS = 5;
 const roundMs = Math.max(300, Math.round(Number(process.env.BENCH_MS ?? 3000) / ROUNDS));
 
 let hits = 0;
-const countHit = () => { hits++; };
+const countHit = () => {
+  hits++;
+};
 
 /** Each scenario sets the kit up, runs, and undoes its setup; rounds interleave, median kept. */
 type Scenario = [name: string, setup: () => () => void];
 const scenarios: Scenario[] = [
-  ['get, metrics disabled, no listener', () => { kit.metrics.enabled = false; return () => { kit.metrics.enabled = true; }; }],
+  [
+    'get, metrics disabled, no listener',
+    () => {
+      kit.metrics.enabled = false;
+      return () => {
+        kit.metrics.enabled = true;
+      };
+    },
+  ],
   ['get, metrics enabled, no listener', () => () => {}],
   ['get, metrics enabled, a "hit" listener', () => kit.on('hit', countHit)],
-  ['get, metrics enabled, "hit" + "miss" listeners', () => { const a = kit.on('hit', countHit); const b = kit.on('miss', countHit); return () => { a(); b(); }; }],
+  [
+    'get, metrics enabled, "hit" + "miss" listeners',
+    () => {
+      const a = kit.on('hit', countHit);
+      const b = kit.on('miss', countHit);
+      return () => {
+        a();
+        b();
+      };
+    },
+  ],
 ];
 
 const runs = new Map<string, BenchResult[]>();
 for (let round = 0; round < ROUNDS; round++) {
   for (const [name, setup] of scenarios) {
     const undo = setup();
-    const r = await measure(name, async (i) => {
-      if ((await cache.get(key(i))) === undefined) throw new Error('benchmark read a miss');
-    }, { durationMs: roundMs, warmupMs: Math.min(200, roundMs / 4) });
+    const r = await measure(
+      name,
+      async (i) => {
+        if ((await cache.get(key(i))) === undefined) throw new Error('benchmark read a miss');
+      },
+      { durationMs: roundMs, warmupMs: Math.min(200, roundMs / 4) },
+    );
     undo();
     runs.set(name, [...(runs.get(name) ?? []), r]);
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-printTable(`cache get, standalone memory store, 100 concurrent (median of ${ROUNDS} interleaved rounds)`, scenarios.map(([name]) => {
-  const rs = runs.get(name)!;
-  return { name, ops: rs.reduce((s, r) => s + r.ops, 0), opsPerSec: median(rs.map((r) => r.opsPerSec)), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: median(rs.map((r) => r.p99Ms)) };
-}), 'get, metrics disabled, no listener');
+printTable(
+  `cache get, standalone memory store, 100 concurrent (median of ${ROUNDS} interleaved rounds)`,
+  scenarios.map(([name]) => {
+    const rs = runs.get(name)!;
+    return {
+      name,
+      ops: rs.reduce((s, r) => s + r.ops, 0),
+      opsPerSec: median(rs.map((r) => r.opsPerSec)),
+      p50Ms: median(rs.map((r) => r.p50Ms)),
+      p99Ms: median(rs.map((r) => r.p99Ms)),
+    };
+  }),
+  'get, metrics disabled, no listener',
+);
 if (hits === 0) throw new Error('the hit listener never ran: the cache does not emit events');
 
 /** Nanoseconds per call of `fn`, median of 5 runs of `n` calls. */
@@ -63,13 +97,31 @@ const histogram = kit.metrics.histogram({ name: 'redkit_bench_seconds', help: 'B
 const events = kit.metrics.events;
 let sink = 0;
 const micro: Array<[string, number]> = [
-  ['empty loop', nsPerCall((i) => { sink += i; })],
+  [
+    'empty loop',
+    nsPerCall((i) => {
+      sink += i;
+    }),
+  ],
   ['bound counter inc()', nsPerCall(() => counter.inc())],
   ['bound histogram observe(0.003)', nsPerCall(() => histogram.observe(0.003))],
-  ['unused event: if (events.wants.lockLost) emit', nsPerCall((i) => { if (events.wants.lockLost) events.emit('lockLost', { kind: 'lock', name: String(i) }); })],
+  [
+    'unused event: if (events.wants.lockLost) emit',
+    nsPerCall((i) => {
+      if (events.wants.lockLost) events.emit('lockLost', { kind: 'lock', name: String(i) });
+    }),
+  ],
 ];
-const off = kit.on('lockLost', () => { sink++; });
-micro.push(['used event: payload + emit to 1 listener', nsPerCall((i) => { if (events.wants.lockLost) events.emit('lockLost', { kind: 'lock', name: 'job' }); sink += i; }, 2_000_000)]);
+const off = kit.on('lockLost', () => {
+  sink++;
+});
+micro.push([
+  'used event: payload + emit to 1 listener',
+  nsPerCall((i) => {
+    if (events.wants.lockLost) events.emit('lockLost', { kind: 'lock', name: 'job' });
+    sink += i;
+  }, 2_000_000),
+]);
 off();
 console.log('\n## cost per call (median of 5 runs)');
 for (const [name, ns] of micro) console.log(`${name.padEnd(48)} ${ns.toFixed(1).padStart(8)} ns`);

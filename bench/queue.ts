@@ -11,13 +11,22 @@ const CONCURRENCY = 50;
 const TIMING_JOBS = Number(process.env.BENCH_TIMING_JOBS ?? 10);
 
 /** Drains `count` pre-filled jobs with a worker; returns jobs/s from the first to the last completion. */
-async function drain(name: string, count: number, fill: () => Promise<void>, startWorker: (onDone: () => void) => Promise<() => Promise<void>>): Promise<BenchResult> {
+async function drain(
+  name: string,
+  count: number,
+  fill: () => Promise<void>,
+  startWorker: (onDone: () => void) => Promise<() => Promise<void>>,
+): Promise<BenchResult> {
   await fill();
   let done = 0;
   let resolve!: () => void;
-  const finished = new Promise<void>((r) => { resolve = r; });
+  const finished = new Promise<void>((r) => {
+    resolve = r;
+  });
   const started = performance.now();
-  const stop = await startWorker(() => { if (++done === count) resolve(); });
+  const stop = await startWorker(() => {
+    if (++done === count) resolve();
+  });
   await finished;
   const elapsed = performance.now() - started;
   await stop();
@@ -66,24 +75,62 @@ try {
   // --- process ---
   const rawFill = new BullQueue('raw-proc', { connection, prefix: 'raw' });
   const procs = await rounds([
-    () => drain('bullmq Worker', DRAIN_JOBS,
-      async () => { for (let i = 0; i < DRAIN_JOBS; i += 500) await rawFill.addBulk(Array.from({ length: 500 }, () => ({ name: 'job', data: payload, opts: keep }))); },
-      async (onDone) => {
-        const w = new BullWorker('raw-proc', async () => { onDone(); }, { connection, prefix: 'raw', concurrency: CONCURRENCY });
-        return () => w.close();
-      }),
-    () => drain('redkit worker (BullMQ)', DRAIN_JOBS,
-      async () => { const q = kit.queue('proc'); for (let i = 0; i < DRAIN_JOBS; i += 500) await q.addBulk(Array.from({ length: 500 }, () => ({ name: 'job', data: payload }))); },
-      async (onDone) => {
-        const w = kit.worker('proc', async () => { onDone(); }, { concurrency: CONCURRENCY });
-        return () => w.close();
-      }),
-    () => drain('redkit worker (in-process)', DRAIN_JOBS * 5,
-      async () => { const q = standalone.queue('proc'); for (let i = 0; i < DRAIN_JOBS * 5; i++) await q.add('job', payload); },
-      async (onDone) => {
-        const w = standalone.worker('proc', async () => { onDone(); }, { concurrency: CONCURRENCY });
-        return () => w.close();
-      }),
+    () =>
+      drain(
+        'bullmq Worker',
+        DRAIN_JOBS,
+        async () => {
+          for (let i = 0; i < DRAIN_JOBS; i += 500) await rawFill.addBulk(Array.from({ length: 500 }, () => ({ name: 'job', data: payload, opts: keep })));
+        },
+        async (onDone) => {
+          const w = new BullWorker(
+            'raw-proc',
+            async () => {
+              onDone();
+            },
+            { connection, prefix: 'raw', concurrency: CONCURRENCY },
+          );
+          return () => w.close();
+        },
+      ),
+    () =>
+      drain(
+        'redkit worker (BullMQ)',
+        DRAIN_JOBS,
+        async () => {
+          const q = kit.queue('proc');
+          for (let i = 0; i < DRAIN_JOBS; i += 500) await q.addBulk(Array.from({ length: 500 }, () => ({ name: 'job', data: payload })));
+        },
+        async (onDone) => {
+          const w = kit.worker(
+            'proc',
+            async () => {
+              onDone();
+            },
+            { concurrency: CONCURRENCY },
+          );
+          return () => w.close();
+        },
+      ),
+    () =>
+      drain(
+        'redkit worker (in-process)',
+        DRAIN_JOBS * 5,
+        async () => {
+          const q = standalone.queue('proc');
+          for (let i = 0; i < DRAIN_JOBS * 5; i++) await q.add('job', payload);
+        },
+        async (onDone) => {
+          const w = standalone.worker(
+            'proc',
+            async () => {
+              onDone();
+            },
+            { concurrency: CONCURRENCY },
+          );
+          return () => w.close();
+        },
+      ),
   ]);
   printTable(`process (${DRAIN_JOBS} pre-filled jobs, concurrency ${CONCURRENCY}; jobs/s, median of ${ROUNDS}; no latency columns)`, procs, 'bullmq Worker');
   await rawFill.obliterate({ force: true });
@@ -96,9 +143,24 @@ try {
   for (let i = 0; i < 200; i++) memIds.push((await standalone.jobs.store.create({ kind: 'bench' })).id);
   const client = kit.redis!;
   const states = await rounds([
-    () => measure('raw HSET+EXPIRE (no validation, no pub/sub)', (i) => client.multi().hset(`raw:job:${i % 200}`, 'progress', i % 100).expire(`raw:job:${i % 200}`, 7200).exec(), { concurrency: CONCURRENCY, durationMs }),
-    () => measure('redkit jobs.store.update (Redis)', (i) => kit.jobs.store.update(ids[i % 200]!, { progress: i % 100 }), { concurrency: CONCURRENCY, durationMs }),
-    () => measure('redkit jobs.store.update (memory)', (i) => standalone.jobs.store.update(memIds[i % 200]!, { progress: i % 100 }), { concurrency: CONCURRENCY, durationMs }),
+    () =>
+      measure(
+        'raw HSET+EXPIRE (no validation, no pub/sub)',
+        (i) =>
+          client
+            .multi()
+            .hset(`raw:job:${i % 200}`, 'progress', i % 100)
+            .expire(`raw:job:${i % 200}`, 7200)
+            .exec(),
+        { concurrency: CONCURRENCY, durationMs },
+      ),
+    () =>
+      measure('redkit jobs.store.update (Redis)', (i) => kit.jobs.store.update(ids[i % 200]!, { progress: i % 100 }), { concurrency: CONCURRENCY, durationMs }),
+    () =>
+      measure('redkit jobs.store.update (memory)', (i) => standalone.jobs.store.update(memIds[i % 200]!, { progress: i % 100 }), {
+        concurrency: CONCURRENCY,
+        durationMs,
+      }),
   ]);
   printTable('job-state updates', states, 'raw HSET+EXPIRE (no validation, no pub/sub)');
 
@@ -113,32 +175,62 @@ try {
     }
     await new Promise((r) => setTimeout(r, 1500));
     const late = started.map((t, i) => t - due[i]!).sort((a, b) => a - b);
-    console.log(`${label.padEnd(52)} delayMs 250: started late by p50 ${late[Math.floor(late.length / 2)]} ms, max ${late[late.length - 1]} ms (${late.length} jobs)`);
+    console.log(
+      `${label.padEnd(52)} delayMs 250: started late by p50 ${late[Math.floor(late.length / 2)]} ms, max ${late[late.length - 1]} ms (${late.length} jobs)`,
+    );
   };
   console.log('\ntiming (one idle worker; lateness = start − due time)');
   for (const skip of [true, false]) {
     const q = new BullQueue(`raw-delay-${skip}`, { connection, prefix: 'raw', skipVersionCheck: skip });
     const started: number[] = [];
-    const w = new BullWorker(`raw-delay-${skip}`, async () => { started.push(Date.now()); }, { connection, prefix: 'raw', skipVersionCheck: skip });
+    const w = new BullWorker(
+      `raw-delay-${skip}`,
+      async () => {
+        started.push(Date.now());
+      },
+      { connection, prefix: 'raw', skipVersionCheck: skip },
+    );
     await w.waitUntilReady();
-    await lateness(`bullmq Worker, skipVersionCheck: ${skip}`, async (delay) => { const t = Date.now(); await q.add('d', {}, { delay }); return t + delay; }, started);
+    await lateness(
+      `bullmq Worker, skipVersionCheck: ${skip}`,
+      async (delay) => {
+        const t = Date.now();
+        await q.add('d', {}, { delay });
+        return t + delay;
+      },
+      started,
+    );
     await w.close();
     await q.obliterate({ force: true });
     await q.close();
   }
   {
     const started: number[] = [];
-    const w = kit.worker('delay', async () => { started.push(Date.now()); });
+    const w = kit.worker('delay', async () => {
+      started.push(Date.now());
+    });
     await w.ready();
-    await lateness('redkit worker (BullMQ, skipVersionCheck + Redis 7)', async (delayMs) => { const t = Date.now(); await kit.queue('delay').add('d', {}, { delayMs }); return t + delayMs; }, started);
+    await lateness(
+      'redkit worker (BullMQ, skipVersionCheck + Redis 7)',
+      async (delayMs) => {
+        const t = Date.now();
+        await kit.queue('delay').add('d', {}, { delayMs });
+        return t + delayMs;
+      },
+      started,
+    );
     const runs: number[] = [];
-    const s = kit.worker('sched', async () => { runs.push(Date.now()); });
+    const s = kit.worker('sched', async () => {
+      runs.push(Date.now());
+    });
     await s.ready();
     await kit.queue('sched').upsertScheduler('tick', { every: 400 }, { name: 'tick' });
     await new Promise((r) => setTimeout(r, 4000));
     await kit.queue('sched').removeScheduler('tick');
     const gaps = runs.slice(1).map((t, i) => t - runs[i]!);
-    console.log(`${'redkit upsertScheduler every: 400'.padEnd(52)} ${runs.length} runs in 4 s, mean gap ${Math.round(gaps.reduce((a, b) => a + b, 0) / gaps.length)} ms`);
+    console.log(
+      `${'redkit upsertScheduler every: 400'.padEnd(52)} ${runs.length} runs in 4 s, mean gap ${Math.round(gaps.reduce((a, b) => a + b, 0) / gaps.length)} ms`,
+    );
     await Promise.all([w.close(), s.close()]);
   }
 } finally {

@@ -38,7 +38,12 @@ const kit = await createRedkit({ url: server.url, logger: silentLogger, env: {},
 
 // Anchors get their own clients from the same connection settings; with and without ioredis
 // auto-pipelining (redkit's shared client batches its writes per tick instead).
-const rlfPiped = new RateLimiterRedis({ storeClient: kit.connection.dedicatedClient({ purpose: 'bench-rlf-piped', overrides: { enableAutoPipelining: true } }), points: BIG, duration: 60, keyPrefix: 'rlf1' });
+const rlfPiped = new RateLimiterRedis({
+  storeClient: kit.connection.dedicatedClient({ purpose: 'bench-rlf-piped', overrides: { enableAutoPipelining: true } }),
+  points: BIG,
+  duration: 60,
+  keyPrefix: 'rlf1',
+});
 const rlfPlain = new RateLimiterRedis({ storeClient: kit.connection.dedicatedClient({ purpose: 'bench-rlf' }), points: BIG, duration: 60, keyPrefix: 'rlf2' });
 const minimalClient = kit.connection.dedicatedClient({ purpose: 'bench-minimal-throttler', overrides: { enableAutoPipelining: true } });
 minimalClient.defineCommand('minimalThrottlerIncrement', { numberOfKeys: 2, lua: MINIMAL_THROTTLER_LUA });
@@ -48,8 +53,12 @@ const storage = new RedkitThrottlerStorage(kit);
 const storageFixed = new RedkitThrottlerStorage(kit, { algorithm: 'fixed-window' });
 await new Promise((r) => setTimeout(r, 300)); // let the dedicated clients connect
 
-const limiters = Object.fromEntries((['fixed-window', 'token-bucket', 'sliding-window'] as RateLimitAlgorithm[])
-  .map((algorithm) => [algorithm, kit.rateLimiter({ algorithm, limit: BIG, windowMs: 60_000, name: `bench-${algorithm}` })]));
+const limiters = Object.fromEntries(
+  (['fixed-window', 'token-bucket', 'sliding-window'] as RateLimitAlgorithm[]).map((algorithm) => [
+    algorithm,
+    kit.rateLimiter({ algorithm, limit: BIG, windowMs: 60_000, name: `bench-${algorithm}` }),
+  ]),
+);
 
 type Op = (key: string) => Promise<unknown>;
 const contenders: Array<[string, Op]> = [
@@ -65,7 +74,9 @@ const contenders: Array<[string, Op]> = [
 ];
 
 console.log(`# rate limiting — ${concurrency} concurrent, ${durationMs} ms per row, redis-server ${server.port}, node ${process.version}`);
-console.log('# @nest-lab/throttler-storage-redis: not installable here (npm ERESOLVE: peer @nestjs/common ^7–^11 vs 12.5.1); rows labelled "minimal" and "in-memory" stand in for it');
+console.log(
+  '# @nest-lab/throttler-storage-redis: not installable here (npm ERESOLVE: peer @nestjs/common ^7–^11 vs 12.5.1); rows labelled "minimal" and "in-memory" stand in for it',
+);
 // Two passes by default: on a shared machine one pass mostly measures the neighbours; the
 // spread between passes shows how much of a difference is noise.
 const passes = Number(process.env.BENCH_PASSES ?? 2);

@@ -48,23 +48,39 @@ function open(port: number, room: string, id: string, onFrame?: (text: string) =
 async function scenario(port: number, name: string, abuse: boolean): Promise<{ name: string; pings: number; p50: number; p99: number; max: number }> {
   const rtts: number[] = [];
   const sentAt = new Map<string, number>();
-  const observers = await Promise.all(Array.from({ length: OBSERVERS }, (_, i) => open(port, 'watch', `o${i}`, (text) => {
-    if (!text.startsWith('{"type":"pong"')) return;
-    const ref = (JSON.parse(text) as { ref: string }).ref;
-    const t = sentAt.get(ref);
-    if (t !== undefined) { rtts.push(performance.now() - t); sentAt.delete(ref); }
-  })));
+  const observers = await Promise.all(
+    Array.from({ length: OBSERVERS }, (_, i) =>
+      open(port, 'watch', `o${i}`, (text) => {
+        if (!text.startsWith('{"type":"pong"')) return;
+        const ref = (JSON.parse(text) as { ref: string }).ref;
+        const t = sentAt.get(ref);
+        if (t !== undefined) {
+          rtts.push(performance.now() - t);
+          sentAt.delete(ref);
+        }
+      }),
+    ),
+  );
   const abusers: WebSocket[] = [];
   if (abuse) for (let i = 0; i < ABUSERS; i++) abusers.push(await open(port, `abuse-${i % 20}`, `a${i}`));
   await sleep(2100); // every bucket full
   let seq = 0;
   const pinger = setInterval(() => {
-    for (const ws of observers) { const ref = `p${seq++}`; sentAt.set(ref, performance.now()); ws.send(`{"type":"ping","ref":"${ref}"}`); }
+    for (const ws of observers) {
+      const ref = `p${seq++}`;
+      sentAt.set(ref, performance.now());
+      ws.send(`{"type":"ping","ref":"${ref}"}`);
+    }
   }, PING_EVERY_MS);
   const frame = ABUSE === 'react' ? '{"type":"react","room":"ROOM","reaction":"👍"}' : '{"type":"ping","ref":"ROOM"}';
-  const burster = abuse ? setInterval(() => {
-    abusers.forEach((ws, i) => { const f = frame.replace('ROOM', `abuse-${i % 20}`); for (let n = 0; n < BURST; n++) ws.send(f); });
-  }, 2050) : null;
+  const burster = abuse
+    ? setInterval(() => {
+        abusers.forEach((ws, i) => {
+          const f = frame.replace('ROOM', `abuse-${i % 20}`);
+          for (let n = 0; n < BURST; n++) ws.send(f);
+        });
+      }, 2050)
+    : null;
   await sleep(DURATION_MS);
   clearInterval(pinger);
   if (burster) clearInterval(burster);
@@ -79,14 +95,17 @@ async function main(): Promise<void> {
   if (process.argv[2] === '--serve') return serve(Number(process.argv[3]), process.argv[4]!, process.argv[5]!);
   const redis = await startRedis();
   const port = await freePort();
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', String(port), redis.url, `bench${Date.now()}`], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', String(port), redis.url, `bench${Date.now()}`], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   try {
     await waitForPort(port, 20_000);
     await sleep(500);
     const rows = [await scenario(port, 'observers only', false), await scenario(port, `+ ${ABUSERS} conns × ${BURST} ${ABUSE} every 2 s`, true)];
     console.log(`observers: ${OBSERVERS}, ping every ${PING_EVERY_MS} ms each, ${DURATION_MS} ms per scenario; server in its own process`);
     console.log('scenario'.padEnd(42) + 'pings'.padStart(8) + 'p50 ms'.padStart(9) + 'p99 ms'.padStart(9) + 'max ms'.padStart(9));
-    for (const r of rows) console.log(r.name.padEnd(42) + String(r.pings).padStart(8) + r.p50.toFixed(1).padStart(9) + r.p99.toFixed(1).padStart(9) + r.max.toFixed(1).padStart(9));
+    for (const r of rows)
+      console.log(r.name.padEnd(42) + String(r.pings).padStart(8) + r.p50.toFixed(1).padStart(9) + r.p99.toFixed(1).padStart(9) + r.max.toFixed(1).padStart(9));
   } finally {
     child.kill('SIGTERM');
     await stopRedis(redis);

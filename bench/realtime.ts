@@ -33,7 +33,10 @@ async function serve(kind: string, port: number, redisUrl: string, prefix: strin
     const io = new Server(http, { adapter: createAdapter(pub, sub, { key: `${prefix}:sio` }), transports: ['websocket'] });
     let count = 0;
     io.on('connection', (socket) => {
-      socket.on('join', (m: { room: string; id: string }) => { void socket.join(m.room); socket.emit('joined', { room: m.room }); });
+      socket.on('join', (m: { room: string; id: string }) => {
+        void socket.join(m.room);
+        socket.emit('joined', { room: m.room });
+      });
       socket.on('react', (m: { room: string; reaction: string; seq: number }) => {
         count++;
         io.to(m.room).emit('reaction', { type: 'reaction', room: m.room, reaction: m.reaction, count: m.seq, by: socket.id, n: count });
@@ -62,7 +65,9 @@ interface Harness {
 }
 
 function spawnServer(kind: string, port: number, redisUrl: string, prefix: string): ChildProcess & { cpu: number[] } {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, String(port), redisUrl, prefix], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', kind, String(port), redisUrl, prefix], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const cpu: number[] = [];
   let buffered = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -77,17 +82,21 @@ async function redkitHarness(ports: [number, number]): Promise<Harness> {
   const harness: Harness = { send: () => {}, onDelivery: () => {}, close: () => {} };
   const sockets: WebSocket[] = [];
   let joined = 0;
-  const open = (port: number, i: number, cross: boolean) => new Promise<WebSocket>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
-    ws.on('message', (data) => {
-      const text = data.toString();
-      // Hand-parsed prefix check: JSON.parse on every frame would dominate this process's CPU for the presence traffic.
-      if (text.startsWith('{"type":"reaction"')) harness.onDelivery(cross, (JSON.parse(text) as { count: number }).count);
-      else if (text.startsWith('{"type":"snapshot"')) joined++;
+  const open = (port: number, i: number, cross: boolean) =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { perMessageDeflate: false });
+      ws.on('message', (data) => {
+        const text = data.toString();
+        // Hand-parsed prefix check: JSON.parse on every frame would dominate this process's CPU for the presence traffic.
+        if (text.startsWith('{"type":"reaction"')) harness.onDelivery(cross, (JSON.parse(text) as { count: number }).count);
+        else if (text.startsWith('{"type":"snapshot"')) joined++;
+      });
+      ws.once('open', () => {
+        ws.send(JSON.stringify({ type: 'join', room: ROOM, id: `c${i}` }));
+        resolve(ws);
+      });
+      ws.once('error', reject);
     });
-    ws.once('open', () => { ws.send(JSON.stringify({ type: 'join', room: ROOM, id: `c${i}` })); resolve(ws); });
-    ws.once('error', reject);
-  });
   for (let i = 0; i < CLIENTS * 2; i++) sockets.push(await open(ports[i % 2]!, i, i % 2 === 1));
   await until(() => joined === CLIENTS * 2, 60_000, 'every redkit client joined');
   const sender = sockets[0]!;
@@ -104,7 +113,9 @@ async function socketIoHarness(ports: [number, number]): Promise<Harness> {
     const cross = i % 2 === 1;
     const socket = ioClient(`http://127.0.0.1:${ports[i % 2]}`, { transports: ['websocket'], forceNew: true, reconnection: false });
     socket.on('reaction', (m: { count: number }) => harness.onDelivery(cross, m.count));
-    socket.on('joined', () => { joined++; });
+    socket.on('joined', () => {
+      joined++;
+    });
     socket.on('connect', () => socket.emit('join', { room: ROOM, id: `c${i}` }));
     sockets.push(socket);
     if (i % 50 === 49) await until(() => joined === i + 1, 30_000, 'socket.io clients joined');
@@ -117,7 +128,12 @@ async function socketIoHarness(ports: [number, number]): Promise<Harness> {
 }
 
 /** Runs the closed loop: at most WINDOW messages in flight; one is done when every client got it. */
-async function run(name: string, harness: Harness, seqBase: number, servers: ChildProcess[]): Promise<BenchResult & { messagesPerSec: number; messages: number }> {
+async function run(
+  name: string,
+  harness: Harness,
+  seqBase: number,
+  servers: ChildProcess[],
+): Promise<BenchResult & { messagesPerSec: number; messages: number }> {
   const sentAt = new Map<number, number>();
   const received = new Map<number, number>();
   const latencies: number[] = [];
@@ -143,13 +159,19 @@ async function run(name: string, harness: Harness, seqBase: number, servers: Chi
       resolveDone();
     }
   };
-  const sendOne = () => { seq++; sentAt.set(seq, performance.now()); harness.send(seq); };
+  const sendOne = () => {
+    seq++;
+    sentAt.set(seq, performance.now());
+    harness.send(seq);
+  };
   const phase = async (ms: number) => {
     const end = performance.now() + ms;
     for (let i = 0; i < WINDOW; i++) sendOne();
     let messages = 0;
     while (performance.now() < end) {
-      await new Promise<void>((r) => { resolveDone = r; });
+      await new Promise<void>((r) => {
+        resolveDone = r;
+      });
       messages++;
       if (performance.now() < end) sendOne();
     }
@@ -202,8 +224,15 @@ async function main(): Promise<void> {
   } finally {
     await stopRedis(redis);
   }
-  printTable(`fan-out: 2 instances × ${CLIENTS} clients, 1 sender on A, ${WINDOW} messages in flight; ops = frames delivered, latency at B's clients`, results, 'socket.io + redis-adapter');
-  for (const r of results) console.log(`${r.name.padEnd(44)} ${r.messagesPerSec.toFixed(0).padStart(8)} messages/s fanned out to ${CLIENTS * 2} clients; both servers' CPU ${r.serverCpuMsPerMessage.toFixed(2)} ms per message`);
+  printTable(
+    `fan-out: 2 instances × ${CLIENTS} clients, 1 sender on A, ${WINDOW} messages in flight; ops = frames delivered, latency at B's clients`,
+    results,
+    'socket.io + redis-adapter',
+  );
+  for (const r of results)
+    console.log(
+      `${r.name.padEnd(44)} ${r.messagesPerSec.toFixed(0).padStart(8)} messages/s fanned out to ${CLIENTS * 2} clients; both servers' CPU ${r.serverCpuMsPerMessage.toFixed(2)} ms per message`,
+    );
 }
 
 if (process.argv[2] === '--serve') await serve(process.argv[3]!, Number(process.argv[4]), process.argv[5]!, process.argv[6]!);

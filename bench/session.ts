@@ -24,13 +24,21 @@ const sessionOf = (i: number) => ({
   cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/', secure: false, sameSite: 'lax' },
   user: { id: i, name: `user-${i}`, email: `user-${i}@example.com`, roles: ['member'] },
   csrf: 'b1946ac92492d2347c6235b4d2611184',
-  cart: [{ sku: 'A-100', qty: 1 }, { sku: 'B-200', qty: 3 }],
+  cart: [
+    { sku: 'A-100', qty: 1 },
+    { sku: 'B-200', qty: 3 },
+  ],
   lastSeen: Date.now(),
 });
 const sid = (i: number) => `sess-${(i % SESSIONS).toString(36).padStart(6, '0')}`;
 
-type Store = { get(s: string, cb: (err: unknown, v?: unknown) => void): void; set(s: string, d: object, cb: (err?: unknown) => void): void; touch(s: string, d: object, cb: (err?: unknown) => void): void };
-const cbToPromise = (fn: (cb: (err?: unknown, v?: unknown) => void) => void) => new Promise<unknown>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
+type Store = {
+  get(s: string, cb: (err: unknown, v?: unknown) => void): void;
+  set(s: string, d: object, cb: (err?: unknown) => void): void;
+  touch(s: string, d: object, cb: (err?: unknown) => void): void;
+};
+const cbToPromise = (fn: (cb: (err?: unknown, v?: unknown) => void) => void) =>
+  new Promise<unknown>((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
 
 const connectRedis = new RedisStore({ client: nodeRedis, prefix: 'cr:' }) as unknown as Store;
 const cacheStore: SessionStore = kit.sessionStore({ onRedisDown: 'cache' });
@@ -52,7 +60,9 @@ for (const [, store] of contenders) {
 // machine one long row after another mostly measures what the neighbours did meanwhile.
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const roundMs = Math.max(200, Math.round(durationMs / rounds));
-console.log(`# session store — ${concurrency} concurrent, ${rounds} interleaved rounds of ${roundMs} ms per row (median round shown), ${SESSIONS} sessions, redis-server ${server.port}, node ${process.version}`);
+console.log(
+  `# session store — ${concurrency} concurrent, ${rounds} interleaved rounds of ${roundMs} ms per row (median round shown), ${SESSIONS} sessions, redis-server ${server.port}, node ${process.version}`,
+);
 for (const [title, op] of [
   ['get', (store: Store, i: number) => cbToPromise((cb) => store.get(sid(i), cb))],
   ['set', (store: Store, i: number) => cbToPromise((cb) => store.set(sid(i), sessionOf(i), cb))],

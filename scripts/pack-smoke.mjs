@@ -92,7 +92,16 @@ async function main(): Promise<void> {
 }
 main().catch((err) => { console.error(err); process.exit(1); });
 `;
-const tsOptions = { strict: true, esModuleInterop: true, skipLibCheck: false, experimentalDecorators: true, emitDecoratorMetadata: true, types: ['node'], outDir: 'out', target: 'ES2022' };
+const tsOptions = {
+  strict: true,
+  esModuleInterop: true,
+  skipLibCheck: false,
+  experimentalDecorators: true,
+  emitDecoratorMetadata: true,
+  types: ['node'],
+  outDir: 'out',
+  target: 'ES2022',
+};
 const nestMajor = (dir) => JSON.parse(readFileSync(join(dir, 'node_modules/@nestjs/common/package.json'), 'utf8')).version;
 
 try {
@@ -101,7 +110,16 @@ try {
     // The prepack build prints to the same stdout; the JSON report comes last.
     const [info] = JSON.parse(out.slice(out.lastIndexOf('\n[') + 1));
     const files = info.files.map((f) => f.path);
-    const need = ['dist/src/index.js', 'dist/src/internals.js', 'dist/src/nestjs/index.js', 'dist/src/nestjs/index.d.ts', 'dist/src/cli/main.js', 'LICENSE', 'CHANGELOG.md', 'README.md'];
+    const need = [
+      'dist/src/index.js',
+      'dist/src/internals.js',
+      'dist/src/nestjs/index.js',
+      'dist/src/nestjs/index.d.ts',
+      'dist/src/cli/main.js',
+      'LICENSE',
+      'CHANGELOG.md',
+      'README.md',
+    ];
     for (const f of need) if (!files.includes(f)) throw new Error(`the tarball lacks ${f}`);
     if (!files.some((f) => f.endsWith('.lua'))) throw new Error('the tarball has no Lua scripts');
     const maps = files.filter((f) => f.endsWith('.map'));
@@ -112,14 +130,19 @@ try {
   });
 
   step('plain: ESM and CommonJS, no NestJS', () => {
-    const dir = project('plain', {}, {
-      'smoke.mjs': `import { createRedkit, silentLogger } from 'redkit';\n${smokeBody}\n` +
-        `const root = await import('redkit');\nif ('RedisCacheStore' in root) throw new Error('internals on the root export');\n` +
-        `const internals = await import('redkit/internals');\nif (typeof internals.RedisCacheStore !== 'function') throw new Error('redkit/internals lacks RedisCacheStore');\nconsole.log('esm ok');\n`,
-      'smoke.cjs': `const { createRedkit, silentLogger } = require('redkit');\n(async () => {${smokeBody}\n  console.log('cjs ok');\n})().catch((err) => { console.error(err); process.exit(1); });\n`,
-      'nest.mjs': `await import('redkit/nestjs');\n`,
-      'nest.cjs': `require('redkit/nestjs');\n`,
-    });
+    const dir = project(
+      'plain',
+      {},
+      {
+        'smoke.mjs':
+          `import { createRedkit, silentLogger } from 'redkit';\n${smokeBody}\n` +
+          `const root = await import('redkit');\nif ('RedisCacheStore' in root) throw new Error('internals on the root export');\n` +
+          `const internals = await import('redkit/internals');\nif (typeof internals.RedisCacheStore !== 'function') throw new Error('redkit/internals lacks RedisCacheStore');\nconsole.log('esm ok');\n`,
+        'smoke.cjs': `const { createRedkit, silentLogger } = require('redkit');\n(async () => {${smokeBody}\n  console.log('cjs ok');\n})().catch((err) => { console.error(err); process.exit(1); });\n`,
+        'nest.mjs': `await import('redkit/nestjs');\n`,
+        'nest.cjs': `require('redkit/nestjs');\n`,
+      },
+    );
     npmInstall(dir, [tarball]);
     run('node', ['smoke.mjs'], dir);
     run('node', ['smoke.cjs'], dir);
@@ -128,12 +151,27 @@ try {
   });
 
   step('nest11-ts5: NestJS 11, TypeScript 5 commonjs/node', () => {
-    const dir = project('nest11-ts5', { type: 'commonjs' }, {
-      'smoke.ts': tsSmoke,
-      'tsconfig.json': JSON.stringify({ compilerOptions: { ...tsOptions, module: 'commonjs', moduleResolution: 'node' }, files: ['smoke.ts'] }),
-    });
-    npmInstall(dir, [tarball, 'typescript@^5', '@types/node@^20', '@nestjs/common@^11', '@nestjs/core@^11', '@nestjs/testing@^11',
-      '@nestjs/platform-express@^11', '@nestjs/terminus@^11', '@nestjs/throttler@^6', 'reflect-metadata@^0.2', 'rxjs@^7']);
+    const dir = project(
+      'nest11-ts5',
+      { type: 'commonjs' },
+      {
+        'smoke.ts': tsSmoke,
+        'tsconfig.json': JSON.stringify({ compilerOptions: { ...tsOptions, module: 'commonjs', moduleResolution: 'node' }, files: ['smoke.ts'] }),
+      },
+    );
+    npmInstall(dir, [
+      tarball,
+      'typescript@^5',
+      '@types/node@^20',
+      '@nestjs/common@^11',
+      '@nestjs/core@^11',
+      '@nestjs/testing@^11',
+      '@nestjs/platform-express@^11',
+      '@nestjs/terminus@^11',
+      '@nestjs/throttler@^6',
+      'reflect-metadata@^0.2',
+      'rxjs@^7',
+    ]);
     const nest = nestMajor(dir);
     if (!nest.startsWith('11.')) throw new Error(`expected @nestjs/common 11, got ${nest}`);
     console.log(`@nestjs/common ${nest}, typescript ${run('npx', ['tsc', '--version'], dir, { capture: true }).trim()}`);
@@ -153,14 +191,23 @@ try {
     for (const part of ['test/helpers', 'test/nestjs', 'test/ratelimit', 'examples']) {
       cpSync(join(repo, 'dist', part), join(into, part), { recursive: true });
     }
-    run('node', ['--test', '--test-concurrency=1', '--test-timeout=180000', join(into, 'test/nestjs/module.test.js'), join(into, 'test/ratelimit/nest.test.js')], dir, { timeout: 600_000 });
+    run(
+      'node',
+      ['--test', '--test-concurrency=1', '--test-timeout=180000', join(into, 'test/nestjs/module.test.js'), join(into, 'test/ratelimit/nest.test.js')],
+      dir,
+      { timeout: 600_000 },
+    );
   });
 
   step('nest12-ts7: NestJS 12, TypeScript 7 ESM/nodenext', () => {
-    const dir = project('nest12-ts7', { type: 'module' }, {
-      'smoke.ts': tsSmoke,
-      'tsconfig.json': JSON.stringify({ compilerOptions: { ...tsOptions, module: 'nodenext', moduleResolution: 'nodenext' }, files: ['smoke.ts'] }),
-    });
+    const dir = project(
+      'nest12-ts7',
+      { type: 'module' },
+      {
+        'smoke.ts': tsSmoke,
+        'tsconfig.json': JSON.stringify({ compilerOptions: { ...tsOptions, module: 'nodenext', moduleResolution: 'nodenext' }, files: ['smoke.ts'] }),
+      },
+    );
     npmInstall(dir, [tarball, 'typescript@^7', '@types/node@^20', '@nestjs/common@^12', '@nestjs/core@^12', 'reflect-metadata@^0.2', 'rxjs@^7']);
     const nest = nestMajor(dir);
     if (!nest.startsWith('12.')) throw new Error(`expected @nestjs/common 12, got ${nest}`);

@@ -4,7 +4,9 @@ import { readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
 const only = process.argv.slice(2);
-const files = readdirSync('dist/bench').filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, ''));
+const files = readdirSync('dist/bench')
+  .filter((f) => f.endsWith('.js'))
+  .map((f) => f.replace(/\.js$/, ''));
 const selected = only.length ? files.filter((f) => only.includes(f)) : files;
 let failed = 0;
 for (const name of selected) {

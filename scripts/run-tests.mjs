@@ -21,5 +21,7 @@ if (selected.length === 0) {
   console.error(`no test files matched ${only.join(' ')}`);
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=' + (process.env.TEST_CONCURRENCY ?? '1'), '--test-timeout=180000', ...selected], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '1'}`, '--test-timeout=180000', ...selected], {
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

@@ -4,10 +4,9 @@
 // Cluster joins here once the connection speaks it.
 import { spawnSync } from 'node:child_process';
 
-const files = [
-  'cache/contract', 'lock/contract', 'ratelimit/contract', 'realtime/contract',
-  'session/contract', 'jobs/store', 'queue/queue',
-].map((suite) => `dist/test/${suite}.test.js`);
+const files = ['cache/contract', 'lock/contract', 'ratelimit/contract', 'realtime/contract', 'session/contract', 'jobs/store', 'queue/queue'].map(
+  (suite) => `dist/test/${suite}.test.js`,
+);
 const started = Date.now();
 // --test-force-exit: under Sentinel, queue.test.js passes every test and then does not exit
 // (a handle left open after its kill/restart tests, not found yet): without it the file would

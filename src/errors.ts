@@ -85,7 +85,12 @@ export class RedisPermissionError extends RedisUnavailableError {
   readonly command: string;
   readonly aclFix: string;
   constructor(command: string, aclFix: string, detail: string, options?: { cause?: unknown }) {
-    super(`Redis refused "${command}" to this ACL user (${detail}): grant redkit's permissions with ${aclFix} (npx redkit doctor checks them)`, 'NOPERM', options, 'E_REDIS_NOPERM');
+    super(
+      `Redis refused "${command}" to this ACL user (${detail}): grant redkit's permissions with ${aclFix} (npx redkit doctor checks them)`,
+      'NOPERM',
+      options,
+      'E_REDIS_NOPERM',
+    );
     this.command = command;
     this.aclFix = aclFix;
   }
@@ -95,7 +100,12 @@ export class RedisPermissionError extends RedisUnavailableError {
 export class RedisOutOfMemoryError extends RedisUnavailableError {
   readonly command: string;
   constructor(command: string, options?: { cause?: unknown }) {
-    super(`Redis refused "${command}": it is out of memory (maxmemory reached under maxmemory-policy noeviction); raise maxmemory, free keys, or fix what fills it (npx redkit doctor shows memory use)`, 'OOM', options, 'E_REDIS_OOM');
+    super(
+      `Redis refused "${command}": it is out of memory (maxmemory reached under maxmemory-policy noeviction); raise maxmemory, free keys, or fix what fills it (npx redkit doctor shows memory use)`,
+      'OOM',
+      options,
+      'E_REDIS_OOM',
+    );
     this.command = command;
   }
 }
@@ -104,7 +114,12 @@ export class RedisOutOfMemoryError extends RedisUnavailableError {
 export class RedisReadOnlyError extends RedisUnavailableError {
   readonly command: string;
   constructor(command: string, options?: { cause?: unknown }) {
-    super(`Redis refused "${command}": the server is a read-only replica; point REDIS_URL / REDIS_HOST at the primary (or use the provider's primary endpoint)`, 'READONLY', options, 'E_REDIS_READONLY');
+    super(
+      `Redis refused "${command}": the server is a read-only replica; point REDIS_URL / REDIS_HOST at the primary (or use the provider's primary endpoint)`,
+      'READONLY',
+      options,
+      'E_REDIS_READONLY',
+    );
     this.command = command;
   }
 }
@@ -219,9 +234,12 @@ export class LockBusyError extends RedkitError {
   readonly reason: 'busy' | 'restart-guard' | 'aborted';
   readonly retryAfterMs: number;
   constructor(lockName: string, reason: 'busy' | 'restart-guard' | 'aborted', retryAfterMs: number, waitedMs: number) {
-    const why = reason === 'restart-guard'
-      ? 'Redis restarted less than one TTL ago, so no grant is safe yet'
-      : reason === 'aborted' ? 'the signal passed in options.signal was aborted' : 'it is held by others';
+    const why =
+      reason === 'restart-guard'
+        ? 'Redis restarted less than one TTL ago, so no grant is safe yet'
+        : reason === 'aborted'
+          ? 'the signal passed in options.signal was aborted'
+          : 'it is held by others';
     super('E_LOCK_BUSY', `lock "${lockName}" was not acquired after ${Math.round(waitedMs)} ms: ${why}; pass a larger options.wait (ms) to wait for it`);
     this.lockName = lockName;
     this.reason = reason;
@@ -233,7 +251,10 @@ export class LockBusyError extends RedkitError {
 export class LockNotHeldError extends RedkitError {
   readonly lockName: string;
   constructor(lockName: string, detail = 'its TTL ran out or it was released') {
-    super('E_LOCK_NOT_HELD', `lock "${lockName}" is no longer held by this holder: ${detail}; acquire it again (and use a longer ttl or kit.lock.using() to extend it automatically)`);
+    super(
+      'E_LOCK_NOT_HELD',
+      `lock "${lockName}" is no longer held by this holder: ${detail}; acquire it again (and use a longer ttl or kit.lock.using() to extend it automatically)`,
+    );
     this.lockName = lockName;
   }
 }
@@ -258,7 +279,10 @@ export class CacheValueTooLargeError extends RedkitError {
   readonly bytes: number;
   readonly limitBytes: number;
   constructor(namespace: string, key: string, bytes: number, limitBytes: number) {
-    super('E_CACHE_VALUE_TOO_LARGE', `cache "${namespace}" refused key "${key}": ${bytes} bytes serialized is over maxValueBytes=${limitBytes}; store less or raise the namespace's maxValueBytes`);
+    super(
+      'E_CACHE_VALUE_TOO_LARGE',
+      `cache "${namespace}" refused key "${key}": ${bytes} bytes serialized is over maxValueBytes=${limitBytes}; store less or raise the namespace's maxValueBytes`,
+    );
     this.namespace = namespace;
     this.key = key;
     this.bytes = bytes;

@@ -10,7 +10,17 @@ export type { RateLimitedLogOptions, RateLimitedLogFn } from './rate-limited-log
 export { RedisRateLimitStore, MemoryRateLimitStore } from './ratelimit/index.js';
 export { MemoryLockBackend, RedisLockBackend, driftMarginMs } from './lock/index.js';
 export { MemoryCacheStore, RedisCacheStore, LruMap } from './cache/index.js';
-export { parseClientMessage, MemoryBus, RedisBus, MemoryPresence, RedisPresence, MemoryReactions, RedisReactions, PRESENCE_CHANNEL, REACTIONS_CHANNEL } from './realtime/index.js';
+export {
+  parseClientMessage,
+  MemoryBus,
+  RedisBus,
+  MemoryPresence,
+  RedisPresence,
+  MemoryReactions,
+  RedisReactions,
+  PRESENCE_CHANNEL,
+  REACTIONS_CHANNEL,
+} from './realtime/index.js';
 export { MemoryQueue, RedisQueue, RedisWorker } from './queue/index.js';
 export { MemoryJobStore, RedisJobStore, MemoryJobLocks, RedisJobLocks, canTransition } from './jobs/index.js';
 export { MemorySessionBackend, RedisSessionBackend } from './session/index.js';

@@ -48,6 +48,9 @@ export function assertName(value: unknown, argument: string): asserts value is s
     throw new InvalidArgumentError(argument, `${argument} must be at most 1024 characters with no control characters`);
   }
   if (!isWellFormed(value)) {
-    throw new InvalidArgumentError(argument, `${argument} must be valid Unicode: it holds a lone UTF-16 surrogate, which Redis would store as U+FFFD (so two such names would be the same)`);
+    throw new InvalidArgumentError(
+      argument,
+      `${argument} must be valid Unicode: it holds a lone UTF-16 surrogate, which Redis would store as U+FFFD (so two such names would be the same)`,
+    );
   }
 }

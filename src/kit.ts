@@ -49,11 +49,33 @@ export interface RedkitInternals {
  * an option is added to RedkitOptions or RedkitInternals and not to this list.
  */
 const OPTION_KEYS: Record<keyof (RedkitOptions & RedkitInternals), true> = {
-  url: true, host: true, port: true, username: true, password: true, tls: true, db: true, environment: true,
-  keyPrefix: true, connectTimeoutMs: true, commandTimeoutMs: true, healthIntervalMs: true, instanceId: true,
-  cluster: true, clusterNodes: true, clusterNatMap: true, sentinels: true, sentinelMasterName: true,
-  sentinelUsername: true, sentinelPassword: true, sentinelTls: true, slotSafe: true, standalone: true,
-  logger: true, env: true, backoff: true, stallMs: true,
+  url: true,
+  host: true,
+  port: true,
+  username: true,
+  password: true,
+  tls: true,
+  db: true,
+  environment: true,
+  keyPrefix: true,
+  connectTimeoutMs: true,
+  commandTimeoutMs: true,
+  healthIntervalMs: true,
+  instanceId: true,
+  cluster: true,
+  clusterNodes: true,
+  clusterNatMap: true,
+  sentinels: true,
+  sentinelMasterName: true,
+  sentinelUsername: true,
+  sentinelPassword: true,
+  sentinelTls: true,
+  slotSafe: true,
+  standalone: true,
+  logger: true,
+  env: true,
+  backoff: true,
+  stallMs: true,
 };
 
 /** @internal The keys of createRedkit's options (the NestJS module checks its own with them). */
@@ -179,7 +201,10 @@ export class Redkit implements RedkitContext {
       const queues = new QueueManager(this);
       this.#queues = queues;
       // Workers wait for their running jobs (closeTimeoutMs), longer than the default bound.
-      this.onClose(() => queues.close(), () => queues.closeBoundMs());
+      this.onClose(
+        () => queues.close(),
+        () => queues.closeBoundMs(),
+      );
     }
     return this.#queues;
   }
@@ -276,8 +301,12 @@ export class Redkit implements RedkitContext {
         try {
           const limitMs = Math.max(boundMs, bound?.() ?? 0);
           const outcome = await Promise.race([
-            Promise.resolve().then(closer).then(() => 'closed' as const),
-            new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), limitMs); }),
+            Promise.resolve()
+              .then(closer)
+              .then(() => 'closed' as const),
+            new Promise<'timeout'>((resolve) => {
+              timer = setTimeout(() => resolve('timeout'), limitMs);
+            }),
           ]);
           if (outcome === 'timeout') this.logger.warn({ boundMs }, '[redkit] a capability did not close in time; closing connections anyway');
         } catch (err) {

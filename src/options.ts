@@ -8,12 +8,18 @@ import { InvalidArgumentError } from './errors.js';
 export function assertOptions(options: unknown, known: readonly string[], where: string): void {
   if (options === undefined) return;
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new InvalidArgumentError(where, `${where} must be an object (got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options})`);
+    throw new InvalidArgumentError(
+      where,
+      `${where} must be an object (got ${options === null ? 'null' : Array.isArray(options) ? 'an array' : typeof options})`,
+    );
   }
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
     const near = closest(key, known);
-    throw new InvalidArgumentError(`${where}.${key}`, `${where}: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known options: ${known.join(', ')}`);
+    throw new InvalidArgumentError(
+      `${where}.${key}`,
+      `${where}: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known options: ${known.join(', ')}`,
+    );
   }
 }
 

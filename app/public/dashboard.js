@@ -8,7 +8,13 @@ const $ = (id) => document.getElementById(id);
 
 /** The plotted series: how to read a value from two consecutive samples, and how to print it. */
 const SERIES = [
-  { id: 'plot-hit-rate', value: (s) => (s.cache ? rate(s.cache.hits, s.cache.misses) : null), max: () => 100, text: (v) => `${v.toFixed(0)} %`, idle: 'no reads' },
+  {
+    id: 'plot-hit-rate',
+    value: (s) => (s.cache ? rate(s.cache.hits, s.cache.misses) : null),
+    max: () => 100,
+    text: (v) => `${v.toFixed(0)} %`,
+    idle: 'no reads',
+  },
   { id: 'plot-refused', value: (s, p) => (p && s.refused >= p.refused ? s.refused - p.refused : undefined), text: (v) => `${v} / 2 s` },
   { id: 'plot-queue', value: (s) => s.queueDepth, text: (v) => `${v} jobs` },
   { id: 'plot-clients', value: (s) => s.clients, text: (v) => `${v}` },
@@ -16,7 +22,9 @@ const SERIES = [
 ];
 
 // Hit rate since the server started (seed 002's figure); undefined (not null) before the first read: nothing to plot, nothing missing.
-function rate(hits, misses) { return hits + misses > 0 ? (100 * hits) / (hits + misses) : undefined; }
+function rate(hits, misses) {
+  return hits + misses > 0 ? (100 * hits) / (hits + misses) : undefined;
+}
 
 const samples = [];
 let modeChanges = 0;
@@ -26,7 +34,9 @@ async function tick() {
   try {
     const res = await fetch('/api/dashboard', { headers: { accept: 'application/json' } });
     if (res.ok) sample = await res.json();
-  } catch { /* the server is unreachable: every series is unavailable */ }
+  } catch {
+    /* the server is unreachable: every series is unavailable */
+  }
   const previous = samples.at(-1)?.raw ?? null;
   if (sample && previous && sample.mode !== previous.mode) modeChanges++;
   samples.push({ raw: sample, values: SERIES.map((s) => (sample ? s.value(sample, previous) : null)) });
@@ -45,7 +55,11 @@ function draw() {
     label.textContent = unavailable ? 'unavailable' : v === undefined ? (series.idle ?? '…') : series.text(v, last.raw);
     label.classList.toggle('bad', unavailable);
     if (series.id === 'plot-mode') label.textContent += ` · ${modeChanges} change${modeChanges === 1 ? '' : 's'}`;
-    plot(canvas, samples.map((s) => s.values[i]), series);
+    plot(
+      canvas,
+      samples.map((s) => s.values[i]),
+      series,
+    );
   });
 }
 
@@ -54,7 +68,10 @@ function plot(canvas, values, series) {
   const ratio = window.devicePixelRatio || 1;
   const w = Math.max(1, Math.round(canvas.clientWidth * ratio));
   const h = Math.max(1, Math.round(canvas.clientHeight * ratio));
-  if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  }
   const g = canvas.getContext('2d');
   const css = getComputedStyle(canvas);
   g.clearRect(0, 0, w, h);
@@ -70,17 +87,24 @@ function plot(canvas, values, series) {
   g.beginPath();
   let pen = false;
   values.forEach((v, i) => {
-    if (typeof v !== 'number') { pen = false; return; }
+    if (typeof v !== 'number') {
+      pen = false;
+      return;
+    }
     if (!pen) g.moveTo(x(i), y(v));
-    else if (series.step) { g.lineTo(x(i), y(values[i - 1])); g.lineTo(x(i), y(v)); }
-    else g.lineTo(x(i), y(v));
+    else if (series.step) {
+      g.lineTo(x(i), y(values[i - 1]));
+      g.lineTo(x(i), y(v));
+    } else g.lineTo(x(i), y(v));
     // A lone point still shows: a short dash.
     if (!pen && (i === values.length - 1 || typeof values[i + 1] !== 'number')) g.lineTo(x(i) - 2 * ratio, y(v));
     pen = true;
   });
   g.stroke();
   g.fillStyle = css.getPropertyValue('--bad') || '#cf222e';
-  values.forEach((v, i) => { if (v === null) g.fillRect(x(i) - ratio, h - 4 * ratio, 2 * ratio, 4 * ratio); });
+  values.forEach((v, i) => {
+    if (v === null) g.fillRect(x(i) - ratio, h - 4 * ratio, 2 * ratio, 4 * ratio);
+  });
 }
 
 window.addEventListener('resize', draw);

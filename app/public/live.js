@@ -7,21 +7,37 @@ const debug = params.get('debug') === '1';
 const $ = (id) => document.getElementById(id);
 
 const state = {
-  ws: null, joined: false, me: null, members: new Map(), counts: {}, reactions: ['👍', '❤️', '😂', '🎉', '😮', '🔥'],
-  retry: 0, instanceId: null,
+  ws: null,
+  joined: false,
+  me: null,
+  members: new Map(),
+  counts: {},
+  reactions: ['👍', '❤️', '😂', '🎉', '😮', '🔥'],
+  retry: 0,
+  instanceId: null,
 };
 
 function memberId() {
   let id = sessionStorage.getItem('redkit-member');
-  if (!id) { id = `u-${crypto.getRandomValues(new Uint32Array(2)).join('').slice(0, 10)}`; sessionStorage.setItem('redkit-member', id); }
+  if (!id) {
+    id = `u-${crypto.getRandomValues(new Uint32Array(2)).join('').slice(0, 10)}`;
+    sessionStorage.setItem('redkit-member', id);
+  }
   return params.get('id') || id;
 }
 
 /** Text for each reaction, shown beside the emoji. */
 const REACTION_WORDS = { '👍': 'like', '❤️': 'love', '😂': 'funny', '🎉': 'party', '😮': 'wow', '🔥': 'fire' };
 
-function setBadge(el, text, kind) { el.textContent = text; el.className = `badge ${kind}`; }
-function showError(text) { const el = $('error'); el.textContent = text; el.hidden = !text; }
+function setBadge(el, text, kind) {
+  el.textContent = text;
+  el.className = `badge ${kind}`;
+}
+function showError(text) {
+  const el = $('error');
+  el.textContent = text;
+  el.hidden = !text;
+}
 function log(direction, frame) {
   if (!debug) return;
   const li = document.createElement('li');
@@ -34,27 +50,34 @@ function log(direction, frame) {
 function renderMembers() {
   const ul = $('members');
   const items = [...state.members.values()].sort((a, b) => String(a.meta.name ?? a.id).localeCompare(String(b.meta.name ?? b.id)));
-  ul.replaceChildren(...items.map((m) => {
-    const li = document.createElement('li');
-    li.textContent = m.meta.name ? `${m.meta.name}` : m.id;
-    li.title = m.id;
-    li.dataset.id = m.id;
-    if (m.id === state.me) { li.className = 'me'; li.textContent += ' (you)'; }
-    return li;
-  }));
+  ul.replaceChildren(
+    ...items.map((m) => {
+      const li = document.createElement('li');
+      li.textContent = m.meta.name ? `${m.meta.name}` : m.id;
+      li.title = m.id;
+      li.dataset.id = m.id;
+      if (m.id === state.me) {
+        li.className = 'me';
+        li.textContent += ' (you)';
+      }
+      return li;
+    }),
+  );
   $('member-count').textContent = String(items.length);
 }
 
 function renderReactions() {
   const box = $('reactions');
   if (box.children.length !== state.reactions.length) {
-    box.replaceChildren(...state.reactions.map((r) => {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.dataset.reaction = r;
-      b.addEventListener('click', () => send({ type: 'react', room, reaction: r }));
-      return b;
-    }));
+    box.replaceChildren(
+      ...state.reactions.map((r) => {
+        const b = document.createElement('button');
+        b.type = 'button';
+        b.dataset.reaction = r;
+        b.addEventListener('click', () => send({ type: 'react', room, reaction: r }));
+        return b;
+      }),
+    );
   }
   for (const b of box.children) {
     const r = b.dataset.reaction;
@@ -78,7 +101,10 @@ function renderReactions() {
 }
 
 function send(frame) {
-  if (state.ws?.readyState === WebSocket.OPEN) { state.ws.send(JSON.stringify(frame)); log('→', frame); }
+  if (state.ws?.readyState === WebSocket.OPEN) {
+    state.ws.send(JSON.stringify(frame));
+    log('→', frame);
+  }
 }
 
 function join() {
@@ -91,16 +117,25 @@ function connect() {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
   state.ws = ws;
   setBadge($('socket'), 'connecting', 'warn');
-  ws.addEventListener('open', () => { state.retry = 0; setBadge($('socket'), 'open', 'ok'); if ($('name').value.trim()) join(); });
+  ws.addEventListener('open', () => {
+    state.retry = 0;
+    setBadge($('socket'), 'open', 'ok');
+    if ($('name').value.trim()) join();
+  });
   ws.addEventListener('message', (event) => {
     let frame;
-    try { frame = JSON.parse(event.data); } catch { return; }
+    try {
+      frame = JSON.parse(event.data);
+    } catch {
+      return;
+    }
     log('←', frame);
     onFrame(frame);
   });
   ws.addEventListener('close', (event) => {
     state.joined = false;
-    $('join-button').disabled = false; $('leave-button').disabled = true;
+    $('join-button').disabled = false;
+    $('leave-button').disabled = true;
     setBadge($('socket'), `closed (${event.code})`, 'bad');
     renderReactions();
     // Reconnect with capped backoff; policy closes (1008/1009) are not retried blindly in a loop.
@@ -123,15 +158,24 @@ function onFrame(f) {
       state.joined = true;
       state.members = new Map(f.members.map((m) => [m.id, m]));
       state.counts = { ...f.reactions };
-      $('join-button').disabled = true; $('leave-button').disabled = false;
+      $('join-button').disabled = true;
+      $('leave-button').disabled = false;
       setMode(f.mode);
-      renderMembers(); renderReactions(); showError('');
+      renderMembers();
+      renderReactions();
+      showError('');
       break;
     case 'joined':
-      if (f.room === room) { state.members.set(f.member.id, f.member); renderMembers(); }
+      if (f.room === room) {
+        state.members.set(f.member.id, f.member);
+        renderMembers();
+      }
       break;
     case 'left':
-      if (f.room === room) { state.members.delete(f.memberId); renderMembers(); }
+      if (f.room === room) {
+        state.members.delete(f.memberId);
+        renderMembers();
+      }
       break;
     case 'reaction':
       if (f.room === room) {
@@ -142,13 +186,23 @@ function onFrame(f) {
       }
       break;
     case 'reactions':
-      if (f.room === room) { state.counts = { ...f.counts }; renderReactions(); }
+      if (f.room === room) {
+        state.counts = { ...f.counts };
+        renderReactions();
+      }
       break;
     case 'status':
       setMode(f.mode);
       break;
     case 'ack':
-      if (f.of === 'leave') { state.joined = false; state.members.clear(); renderMembers(); renderReactions(); $('join-button').disabled = false; $('leave-button').disabled = true; }
+      if (f.of === 'leave') {
+        state.joined = false;
+        state.members.clear();
+        renderMembers();
+        renderReactions();
+        $('join-button').disabled = false;
+        $('leave-button').disabled = true;
+      }
       break;
     case 'error':
       // A Redis error's message names the server and its fix: visitors get the code only.
@@ -180,14 +234,22 @@ async function poll() {
   const health = await getJson('/api/health');
   if (health.body?.status) {
     // Only the status: the message may name the Redis host and its fix (HEALTH_DETAILS), never for visitors.
-    setBadge($('health'), health.body.status === 'healthy' ? `healthy (${health.body.mode})` : `degraded: Redis ${health.body.redis?.status ?? 'unavailable'}`, health.body.status === 'healthy' ? 'ok' : 'bad');
+    setBadge(
+      $('health'),
+      health.body.status === 'healthy' ? `healthy (${health.body.mode})` : `degraded: Redis ${health.body.redis?.status ?? 'unavailable'}`,
+      health.body.status === 'healthy' ? 'ok' : 'bad',
+    );
     if (!state.instanceId) $('instance').textContent = health.body.instanceId;
   }
   const cache = await getJson('/api/cache/stats');
   if (cache.ok && cache.body?.namespaces && typeof cache.body.namespaces === 'object') {
-    let hits = 0; let misses = 0;
-    for (const ns of Object.values(cache.body.namespaces)) { hits += Number(ns?.hits) || 0; misses += Number(ns?.misses) || 0; }
-    $('cache').textContent = hits + misses === 0 ? 'no reads yet' : `${(100 * hits / (hits + misses)).toFixed(1)}% (${hits} hits, ${misses} misses)`;
+    let hits = 0;
+    let misses = 0;
+    for (const ns of Object.values(cache.body.namespaces)) {
+      hits += Number(ns?.hits) || 0;
+      misses += Number(ns?.misses) || 0;
+    }
+    $('cache').textContent = hits + misses === 0 ? 'no reads yet' : `${((100 * hits) / (hits + misses)).toFixed(1)}% (${hits} hits, ${misses} misses)`;
   }
   // The admin token (ADMIN_TOKEN) is typed in by the operator and kept for this tab only.
   const queues = await getJson('/api/admin/queue/stats', sessionStorage.getItem('redkit-admin-token'));
@@ -213,17 +275,22 @@ async function poll() {
   }
   const rt = await getJson(`/api/realtime${debug ? '?debug=1' : ''}`);
   if (rt.ok) {
-    $('local-rooms').textContent = `${rt.body.gateway.rooms.map((r) => `${r.room} (${r.localConnections})`).join(', ') || 'none'} · ${rt.body.gateway.connections} connection(s)`;
+    $('local-rooms').textContent =
+      `${rt.body.gateway.rooms.map((r) => `${r.room} (${r.localConnections})`).join(', ') || 'none'} · ${rt.body.gateway.connections} connection(s)`;
     if (debug) {
       const { connections, ...rest } = rt.body;
       $('debug-instance').textContent = JSON.stringify(rest, null, 2);
-      $('debug-connections').replaceChildren(...(connections ?? []).map((c) => {
-        const tr = document.createElement('tr');
-        for (const v of [c.id, c.memberId ?? '', c.rooms.join(' '), c.remoteAddress ?? '', c.connectedAt.slice(11, 19), c.received, c.rejected]) {
-          const td = document.createElement('td'); td.textContent = String(v); tr.append(td);
-        }
-        return tr;
-      }));
+      $('debug-connections').replaceChildren(
+        ...(connections ?? []).map((c) => {
+          const tr = document.createElement('tr');
+          for (const v of [c.id, c.memberId ?? '', c.rooms.join(' '), c.remoteAddress ?? '', c.connectedAt.slice(11, 19), c.received, c.rejected]) {
+            const td = document.createElement('td');
+            td.textContent = String(v);
+            tr.append(td);
+          }
+          return tr;
+        }),
+      );
     }
   }
 }
@@ -232,9 +299,17 @@ $('room-name').textContent = room;
 $('name').value = params.get('name') || localStorage.getItem('redkit-name') || '';
 $('debug').hidden = !debug;
 state.me = memberId();
-$('join-form').addEventListener('submit', (e) => { e.preventDefault(); join(); });
+$('join-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  join();
+});
 $('leave-button').addEventListener('click', () => send({ type: 'leave', room }));
-$('token-form').addEventListener('submit', (e) => { e.preventDefault(); sessionStorage.setItem('redkit-admin-token', $('admin-token').value); $('admin-token').value = ''; poll(); });
+$('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem('redkit-admin-token', $('admin-token').value);
+  $('admin-token').value = '';
+  poll();
+});
 renderReactions();
 connect();
 poll();

@@ -26,7 +26,9 @@ const BLOCKLIST: Record<string, string[]> = {
 export async function moderateText(text: string, delayMs: number): Promise<ModerationResult> {
   await new Promise((resolve) => setTimeout(resolve, delayMs));
   const lower = text.toLowerCase();
-  const categories = Object.entries(BLOCKLIST).filter(([, words]) => words.some((w) => lower.includes(w))).map(([category]) => category);
+  const categories = Object.entries(BLOCKLIST)
+    .filter(([, words]) => words.some((w) => lower.includes(w)))
+    .map(([category]) => category);
   return { flagged: categories.length > 0, categories, score: Math.min(1, categories.length / 2) };
 }
 
@@ -53,13 +55,18 @@ export const cacheRoutes: RouteModule = (app, ctx) => {
     }
     const text = body.text;
     if (typeof text !== 'string') {
-      return reply.code(400).send({ error: 'E_INVALID_BODY', message: `"text" must be a string (got ${text === undefined ? 'nothing' : Array.isArray(text) ? 'an array' : typeof text})` });
+      return reply.code(400).send({
+        error: 'E_INVALID_BODY',
+        message: `"text" must be a string (got ${text === undefined ? 'nothing' : Array.isArray(text) ? 'an array' : typeof text})`,
+      });
     }
     if (text.trim().length === 0) {
       return reply.code(400).send({ error: 'E_INVALID_BODY', message: '"text" must not be empty' });
     }
     if (!isWellFormed(text)) {
-      return reply.code(400).send({ error: 'E_INVALID_BODY', message: '"text" holds a lone UTF-16 surrogate (an unpaired \\uD800–\\uDFFF escape): send valid Unicode' });
+      return reply
+        .code(400)
+        .send({ error: 'E_INVALID_BODY', message: '"text" holds a lone UTF-16 surrogate (an unpaired \\uD800–\\uDFFF escape): send valid Unicode' });
     }
     if (text.length > MAX_MODERATE_TEXT) {
       return reply.code(413).send({ error: 'E_TEXT_TOO_LONG', message: `"text" must be at most ${MAX_MODERATE_TEXT} characters (got ${text.length})` });

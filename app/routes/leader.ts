@@ -17,7 +17,9 @@ export const leaderRoutes: RouteModule = (app, { kit, settings }) => {
   const election = kit.leader.campaign(APP_LEADER_ROLE, { ttl: leaseMs });
   election.on('elected', (epoch) => app.log.info({ role: APP_LEADER_ROLE, epoch }, 'elected leader'));
   // redkit itself logs a lost lease as a WARN; a resign on shutdown is routine.
-  election.on('revoked', (reason, resigned) => app.log.info({ role: APP_LEADER_ROLE, reason, resigned }, resigned ? 'leadership handed over' : 'leadership revoked'));
+  election.on('revoked', (reason, resigned) =>
+    app.log.info({ role: APP_LEADER_ROLE, reason, resigned }, resigned ? 'leadership handed over' : 'leadership revoked'),
+  );
 
   app.get('/api/leader', async (_request, reply) => {
     try {

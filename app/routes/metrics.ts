@@ -10,7 +10,8 @@ import { authorized } from './queue.js';
 export const metricsRoutes: RouteModule = (app, { kit, settings }) => {
   app.get('/metrics', async (request, reply) => {
     if (!settings.adminToken) return reply.code(404).send({ error: 'E_DISABLED', message: 'metrics are disabled: set ADMIN_TOKEN to enable GET /metrics' });
-    if (!authorized(request, settings.adminToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <ADMIN_TOKEN>' });
+    if (!authorized(request, settings.adminToken))
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <ADMIN_TOKEN>' });
     return reply.header('content-type', kit.metrics.contentType).send(await kit.metrics.prometheus());
   });
 };

@@ -1,6 +1,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ComfyUIAdapter, startComfyUIStub, type ComfyUIInput, type JobContext, type JobHandler, type JobRunner, type Queue, type QueueCounts, type Redkit } from 'redkit';
+import {
+  ComfyUIAdapter,
+  startComfyUIStub,
+  type ComfyUIInput,
+  type JobContext,
+  type JobHandler,
+  type JobRunner,
+  type Queue,
+  type QueueCounts,
+  type Redkit,
+} from 'redkit';
 import type { RouteModule } from '../context.js';
 
 /** The demo queues of seed 002 and what their jobs do (a short sleep standing in for real work). */
@@ -19,7 +29,12 @@ export const demoProcessors: Record<string, JobHandler<Record<string, unknown>, 
 
 /** Creates the demo queues; the API runs their jobs itself when Redis is down (seed 002). */
 export function demoQueues(kit: Redkit) {
-  return Object.fromEntries(Object.entries(demoProcessors).map(([name, handler]) => [name, kit.queue(name, { inlineHandler: handler, inlineConcurrency: 2, defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delayMs: 500 } } })]));
+  return Object.fromEntries(
+    Object.entries(demoProcessors).map(([name, handler]) => [
+      name,
+      kit.queue(name, { inlineHandler: handler, inlineConcurrency: 2, defaultJobOptions: { attempts: 3, backoff: { type: 'exponential', delayMs: 500 } } }),
+    ]),
+  );
 }
 
 /**
@@ -65,7 +80,11 @@ async function mountBullBoard(app: Parameters<RouteModule>[0], queues: Record<st
   await app.register(async (scope) => {
     // Every route of the board (pages, assets, its JSON API) is behind the token.
     scope.addHook('onRequest', async (request, reply) => {
-      if (!authorized(request, token, true)) return reply.code(401).header('www-authenticate', 'Basic realm="redkit admin"').send({ error: 'E_UNAUTHORIZED', message: 'send the ADMIN_TOKEN (Bearer, or Basic with it as password)' });
+      if (!authorized(request, token, true))
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Basic realm="redkit admin"')
+          .send({ error: 'E_UNAUTHORIZED', message: 'send the ADMIN_TOKEN (Bearer, or Basic with it as password)' });
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
   });
@@ -74,16 +93,21 @@ async function mountBullBoard(app: Parameters<RouteModule>[0], queues: Record<st
 
 /** The note the live page shows next to a queue: jobs waiting and nobody to run them. */
 export function consumerWarning(counts: QueueCounts | undefined): string | undefined {
-  if (!counts || counts.workers !== 0 || counts.waiting === 0) return undefined;
+  if (counts?.workers !== 0 || counts.waiting === 0) return undefined;
   return counts.paused ? `waiting ${counts.waiting} — queue paused` : `waiting ${counts.waiting} — no worker is consuming`;
 }
 
 /** Maps redkit's typed errors to HTTP statuses. */
 function fail(reply: FastifyReply, err: unknown) {
   const code = (err as { code?: string })?.code;
-  const status = code === 'E_INVALID_ARGUMENT' || code === 'E_JOB_DATA' || code === 'E_JOB_EXISTS' ? 400
-    : code === 'E_JOB_NOT_FOUND' ? 404
-      : code === 'E_QUEUE_UNAVAILABLE' || code === 'E_REDIS_UNAVAILABLE' || code === 'E_EXTERNAL_JOB' ? 503 : 500;
+  const status =
+    code === 'E_INVALID_ARGUMENT' || code === 'E_JOB_DATA' || code === 'E_JOB_EXISTS'
+      ? 400
+      : code === 'E_JOB_NOT_FOUND'
+        ? 404
+        : code === 'E_QUEUE_UNAVAILABLE' || code === 'E_REDIS_UNAVAILABLE' || code === 'E_EXTERNAL_JOB'
+          ? 503
+          : 500;
   if (status === 500) throw err;
   return reply.code(status).send({ error: code, message: (err as Error).message });
 }
@@ -99,7 +123,8 @@ export const queueRoutes: RouteModule = async (app, { kit, settings }) => {
 
   app.get('/api/admin/queue/stats', async (request, reply) => {
     if (!settings.adminToken) return reply.code(404).send({ error: 'E_DISABLED', message: 'admin routes are disabled: set ADMIN_TOKEN to enable them' });
-    if (!authorized(request, settings.adminToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <ADMIN_TOKEN>' });
+    if (!authorized(request, settings.adminToken))
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'E_UNAUTHORIZED', message: 'send Authorization: Bearer <ADMIN_TOKEN>' });
     const stats = await kit.queues.stats();
     const queues = Object.fromEntries(Object.entries(stats).map(([name, s]) => [name, { ...s, warning: consumerWarning(s.counts) }]));
     return { mode: kit.mode, queues };
@@ -107,17 +132,21 @@ export const queueRoutes: RouteModule = async (app, { kit, settings }) => {
 
   if (settings.adminToken) await mountBullBoard(app, queues, settings.adminToken);
 
-  app.post<{ Params: { name: string }; Body: { name?: string; data?: unknown; opts?: Record<string, unknown> } }>('/api/queue/:name/jobs', async (request, reply) => {
-    const queue = queues[request.params.name];
-    if (!queue) return reply.code(404).send({ error: 'E_NO_QUEUE', message: `no queue "${request.params.name}": use one of ${Object.keys(queues).join(', ')}` });
-    try {
-      const body = request.body ?? {};
-      const job = await queue.add(body.name ?? 'job', body.data ?? {}, body.opts);
-      return reply.code(202).send({ id: job.id, via: job.via });
-    } catch (err) {
-      return fail(reply, err);
-    }
-  });
+  app.post<{ Params: { name: string }; Body: { name?: string; data?: unknown; opts?: Record<string, unknown> } }>(
+    '/api/queue/:name/jobs',
+    async (request, reply) => {
+      const queue = queues[request.params.name];
+      if (!queue)
+        return reply.code(404).send({ error: 'E_NO_QUEUE', message: `no queue "${request.params.name}": use one of ${Object.keys(queues).join(', ')}` });
+      try {
+        const body = request.body ?? {};
+        const job = await queue.add(body.name ?? 'job', body.data ?? {}, body.opts);
+        return reply.code(202).send({ id: job.id, via: job.via });
+      } catch (err) {
+        return fail(reply, err);
+      }
+    },
+  );
 
   let runner: JobRunner<ComfyUIInput> | null = null;
   let stop: (() => Promise<void>) | null = null;
@@ -137,11 +166,16 @@ export const queueRoutes: RouteModule = async (app, { kit, settings }) => {
     return runner;
   };
   if (settings.env.COMFYUI_URL) await comfy();
-  app.addHook('onClose', async () => { await runner?.close(); await stop?.(); });
+  app.addHook('onClose', async () => {
+    await runner?.close();
+    await stop?.();
+  });
 
   app.post<{ Body: { prompt?: Record<string, unknown> } }>('/api/jobs/comfyui', async (request, reply) => {
     try {
-      const record = await (await comfy()).start({ prompt: request.body?.prompt ?? { '3': { class_type: 'KSampler', inputs: {} }, '9': { class_type: 'SaveImage', inputs: {} } } });
+      const record = await (await comfy()).start({
+        prompt: request.body?.prompt ?? { '3': { class_type: 'KSampler', inputs: {} }, '9': { class_type: 'SaveImage', inputs: {} } },
+      });
       return reply.code(202).send(record);
     } catch (err) {
       return fail(reply, err);

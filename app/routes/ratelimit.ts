@@ -50,7 +50,8 @@ export function appLimiters({ kit, settings }: AppContext): Limiters {
     // The local fallback's divisor when this instance booted while Redis was down (see the README).
     const rawExpected = env.RATE_LIMIT_EXPECTED_INSTANCES?.trim();
     const expectedInstances = rawExpected ? Number(rawExpected) : 1;
-    if (!Number.isSafeInteger(expectedInstances) || expectedInstances < 1) throw new Error(`RATE_LIMIT_EXPECTED_INSTANCES must be a whole number ≥ 1, your instance count (got "${rawExpected}")`);
+    if (!Number.isSafeInteger(expectedInstances) || expectedInstances < 1)
+      throw new Error(`RATE_LIMIT_EXPECTED_INSTANCES must be a whole number ≥ 1, your instance count (got "${rawExpected}")`);
     limiters = {
       moderate: kit.rateLimiter({ ...parseEnvLimit(env, 'RATE_LIMIT_MODERATE', '20/60s'), algorithm, onRedisDown, expectedInstances, name: 'moderate' }),
       wsMessages: kit.rateLimiter({ ...parseEnvLimit(env, 'RATE_LIMIT_WS', '60/10s'), algorithm, onRedisDown, expectedInstances, name: 'ws' }),

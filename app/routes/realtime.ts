@@ -55,7 +55,11 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
   const debug = env.DEBUG_PRESENCE === '1' || env.DEBUG_PRESENCE === 'true';
   kit.realtime.configure({ heartbeatTtlMs: msFrom(env, 'PRESENCE_HEARTBEAT_TTL_MS'), reactionsIdleTtlMs: msFrom(env, 'REACTIONS_IDLE_TTL_MS'), debug });
   const options: GatewayOptions = {
-    allowedOrigins: env.WS_ALLOWED_ORIGINS ? env.WS_ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean) : null,
+    allowedOrigins: env.WS_ALLOWED_ORIGINS
+      ? env.WS_ALLOWED_ORIGINS.split(',')
+          .map((o) => o.trim())
+          .filter(Boolean)
+      : null,
     ratePerSecond: numberFrom(env, 'WS_RATE_PER_SECOND'),
     rateBurst: numberFrom(env, 'WS_RATE_BURST'),
     pingIntervalMs: msFrom(env, 'WS_PING_INTERVAL_MS'),
@@ -66,11 +70,16 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
   const gateway = createGateway(kit, options).attach(app.server);
   // preClose, not onClose: Fastify's close() waits for every open socket before onClose hooks
   // run, so open WebSockets would hold a deploy until the force-exit timer (issue 13, item 3).
-  app.addHook('preClose', async () => { await gateway.close(); });
+  app.addHook('preClose', async () => {
+    await gateway.close();
+  });
 
   const sendAsset = async (name: string, reply: import('fastify').FastifyReply) => {
     const body = await readFile(new URL(name, PUBLIC));
-    return reply.type(ASSETS[name]!).header('cache-control', name === 'index.html' ? 'no-cache' : 'public, max-age=300').send(body);
+    return reply
+      .type(ASSETS[name]!)
+      .header('cache-control', name === 'index.html' ? 'no-cache' : 'public, max-age=300')
+      .send(body);
   };
   app.get('/', async (_request, reply) => sendAsset('index.html', reply));
   app.get<{ Params: { name: string } }>('/assets/:name', async (request, reply) => {
@@ -86,14 +95,23 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
       gateway: gateway.stats(),
       presence: kit.presence.stats(),
       rooms: await kit.presence.rooms(),
-      ...(withDebug ? { connections: gateway.connections(), pid: process.pid, uptimeSeconds: Math.round(process.uptime()), memoryMb: Math.round(process.memoryUsage().rss / 1048576) } : {}),
+      ...(withDebug
+        ? {
+            connections: gateway.connections(),
+            pid: process.pid,
+            uptimeSeconds: Math.round(process.uptime()),
+            memoryMb: Math.round(process.memoryUsage().rss / 1048576),
+          }
+        : {}),
     };
   });
 
   // Requests refused by a limit (429s of any route), for the dashboard's plot: counted here
   // because a limiter answers a refusal as a result, not as an event.
   let refused = 0;
-  app.addHook('onResponse', async (_request, reply) => { if (reply.statusCode === 429) refused++; });
+  app.addHook('onResponse', async (_request, reply) => {
+    if (reply.statusCode === 429) refused++;
+  });
   let last: { at: number; body: Promise<DashboardSample> } | null = null;
   const sample = async (): Promise<DashboardSample> => {
     const health = await kit.healthReport();
@@ -103,7 +121,10 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
     try {
       for (const q of Object.values(await kit.queues.stats())) {
         // Counts from Redis only: the local counts of a degraded instance are not the queue's depth.
-        if (!q.counts) { depth = null; break; }
+        if (!q.counts) {
+          depth = null;
+          break;
+        }
         depth += (q.counts.waiting ?? 0) + (q.counts.active ?? 0) + (q.counts.delayed ?? 0);
       }
     } catch {

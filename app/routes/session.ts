@@ -5,7 +5,10 @@ import type { SessionRedisDownPolicy } from 'redkit';
 import type { RouteModule } from '../context.js';
 
 declare module 'fastify' {
-  interface Session { user?: string; views?: number }
+  interface Session {
+    user?: string;
+    views?: number;
+  }
 }
 
 /** Longest accepted `name` of `POST /api/session/login`, in characters. */

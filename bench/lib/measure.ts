@@ -11,7 +11,11 @@ export interface BenchResult {
  * Runs `op` from `concurrency` concurrent loops for `durationMs` (after a short warm-up) and
  * measures every call's latency. `op(i)` gets a running index for key spreading.
  */
-export async function measure(name: string, op: (i: number) => Promise<unknown>, options: { concurrency?: number; durationMs?: number; warmupMs?: number } = {}): Promise<BenchResult> {
+export async function measure(
+  name: string,
+  op: (i: number) => Promise<unknown>,
+  options: { concurrency?: number; durationMs?: number; warmupMs?: number } = {},
+): Promise<BenchResult> {
   const concurrency = options.concurrency ?? 100;
   const durationMs = options.durationMs ?? Number(process.env.BENCH_MS ?? 3000);
   const warmupMs = options.warmupMs ?? Math.min(500, durationMs / 4);
@@ -44,6 +48,8 @@ export function printTable(title: string, results: BenchResult[], baseline?: str
   console.log(`${'scenario'.padEnd(44)} ${'ops/s'.padStart(12)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${base ? `  ratio vs ${base.name}` : ''}`);
   for (const r of results) {
     const ratio = base ? `  ${(r.opsPerSec / base.opsPerSec).toFixed(2)}×` : '';
-    console.log(`${r.name.padEnd(44)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(12)} ${r.p50Ms.toFixed(3).padStart(9)} ${r.p99Ms.toFixed(3).padStart(9)}${ratio}`);
+    console.log(
+      `${r.name.padEnd(44)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(12)} ${r.p50Ms.toFixed(3).padStart(9)} ${r.p99Ms.toFixed(3).padStart(9)}${ratio}`,
+    );
   }
 }

@@ -44,13 +44,6 @@ import { SystemController } from './system/system.controller.js';
     TerminusModule,
   ],
   controllers: [AuthController, GalleryController, ReportsController, SchedulerController, HealthController, SystemController],
-  providers: [
-    { provide: APP_GUARD, useClass: ThrottlerGuard },
-    AuthCacheService,
-    GalleryCacheService,
-    ReportJob,
-    CleanupScheduler,
-    RedisInfoService,
-  ],
+  providers: [{ provide: APP_GUARD, useClass: ThrottlerGuard }, AuthCacheService, GalleryCacheService, ReportJob, CleanupScheduler, RedisInfoService],
 })
 export class AppModule {}

@@ -121,9 +121,14 @@ export class Cache<T = unknown> {
       return Promise.resolve(this.#settleGet(key, store.get(key, now) as CacheEntry<T> | undefined, epoch, now));
     }
     // The Redis store ignores `now`: the clock is read once, when the answer is there.
-    return Promise.resolve(store.read(key, 0,
-      (entry) => this.#settleGet(key, entry, epoch, Date.now()),
-      (err) => this.#getFailed(key, err)));
+    return Promise.resolve(
+      store.read(
+        key,
+        0,
+        (entry) => this.#settleGet(key, entry, epoch, Date.now()),
+        (err) => this.#getFailed(key, err),
+      ),
+    );
   }
 
   #settleGet(key: string, entry: CacheEntry<T> | undefined, epoch: number, now: number): T | undefined {
@@ -278,7 +283,8 @@ export class Cache<T = unknown> {
    */
   async getOrSet(key: string, loader: () => T | Promise<T>, options?: GetOrSetOptions): Promise<T> {
     if (!isKey(key)) throw badKey(key);
-    if (typeof loader !== 'function') throw new InvalidArgumentError('loader', 'getOrSet(key, loader): loader must be a function returning the value (or a promise of it)');
+    if (typeof loader !== 'function')
+      throw new InvalidArgumentError('loader', 'getOrSet(key, loader): loader must be a function returning the value (or a promise of it)');
     if (options !== undefined) assertOptions(options, GET_OR_SET_KEYS, 'getOrSet options');
     const fresh = this.#freshL1(key);
     if (fresh !== undefined) return fresh.value;
@@ -377,7 +383,10 @@ export class Cache<T = unknown> {
     const now = Date.now();
     if (now - this.#lastWarnAt >= 10_000) {
       this.#lastWarnAt = now;
-      this.#ctx.logger.warn({ namespace: this.name, op, err: String((mapped as Error)?.message ?? mapped) }, `[redkit] cache "${this.name}": store unavailable, degrading (reads miss, writes skipped)`);
+      this.#ctx.logger.warn(
+        { namespace: this.name, op, err: String((mapped as Error)?.message ?? mapped) },
+        `[redkit] cache "${this.name}": store unavailable, degrading (reads miss, writes skipped)`,
+      );
     }
   }
 
@@ -422,14 +431,15 @@ export class Cache<T = unknown> {
     // Only while subscribed: an L1 copy must be able to hear its invalidation.
     if (!this.#bus!.live) return;
     const l1Until = Date.now() + this.#l1TtlMs;
-    this.#l1!.set(key, { value: entry.value, expiresAt: entry.expiresAt < l1Until ? entry.expiresAt : l1Until, staleUntil: entry.staleUntil }, entry.bytes ?? 0);
+    this.#l1!.set(key, { value: entry.value, expiresAt: Math.min(entry.expiresAt, l1Until), staleUntil: entry.staleUntil }, entry.bytes ?? 0);
   }
 
   #write(key: string, entry: CacheEntry<T>, payload: string): Promise<void> {
     this.#epoch++;
     const l1 = this.#l1;
     if (l1 !== null) {
-      if (this.#bus!.live) l1.set(key, { value: entry.value, expiresAt: Math.min(entry.expiresAt, Date.now() + this.#l1TtlMs), staleUntil: entry.staleUntil }, payload.length);
+      if (this.#bus!.live)
+        l1.set(key, { value: entry.value, expiresAt: Math.min(entry.expiresAt, Date.now() + this.#l1TtlMs), staleUntil: entry.staleUntil }, payload.length);
       else l1.delete(key);
     }
     let pending;
@@ -454,7 +464,6 @@ export class Cache<T = unknown> {
     }
     return RESOLVED;
   }
-
 
   #publish(event: CacheEvent): void {
     // Not counted in stats.errors: a publish fails with the write it follows (already counted);

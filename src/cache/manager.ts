@@ -29,7 +29,16 @@ export class CacheManager {
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
     this.#warn = rateLimitedLog(ctx.logger, 'warn');
-    this.#bus = ctx.config.mode === 'redis' ? new RedisCacheBus(ctx.connection, ctx.keys.key('cache', 'events'), ctx.instanceId, (e) => this.#dispatch(e), () => this.#resync()) : null;
+    this.#bus =
+      ctx.config.mode === 'redis'
+        ? new RedisCacheBus(
+            ctx.connection,
+            ctx.keys.key('cache', 'events'),
+            ctx.instanceId,
+            (e) => this.#dispatch(e),
+            () => this.#resync(),
+          )
+        : null;
     // The command client reconnected (or a paused Redis answers again): events may have been lost.
     if (this.#bus) ctx.connection.on('connected', () => this.#bus?.lost());
     // The namespaces' own totals, read at scrape time: a cache read pays nothing for metrics.
@@ -44,7 +53,10 @@ export class CacheManager {
   namespace<T = unknown>(name: string, options?: NamespaceOptions): Cache<T> {
     if (this.#closed) throw new ClosedError('kit.cache');
     if (typeof name !== 'string' || !NAME.test(name)) {
-      throw new InvalidArgumentError('name', `cache namespace must be 1–100 letters, digits, "_", "." or "-" (got ${JSON.stringify(name)}); ":" is reserved as the key separator`);
+      throw new InvalidArgumentError(
+        'name',
+        `cache namespace must be 1–100 letters, digits, "_", "." or "-" (got ${JSON.stringify(name)}); ":" is reserved as the key separator`,
+      );
     }
     assertOptions(options, NAMESPACE_KEYS, `namespace "${name}" options`);
     countOption(options?.maxEntries, 'maxEntries');
@@ -53,7 +65,10 @@ export class CacheManager {
     const existing = this.#namespaces.get(name);
     if (existing) {
       if (options === undefined || existing.signature === signature) return existing.cache as Cache<T>;
-      throw new InvalidArgumentError('options', `cache namespace "${name}" already exists with other options: reuse the first Cache object or pick another name`);
+      throw new InvalidArgumentError(
+        'options',
+        `cache namespace "${name}" already exists with other options: reuse the first Cache object or pick another name`,
+      );
     }
     const opts = options ?? {};
     const ctx = this.#ctx;
@@ -67,11 +82,20 @@ export class CacheManager {
         pattern: ctx.keys.pattern('cache', name),
         decode: (payload) => serializer.deserialize(payload),
         // A corrupt value is read again on every get until overwritten: one line per namespace and minute.
-        onCorrupt: (key, err) => this.#warn(`corrupt:${name}`, { namespace: name, key, err: String((err as Error)?.message ?? err) }, `[redkit] cache "${name}": a stored value could not be decoded; treating it as a miss`),
+        onCorrupt: (key, err) =>
+          this.#warn(
+            `corrupt:${name}`,
+            { namespace: name, key, err: String((err as Error)?.message ?? err) },
+            `[redkit] cache "${name}": a stored value could not be decoded; treating it as a miss`,
+          ),
       });
     } else {
       const serializer = opts.serializer ?? jsonSerializer;
-      store = new MemoryCacheStore<T>({ maxEntries: opts.maxEntries ?? 10_000, maxBytes: opts.maxBytes ?? 64 * 1024 * 1024, decode: (payload) => serializer.deserialize(payload) });
+      store = new MemoryCacheStore<T>({
+        maxEntries: opts.maxEntries ?? 10_000,
+        maxBytes: opts.maxBytes ?? 64 * 1024 * 1024,
+        decode: (payload) => serializer.deserialize(payload),
+      });
     }
     const cache = new Cache<T>({ name, ctx, store, bus: this.#bus }, opts);
     this.#namespaces.set(name, { cache, signature });

@@ -24,7 +24,11 @@ export class LruMap<T> {
 
   constructor(options: LruOptions) {
     this.#maxBytes = Math.max(1, Math.floor(options.maxBytes));
-    this.#lru = new LRUCache<string, CacheEntry<T>>({ max: Math.max(1, Math.floor(options.maxEntries)), maxSize: this.#maxBytes, maxEntrySize: this.#maxBytes });
+    this.#lru = new LRUCache<string, CacheEntry<T>>({
+      max: Math.max(1, Math.floor(options.maxEntries)),
+      maxSize: this.#maxBytes,
+      maxEntrySize: this.#maxBytes,
+    });
   }
 
   /** Entries held now (expired ones are dropped lazily). */

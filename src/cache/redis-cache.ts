@@ -117,10 +117,10 @@ export class RedisCacheStore<T> implements CacheStore<T> {
     let expiresAt = 0;
     let staleUntil = 0;
     let c = 0;
-    while (i < length && (c = raw.charCodeAt(i)) >= 48 && c <= 57) expiresAt = expiresAt * 10 + (c - 48), i++;
+    while (i < length && (c = raw.charCodeAt(i)) >= 48 && c <= 57) (expiresAt = expiresAt * 10 + (c - 48)), i++;
     if (c !== 58 || i === 0) return this.#corrupt(key, raw);
     const start = ++i;
-    while (i < length && (c = raw.charCodeAt(i)) >= 48 && c <= 57) staleUntil = staleUntil * 10 + (c - 48), i++;
+    while (i < length && (c = raw.charCodeAt(i)) >= 48 && c <= 57) (staleUntil = staleUntil * 10 + (c - 48)), i++;
     if (c !== 58 || i === start) return this.#corrupt(key, raw);
     try {
       return { value: this.#options.decode(raw.slice(i + 1)) as T, expiresAt, staleUntil, bytes: length };
@@ -187,13 +187,15 @@ export class RedisCacheBus {
       this.#started = true;
       const subscriber = this.#conn.subscriber();
       this.#removeResync = subscriber.onResync(() => this.lost());
-      subscriber.subscribe(this.#channel, (message) => this.#receive(message)).then(
-        (unsubscribe) => {
-          if (this.#closed) void unsubscribe().catch(() => undefined);
-          else this.#unsubscribe = unsubscribe;
-        },
-        () => undefined,
-      );
+      subscriber
+        .subscribe(this.#channel, (message) => this.#receive(message))
+        .then(
+          (unsubscribe) => {
+            if (this.#closed) void unsubscribe().catch(() => undefined);
+            else this.#unsubscribe = unsubscribe;
+          },
+          () => undefined,
+        );
       this.#probe();
     }
     if (this.#live) return Promise.resolve();

@@ -139,7 +139,9 @@ function canonical(value: unknown, depth: number): string {
   if (proto === Object.prototype || proto === null) {
     if (Object.getOwnPropertySymbols(value as object).length > 0) throw refuse('an object with symbol keys');
     // A property set to undefined is the same as a missing one (JSON drops it too).
-    const keys = Object.keys(value as object).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+    const keys = Object.keys(value as object)
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${canonical(k, depth + 1)}:${canonical((value as Record<string, unknown>)[k], depth + 1)}`).join(',')}}`;
   }
   // Built-in types are recognised by their exact prototype, never by duck typing: a subclass or
@@ -150,7 +152,11 @@ function canonical(value: unknown, depth: number): string {
     const entries = [...(value as Map<unknown, unknown>)].map(([k, v]) => `${canonical(k, depth + 1)}=>${canonical(v, depth + 1)}`).sort();
     return `#Map{${entries.join(',')}}`;
   }
-  if (proto === Set.prototype) return `#Set{${[...(value as Set<unknown>)].map((v) => canonical(v, depth + 1)).sort().join(',')}}`;
+  if (proto === Set.prototype)
+    return `#Set{${[...(value as Set<unknown>)]
+      .map((v) => canonical(v, depth + 1))
+      .sort()
+      .join(',')}}`;
   if (value instanceof ArrayBuffer && proto === ArrayBuffer.prototype) return `#ArrayBuffer(${Buffer.from(value).toString('hex')})`;
   if (ArrayBuffer.isView(value)) {
     const tag = Buffer.isBuffer(value) ? 'Buffer' : TYPED_TAG.exec(Object.prototype.toString.call(value))?.[1];
@@ -162,7 +168,10 @@ function canonical(value: unknown, depth: number): string {
 }
 
 function refuse(what: string): InvalidArgumentError {
-  return new InvalidArgumentError('input', `hashKey cannot hash ${what}: pass strings, numbers, booleans, null, plain objects, arrays, Date, Map, Set, RegExp, BigInt or typed arrays, or give wrap() a key function`);
+  return new InvalidArgumentError(
+    'input',
+    `hashKey cannot hash ${what}: pass strings, numbers, booleans, null, plain objects, arrays, Date, Map, Set, RegExp, BigInt or typed arrays, or give wrap() a key function`,
+  );
 }
 
 /** Byte that never starts valid UTF-8: the encoding of a non-string value never equals a string's bytes. */

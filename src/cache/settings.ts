@@ -35,13 +35,15 @@ export function resolveSettings<T>(name: string, options: NamespaceOptions, stor
   if (ttlMs <= 0) throw new InvalidArgumentError('ttl', `namespace "${name}": ttl must be above 0`);
   const graceMs = toMs(options.grace ?? 0, 'grace');
   const jitter = options.jitter ?? 0;
-  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1)) throw new InvalidArgumentError('jitter', `namespace "${name}": jitter must be a fraction of the TTL from 0 to 1 (got ${String(jitter)})`);
+  if (typeof jitter !== 'number' || !(jitter >= 0 && jitter <= 1))
+    throw new InvalidArgumentError('jitter', `namespace "${name}": jitter must be a fraction of the TTL from 0 to 1 (got ${String(jitter)})`);
   const serializer = options.serializer ?? jsonSerializer;
   if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
     throw new InvalidArgumentError('serializer', `namespace "${name}": serializer must have serialize(value) → string and deserialize(string) methods`);
   }
   const maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-  if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0) throw new InvalidArgumentError('maxValueBytes', `namespace "${name}": maxValueBytes must be a whole number of bytes above 0`);
+  if (!Number.isInteger(maxValueBytes) || maxValueBytes <= 0)
+    throw new InvalidArgumentError('maxValueBytes', `namespace "${name}": maxValueBytes must be a whole number of bytes above 0`);
   const l1Options = options.l1 === true ? {} : options.l1 || null;
   if (l1Options) {
     assertOptions(l1Options, L1_KEYS, `namespace "${name}" l1`);
@@ -73,7 +75,12 @@ export function encodeValue<T>(settings: CacheSettings<T>, name: string, key: st
   } catch (err) {
     throw new CacheSerializationError(name, key, `cache "${name}" cannot store key "${key}": ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
-  if (typeof payload !== 'string') throw new CacheSerializationError(name, key, `cache "${name}": the serializer returned a ${typeof payload} for key "${key}"; serialize() must return a string`);
+  if (typeof payload !== 'string')
+    throw new CacheSerializationError(
+      name,
+      key,
+      `cache "${name}": the serializer returned a ${typeof payload} for key "${key}"; serialize() must return a string`,
+    );
   // A UTF-16 length times 3 bounds the UTF-8 size: only long values pay for an exact count.
   if (payload.length * 3 > settings.maxValueBytes) {
     const bytes = Buffer.byteLength(payload, 'utf8');

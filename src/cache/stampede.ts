@@ -43,8 +43,16 @@ export class KeyWatchers {
           return Promise.resolve();
         }
         return new Promise<void>((resolve) => {
-          const timer = setTimeout(() => { wake = null; resolve(); }, ms);
-          wake = () => { clearTimeout(timer); wake = null; pending = false; resolve(); };
+          const timer = setTimeout(() => {
+            wake = null;
+            resolve();
+          }, ms);
+          wake = () => {
+            clearTimeout(timer);
+            wake = null;
+            pending = false;
+            resolve();
+          };
         });
       },
       failure: () => failure,
@@ -79,7 +87,13 @@ export interface StampedeHost<T> {
  * pub/sub may drop it) and read the stored value. Bounded by `wait`, after which a waiter
  * loads itself rather than hang.
  */
-export async function loadLocked<T>(host: StampedeHost<T>, lock: { ttlMs: number; waitMs: number } | null, key: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
+export async function loadLocked<T>(
+  host: StampedeHost<T>,
+  lock: { ttlMs: number; waitMs: number } | null,
+  key: string,
+  loader: () => T | Promise<T>,
+  options: GetOrSetOptions | undefined,
+): Promise<T> {
   const { ttlMs, waitMs } = lock ?? { ttlMs: 5000, waitMs: 5000 };
   const token = `${host.instanceId}:${randomBytes(8).toString('hex')}`;
   const deadline = Date.now() + waitMs;
@@ -108,7 +122,10 @@ export async function loadLocked<T>(host: StampedeHost<T>, lock: { ttlMs: number
       const entry = await tryRead(host.store, key);
       if (entry !== undefined && Date.now() < entry.expiresAt) return entry.value;
       if (Date.now() >= deadline) {
-        host.logger.warn({ namespace: host.name, waitMs }, `[redkit] cache "${host.name}": no value from the stampede lock holder within ${waitMs} ms; loading here (raise stampedeLock.wait if loads take longer)`);
+        host.logger.warn(
+          { namespace: host.name, waitMs },
+          `[redkit] cache "${host.name}": no value from the stampede lock holder within ${waitMs} ms; loading here (raise stampedeLock.wait if loads take longer)`,
+        );
         return await host.loadAndStore(key, loader, options);
       }
     }
@@ -117,7 +134,13 @@ export async function loadLocked<T>(host: StampedeHost<T>, lock: { ttlMs: number
   }
 }
 
-async function loadHoldingLock<T>(host: StampedeHost<T>, key: string, token: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
+async function loadHoldingLock<T>(
+  host: StampedeHost<T>,
+  key: string,
+  token: string,
+  loader: () => T | Promise<T>,
+  options: GetOrSetOptions | undefined,
+): Promise<T> {
   try {
     // The previous holder may have stored the value between our miss and our lock.
     const entry = await tryRead(host.store, key);

@@ -87,4 +87,3 @@ export interface CacheStats {
   /** Store (Redis) operations that failed and were degraded (or thrown in strict mode). */
   errors: number;
 }
-

@@ -11,9 +11,15 @@ export function isKey(key: unknown): key is string {
 /** The InvalidArgumentError for a key `isKey` refused, saying why. */
 export function badKey(key: unknown): InvalidArgumentError {
   if (typeof key === 'string' && key.length !== 0 && key.length <= 1024) {
-    return new InvalidArgumentError('key', 'cache key holds a lone UTF-16 surrogate: Redis would store it as U+FFFD, so two such keys would be the same; pass well-formed text or hashKey() it');
+    return new InvalidArgumentError(
+      'key',
+      'cache key holds a lone UTF-16 surrogate: Redis would store it as U+FFFD, so two such keys would be the same; pass well-formed text or hashKey() it',
+    );
   }
-  return new InvalidArgumentError('key', `cache key must be a non-empty string of at most 1024 characters (got ${typeof key === 'string' ? `${key.length} characters` : typeof key})`);
+  return new InvalidArgumentError(
+    'key',
+    `cache key must be a non-empty string of at most 1024 characters (got ${typeof key === 'string' ? `${key.length} characters` : typeof key})`,
+  );
 }
 
 /** Known keys of each cache options object, for `assertOptions` (namespace, l1, stampedeLock, set, getOrSet, wrap, setMany item). */

@@ -31,7 +31,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   let timer: NodeJS.Timeout;
   return Promise.race([
     promise,
-    new Promise<T>((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' })), ms); }),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`${what} timed out after ${ms} ms`), { code: 'ETIMEDOUT' })), ms);
+    }),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -39,11 +41,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 async function probeSocket(open: () => Socket, event: 'connect' | 'secureConnect', ms: number, what: string): Promise<void> {
   let socket: Socket | undefined;
   try {
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      socket = open();
-      socket.once(event, () => resolve());
-      socket.once('error', reject);
-    }), ms, what);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket = open();
+        socket.once(event, () => resolve());
+        socket.once('error', reject);
+      }),
+      ms,
+      what,
+    );
   } finally {
     socket?.destroy();
   }
@@ -54,10 +60,17 @@ async function plainPing(host: string, port: number, timeoutMs: number): Promise
   return new Promise((resolve) => {
     const socket: Socket = tcpConnect({ host, port });
     let data = '';
-    const done = (value: string | null) => { socket.destroy(); clearTimeout(timer); resolve(value); };
+    const done = (value: string | null) => {
+      socket.destroy();
+      clearTimeout(timer);
+      resolve(value);
+    };
     const timer = setTimeout(() => done(data || null), timeoutMs);
     socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (chunk) => { data += chunk.toString('latin1'); if (data.includes('\r\n')) done(data.split('\r\n')[0]!); });
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      if (data.includes('\r\n')) done(data.split('\r\n')[0]!);
+    });
     socket.on('error', () => done(null));
     socket.on('close', () => done(data || null));
   });
@@ -79,10 +92,25 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
     throw err;
   }
   const printable = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
-  const steps: DoctorStep[] = [{ name: 'config', status: 'ok', detail: `${config.target} (sources: ${Object.entries(config.sources).map(([k, v]) => `${k}←${v}`).join(', ') || 'defaults'}), key prefix "${config.prefix}"` }];
+  const steps: DoctorStep[] = [
+    {
+      name: 'config',
+      status: 'ok',
+      detail: `${config.target} (sources: ${
+        Object.entries(config.sources)
+          .map(([k, v]) => `${k}←${v}`)
+          .join(', ') || 'defaults'
+      }), key prefix "${config.prefix}"`,
+    },
+  ];
   const fail = (step: DoctorStep): DoctorReport => ({ config: printable, steps: [...steps, step], exitCode: 1 });
   if (config.mode === 'standalone') {
-    steps.push({ name: 'redis', status: 'skip', detail: 'no Redis configured: redkit runs standalone (in-memory, one instance)', fix: 'set REDIS_URL or REDIS_HOST to use Redis' });
+    steps.push({
+      name: 'redis',
+      status: 'skip',
+      detail: 'no Redis configured: redkit runs standalone (in-memory, one instance)',
+      fix: 'set REDIS_URL or REDIS_HOST to use Redis',
+    });
     return { config: printable, steps, exitCode: 0 };
   }
   const timeoutMs = config.connectTimeoutMs;
@@ -105,7 +133,12 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
       steps.push({ name: 'dns', status: 'ok', detail: `${host} → ${address}` });
     } catch (err) {
       const c = classifyError(err, { target, tls, secrets });
-      return fail({ name: 'dns', status: 'fail', detail: `${host}: ${c.reason === 'DNS' ? 'not found' : c.message}`, fix: classifyError(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), { target, tls }).hint });
+      return fail({
+        name: 'dns',
+        status: 'fail',
+        detail: `${host}: ${c.reason === 'DNS' ? 'not found' : c.message}`,
+        fix: classifyError(Object.assign(new Error('ENOTFOUND'), { code: 'ENOTFOUND' }), { target, tls }).hint,
+      });
     }
   }
 
@@ -118,33 +151,58 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
   }
 
   const plainReply = await plainPing(host, port, Math.min(timeoutMs, 1500));
-  const speaksPlain = plainReply !== null && /^[+\-]/.test(plainReply);
+  const speaksPlain = plainReply !== null && /^[+-]/.test(plainReply);
   if (tls) {
     try {
-      await probeSocket(() => tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...config.tls }), 'secureConnect', timeoutMs, 'TLS handshake');
+      await probeSocket(
+        () => tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...config.tls }),
+        'secureConnect',
+        timeoutMs,
+        'TLS handshake',
+      );
       steps.push({ name: 'tls', status: 'ok', detail: 'TLS handshake and certificate verified' });
     } catch (err) {
-      if (speaksPlain) return fail({ name: 'tls', status: 'fail', detail: `TLS requested but ${target} answers plain-text Redis ("${plainReply}")`, fix: 'use redis:// (or REDIS_TLS=false) for this port, or the server\'s TLS port' });
+      if (speaksPlain)
+        return fail({
+          name: 'tls',
+          status: 'fail',
+          detail: `TLS requested but ${target} answers plain-text Redis ("${plainReply}")`,
+          fix: "use redis:// (or REDIS_TLS=false) for this port, or the server's TLS port",
+        });
       const c = classifyError(err, { target, tls, secrets });
       return fail({ name: 'tls', status: 'fail', detail: c.message, fix: c.hint });
     }
   } else if (!speaksPlain) {
-    return fail({ name: 'tls', status: 'fail', detail: `${target} does not answer plain-text Redis (it closed the connection or said nothing)`, fix: 'if this server requires TLS (Upstash does), use rediss:// or REDIS_TLS=true' });
+    return fail({
+      name: 'tls',
+      status: 'fail',
+      detail: `${target} does not answer plain-text Redis (it closed the connection or said nothing)`,
+      fix: 'if this server requires TLS (Upstash does), use rediss:// or REDIS_TLS=true',
+    });
   } else {
     steps.push({ name: 'tls', status: 'skip', detail: 'TLS off; the server answers plain-text Redis' });
   }
 
   const connection = new RedisConnection(config, silentLogger);
-  const client = connection.dedicatedClient({ purpose: 'doctor', overrides: { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: true, maxRetriesPerRequest: 0 } });
+  const client = connection.dedicatedClient({
+    purpose: 'doctor',
+    overrides: { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: true, maxRetriesPerRequest: 0 },
+  });
   // ioredis reports WRONGPASS/NOAUTH as an 'error' event and rejects connect() with a bare
   // "Connection is closed"; the event holds the cause worth showing.
   let emitted: unknown;
-  client.on('error', (err: unknown) => { emitted ??= err; });
+  client.on('error', (err: unknown) => {
+    emitted ??= err;
+  });
   try {
     try {
       await withTimeout(client.connect(), timeoutMs, 'connect');
       await withTimeout(client.ping(), timeoutMs, 'PING');
-      steps.push({ name: 'auth', status: 'ok', detail: config.password ? `authenticated${config.username ? ` as ${config.username}` : ''}` : 'no password needed' });
+      steps.push({
+        name: 'auth',
+        status: 'ok',
+        detail: config.password ? `authenticated${config.username ? ` as ${config.username}` : ''}` : 'no password needed',
+      });
       const role = await roleStep(client, target, config.topology);
       steps.push(role);
       if (role.status === 'fail') return { config: printable, steps, exitCode: 1 };
@@ -168,27 +226,51 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
       throw err;
     });
     if (info === null) {
-      const hello = await client.call('HELLO', '2').catch(() => []) as unknown[];
+      const hello = (await client.call('HELLO', '2').catch(() => [])) as unknown[];
       const version = String(hello[hello.indexOf('version') + 1] ?? 'unknown');
       steps.push({ name: 'version', status: Number(version.split('.')[0]) >= 7 ? 'ok' : 'warn', detail: `Redis ${version} (from HELLO)` });
       for (const name of ['maxmemory-policy', 'persistence']) {
-        steps.push({ name, status: 'skip', detail: 'INFO is refused to this ACL user (as -@dangerous intends; redkit does not need it)', fix: `ask an admin to run INFO and check it: ${name === 'persistence' ? 'appendonly yes if job state and queues must survive a restart' : 'maxmemory-policy noeviction'}` });
+        steps.push({
+          name,
+          status: 'skip',
+          detail: 'INFO is refused to this ACL user (as -@dangerous intends; redkit does not need it)',
+          fix: `ask an admin to run INFO and check it: ${name === 'persistence' ? 'appendonly yes if job state and queues must survive a restart' : 'maxmemory-policy noeviction'}`,
+        });
       }
       return { config: printable, steps, exitCode: permissions.status === 'fail' ? 1 : 0 };
     }
     const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
     const version = field('redis_version') ?? 'unknown';
     const major = Number(version.split('.')[0]);
-    steps.push({ name: 'version', status: major >= 6 ? 'ok' : 'warn', detail: `Redis ${version}`, ...(major >= 6 ? {} : { fix: 'redkit needs Redis ≥ 6 for ACL users; upgrade' }) });
+    steps.push({
+      name: 'version',
+      status: major >= 6 ? 'ok' : 'warn',
+      detail: `Redis ${version}`,
+      ...(major >= 6 ? {} : { fix: 'redkit needs Redis ≥ 6 for ACL users; upgrade' }),
+    });
     const policy = field('maxmemory_policy') ?? 'unknown';
-    steps.push(policy === 'noeviction'
-      ? { name: 'maxmemory-policy', status: 'ok', detail: 'noeviction' }
-      : { name: 'maxmemory-policy', status: 'warn', detail: policy, fix: 'queues and locks need keys that are never evicted: set maxmemory-policy noeviction (or use a separate Redis for cache)' });
+    steps.push(
+      policy === 'noeviction'
+        ? { name: 'maxmemory-policy', status: 'ok', detail: 'noeviction' }
+        : {
+            name: 'maxmemory-policy',
+            status: 'warn',
+            detail: policy,
+            fix: 'queues and locks need keys that are never evicted: set maxmemory-policy noeviction (or use a separate Redis for cache)',
+          },
+    );
     const aof = field('aof_enabled') === '1';
     const rdbSaves = field('rdb_last_save_time');
-    steps.push(aof
-      ? { name: 'persistence', status: 'ok', detail: 'AOF enabled' }
-      : { name: 'persistence', status: 'warn', detail: `AOF off${rdbSaves ? `; last RDB save at ${new Date(Number(rdbSaves) * 1000).toISOString()}` : ''}`, fix: 'job state and queues are lost on a Redis restart without persistence; enable appendonly yes if they must survive one (locks stay safe: fences are floored by server time)' });
+    steps.push(
+      aof
+        ? { name: 'persistence', status: 'ok', detail: 'AOF enabled' }
+        : {
+            name: 'persistence',
+            status: 'warn',
+            detail: `AOF off${rdbSaves ? `; last RDB save at ${new Date(Number(rdbSaves) * 1000).toISOString()}` : ''}`,
+            fix: 'job state and queues are lost on a Redis restart without persistence; enable appendonly yes if they must survive one (locks stay safe: fences are floored by server time)',
+          },
+    );
     if (permissions.status === 'fail') return { config: printable, steps, exitCode: 1 };
     return { config: printable, steps, exitCode: 0 };
   } finally {
@@ -198,12 +280,37 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
 
 /** What the server is: a master (usable), a replica or a sentinel (not usable as the master). */
 async function roleStep(client: Redis, target: string, topology: string): Promise<DoctorStep> {
-  const reply = await client.call('ROLE').then((r) => r as unknown[], (err: Error) => err);
-  if (reply instanceof Error) return { name: 'role', status: 'skip', detail: `ROLE refused (${reply.message.split(' ')[0]}): the role is not known`, fix: 'ask an admin to run ROLE on it: it must say master' };
+  const reply = await client.call('ROLE').then(
+    (r) => r as unknown[],
+    (err: Error) => err,
+  );
+  if (reply instanceof Error)
+    return {
+      name: 'role',
+      status: 'skip',
+      detail: `ROLE refused (${reply.message.split(' ')[0]}): the role is not known`,
+      fix: 'ask an admin to run ROLE on it: it must say master',
+    };
   const role = String(reply[0]);
-  if (role === 'master') return { name: 'role', status: 'ok', detail: `${topology === 'sentinel' ? 'sentinel-managed master' : 'standalone master'} (${Array.isArray(reply[2]) ? reply[2].length : 0} replicas connected)` };
-  if (role === 'sentinel') return { name: 'role', status: 'fail', detail: `${target} is a Redis Sentinel, not a Redis server`, fix: 'set REDIS_SENTINELS=<this host:port> and REDIS_SENTINEL_MASTER_NAME instead of REDIS_URL' };
-  return { name: 'role', status: 'fail', detail: `${target} is a read-only replica (of ${String(reply[1])}:${String(reply[2])})`, fix: 'point REDIS_URL at the primary, or use REDIS_SENTINELS so that redkit follows the master' };
+  if (role === 'master')
+    return {
+      name: 'role',
+      status: 'ok',
+      detail: `${topology === 'sentinel' ? 'sentinel-managed master' : 'standalone master'} (${Array.isArray(reply[2]) ? reply[2].length : 0} replicas connected)`,
+    };
+  if (role === 'sentinel')
+    return {
+      name: 'role',
+      status: 'fail',
+      detail: `${target} is a Redis Sentinel, not a Redis server`,
+      fix: 'set REDIS_SENTINELS=<this host:port> and REDIS_SENTINEL_MASTER_NAME instead of REDIS_URL',
+    };
+  return {
+    name: 'role',
+    status: 'fail',
+    detail: `${target} is a read-only replica (of ${String(reply[1])}:${String(reply[2])})`,
+    fix: 'point REDIS_URL at the primary, or use REDIS_SENTINELS so that redkit follows the master',
+  };
 }
 
 /**
@@ -216,31 +323,60 @@ async function checkSentinels(config: RedkitConfig, steps: DoctorStep[]): Promis
   const up = views.filter((v) => v.error === null);
   const down = views.filter((v) => v.error !== null);
   const secrets = [config.password, config.sentinelPassword];
-  const reasons = down.map((v) => `${v.address}: ${classifyError(new Error(v.error!), { target: v.address, tls: config.sentinelTls !== false, secrets }).message}`);
+  const reasons = down.map(
+    (v) => `${v.address}: ${classifyError(new Error(v.error!), { target: v.address, tls: config.sentinelTls !== false, secrets }).message}`,
+  );
   steps.push({
-    name: 'sentinels', status: up.length === 0 ? 'fail' : down.length ? 'warn' : 'ok',
+    name: 'sentinels',
+    status: up.length === 0 ? 'fail' : down.length ? 'warn' : 'ok',
     detail: `${up.length}/${views.length} sentinels answer${reasons.length ? ` — ${reasons.join('; ')}` : ''}`,
     ...(down.length ? { fix: 'check REDIS_SENTINELS, REDIS_SENTINEL_PASSWORD / REDIS_SENTINEL_TLS, and that each sentinel runs' } : {}),
   });
   if (up.length === 0) return null;
   const quorum = up.find((v) => v.quorum.ok);
-  steps.push(quorum
-    ? { name: 'quorum', status: 'ok', detail: quorum.quorum.message }
-    : { name: 'quorum', status: 'fail', detail: up[0]!.quorum.message || `no sentinel monitors "${name}"`, fix: `check REDIS_SENTINEL_MASTER_NAME (now "${name}") and that a majority of sentinels run: without a quorum no failover can happen` });
+  steps.push(
+    quorum
+      ? { name: 'quorum', status: 'ok', detail: quorum.quorum.message }
+      : {
+          name: 'quorum',
+          status: 'fail',
+          detail: up[0]!.quorum.message || `no sentinel monitors "${name}"`,
+          fix: `check REDIS_SENTINEL_MASTER_NAME (now "${name}") and that a majority of sentinels run: without a quorum no failover can happen`,
+        },
+  );
   const named = new Map<string, number>();
   for (const v of up) if (v.master) named.set(v.master, (named.get(v.master) ?? 0) + 1);
   if (named.size === 0) {
-    steps.push({ name: 'master', status: 'fail', detail: `no sentinel knows a master named "${name}"`, fix: 'check REDIS_SENTINEL_MASTER_NAME against `sentinel monitor <name> …` in sentinel.conf' });
+    steps.push({
+      name: 'master',
+      status: 'fail',
+      detail: `no sentinel knows a master named "${name}"`,
+      fix: 'check REDIS_SENTINEL_MASTER_NAME against `sentinel monitor <name> …` in sentinel.conf',
+    });
     return null;
   }
   const [master, votes] = [...named].sort((a, b) => b[1] - a[1])[0]!;
-  steps.push(named.size === 1
-    ? { name: 'master', status: 'ok', detail: `every answering sentinel names ${master} for "${name}"` }
-    : { name: 'master', status: 'warn', detail: `sentinels disagree: ${[...named].map(([m, n]) => `${m} (${n})`).join(', ')}; using ${master} (${votes})`, fix: 'a failover may be in progress; if it lasts, check the sentinels\' logs and their epochs' });
+  steps.push(
+    named.size === 1
+      ? { name: 'master', status: 'ok', detail: `every answering sentinel names ${master} for "${name}"` }
+      : {
+          name: 'master',
+          status: 'warn',
+          detail: `sentinels disagree: ${[...named].map(([m, n]) => `${m} (${n})`).join(', ')}; using ${master} (${votes})`,
+          fix: "a failover may be in progress; if it lasts, check the sentinels' logs and their epochs",
+        },
+  );
   const best = up.reduce((a, b) => (b.healthyReplicas > a.healthyReplicas ? b : a));
-  steps.push(best.healthyReplicas > 0
-    ? { name: 'replicas', status: 'ok', detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync` }
-    : { name: 'replicas', status: 'warn', detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync`, fix: 'with no replica in sync a failover has nothing to promote: start replicas with replicaof <master>' });
+  steps.push(
+    best.healthyReplicas > 0
+      ? { name: 'replicas', status: 'ok', detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync` }
+      : {
+          name: 'replicas',
+          status: 'warn',
+          detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync`,
+          fix: 'with no replica in sync a failover has nothing to promote: start replicas with replicaof <master>',
+        },
+  );
   const i = master.lastIndexOf(':');
   return { host: master.slice(0, i), port: Number(master.slice(i + 1)) };
 }
@@ -252,11 +388,20 @@ async function checkSentinels(config: RedkitConfig, steps: DoctorStep[]): Promis
 function permissionProbes(prefix: string): string[][] {
   const key = `${prefix}:doctor:{probe}:${randomBytes(4).toString('hex')}`;
   return [
-    ['SET', key, '1', 'PX', '10000'], ['GET', key], ['PEXPIRE', key, '10000'], ['UNLINK', key],
-    ['EVAL', "return redis.call('TIME')[1]", '1', key], ['EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '1', key],
-    ['HSET', `${key}:h`, 'f', '1'], ['ZADD', `${key}:z`, '1', 'm'], ['BZPOPMIN', `${key}:z`, '0.01'], ['XADD', `${key}:x`, 'MAXLEN', '1', '*', 'f', '1'],
-    ['DEL', `${key}:h`, `${key}:z`, `${key}:x`], ['SCAN', '0', 'MATCH', `${prefix}:doctor:*`, 'COUNT', '10'],
-    ['PUBLISH', `${prefix}:doctor`, 'probe'], ['CLIENT', 'SETNAME', 'redkit-doctor'],
+    ['SET', key, '1', 'PX', '10000'],
+    ['GET', key],
+    ['PEXPIRE', key, '10000'],
+    ['UNLINK', key],
+    ['EVAL', "return redis.call('TIME')[1]", '1', key],
+    ['EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '1', key],
+    ['HSET', `${key}:h`, 'f', '1'],
+    ['ZADD', `${key}:z`, '1', 'm'],
+    ['BZPOPMIN', `${key}:z`, '0.01'],
+    ['XADD', `${key}:x`, 'MAXLEN', '1', '*', 'f', '1'],
+    ['DEL', `${key}:h`, `${key}:z`, `${key}:x`],
+    ['SCAN', '0', 'MATCH', `${prefix}:doctor:*`, 'COUNT', '10'],
+    ['PUBLISH', `${prefix}:doctor`, 'probe'],
+    ['CLIENT', 'SETNAME', 'redkit-doctor'],
   ];
 }
 
@@ -268,7 +413,10 @@ async function checkPermissions(client: Redis, username: string | undefined, pre
   const user = await client.call('ACL', 'WHOAMI').then(String, () => username ?? 'default');
   const fix = aclFix(user, prefix);
   const probes = permissionProbes(prefix);
-  const dryRun = await client.call('ACL', 'DRYRUN', user, 'PING').then(() => true, () => false);
+  const dryRun = await client.call('ACL', 'DRYRUN', user, 'PING').then(
+    () => true,
+    () => false,
+  );
   const refused: string[] = [];
   for (const [command, ...args] of probes) {
     if (dryRun) {
@@ -283,9 +431,18 @@ async function checkPermissions(client: Redis, username: string | undefined, pre
     });
   }
   if (refused.length > 0) {
-    return { name: 'permissions', status: 'fail', detail: `ACL user "${user}" may not run what redkit needs — ${refused.join('; ')}`, fix: `as an admin: ${fix}` };
+    return {
+      name: 'permissions',
+      status: 'fail',
+      detail: `ACL user "${user}" may not run what redkit needs — ${refused.join('; ')}`,
+      fix: `as an admin: ${fix}`,
+    };
   }
-  return { name: 'permissions', status: 'ok', detail: `ACL user "${user}" may run what redkit needs under "${prefix}:*" (${dryRun ? 'ACL DRYRUN' : 'tried each command'}); the least it needs: ${fix}` };
+  return {
+    name: 'permissions',
+    status: 'ok',
+    detail: `ACL user "${user}" may run what redkit needs under "${prefix}:*" (${dryRun ? 'ACL DRYRUN' : 'tried each command'}); the least it needs: ${fix}`,
+  };
 }
 
 /** Renders the report for a terminal. */

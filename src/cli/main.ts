@@ -20,9 +20,16 @@ async function main(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: rest,
       options: {
-        url: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' }, username: { type: 'string' },
-        password: { type: 'string' }, tls: { type: 'boolean' }, 'no-tls': { type: 'boolean' }, db: { type: 'string' },
-        timeout: { type: 'string' }, json: { type: 'boolean' },
+        url: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        username: { type: 'string' },
+        password: { type: 'string' },
+        tls: { type: 'boolean' },
+        'no-tls': { type: 'boolean' },
+        db: { type: 'string' },
+        timeout: { type: 'string' },
+        json: { type: 'boolean' },
       },
     }));
   } catch (err) {
@@ -45,7 +52,10 @@ async function main(argv: string[]): Promise<number> {
 }
 
 // Exits explicitly: a CLI must not linger on a half-open socket to a misbehaving server.
-main(process.argv.slice(2)).then((code) => process.exit(code), (err) => {
-  process.stderr.write(`redkit: ${(err as Error)?.message ?? err}\n`);
-  process.exit(1);
-});
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`redkit: ${(err as Error)?.message ?? err}\n`);
+    process.exit(1);
+  },
+);

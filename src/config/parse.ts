@@ -70,7 +70,8 @@ function parseHost(raw: string, variable: string): string {
   const host = raw.trim();
   if (host === '') throw new ConfigError(variable, `${variable} is empty; set it to the Redis hostname or IP, or leave Redis unconfigured for standalone mode`);
   // The value is not echoed: a URL pasted here may carry a password.
-  if (/[\s/@]/.test(host)) throw new ConfigError(variable, `${variable} must be a bare hostname or IP, without scheme, credentials or path; put URLs in REDIS_URL instead`);
+  if (/[\s/@]/.test(host))
+    throw new ConfigError(variable, `${variable} must be a bare hostname or IP, without scheme, credentials or path; put URLs in REDIS_URL instead`);
   return host;
 }
 
@@ -84,7 +85,10 @@ function parseName(raw: string, variable: string): string {
 /** A key prefix or environment: a name, and never a brace, which would move the hash tags redkit adds. */
 function parseKeyPart(raw: string, variable: string): string {
   if (/[{}]/.test(raw)) {
-    throw new ConfigError(variable, `${variable} may not contain "{" or "}" (got "${raw}"): redkit wraps key parts in {…} hash tags so that keys used together stay in one Redis Cluster slot, and a brace in ${variable} would change which part is hashed`);
+    throw new ConfigError(
+      variable,
+      `${variable} may not contain "{" or "}" (got "${raw}"): redkit wraps key parts in {…} hash tags so that keys used together stay in one Redis Cluster slot, and a brace in ${variable} would change which part is hashed`,
+    );
   }
   return parseName(raw, variable);
 }
@@ -94,19 +98,35 @@ function parseUrl(raw: string, variable: string): Layer {
   if (isSentinelUrl(raw)) {
     const parsed = parseSentinelUrl(raw, variable);
     const layer: Layer = { sources: { tls: variable }, tls: parsed.tls, sentinelUrl: parsed };
-    if (parsed.username !== undefined) { layer.username = parsed.username; layer.sources.username = variable; }
-    if (parsed.password !== undefined) { layer.password = parsed.password; layer.sources.password = variable; }
-    if (parsed.db !== undefined) { layer.db = parsed.db; layer.sources.db = variable; }
+    if (parsed.username !== undefined) {
+      layer.username = parsed.username;
+      layer.sources.username = variable;
+    }
+    if (parsed.password !== undefined) {
+      layer.password = parsed.password;
+      layer.sources.password = variable;
+    }
+    if (parsed.db !== undefined) {
+      layer.db = parsed.db;
+      layer.sources.db = variable;
+    }
     return layer;
   }
   let url: URL;
   try {
     url = new URL(raw.trim());
-  } catch (cause) {
-    throw new ConfigError(variable, `${variable} is not a valid URL ("${maskUrl(raw)}"); expected redis://[user:password@]host[:port][/db] or rediss://… for TLS, with special characters in the password percent-encoded`, { cause: undefined });
+  } catch (_cause) {
+    throw new ConfigError(
+      variable,
+      `${variable} is not a valid URL ("${maskUrl(raw)}"); expected redis://[user:password@]host[:port][/db] or rediss://… for TLS, with special characters in the password percent-encoded`,
+      { cause: undefined },
+    );
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ConfigError(variable, `${variable} has unknown scheme "${url.protocol.replace(/:$/, '')}"; use redis:// or rediss:// (TLS), or redis+sentinel:// / rediss+sentinel:// for Sentinel`);
+    throw new ConfigError(
+      variable,
+      `${variable} has unknown scheme "${url.protocol.replace(/:$/, '')}"; use redis:// or rediss:// (TLS), or redis+sentinel:// / rediss+sentinel:// for Sentinel`,
+    );
   }
   if (url.hostname === '') {
     throw new ConfigError(variable, `${variable} has an empty host ("${maskUrl(raw)}"); expected redis://host:port`);
@@ -114,17 +134,33 @@ function parseUrl(raw: string, variable: string): Layer {
   const layer: Layer = { sources: {} };
   layer.host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   layer.sources.host = variable;
-  if (url.port !== '') { layer.port = parsePort(url.port, `${variable} (port)`); layer.sources.port = variable; }
+  if (url.port !== '') {
+    layer.port = parsePort(url.port, `${variable} (port)`);
+    layer.sources.port = variable;
+  }
   // A password is decoded for use; a malformed escape must not echo it back.
   const decode = (part: string, what: string) => {
-    try { return decodeURIComponent(part); } catch { throw new ConfigError(variable, `${variable} has a malformed percent-escape in the ${what}; encode special characters with encodeURIComponent`); }
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ConfigError(variable, `${variable} has a malformed percent-escape in the ${what}; encode special characters with encodeURIComponent`);
+    }
   };
-  if (url.username !== '') { layer.username = decode(url.username, 'username'); layer.sources.username = variable; }
-  if (url.password !== '') { layer.password = decode(url.password, 'password'); layer.sources.password = variable; }
+  if (url.username !== '') {
+    layer.username = decode(url.username, 'username');
+    layer.sources.username = variable;
+  }
+  if (url.password !== '') {
+    layer.password = decode(url.password, 'password');
+    layer.sources.password = variable;
+  }
   layer.tls = url.protocol === 'rediss:';
   layer.sources.tls = variable;
   const path = url.pathname.replace(/^\//, '');
-  if (path !== '') { layer.db = parseDb(path, `${variable} (database path)`); layer.sources.db = variable; }
+  if (path !== '') {
+    layer.db = parseDb(path, `${variable} (database path)`);
+    layer.sources.db = variable;
+  }
   return layer;
 }
 
@@ -146,7 +182,10 @@ function combine(fromUrl: Layer | undefined, discrete: Layer, urlName: string): 
   }
   if (discrete.tls !== undefined && Boolean(discrete.tls) !== Boolean(fromUrl.tls)) {
     const scheme = `${fromUrl.tls ? 'rediss' : 'redis'}${fromUrl.sentinelUrl ? '+sentinel' : ''}://`;
-    throw new ConfigError(discrete.sources.tls!, `${discrete.sources.tls} says TLS is ${discrete.tls ? 'on' : 'off'} but ${urlName} uses ${scheme}; use rediss:// for TLS or redis:// without, and drop ${discrete.sources.tls}`);
+    throw new ConfigError(
+      discrete.sources.tls!,
+      `${discrete.sources.tls} says TLS is ${discrete.tls ? 'on' : 'off'} but ${urlName} uses ${scheme}; use rediss:// for TLS or redis:// without, and drop ${discrete.sources.tls}`,
+    );
   }
   if (typeof discrete.tls === 'object') {
     out.tls = discrete.tls;
@@ -158,34 +197,68 @@ function combine(fromUrl: Layer | undefined, discrete: Layer, urlName: string): 
 function envLayer(env: Env): Layer {
   const discrete: Layer = { sources: {} };
   const host = env.REDIS_HOST;
-  if (host !== undefined && host !== '') { discrete.host = parseHost(host, 'REDIS_HOST'); discrete.sources.host = 'REDIS_HOST'; }
+  if (host !== undefined && host !== '') {
+    discrete.host = parseHost(host, 'REDIS_HOST');
+    discrete.sources.host = 'REDIS_HOST';
+  }
   const port = envValue(env, 'REDIS_PORT');
-  if (port !== undefined) { discrete.port = parsePort(port, 'REDIS_PORT'); discrete.sources.port = 'REDIS_PORT'; }
+  if (port !== undefined) {
+    discrete.port = parsePort(port, 'REDIS_PORT');
+    discrete.sources.port = 'REDIS_PORT';
+  }
   const username = envValue(env, 'REDIS_USERNAME');
-  if (username !== undefined) { discrete.username = username; discrete.sources.username = 'REDIS_USERNAME'; }
+  if (username !== undefined) {
+    discrete.username = username;
+    discrete.sources.username = 'REDIS_USERNAME';
+  }
   const password = envValue(env, 'REDIS_PASSWORD');
-  if (password !== undefined) { discrete.password = password; discrete.sources.password = 'REDIS_PASSWORD'; }
+  if (password !== undefined) {
+    discrete.password = password;
+    discrete.sources.password = 'REDIS_PASSWORD';
+  }
   const tls = envValue(env, 'REDIS_TLS');
-  if (tls !== undefined) { discrete.tls = parseBool(tls, 'REDIS_TLS'); discrete.sources.tls = 'REDIS_TLS'; }
+  if (tls !== undefined) {
+    discrete.tls = parseBool(tls, 'REDIS_TLS');
+    discrete.sources.tls = 'REDIS_TLS';
+  }
   const db = envValue(env, 'REDIS_DB');
-  if (db !== undefined) { discrete.db = parseDb(db, 'REDIS_DB'); discrete.sources.db = 'REDIS_DB'; }
+  if (db !== undefined) {
+    discrete.db = parseDb(db, 'REDIS_DB');
+    discrete.sources.db = 'REDIS_DB';
+  }
   const url = envValue(env, 'REDIS_URL');
   return combine(url === undefined ? undefined : parseUrl(url, 'REDIS_URL'), discrete, 'REDIS_URL');
 }
 
 function optionsLayer(options: RedkitOptions): Layer {
   const discrete: Layer = { sources: {} };
-  if (options.host !== undefined) { discrete.host = parseHost(options.host, 'options.host'); discrete.sources.host = 'options.host'; }
-  if (options.port !== undefined) { discrete.port = parsePort(options.port, 'options.port'); discrete.sources.port = 'options.port'; }
-  if (options.username !== undefined) { discrete.username = options.username; discrete.sources.username = 'options.username'; }
-  if (options.password !== undefined) { discrete.password = options.password; discrete.sources.password = 'options.password'; }
+  if (options.host !== undefined) {
+    discrete.host = parseHost(options.host, 'options.host');
+    discrete.sources.host = 'options.host';
+  }
+  if (options.port !== undefined) {
+    discrete.port = parsePort(options.port, 'options.port');
+    discrete.sources.port = 'options.port';
+  }
+  if (options.username !== undefined) {
+    discrete.username = options.username;
+    discrete.sources.username = 'options.username';
+  }
+  if (options.password !== undefined) {
+    discrete.password = options.password;
+    discrete.sources.password = 'options.password';
+  }
   if (options.tls !== undefined) {
     if (typeof options.tls !== 'boolean' && (typeof options.tls !== 'object' || options.tls === null)) {
       throw new ConfigError('options.tls', 'options.tls must be true, false or a node:tls options object');
     }
-    discrete.tls = options.tls; discrete.sources.tls = 'options.tls';
+    discrete.tls = options.tls;
+    discrete.sources.tls = 'options.tls';
   }
-  if (options.db !== undefined) { discrete.db = parseDb(options.db, 'options.db'); discrete.sources.db = 'options.db'; }
+  if (options.db !== undefined) {
+    discrete.db = parseDb(options.db, 'options.db');
+    discrete.sources.db = 'options.db';
+  }
   return combine(options.url === undefined ? undefined : parseUrl(options.url, 'options.url'), discrete, 'options.url');
 }
 
@@ -211,53 +284,91 @@ export function resolveConfig(options: RedkitOptions = {}): RedkitConfig {
   // A Sentinel set chosen in code overrides env's endpoint: its host and port are not contradictions.
   if (fromOptions.sentinelUrl || options.sentinels !== undefined) {
     for (const field of ['host', 'port'] as const) {
-      if (fromOptions[field] === undefined) { delete merged[field]; delete merged.sources[field]; }
+      if (fromOptions[field] === undefined) {
+        delete merged[field];
+        delete merged.sources[field];
+      }
     }
   }
   // options.url replaces REDIS_URL whole, so a sentinel list from REDIS_URL does not survive it.
   const envTopology = topologyLayer((name) => envValue(env, name), ENV_NAMES, options.url === undefined ? fromEnv.sentinelUrl : undefined, 'REDIS_URL');
-  const optionTopology = topologyLayer((name) => (options as Record<string, unknown>)[name.slice('options.'.length)], OPTION_NAMES, fromOptions.sentinelUrl, 'options.url');
+  const optionTopology = topologyLayer(
+    (name) => (options as Record<string, unknown>)[name.slice('options.'.length)],
+    OPTION_NAMES,
+    fromOptions.sentinelUrl,
+    'options.url',
+  );
   const topo = resolveTopology(envTopology, optionTopology, merged);
   if (topo.topology === 'single' && merged.host === undefined && Object.keys(merged.sources).length > 0) {
     const given = Object.values(merged.sources).join(', ');
-    throw new ConfigError('REDIS_HOST', `${given} set but no host: set REDIS_HOST or REDIS_URL (or options.host / options.url), or unset them for standalone mode`);
+    throw new ConfigError(
+      'REDIS_HOST',
+      `${given} set but no host: set REDIS_HOST or REDIS_URL (or options.host / options.url), or unset them for standalone mode`,
+    );
   }
   const rawEnvironment = options.environment ?? envValue(env, 'REDIS_ENVIRONMENT');
-  const environment = rawEnvironment === undefined ? undefined : parseKeyPart(rawEnvironment, options.environment !== undefined ? 'options.environment' : 'REDIS_ENVIRONMENT');
+  const environment =
+    rawEnvironment === undefined ? undefined : parseKeyPart(rawEnvironment, options.environment !== undefined ? 'options.environment' : 'REDIS_ENVIRONMENT');
   const keyPrefixRaw = options.keyPrefix ?? envValue(env, 'REDIS_KEY_PREFIX') ?? 'redkit';
   const keyPrefix = parseKeyPart(keyPrefixRaw, options.keyPrefix !== undefined ? 'options.keyPrefix' : 'REDIS_KEY_PREFIX');
-  const connectTimeoutMs = parseMs(options.connectTimeoutMs ?? envValue(env, 'REDIS_CONNECT_TIMEOUT_MS'), options.connectTimeoutMs !== undefined ? 'options.connectTimeoutMs' : 'REDIS_CONNECT_TIMEOUT_MS', 5000);
-  const commandTimeoutMs = parseMs(options.commandTimeoutMs ?? envValue(env, 'REDIS_COMMAND_TIMEOUT_MS'), options.commandTimeoutMs !== undefined ? 'options.commandTimeoutMs' : 'REDIS_COMMAND_TIMEOUT_MS', 2000);
+  const connectTimeoutMs = parseMs(
+    options.connectTimeoutMs ?? envValue(env, 'REDIS_CONNECT_TIMEOUT_MS'),
+    options.connectTimeoutMs !== undefined ? 'options.connectTimeoutMs' : 'REDIS_CONNECT_TIMEOUT_MS',
+    5000,
+  );
+  const commandTimeoutMs = parseMs(
+    options.commandTimeoutMs ?? envValue(env, 'REDIS_COMMAND_TIMEOUT_MS'),
+    options.commandTimeoutMs !== undefined ? 'options.commandTimeoutMs' : 'REDIS_COMMAND_TIMEOUT_MS',
+    2000,
+  );
   const healthIntervalMs = parseMs(options.healthIntervalMs, 'options.healthIntervalMs', 10_000);
   const instanceIdRaw = options.instanceId ?? envValue(env, 'INSTANCE_ID');
-  const instanceId = instanceIdRaw === undefined ? defaultInstanceId() : parseName(instanceIdRaw, options.instanceId !== undefined ? 'options.instanceId' : 'INSTANCE_ID');
+  const instanceId =
+    instanceIdRaw === undefined ? defaultInstanceId() : parseName(instanceIdRaw, options.instanceId !== undefined ? 'options.instanceId' : 'INSTANCE_ID');
 
   const standalone = options.standalone === true || (topo.topology === 'single' && merged.host === undefined);
   let tls: false | TlsConnectionOptions = merged.tls === undefined || merged.tls === false ? false : merged.tls === true ? {} : merged.tls;
   const caFile = envValue(env, 'REDIS_TLS_CA_FILE');
   if (caFile !== undefined && !standalone) {
-    if (tls === false) throw new ConfigError('REDIS_TLS_CA_FILE', 'REDIS_TLS_CA_FILE is set but TLS is off; use rediss:// or REDIS_TLS=true, or unset REDIS_TLS_CA_FILE');
+    if (tls === false)
+      throw new ConfigError('REDIS_TLS_CA_FILE', 'REDIS_TLS_CA_FILE is set but TLS is off; use rediss:// or REDIS_TLS=true, or unset REDIS_TLS_CA_FILE');
     if (tls.ca === undefined) {
       try {
         tls = { ...tls, ca: readFileSync(caFile, 'utf8') };
       } catch (cause) {
-        throw new ConfigError('REDIS_TLS_CA_FILE', `REDIS_TLS_CA_FILE "${caFile}" cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); point it at the PEM file of your provider's CA`);
+        throw new ConfigError(
+          'REDIS_TLS_CA_FILE',
+          `REDIS_TLS_CA_FILE "${caFile}" cannot be read (${(cause as NodeJS.ErrnoException).code ?? 'error'}); point it at the PEM file of your provider's CA`,
+        );
       }
     }
   }
   // Sentinels usually sit behind the same CA as the data nodes: their TLS follows unless set.
-  const sentinelTls: false | TlsConnectionOptions = topo.topology !== 'sentinel' ? false
-    : topo.sentinelTls === undefined ? tls
-    : topo.sentinelTls === false ? false : topo.sentinelTls === true ? (tls === false ? {} : tls) : topo.sentinelTls;
-  const port = topo.topology === 'cluster' ? topo.clusterNodes[0]!.port : merged.port ?? 6379;
+  const sentinelTls: false | TlsConnectionOptions =
+    topo.topology !== 'sentinel'
+      ? false
+      : topo.sentinelTls === undefined
+        ? tls
+        : topo.sentinelTls === false
+          ? false
+          : topo.sentinelTls === true
+            ? tls === false
+              ? {}
+              : tls
+            : topo.sentinelTls;
+  const port = topo.topology === 'cluster' ? topo.clusterNodes[0]!.port : (merged.port ?? 6379);
   const host = standalone || topo.topology === 'sentinel' ? undefined : topo.topology === 'cluster' ? topo.clusterNodes[0]!.host : merged.host;
   const db = merged.db ?? 0;
   const scheme = tls ? 'rediss' : 'redis';
-  const list = (nodes: ReadonlyArray<{ host: string; port: number }>) => nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
-  const target = standalone ? 'standalone'
-    : topo.topology === 'cluster' ? `${scheme}+cluster://${list(topo.clusterNodes)}`
-    : topo.topology === 'sentinel' ? `${scheme}+sentinel://${list(topo.sentinels)}/${topo.sentinelMasterName}/${db}`
-    : `${scheme}://${merged.host}:${port}/${db}`;
+  const list = (nodes: ReadonlyArray<{ host: string; port: number }>) =>
+    nodes.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
+  const target = standalone
+    ? 'standalone'
+    : topo.topology === 'cluster'
+      ? `${scheme}+cluster://${list(topo.clusterNodes)}`
+      : topo.topology === 'sentinel'
+        ? `${scheme}+sentinel://${list(topo.sentinels)}/${topo.sentinelMasterName}/${db}`
+        : `${scheme}://${merged.host}:${port}/${db}`;
   const config = {
     mode: standalone ? 'standalone' : 'redis',
     topology: standalone ? 'memory' : topo.topology,

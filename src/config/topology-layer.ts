@@ -87,7 +87,7 @@ export function topologyLayer(read: (name: string) => unknown, names: Record<Fie
   take('sentinelMasterName', (raw: unknown, v) => parseMasterName(parseString(raw, v), v));
   take('sentinelUsername', parseString);
   take('sentinelPassword', parseString);
-  take('sentinelTls', (raw: unknown, v) => (typeof raw === 'object' && raw !== null ? raw as TlsConnectionOptions : parseFlag(raw, v)));
+  take('sentinelTls', (raw: unknown, v) => (typeof raw === 'object' && raw !== null ? (raw as TlsConnectionOptions) : parseFlag(raw, v)));
   take('slotSafe', (raw: string | boolean, v) => parseSlotSafe(raw, v));
 
   if (url) {
@@ -99,7 +99,10 @@ export function topologyLayer(read: (name: string) => unknown, names: Record<Fie
     t.sources.sentinels = urlName;
     if (url.masterName !== undefined) {
       if (t.sentinelMasterName !== undefined && t.sentinelMasterName !== url.masterName) {
-        throw new ConfigError(names.sentinelMasterName, `${names.sentinelMasterName} and ${urlName} disagree on the master name ("${t.sentinelMasterName}" vs "${url.masterName}"); set it in one place only`);
+        throw new ConfigError(
+          names.sentinelMasterName,
+          `${names.sentinelMasterName} and ${urlName} disagree on the master name ("${t.sentinelMasterName}" vs "${url.masterName}"); set it in one place only`,
+        );
       }
       t.sentinelMasterName = url.masterName;
       t.sources.sentinelMasterName = urlName;
@@ -111,7 +114,10 @@ export function topologyLayer(read: (name: string) => unknown, names: Record<Fie
     throw new ConfigError(names.clusterNodes, `${t.sources.clusterNodes} lists cluster nodes but ${names.cluster} is false; unset one of them`);
   }
   if (clusterSource !== undefined && t.sentinels) {
-    throw new ConfigError(t.sources.sentinels!, `${clusterSource} and ${t.sources.sentinels} are both set: a deployment is either a Redis Cluster or a Sentinel set; keep the variables of the one you run`);
+    throw new ConfigError(
+      t.sources.sentinels!,
+      `${clusterSource} and ${t.sources.sentinels} are both set: a deployment is either a Redis Cluster or a Sentinel set; keep the variables of the one you run`,
+    );
   }
   t.kind = clusterSource !== undefined ? 'cluster' : t.sentinels ? 'sentinel' : t.cluster === false ? 'not-cluster' : undefined;
   return t;
@@ -155,20 +161,35 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
   const t: TopologyLayer = { ...env, sources: { ...env.sources } };
   if ((env.kind === 'cluster' || env.kind === 'sentinel') && topology !== env.kind) {
     // Options chose another kind than env: env's fields of its own kind are overridden, not strays.
-    for (const field of KIND_FIELDS[env.kind]) { delete t[field]; delete t.sources[field]; }
+    for (const field of KIND_FIELDS[env.kind]) {
+      delete t[field];
+      delete t.sources[field];
+    }
   }
   for (const field of Object.keys(options.sources) as Field[]) {
     (t as unknown as Record<string, unknown>)[field] = options[field];
     t.sources[field] = options.sources[field];
   }
-  if (topology !== 'sentinel') { delete t.sentinels; delete t.sources.sentinels; }
-  if (topology !== 'cluster') { delete t.clusterNodes; delete t.sources.clusterNodes; }
+  if (topology !== 'sentinel') {
+    delete t.sentinels;
+    delete t.sources.sentinels;
+  }
+  if (topology !== 'cluster') {
+    delete t.clusterNodes;
+    delete t.sources.clusterNodes;
+  }
 
   if (t.sentinelMasterName !== undefined && !t.sentinels) {
-    throw new ConfigError(t.sources.sentinelMasterName!, `${t.sources.sentinelMasterName} is set but no sentinels are: list them in REDIS_SENTINELS (host[:26379],…) or use a redis+sentinel:// URL, or unset ${t.sources.sentinelMasterName}`);
+    throw new ConfigError(
+      t.sources.sentinelMasterName!,
+      `${t.sources.sentinelMasterName} is set but no sentinels are: list them in REDIS_SENTINELS (host[:26379],…) or use a redis+sentinel:// URL, or unset ${t.sources.sentinelMasterName}`,
+    );
   }
   if (t.clusterNatMap && topology !== 'cluster') {
-    throw new ConfigError(t.sources.clusterNatMap!, `${t.sources.clusterNatMap} applies to Redis Cluster only; set REDIS_CLUSTER=true or REDIS_CLUSTER_NODES, or unset ${t.sources.clusterNatMap}`);
+    throw new ConfigError(
+      t.sources.clusterNatMap!,
+      `${t.sources.clusterNatMap} applies to Redis Cluster only; set REDIS_CLUSTER=true or REDIS_CLUSTER_NODES, or unset ${t.sources.clusterNatMap}`,
+    );
   }
   const out: ResolvedTopology = {
     topology,
@@ -191,18 +212,27 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
     const seeds: HostPort[] = [];
     if (merged.host !== undefined) seeds.push({ host: merged.host, port: merged.port ?? 6379 });
     else if (merged.port !== undefined) {
-      throw new ConfigError(merged.sources.port!, `${merged.sources.port} is set but no host: with ${declared} write the port on each node (host:port), or set REDIS_HOST to the configuration endpoint`);
+      throw new ConfigError(
+        merged.sources.port!,
+        `${merged.sources.port} is set but no host: with ${declared} write the port on each node (host:port), or set REDIS_HOST to the configuration endpoint`,
+      );
     }
     for (const node of t.clusterNodes ?? []) if (!seeds.some((s) => nodeKey(s) === nodeKey(node))) seeds.push(node);
     if (seeds.length === 0) {
-      throw new ConfigError(declared, `${declared} is set but there is no node to start from: set REDIS_URL or REDIS_HOST to the cluster's configuration (discovery) endpoint, or list nodes in REDIS_CLUSTER_NODES`);
+      throw new ConfigError(
+        declared,
+        `${declared} is set but there is no node to start from: set REDIS_URL or REDIS_HOST to the cluster's configuration (discovery) endpoint, or list nodes in REDIS_CLUSTER_NODES`,
+      );
     }
     if (merged.db !== undefined && merged.db !== 0) {
       const v = merged.sources.db!;
       throw new ConfigError(v, `${v} selects database ${merged.db} but Redis Cluster has database 0 only (${declared}); remove the database from ${v}`);
     }
     if (t.slotSafe === false) {
-      throw new ConfigError(t.sources.slotSafe!, `${t.sources.slotSafe} is false but ${declared} makes this a Redis Cluster, where every multi-key operation must keep its keys in one slot; set it to auto or true`);
+      throw new ConfigError(
+        t.sources.slotSafe!,
+        `${t.sources.slotSafe} is false but ${declared} makes this a Redis Cluster, where every multi-key operation must keep its keys in one slot; set it to auto or true`,
+      );
     }
     out.clusterNodes = seeds;
     out.clusterNatMap = t.clusterNatMap;
@@ -212,12 +242,18 @@ export function resolveTopology(env: TopologyLayer, options: TopologyLayer, merg
     for (const field of ['host', 'port'] as const) {
       const v = merged.sources[field];
       if (merged[field] !== undefined && v !== undefined) {
-        throw new ConfigError(v, `${v} sets a ${field} but ${declared} makes this a Sentinel set, whose sentinels name the master; unset the ${field} (keep credentials in REDIS_USERNAME / REDIS_PASSWORD or in a redis+sentinel:// URL)`);
+        throw new ConfigError(
+          v,
+          `${v} sets a ${field} but ${declared} makes this a Sentinel set, whose sentinels name the master; unset the ${field} (keep credentials in REDIS_USERNAME / REDIS_PASSWORD or in a redis+sentinel:// URL)`,
+        );
       }
     }
     if (t.sentinelMasterName === undefined) {
       const v = declared.startsWith('options.') ? OPTION_NAMES.sentinelMasterName : ENV_NAMES.sentinelMasterName;
-      throw new ConfigError(v, `${declared} is set but no master name: set ${v} to the name in "sentinel monitor <name> …" (often mymaster), or end the redis+sentinel:// URL with /<name>`);
+      throw new ConfigError(
+        v,
+        `${declared} is set but no master name: set ${v} to the name in "sentinel monitor <name> …" (often mymaster), or end the redis+sentinel:// URL with /<name>`,
+      );
     }
     out.sentinels = t.sentinels!;
     out.sentinelMasterName = t.sentinelMasterName;

@@ -20,7 +20,8 @@ function parseHostPort(raw: string, variable: string, defaultPort: number, entry
   const text = raw.trim();
   // A URL pasted into a list may carry a password: such an entry is named, never printed.
   const shown = echo && !/[@/]/.test(text) ? `"${text}"` : entry;
-  if (text === '') throw new ConfigError(variable, `${variable} has an empty ${entry}; write host:port entries separated by commas, e.g. 10.0.0.1:6379,10.0.0.2:6379`);
+  if (text === '')
+    throw new ConfigError(variable, `${variable} has an empty ${entry}; write host:port entries separated by commas, e.g. 10.0.0.1:6379,10.0.0.2:6379`);
   let host: string;
   let portText: string | undefined;
   const v6 = /^\[([0-9A-Fa-f:.]+)\](?::(.*))?$/.exec(text);
@@ -78,7 +79,10 @@ export function parseHostList(raw: string | ReadonlyArray<string | HostPort>, va
       throw new ConfigError(variable, `${variable}: ${entry} must be a "host:port" string or a { host, port } object`);
     }
     const key = nodeKey(node);
-    if (!seen.has(key)) { seen.add(key); out.push(Object.freeze(node)); }
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push(Object.freeze(node));
+    }
   });
   return out;
 }
@@ -120,13 +124,23 @@ export function parseSentinelUrl(raw: string, variable: string): SentinelUrl {
   const shown = maskSentinelUrl(text);
   const m = /^(rediss?)\+sentinel:\/\/(?:(.*)@)?([^/?#@]*)(?:\/([^/?#]*))?(?:\/([^/?#]*))?\/?$/i.exec(text);
   if (!m) {
-    throw new ConfigError(variable, `${variable} is not a valid sentinel URL ("${shown}"); expected redis+sentinel://[user:password@]host1[:26379],host2[:26379]/<master name>[/db], with special characters in the password percent-encoded and no query string`);
+    throw new ConfigError(
+      variable,
+      `${variable} is not a valid sentinel URL ("${shown}"); expected redis+sentinel://[user:password@]host1[:26379],host2[:26379]/<master name>[/db], with special characters in the password percent-encoded and no query string`,
+    );
   }
   const [, scheme, userinfo, hosts, master, db] = m;
   if (!hosts) throw new ConfigError(variable, `${variable} lists no sentinel ("${shown}"); expected redis+sentinel://host1:26379,host2:26379/<master name>`);
-  const out: SentinelUrl = { sentinels: parseHostList(hosts, `${variable} (sentinels)`, SENTINEL_PORT, userinfo === undefined), tls: scheme!.toLowerCase() === 'rediss' };
+  const out: SentinelUrl = {
+    sentinels: parseHostList(hosts, `${variable} (sentinels)`, SENTINEL_PORT, userinfo === undefined),
+    tls: scheme!.toLowerCase() === 'rediss',
+  };
   const decode = (part: string, what: string) => {
-    try { return decodeURIComponent(part); } catch { throw new ConfigError(variable, `${variable} has a malformed percent-escape in the ${what}; encode special characters with encodeURIComponent`); }
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ConfigError(variable, `${variable} has a malformed percent-escape in the ${what}; encode special characters with encodeURIComponent`);
+    }
   };
   if (userinfo !== undefined) {
     const colon = userinfo.indexOf(':');
@@ -137,7 +151,8 @@ export function parseSentinelUrl(raw: string, variable: string): SentinelUrl {
   }
   if (master) out.masterName = parseMasterName(decode(master, 'master name'), `${variable} (master name)`);
   if (db !== undefined && db !== '') {
-    if (!/^\d+$/.test(db)) throw new ConfigError(`${variable} (database path)`, `${variable} (database path) must be a database number, a whole number ≥ 0 (got "${db}")`);
+    if (!/^\d+$/.test(db))
+      throw new ConfigError(`${variable} (database path)`, `${variable} (database path) must be a database number, a whole number ≥ 0 (got "${db}")`);
     out.db = Number(db);
   }
   return out;
@@ -158,15 +173,23 @@ export function parseNatMap(raw: string | Record<string, HostPort>, variable: st
       const sides = part.split('=');
       if (sides.length !== 2) {
         const shown = /[@/]/.test(part) ? '' : ` ("${part.trim()}")`;
-        throw new ConfigError(variable, `${variable}: entry ${i + 1}${shown} is not reachable=announced; write e.g. 127.0.0.1:7000=172.18.0.2:6379 (the address to dial, "=", the address CLUSTER SLOTS announces), or JSON`);
+        throw new ConfigError(
+          variable,
+          `${variable}: entry ${i + 1}${shown} is not reachable=announced; write e.g. 127.0.0.1:7000=172.18.0.2:6379 (the address to dial, "=", the address CLUSTER SLOTS announces), or JSON`,
+        );
       }
       return [sides[1]!, sides[0]!, `entry ${i + 1}`];
     });
   } else {
     let object: unknown = raw;
     if (typeof raw === 'string') {
-      try { object = JSON.parse(raw); } catch {
-        throw new ConfigError(variable, `${variable} starts with "{" but is not valid JSON; expected {"<announced host>:<port>":{"host":"<reachable host>","port":<port>}, …}`);
+      try {
+        object = JSON.parse(raw);
+      } catch {
+        throw new ConfigError(
+          variable,
+          `${variable} starts with "{" but is not valid JSON; expected {"<announced host>:<port>":{"host":"<reachable host>","port":<port>}, …}`,
+        );
       }
     }
     if (!object || typeof object !== 'object' || Array.isArray(object)) {

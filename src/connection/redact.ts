@@ -12,7 +12,10 @@ export function redactError<T>(error: T, secrets: Array<string | undefined>): T 
   const e = error as { command?: { name?: string; args?: unknown[] }; message?: string; stack?: string; previousErrors?: unknown[] };
   if (e.command && Array.isArray(e.command.args)) {
     const name = String(e.command.name ?? '').toLowerCase();
-    e.command = { ...e.command, args: SECRET_COMMANDS.has(name) ? e.command.args.map(() => MASK) : e.command.args.map((a) => (typeof a === 'string' ? maskSecrets(a, secrets) : a)) };
+    e.command = {
+      ...e.command,
+      args: SECRET_COMMANDS.has(name) ? e.command.args.map(() => MASK) : e.command.args.map((a) => (typeof a === 'string' ? maskSecrets(a, secrets) : a)),
+    };
   }
   try {
     if (typeof e.message === 'string') e.message = maskSecrets(e.message, secrets);

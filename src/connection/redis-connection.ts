@@ -102,16 +102,24 @@ export class RedisConnection extends EventEmitter {
     // Until the connection speaks Cluster, connecting to the first seed would silently write to
     // the wrong node (only the keys of its slots land; the rest fail with MOVED).
     if (config.topology === 'cluster') {
-      throw new ConfigError('REDIS_CLUSTER_NODES', 'Redis Cluster is configured, but Cluster support is not there yet in this redkit version: unset REDIS_CLUSTER_NODES (and REDIS_CLUSTER) and point REDIS_URL at one server, or use Sentinel (REDIS_SENTINELS) for high availability');
+      throw new ConfigError(
+        'REDIS_CLUSTER_NODES',
+        'Redis Cluster is configured, but Cluster support is not there yet in this redkit version: unset REDIS_CLUSTER_NODES (and REDIS_CLUSTER) and point REDIS_URL at one server, or use Sentinel (REDIS_SENTINELS) for high availability',
+      );
     }
     this.config = config;
     this.#logger = logger;
     this.#secrets = [config.password, config.sentinelPassword];
     // The third argument was the backoff alone; both shapes are accepted.
-    const opts: ConnectionOptions = 'backoff' in options || 'stallMs' in options ? options as ConnectionOptions : { backoff: options as BackoffOptions };
+    const opts: ConnectionOptions = 'backoff' in options || 'stallMs' in options ? (options as ConnectionOptions) : { backoff: options as BackoffOptions };
     this.#backoff = opts.backoff ?? {};
     this.stallMs = stallThresholdMs(config.commandTimeoutMs, opts.stallMs);
-    this.#server = new ServerWatch(config.prefix, logger, (event) => this.emit('restart', event), (event) => this.emit('failover', event));
+    this.#server = new ServerWatch(
+      config.prefix,
+      logger,
+      (event) => this.emit('restart', event),
+      (event) => this.emit('failover', event),
+    );
     this.#state = config.mode === 'standalone' ? 'not_configured' : 'connecting';
     // The connection emits 'disconnected' as a state change; an 'error' event is never emitted, so no listener is required.
   }
@@ -170,7 +178,12 @@ export class RedisConnection extends EventEmitter {
     });
     batchWritesPerTick(client);
     this.#client = client;
-    this.#watchdog = new StallWatchdog(client, this.stallMs, (waitedMs) => this.#onStall(waitedMs), () => void this.#probe());
+    this.#watchdog = new StallWatchdog(
+      client,
+      this.stallMs,
+      (waitedMs) => this.#onStall(waitedMs),
+      () => void this.#probe(),
+    );
     this.#watchdog.start();
     client.on('ready', () => {
       this.#attempt = 0;
@@ -199,7 +212,10 @@ export class RedisConnection extends EventEmitter {
           // The attempts' own error (refused, NOAUTH, TLS…) says more than the timeout does.
           if (!this.#lastError) this.#recordError(Object.assign(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }), true);
           this.#setState('disconnected', this.#lastError);
-          this.#logger.warn({ target: cfg.target, reason: this.#lastError?.reason, hint: this.#lastError?.hint }, `[Redis] Not reachable within ${cfg.connectTimeoutMs} ms: starting degraded, reconnecting in the background`);
+          this.#logger.warn(
+            { target: cfg.target, reason: this.#lastError?.reason, hint: this.#lastError?.hint },
+            `[Redis] Not reachable within ${cfg.connectTimeoutMs} ms: starting degraded, reconnecting in the background`,
+          );
         }
         done();
       }, cfg.connectTimeoutMs);
@@ -209,14 +225,20 @@ export class RedisConnection extends EventEmitter {
         const reason = this.#lastError?.reason;
         if (reason && reason !== 'TIMEOUT' && reason !== 'UNKNOWN' && this.#state !== 'connected') {
           this.#setState('disconnected', this.#lastError);
-          this.#logger.warn({ target: cfg.target, reason, hint: this.#lastError?.hint }, `[Redis] Not available (${reason}): starting degraded, reconnecting in the background`);
+          this.#logger.warn(
+            { target: cfg.target, reason, hint: this.#lastError?.hint },
+            `[Redis] Not available (${reason}): starting degraded, reconnecting in the background`,
+          );
           done();
         }
       };
       // A replica or a sentinel port answered ROLE: a definite answer too.
       const wrongRole = (error: ClassifiedError | null) => {
         if (error?.reason !== 'WRONG_ROLE') return;
-        this.#logger.warn({ target: cfg.target, reason: error.reason, hint: error.hint }, `[Redis] ${error.message}: starting degraded, checking again in the background`);
+        this.#logger.warn(
+          { target: cfg.target, reason: error.reason, hint: error.hint },
+          `[Redis] ${error.message}: starting degraded, checking again in the background`,
+        );
         done();
       };
       const done = () => {
@@ -266,14 +288,19 @@ export class RedisConnection extends EventEmitter {
    * Throws in standalone mode.
    */
   subscriber(): SharedSubscriber {
-    this.#subscriber ??= new SharedSubscriber(this.dedicatedClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }), () => this.isReady);
+    this.#subscriber ??= new SharedSubscriber(
+      this.dedicatedClient({ purpose: 'subscriber', overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined } }),
+      () => this.isReady,
+    );
     return this.#subscriber;
   }
 
   #make(purpose: string, overrides: Partial<RedisOptions>): Redis {
     const cfg = this.config;
     const client = new Redis({
-      ...(cfg.topology === 'sentinel' ? sentinelOptions(cfg, (attempt) => this.#retryDelay(`${purpose} (sentinels)`, attempt)) : { host: cfg.host, port: cfg.port }),
+      ...(cfg.topology === 'sentinel'
+        ? sentinelOptions(cfg, (attempt) => this.#retryDelay(`${purpose} (sentinels)`, attempt))
+        : { host: cfg.host, port: cfg.port }),
       username: cfg.username,
       password: cfg.password,
       db: cfg.db,
@@ -288,7 +315,13 @@ export class RedisConnection extends EventEmitter {
       reconnectOnError: (err: Error) => (/^READONLY/.test(err.message) ? 2 : false),
       ...overrides,
     });
-    if (cfg.topology === 'sentinel') reviveOnEnd(client, () => this.#closed, (attempt) => backoffDelay(attempt, this.#backoff), this.#logger);
+    if (cfg.topology === 'sentinel')
+      reviveOnEnd(
+        client,
+        () => this.#closed,
+        (attempt) => backoffDelay(attempt, this.#backoff),
+        this.#logger,
+      );
     return client;
   }
 
@@ -366,19 +399,24 @@ export class RedisConnection extends EventEmitter {
   #startProbe(): void {
     let heardAt = performance.now();
     let heard: unknown = null;
-    this.#probeTimer = setInterval(() => {
-      const client = this.#client;
-      const stream = client?.stream;
-      if (stream && stream !== heard) {
-        heard = stream;
-        stream.on('data', () => { heardAt = performance.now(); });
-      }
-      if (client && this.#state === 'connected' && performance.now() - heardAt < this.config.healthIntervalMs) {
-        if (this.#server.markerDue) void this.#server.check(client);
-        return;
-      }
-      void this.#probe();
-    }, Math.max(20, Math.round(this.config.healthIntervalMs / 4)));
+    this.#probeTimer = setInterval(
+      () => {
+        const client = this.#client;
+        const stream = client?.stream;
+        if (stream && stream !== heard) {
+          heard = stream;
+          stream.on('data', () => {
+            heardAt = performance.now();
+          });
+        }
+        if (client && this.#state === 'connected' && performance.now() - heardAt < this.config.healthIntervalMs) {
+          if (this.#server.markerDue) void this.#server.check(client);
+          return;
+        }
+        void this.#probe();
+      },
+      Math.max(20, Math.round(this.config.healthIntervalMs / 4)),
+    );
     this.#probeTimer.unref();
   }
 
@@ -460,13 +498,19 @@ export class RedisConnection extends EventEmitter {
     if (name === 'ReplyError' && this.config.topology === 'sentinel' && /^READONLY/.test(String((err as Error).message))) {
       // The master moved under this call (reconnectOnError is already re-resolving it): to the
       // caller that is a short outage, not a read-only server.
-      return new RedisUnavailableError(`Redis command failed: ${this.#where()} is no longer the master (failover in progress) — redkit reconnects to the new master by itself`, 'FAILOVER', { cause: err });
+      return new RedisUnavailableError(
+        `Redis command failed: ${this.#where()} is no longer the master (failover in progress) — redkit reconnects to the new master by itself`,
+        'FAILOVER',
+        { cause: err },
+      );
     }
-    if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS)/.test(String((err as Error).message))) return mapReplyError(err, { username: this.config.username, prefix: this.config.prefix, logger: this.#logger });
+    if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS)/.test(String((err as Error).message)))
+      return mapReplyError(err, { username: this.config.username, prefix: this.config.prefix, logger: this.#logger });
     const classified = classifyError(err, { target: this.#where(), tls: this.config.tls !== false, secrets: this.#secrets });
     if (classified.reason === 'TIMEOUT') void this.#probe();
     // The socket may be gone before ioredis emits 'close': the state must not lag behind a failure we just saw.
-    else if (this.#client && this.#client.status !== 'ready') this.#setState('disconnected', this.#lastError ?? { ...classified, at: new Date().toISOString() });
+    else if (this.#client && this.#client.status !== 'ready')
+      this.#setState('disconnected', this.#lastError ?? { ...classified, at: new Date().toISOString() });
     return new RedisUnavailableError(`Redis command failed: ${classified.message} — ${classified.hint}`, classified.reason, { cause: err });
   }
 
@@ -538,7 +582,9 @@ export class RedisConnection extends EventEmitter {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       client.quit().catch(() => undefined),
-      new Promise((resolve) => { timer = setTimeout(resolve, this.config.commandTimeoutMs); }),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, this.config.commandTimeoutMs);
+      }),
     ]);
     clearTimeout(timer);
     if ((client.status as string) !== 'end') client.disconnect(false);

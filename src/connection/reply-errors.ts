@@ -1,7 +1,5 @@
 import type { Logger } from '../config/types.js';
-import {
-  RedisCommandError, RedisOutOfMemoryError, RedisPermissionError, RedisReadOnlyError, RedisUnavailableError, type RedkitError,
-} from '../errors.js';
+import { RedisCommandError, RedisOutOfMemoryError, RedisPermissionError, RedisReadOnlyError, RedisUnavailableError, type RedkitError } from '../errors.js';
 
 /**
  * The ACL categories redkit needs: everything but `@dangerous` (INFO, CONFIG, KEYS, FLUSHALL,
@@ -26,7 +24,11 @@ export interface ReplyErrorContext {
   logger?: Logger;
 }
 
-interface ReplyErrorLike { name?: string; message?: string; command?: { name?: string } }
+interface ReplyErrorLike {
+  name?: string;
+  message?: string;
+  command?: { name?: string };
+}
 
 // Redis answers a refusal with its code first; a refusal inside a script (Redis 7.0) is an ERR
 // with a fixed sentence instead of NOPERM, so both shapes are recognised.
@@ -60,7 +62,7 @@ export function mapReplyError(err: unknown, ctx: ReplyErrorContext): RedkitError
   if (code === 'NOPERM' || scriptNoperm) {
     const command = refused ?? (scriptNoperm ? `a command inside ${sent}` : sent);
     const what = scriptNoperm?.[2] ?? /access one of the (keys|channels)/.exec(message)?.[1];
-    const detail = what ? `a ${what.slice(0, -1)} outside the user's ~ / & patterns` : 'command not in the user\'s categories';
+    const detail = what ? `a ${what.slice(0, -1)} outside the user's ~ / & patterns` : "command not in the user's categories";
     const fix = aclFix(ctx.username, ctx.prefix);
     if (ctx.logger) {
       const seen = told.get(ctx.logger) ?? new Set<string>();
@@ -75,7 +77,11 @@ export function mapReplyError(err: unknown, ctx: ReplyErrorContext): RedkitError
   if (code === 'OOM') return new RedisOutOfMemoryError(sent, { cause: err });
   if (code === 'READONLY') return new RedisReadOnlyError(sent, { cause: err });
   if (TRANSIENT.has(code)) {
-    return new RedisUnavailableError(`Redis cannot serve "${sent}" now (${code}): ${message.slice(code.length + 1, 200)} — redkit retries when it can; run \`npx redkit doctor\` if it lasts`, code, { cause: err });
+    return new RedisUnavailableError(
+      `Redis cannot serve "${sent}" now (${code}): ${message.slice(code.length + 1, 200)} — redkit retries when it can; run \`npx redkit doctor\` if it lasts`,
+      code,
+      { cause: err },
+    );
   }
   // Redis's own words: a script's error reply (a known error code of a redkit script) stays matchable.
   return new RedisCommandError(sent, code, message, { cause: err });

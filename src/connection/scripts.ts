@@ -69,11 +69,16 @@ export type ScriptCaller<S extends ScriptSpec> = <T = unknown>(
  * redkit declares and calls Lua (BullMQ's `loadCommands` is the model). `moduleUrl` is the
  * declaring module's `import.meta.url`; `namespace` (e.g. `'lock'`) keeps names apart.
  */
-export function defineScripts<const D extends Record<string, ScriptSpec>>(moduleUrl: string, namespace: string, specs: D): { [N in keyof D]: ScriptCaller<D[N]> } {
+export function defineScripts<const D extends Record<string, ScriptSpec>>(
+  moduleUrl: string,
+  namespace: string,
+  specs: D,
+): { [N in keyof D]: ScriptCaller<D[N]> } {
   const callers = {} as Record<string, ScriptCaller<ScriptSpec>>;
   for (const [name, spec] of Object.entries(specs)) {
     const numberOfKeys = Number(/-(\d+)\.lua$/.exec(spec.file)?.[1]);
-    if (numberOfKeys !== spec.keys.length) throw new Error(`redkit: script file "${spec.file}" must be named <name>-${spec.keys.length}.lua (it takes ${spec.keys.length} keys)`);
+    if (numberOfKeys !== spec.keys.length)
+      throw new Error(`redkit: script file "${spec.file}" must be named <name>-${spec.keys.length}.lua (it takes ${spec.keys.length} keys)`);
     const id = `${namespace}.${name}`;
     registerScript(id, {
       numberOfKeys,

@@ -53,11 +53,19 @@ export function reviveOnEnd(client: Redis, isClosed: () => boolean, delayMs: (at
   const quit = client.quit.bind(client);
   // reconnectOnError's disconnect(true) is ioredis's own reconnect, not a close.
   Object.assign(client, {
-    disconnect: (reconnect = false) => { if (!reconnect) closedByUser = true; disconnect(reconnect); },
-    quit: (...args: unknown[]) => { closedByUser = true; return (quit as (...a: unknown[]) => unknown)(...args); },
+    disconnect: (reconnect = false) => {
+      if (!reconnect) closedByUser = true;
+      disconnect(reconnect);
+    },
+    quit: (...args: unknown[]) => {
+      closedByUser = true;
+      return (quit as (...a: unknown[]) => unknown)(...args);
+    },
   });
   let attempt = 0;
-  client.on('ready', () => { attempt = 0; });
+  client.on('ready', () => {
+    attempt = 0;
+  });
   client.on('end', () => {
     if (isClosed() || closedByUser) return;
     const timer = setTimeout(() => {
@@ -83,7 +91,9 @@ export function sentinelClient(cfg: RedkitConfig, address: { host: string; port:
     retryStrategy: () => null,
     maxRetriesPerRequest: 0,
   });
-  client.on('error', () => { /* reported by the caller's rejected command */ });
+  client.on('error', () => {
+    /* reported by the caller's rejected command */
+  });
   return client;
 }
 
@@ -102,14 +112,24 @@ export interface SentinelView {
 
 /** Asks one sentinel about `cfg.sentinelMasterName`; never throws. */
 export async function askSentinel(cfg: RedkitConfig, address: { host: string; port: number }): Promise<SentinelView> {
-  const view: SentinelView = { address: `${address.host}:${address.port}`, master: null, quorum: { ok: false, message: '' }, healthyReplicas: 0, replicas: 0, error: null };
+  const view: SentinelView = {
+    address: `${address.host}:${address.port}`,
+    master: null,
+    quorum: { ok: false, message: '' },
+    healthyReplicas: 0,
+    replicas: 0,
+    error: null,
+  };
   const client = sentinelClient(cfg, address);
   const name = cfg.sentinelMasterName!;
   try {
     await client.connect();
     const addr = (await client.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)) as [string, string] | null;
     view.master = addr ? `${addr[0]}:${addr[1]}` : null;
-    view.quorum = await client.call('SENTINEL', 'CKQUORUM', name).then((r) => ({ ok: true, message: String(r) }), (err: Error) => ({ ok: false, message: err.message }));
+    view.quorum = await client.call('SENTINEL', 'CKQUORUM', name).then(
+      (r) => ({ ok: true, message: String(r) }),
+      (err: Error) => ({ ok: false, message: err.message }),
+    );
     // An unknown master name is an error reply here: the quorum step reports it.
     const replicas = (await client.call('SENTINEL', 'REPLICAS', name).catch(() => [])) as string[][];
     view.replicas = replicas.length;

@@ -156,9 +156,10 @@ export class ServerWatch {
   async check(client: Redis): Promise<void> {
     try {
       // Once INFO was refused, only the marker is read (INFO would be refused again).
-      const facts: ServerFacts = this.#marker !== null && this.#runId === null
-        ? { runId: null, marker: await readMarker(client, this.prefix), replId: null, replId2: null, maxmemoryPolicy: this.#policy, skipped: [] }
-        : await readServerFacts(client, this.prefix);
+      const facts: ServerFacts =
+        this.#marker !== null && this.#runId === null
+          ? { runId: null, marker: await readMarker(client, this.prefix), replId: null, replId2: null, maxmemoryPolicy: this.#policy, skipped: [] }
+          : await readServerFacts(client, this.prefix);
       if (facts.skipped.length) this.logger.debug({ skipped: facts.skipped }, '[Redis] Not permitted for this user; a marker key tells restarts apart');
       if (facts.marker !== null) this.#markerCheckedAt = Date.now();
       const via = facts.runId !== null ? 'run_id' : 'marker';
@@ -184,15 +185,21 @@ export class ServerWatch {
 
   #failedOver(event: RedisFailoverEvent): void {
     this.#lastFailoverAt = event.at;
-    this.logger.warn({ at: event.at }, '[Redis] Failover: now on a promoted replica of the previous master; writes acknowledged just before the switch may be lost (replication is asynchronous)');
+    this.logger.warn(
+      { at: event.at },
+      '[Redis] Failover: now on a promoted replica of the previous master; writes acknowledged just before the switch may be lost (replication is asynchronous)',
+    );
     this.onFailover(event);
   }
 
   #restarted(event: RedisRestartEvent): void {
     this.#lastRestartAt = event.at;
-    this.logger.warn({ via: event.via, at: event.at }, event.via === 'run_id'
-      ? '[Redis] Redis restarted (new run_id): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)'
-      : '[Redis] Redis lost its data (marker key gone): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)');
+    this.logger.warn(
+      { via: event.via, at: event.at },
+      event.via === 'run_id'
+        ? '[Redis] Redis restarted (new run_id): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)'
+        : '[Redis] Redis lost its data (marker key gone): state kept in Redis may be lost (queued jobs, job records, locks, cache, presence)',
+    );
     this.onRestart(event);
   }
 

@@ -82,7 +82,9 @@ export class SharedSubscriber {
       if (this.#client.status === 'ready' || this.#redisUp()) {
         // A connection lost (or closed) mid-subscribe is not the caller's failure: the handler
         // stays registered and ioredis subscribes again on reconnect, then resync runs.
-        await subscribing.catch(() => { this.#unconfirmed = true; });
+        await subscribing.catch(() => {
+          this.#unconfirmed = true;
+        });
       } else {
         this.#unconfirmed = true;
         subscribing.catch(() => undefined);

@@ -20,7 +20,9 @@ export function stallError(target: string, waitedMs: number, stallMs: number): C
 }
 
 /** What ioredis keeps per command written and not yet answered (internal; stable since v4). */
-interface QueuedCommand { command: { name?: string; args?: unknown[]; isSettled?: boolean; reject?: (err: Error) => void } }
+interface QueuedCommand {
+  command: { name?: string; args?: unknown[]; isSettled?: boolean; reject?: (err: Error) => void };
+}
 
 /** Commands that wait in Redis by design: one of them at the head is not a stall. */
 const BLOCKING = new Set(['blpop', 'brpop', 'brpoplpush', 'blmove', 'blmpop', 'bzpopmin', 'bzpopmax', 'bzmpop', 'wait', 'waitaof']);
@@ -30,7 +32,11 @@ function waitsByDesign(command: QueuedCommand['command']): boolean {
   if (BLOCKING.has(name)) return true;
   return (name === 'xread' || name === 'xreadgroup') && (command.args ?? []).some((a) => String(a).toUpperCase() === 'BLOCK');
 }
-interface CommandQueue { length: number; peekFront(): QueuedCommand | undefined; toArray(): QueuedCommand[] }
+interface CommandQueue {
+  length: number;
+  peekFront(): QueuedCommand | undefined;
+  toArray(): QueuedCommand[];
+}
 
 /**
  * Notices a stalled Redis (SIGSTOP, GC pause, network black hole: the TCP connection stays

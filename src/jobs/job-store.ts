@@ -55,12 +55,13 @@ export class JobStore {
   constructor(ctx: RedkitContext, opts: JobStoreOptions = {}) {
     assertOptions(opts, ['ttl', 'ttlSec', 'maxPayloadBytes'], 'job store options');
     assertInt(opts.ttlSec, 'job store options.ttlSec', 1);
-    if (opts.ttl !== undefined && opts.ttlSec !== undefined) throw new InvalidArgumentError('job store options.ttl', 'job store options: give ttl or its deprecated alias ttlSec, not both');
+    if (opts.ttl !== undefined && opts.ttlSec !== undefined)
+      throw new InvalidArgumentError('job store options.ttl', 'job store options: give ttl or its deprecated alias ttlSec, not both');
     assertInt(opts.maxPayloadBytes, 'job store options.maxPayloadBytes', 1);
     this.#ctx = ctx;
     this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     // Records expire in whole seconds (EXPIRE); a ttl in between rounds up.
-    this.ttlSec = opts.ttl !== undefined ? Math.ceil(toMs(opts.ttl, 'job store options.ttl', { min: 1000 }) / 1000) : opts.ttlSec ?? 7200;
+    this.ttlSec = opts.ttl !== undefined ? Math.ceil(toMs(opts.ttl, 'job store options.ttl', { min: 1000 }) / 1000) : (opts.ttlSec ?? 7200);
     this.#maxPayloadBytes = opts.maxPayloadBytes ?? 512 * 1024;
     this.#redis = ctx.config.mode === 'standalone' ? null : new RedisJobStore(ctx);
     this.#events.setMaxListeners(0);
@@ -78,9 +79,22 @@ export class JobStore {
     if (input.id !== undefined) assertJobId(input.id, 'job.id');
     if (input.input !== undefined) checkJobData(input.input, this.#maxPayloadBytes);
     const now = Date.now();
-    const record: JobRecord = { id: input.id ?? randomUUID(), kind: input.kind, status: 'queued', progress: 0, externalId: null, attempts: 0, createdAt: now, updatedAt: now };
+    const record: JobRecord = {
+      id: input.id ?? randomUUID(),
+      kind: input.kind,
+      status: 'queued',
+      progress: 0,
+      externalId: null,
+      attempts: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
     if (input.input !== undefined) record.input = input.input;
-    const created = await this.#apply(record.id, (b) => b.create(record, this.ttlSec), () => this.#memory.create(record, this.ttlSec));
+    const created = await this.#apply(
+      record.id,
+      (b) => b.create(record, this.ttlSec),
+      () => this.#memory.create(record, this.ttlSec),
+    );
     if (!created) throw new JobExistsError(record.id);
     this.#metrics.transition(record.id, record.kind, record.status);
     if (!this.#redis || this.#dirty.has(record.id)) this.#events.emit('change', eventOf(record));
@@ -91,7 +105,12 @@ export class JobStore {
   /** The record, or null when missing or expired. @throws RedisUnavailableError when Redis is down and this process holds no copy. */
   async get(id: string): Promise<JobRecord | null> {
     assertJobId(id, 'id');
-    return this.#apply(id, (b) => b.get(id), () => this.#memory.get(id), true);
+    return this.#apply(
+      id,
+      (b) => b.get(id),
+      () => this.#memory.get(id),
+      true,
+    );
   }
 
   /**
@@ -110,10 +129,15 @@ export class JobStore {
     }
     assertInt(patch.attempts, 'patch.attempts', 0);
     if (patch.externalId !== undefined) assertName(patch.externalId, 'patch.externalId');
-    if (patch.error !== undefined && typeof patch.error !== 'string') throw new InvalidArgumentError('patch.error', 'patch.error must be a string (an error message)');
+    if (patch.error !== undefined && typeof patch.error !== 'string')
+      throw new InvalidArgumentError('patch.error', 'patch.error must be a string (an error message)');
     if (patch.result !== undefined) checkJobData(patch.result, this.#maxPayloadBytes);
     const now = Date.now();
-    const record = await this.#apply(id, (b) => b.update(id, patch, now, this.ttlSec), () => this.#memory.update(id, patch, now, this.ttlSec));
+    const record = await this.#apply(
+      id,
+      (b) => b.update(id, patch, now, this.ttlSec),
+      () => this.#memory.update(id, patch, now, this.ttlSec),
+    );
     if (!record) throw new JobNotFoundError(id);
     if (patch.status !== undefined) this.#metrics.transition(id, record.kind, record.status);
     if (this.#redis && !this.#dirty.has(id)) {
@@ -125,9 +149,13 @@ export class JobStore {
 
   /** Unfinished records (optionally of one kind), oldest first; the index drops expired and finished entries as it goes. */
   async listUnfinished(kind?: string): Promise<JobRecord[]> {
-    const all = this.#redis && this.#ctx.connection.isReady
-      ? await this.#redis.listUnfinished().catch((err) => { if (err instanceof RedisUnavailableError) return this.#memory.listUnfinished(); throw err; })
-      : await this.#memory.listUnfinished();
+    const all =
+      this.#redis && this.#ctx.connection.isReady
+        ? await this.#redis.listUnfinished().catch((err) => {
+            if (err instanceof RedisUnavailableError) return this.#memory.listUnfinished();
+            throw err;
+          })
+        : await this.#memory.listUnfinished();
     return all.filter((r) => kind === undefined || r.kind === kind).sort((a, b) => a.createdAt - b.createdAt);
   }
 
@@ -149,7 +177,13 @@ export class JobStore {
       });
       // While Redis is down the subscription completes on reconnect; do not wait for it here.
       if (this.#ctx.connection.isReady) remote = await subscribing;
-      else void subscribing.then((off) => { remote = off; }, () => undefined);
+      else
+        void subscribing.then(
+          (off) => {
+            remote = off;
+          },
+          () => undefined,
+        );
     }
     return async () => {
       this.#events.off('change', handler);
@@ -198,7 +232,9 @@ export class JobStore {
     this.#flushTimer = setTimeout(() => {
       this.#flushTimer = null;
       if (this.#dirty.size === 0) return;
-      void this.flush().then(() => { if (this.#dirty.size > 0) this.#scheduleFlush(); });
+      void this.flush().then(() => {
+        if (this.#dirty.size > 0) this.#scheduleFlush();
+      });
     }, FLUSH_RETRY_MS);
     this.#flushTimer.unref();
   }
@@ -236,7 +272,10 @@ export class JobStore {
     }
     if (!this.#warned) {
       this.#warned = true;
-      this.#ctx.logger.warn({ reason: refused?.reason ?? this.#ctx.connection.lastError?.reason, ...(refused ? { err: refused.message } : {}) }, '[redkit] Redis not available, job persistence paused: jobs keep running, records are written back when Redis returns');
+      this.#ctx.logger.warn(
+        { reason: refused?.reason ?? this.#ctx.connection.lastError?.reason, ...(refused ? { err: refused.message } : {}) },
+        '[redkit] Redis not available, job persistence paused: jobs keep running, records are written back when Redis returns',
+      );
     }
     const out = await onMemory();
     if (out === null) throw refused ?? this.#ctx.connection.unavailable();

@@ -39,7 +39,13 @@ export class RedisJobStore implements JobBackend {
   async create(record: JobRecord, ttlSec: number): Promise<boolean> {
     return this.#ctx.connection.run(async (client) => {
       await client.zadd(this.#keys.unfinished, record.createdAt + ttlSec * 1000, record.id);
-      const created = await jobScripts.create<number>(client, [this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), ...toFields(record)]);
+      const created = await jobScripts.create<number>(client, [
+        this.#keys.job(record.id),
+        ttlSec,
+        this.#keys.channel,
+        JSON.stringify(eventOf(record)),
+        ...toFields(record),
+      ]);
       return created === 1;
     });
   }
@@ -68,7 +74,14 @@ export class RedisJobStore implements JobBackend {
     return this.#ctx.connection.run(async (client) => {
       const finished = FINISHED.has(record.status);
       if (!finished) await client.zadd(this.#keys.unfinished, record.updatedAt + ttlSec * 1000, record.id);
-      const written = await jobScripts.restore<number>(client, [this.#keys.job(record.id), ttlSec, this.#keys.channel, JSON.stringify(eventOf(record)), record.updatedAt, ...toFields(record)]);
+      const written = await jobScripts.restore<number>(client, [
+        this.#keys.job(record.id),
+        ttlSec,
+        this.#keys.channel,
+        JSON.stringify(eventOf(record)),
+        record.updatedAt,
+        ...toFields(record),
+      ]);
       if (finished) await client.zrem(this.#keys.unfinished, record.id);
       return written === 1;
     });
@@ -95,4 +108,3 @@ export class RedisJobStore implements JobBackend {
     });
   }
 }
-

@@ -131,7 +131,9 @@ export class JobRunner<I = unknown> extends EventEmitter {
    */
   recover(): Promise<RecoverReport> {
     this.#assertOpen();
-    this.#recovering ??= this.#recover().finally(() => { this.#recovering = null; });
+    this.#recovering ??= this.#recover().finally(() => {
+      this.#recovering = null;
+    });
     if (!this.#recoverTimer && this.#recoverMs > 0) {
       this.#recoverTimer = setInterval(() => {
         if (this.#ctx.connection.isReady || this.#ctx.config.mode === 'standalone') {
@@ -170,7 +172,10 @@ export class JobRunner<I = unknown> extends EventEmitter {
           } else if (externalId === null) {
             await this.#submit(record, token, 'recovered', false);
           } else {
-            await this.#finish(record.id, token, { status: 'failed', error: 'submission outcome unknown after a restart and the adapter has no find(): not resubmitted to avoid running it twice' });
+            await this.#finish(record.id, token, {
+              status: 'failed',
+              error: 'submission outcome unknown after a restart and the adapter has no find(): not resubmitted to avoid running it twice',
+            });
             report.failed.push(record.id);
             continue;
           }
@@ -210,7 +215,8 @@ export class JobRunner<I = unknown> extends EventEmitter {
       const record = await this.#store.get(id);
       if (!record) throw new JobNotFoundError(id);
       if (FINISHED.has(record.status)) return record;
-      if (Date.now() > deadline) throw new JobTimeoutError(`job ${id} (still ${record.status})`, timeoutMs, 'wait longer, or subscribe to the store for its change');
+      if (Date.now() > deadline)
+        throw new JobTimeoutError(`job ${id} (still ${record.status})`, timeoutMs, 'wait longer, or subscribe to the store for its change');
       await new Promise((r) => setTimeout(r, Math.min(100, this.#pollMs)));
     }
   }
@@ -270,7 +276,8 @@ export class JobRunner<I = unknown> extends EventEmitter {
       const s = await this.#adapter.status(t.externalId);
       if (this.#tracked.get(t.id) !== t) return;
       if (s.state === 'unknown') {
-        if (++t.unknownPolls >= this.#maxUnknown) await this.#finish(t.id, t.token, { status: 'failed', error: `the external system has no job ${t.externalId} (lost)` });
+        if (++t.unknownPolls >= this.#maxUnknown)
+          await this.#finish(t.id, t.token, { status: 'failed', error: `the external system has no job ${t.externalId} (lost)` });
         return;
       }
       t.unknownPolls = 0;
@@ -298,37 +305,39 @@ export class JobRunner<I = unknown> extends EventEmitter {
   }
 
   async #renewAll(): Promise<void> {
-    await Promise.all([...this.#tracked.values()].map(async (t) => {
-      try {
-        if (!t.token) {
-          // Started while Redis was down: take its lock now that Redis answers, so no other
-          // instance's recovery picks the job up as abandoned.
-          const token = await this.#locks.acquire(t.id, this.#leaseMs);
-          if (token && this.#tracked.get(t.id) === t) t.token = token;
-          else if (token) await this.#release(t.id, token);
-          else if (this.#tracked.get(t.id) === t) {
+    await Promise.all(
+      [...this.#tracked.values()].map(async (t) => {
+        try {
+          if (!t.token) {
+            // Started while Redis was down: take its lock now that Redis answers, so no other
+            // instance's recovery picks the job up as abandoned.
+            const token = await this.#locks.acquire(t.id, this.#leaseMs);
+            if (token && this.#tracked.get(t.id) === t) t.token = token;
+            else if (token) await this.#release(t.id, token);
+            else if (this.#tracked.get(t.id) === t) {
+              this.#tracked.delete(t.id);
+              this.emit('lost', t.id);
+            }
+            return;
+          }
+          if (await this.#locks.extend(t.id, t.token, this.#leaseMs)) return;
+          // The lease lapsed (a stall longer than it): if nobody took the lock meanwhile, take it back.
+          const again = await this.#locks.acquire(t.id, this.#leaseMs);
+          if (again && this.#tracked.get(t.id) === t) {
+            t.token = again;
+            return;
+          }
+          if (again) await this.#release(t.id, again);
+          if (this.#tracked.get(t.id) === t) {
             this.#tracked.delete(t.id);
+            this.#warn('lost-lock', { jobId: t.id }, `[redkit] lost the lock of job ${t.id} (another instance took it over): no longer tracking it here`);
             this.emit('lost', t.id);
           }
-          return;
+        } catch {
+          // Redis down: keep tracking (degraded); the lease is renewed once it is back.
         }
-        if (await this.#locks.extend(t.id, t.token, this.#leaseMs)) return;
-        // The lease lapsed (a stall longer than it): if nobody took the lock meanwhile, take it back.
-        const again = await this.#locks.acquire(t.id, this.#leaseMs);
-        if (again && this.#tracked.get(t.id) === t) {
-          t.token = again;
-          return;
-        }
-        if (again) await this.#release(t.id, again);
-        if (this.#tracked.get(t.id) === t) {
-          this.#tracked.delete(t.id);
-          this.#warn('lost-lock', { jobId: t.id }, `[redkit] lost the lock of job ${t.id} (another instance took it over): no longer tracking it here`);
-          this.emit('lost', t.id);
-        }
-      } catch {
-        // Redis down: keep tracking (degraded); the lease is renewed once it is back.
-      }
-    }));
+      }),
+    );
   }
 
   async #finish(id: string, token: string | null, patch: JobPatch): Promise<JobRecord | null> {

@@ -120,11 +120,19 @@ export class Election extends EventEmitter<ElectionEvents> {
     return new Promise<void>((resolve) => {
       this.#lock = lock;
       this.#epoch = lock.fence;
-      const renew = setInterval(() => {
-        // Not held → the lock aborts itself; Redis away → retried next period until the local
-        // lease (minus the drift margin) runs out, which aborts it.
-        lock.extend().then(() => { this.emit('renewed', lock.expiresAt); }, () => undefined);
-      }, Math.max(1, Math.floor(this.ttlMs / 3)));
+      const renew = setInterval(
+        () => {
+          // Not held → the lock aborts itself; Redis away → retried next period until the local
+          // lease (minus the drift margin) runs out, which aborts it.
+          lock.extend().then(
+            () => {
+              this.emit('renewed', lock.expiresAt);
+            },
+            () => undefined,
+          );
+        },
+        Math.max(1, Math.floor(this.ttlMs / 3)),
+      );
       renew.unref();
       const lost = () => {
         clearInterval(renew);
@@ -150,7 +158,11 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     timer.unref();
-    function done() { clearTimeout(timer); signal.removeEventListener('abort', done); resolve(); }
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
     signal.addEventListener('abort', done, { once: true });
   });
 }
@@ -180,7 +192,8 @@ export class LeaderManager {
     let ttl = options.ttl ?? DEFAULT_LEADER_TTL_MS;
     // A duration string carries its unit; a number is ms and keeps the checks (and rounding) below.
     if (typeof ttl === 'string') ttl = toMs(ttl, 'ttl');
-    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) throw new InvalidArgumentError('ttl', `ttl must be a finite number of milliseconds > 0 (got ${String(ttl)})`);
+    if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0)
+      throw new InvalidArgumentError('ttl', `ttl must be a finite number of milliseconds > 0 (got ${String(ttl)})`);
     const election = new Election(this.#ctx, this.#locks, role, Math.ceil(ttl));
     const metrics = this.#metrics;
     election.on('elected', () => metrics.elected(role));
@@ -208,11 +221,16 @@ export class LeaderManager {
     election.on('elected', (epoch) => {
       const controller = new AbortController();
       current = controller;
-      Promise.resolve().then(() => task(controller.signal, epoch)).catch((err) => {
-        this.#ctx.logger.error({ role, err: String((err as Error)?.message ?? err) }, '[redkit] leader task failed');
-      });
+      Promise.resolve()
+        .then(() => task(controller.signal, epoch))
+        .catch((err) => {
+          this.#ctx.logger.error({ role, err: String((err as Error)?.message ?? err) }, '[redkit] leader task failed');
+        });
     });
-    election.on('revoked', (reason) => { current?.abort(reason); current = null; });
+    election.on('revoked', (reason) => {
+      current?.abort(reason);
+      current = null;
+    });
     return election;
   }
 

@@ -15,9 +15,7 @@ export interface LockRef {
 }
 
 /** What one acquire attempt got. `retryMs` says when to look again at the latest. */
-export type AcquireReply =
-  | { status: 'granted'; fence: number }
-  | { status: 'busy' | 'queued' | 'guard'; retryMs: number };
+export type AcquireReply = { status: 'granted'; fence: number } | { status: 'busy' | 'queued' | 'guard'; retryMs: number };
 
 /** A live holder of a name. */
 export interface HolderInfo {

@@ -145,11 +145,21 @@ class HeldLock implements Lock {
   }
 
   /** @internal What was acquired (`lock`, `sem` or `leader`), for metrics. */
-  get kind(): LockRef['kind'] { return this.#ref.kind; }
-  get fence(): number { return this.#fence; }
-  get expiresAt(): number { return this.#expiresAt; }
-  get token(): string { return this.#token; }
-  get ttlMs(): number { return this.#ttlMs; }
+  get kind(): LockRef['kind'] {
+    return this.#ref.kind;
+  }
+  get fence(): number {
+    return this.#fence;
+  }
+  get expiresAt(): number {
+    return this.#expiresAt;
+  }
+  get token(): string {
+    return this.#token;
+  }
+  get ttlMs(): number {
+    return this.#ttlMs;
+  }
 
   get signal(): AbortSignal {
     if (!this.#controller) {
@@ -173,7 +183,12 @@ class HeldLock implements Lock {
   #arm(): void {
     if (!this.#controller) return;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => { void this.held; }, Math.max(0, this.#expiresAt - Date.now()));
+    this.#timer = setTimeout(
+      () => {
+        void this.held;
+      },
+      Math.max(0, this.#expiresAt - Date.now()),
+    );
     this.#timer.unref();
   }
 
@@ -337,13 +352,21 @@ export class LockManager {
     });
   }
 
-  readonly #forgetHeld = (lock: HeldLock) => { this.#held.delete(lock); };
+  readonly #forgetHeld = (lock: HeldLock) => {
+    this.#held.delete(lock);
+  };
   readonly #warnNotHeld = (lock: HeldLock) => {
     // One topic for every lock: a loop that always overruns its ttl must not flood the log.
-    this.#warn('late-release', { lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs }, '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())');
+    this.#warn(
+      'late-release',
+      { lock: lock.name, fence: lock.fence, ttlMs: lock.ttlMs },
+      '[redkit] lock released after its lease ran out: the critical section outlived the ttl (use a longer ttl or kit.lock.using())',
+    );
   };
 
-  readonly #countLost = (lock: HeldLock) => { this.#metrics.lost(lock.kind, lock.name); };
+  readonly #countLost = (lock: HeldLock) => {
+    this.#metrics.lost(lock.kind, lock.name);
+  };
 
   #grant(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, started: number, handoff = false): HeldLock {
     const lock = new HeldLock(backend, ref, tok, fence, sentAt, ttlMs, this.#forgetHeld);
@@ -354,29 +377,49 @@ export class LockManager {
     return lock;
   }
 
-  #acquireOn(backend: LockBackend, ref: LockRef, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions & { tokenPrefix?: string }): Promise<Lock> {
+  #acquireOn(
+    backend: LockBackend,
+    ref: LockRef,
+    ttlMs: number,
+    waitMs: number,
+    guardMs: number,
+    options: LockOptions & { tokenPrefix?: string },
+  ): Promise<Lock> {
     const tok = token(options.tokenPrefix);
     const started = Date.now();
     if (options.signal?.aborted) return Promise.reject(new LockBusyError(ref.name, 'aborted', 0, 0));
     // Fast path: one round trip when the lock is free or nobody waits.
-    return backend.acquire(ref, tok, ttlMs, 0, guardMs).then((reply) => {
-      if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, started, ttlMs, started);
-      if (waitMs === 0) {
-        this.#metrics.refused(ref.kind, ref.name, reply.status === 'guard' ? 'guard' : 'busy', Date.now() - started);
-        throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
-      }
-      return this.#wait(backend, ref, tok, ttlMs, waitMs, guardMs, options, started, reply);
-    }, (err: unknown) => {
-      if (err instanceof RedisUnavailableError) {
-        this.#metrics.refused(ref.kind, ref.name, 'unavailable', Date.now() - started);
-        this.#forget(backend, ref, tok, ttlMs);
-      }
-      throw err;
-    });
+    return backend.acquire(ref, tok, ttlMs, 0, guardMs).then(
+      (reply) => {
+        if (reply.status === 'granted') return this.#grant(backend, ref, tok, reply.fence, started, ttlMs, started);
+        if (waitMs === 0) {
+          this.#metrics.refused(ref.kind, ref.name, reply.status === 'guard' ? 'guard' : 'busy', Date.now() - started);
+          throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', reply.retryMs, Date.now() - started);
+        }
+        return this.#wait(backend, ref, tok, ttlMs, waitMs, guardMs, options, started, reply);
+      },
+      (err: unknown) => {
+        if (err instanceof RedisUnavailableError) {
+          this.#metrics.refused(ref.kind, ref.name, 'unavailable', Date.now() - started);
+          this.#forget(backend, ref, tok, ttlMs);
+        }
+        throw err;
+      },
+    );
   }
 
   /** Queues for a name that the first attempt found taken, until granted, `wait` ends or the caller aborts. */
-  async #wait(backend: LockBackend, ref: LockRef, tok: string, ttlMs: number, waitMs: number, guardMs: number, options: LockOptions, started: number, first: AcquireReply): Promise<Lock> {
+  async #wait(
+    backend: LockBackend,
+    ref: LockRef,
+    tok: string,
+    ttlMs: number,
+    waitMs: number,
+    guardMs: number,
+    options: LockOptions,
+    started: number,
+    first: AcquireReply,
+  ): Promise<Lock> {
     const deadline = started + waitMs;
     const grant = (fence: number, sentAt: number, handoff = false) => this.#grant(backend, ref, tok, fence, sentAt, ttlMs, started, handoff);
     let reply = first;
@@ -386,7 +429,11 @@ export class LockManager {
     const waiter = new AbortController();
     this.#waiting.add(waiter);
     let wake: (() => void) | null = null;
-    const poke = () => { const w = wake; wake = null; w?.(); };
+    const poke = () => {
+      const w = wake;
+      wake = null;
+      w?.();
+    };
     // A slot handed to us arrives with its fence. The hand-off happened after our first queueing
     // call was sent, so that send time is a safe start of the lease: take it without another
     // round trip while it leaves most of the TTL, else claim it (the acquire below restarts the lease).
@@ -412,7 +459,8 @@ export class LockManager {
         if (options.signal?.aborted || waiter.signal.aborted) throw new LockBusyError(ref.name, 'aborted', 0, Date.now() - started);
         // close() aborts the waiters it knows; one that queued while close() ran stops here.
         if (this.#closed) throw new ClosedError('kit.lock');
-        if (remaining <= 0) throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', 'retryMs' in reply ? reply.retryMs : 0, Date.now() - started);
+        if (remaining <= 0)
+          throw new LockBusyError(ref.name, reply.status === 'guard' ? 'restart-guard' : 'busy', 'retryMs' in reply ? reply.retryMs : 0, Date.now() - started);
         sentAt = Date.now();
         reply = await backend.acquire(ref, tok, ttlMs, remaining, guardMs);
         if (reply.status === 'granted') return grant(reply.fence, sentAt);
@@ -426,8 +474,14 @@ export class LockManager {
         const sleepMs = Math.max(1, Math.min(reply.retryMs, deadline - Date.now()));
         await new Promise<void>((resolve) => {
           // Not unref'd: a caller awaiting a lock must keep the process alive (bounded by wait).
-          const timer = setTimeout(() => { wake = null; resolve(); }, sleepMs);
-          wake = () => { clearTimeout(timer); resolve(); };
+          const timer = setTimeout(() => {
+            wake = null;
+            resolve();
+          }, sleepMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
       }
     } catch (err) {
@@ -453,14 +507,16 @@ export class LockManager {
     const until = Date.now() + ttlMs;
     const attempt = () => {
       if (this.#closed || Date.now() > until) return;
-      backend.cancel(ref, tok).catch(() => { setTimeout(attempt, 100).unref(); });
+      backend.cancel(ref, tok).catch(() => {
+        setTimeout(attempt, 100).unref();
+      });
     };
     attempt();
   }
 
   /** @internal `using` for any ref. */
   async usingRef<T>(ref: LockRef, fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T, options: LockOptions = {}): Promise<T> {
-    const lock = await this.acquireRef(ref, options) as HeldLock;
+    const lock = (await this.acquireRef(ref, options)) as HeldLock;
     const period = Math.max(1, Math.floor(lock.ttlMs / 3));
     let extending = false;
     const timer = setInterval(() => {
@@ -468,7 +524,12 @@ export class LockManager {
       extending = true;
       // A failed extension for "not held" aborts the signal; an unreachable Redis is retried
       // next period until the local lease runs out, which aborts it too.
-      lock.extend().catch(() => undefined).finally(() => { extending = false; });
+      lock
+        .extend()
+        .catch(() => undefined)
+        .finally(() => {
+          extending = false;
+        });
     }, period);
     timer.unref();
     try {

@@ -1,9 +1,19 @@
 import { EventEmitter } from 'node:events';
 import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.js';
 
-interface Slot { fence: number; expiresAt: number }
-interface Waiter { token: string; ttlMs: number; deadline: number }
-interface Entry { holders: Map<string, Slot>; waiters: Waiter[] }
+interface Slot {
+  fence: number;
+  expiresAt: number;
+}
+interface Waiter {
+  token: string;
+  ttlMs: number;
+  deadline: number;
+}
+interface Entry {
+  holders: Map<string, Slot>;
+  waiters: Waiter[];
+}
 
 /**
  * The in-process lock store (standalone mode and the opt-in local fallback): the same protocol
@@ -129,13 +139,18 @@ export class MemoryLockBackend implements LockBackend {
     const now = this.#now();
     const entry = this.#entries.get(this.#id(ref));
     if (!entry) return [];
-    return [...entry.holders].filter(([, s]) => s.expiresAt > now).map(([token, s]) => ({ token, fence: s.fence, remainingMs: s.expiresAt - now })).sort((a, b) => a.fence - b.fence);
+    return [...entry.holders]
+      .filter(([, s]) => s.expiresAt > now)
+      .map(([token, s]) => ({ token, fence: s.fence, remainingMs: s.expiresAt - now }))
+      .sort((a, b) => a.fence - b.fence);
   }
 
   async watch(ref: LockRef, onWake: (token: string, fence: number) => void): Promise<() => void> {
     const id = this.#id(ref);
     this.#wake.on(id, onWake);
-    return () => { this.#wake.off(id, onWake); };
+    return () => {
+      this.#wake.off(id, onWake);
+    };
   }
 
   onResync(): () => void {

@@ -7,7 +7,10 @@ import { RedisUnavailableError } from '../errors.js';
 import { lockScripts, readMarker, type LockKeys } from './scripts.js';
 
 /** The restart guard's view of the server: run_id (born '') or data marker (born: created at, ms). */
-interface ServerRun { id: string; born: string }
+interface ServerRun {
+  id: string;
+  born: string;
+}
 
 interface Watcher {
   handlers: Set<(token: string, fence: number) => void>;
@@ -37,7 +40,9 @@ export class RedisLockBackend implements LockBackend {
   readonly #watchers = new Map<string, Watcher>();
   readonly #resync = new Set<() => void>();
   #removeResync: (() => void) | null = null;
-  readonly #onDisconnect = () => { this.#runId = null; };
+  readonly #onDisconnect = () => {
+    this.#runId = null;
+  };
 
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
@@ -51,7 +56,7 @@ export class RedisLockBackend implements LockBackend {
   #keyCount = 0;
   #names(ref: LockRef): { keys: LockKeys; channel: string } {
     let byName = this.#keyCache.get(ref.kind);
-    if (!byName) this.#keyCache.set(ref.kind, byName = new Map());
+    if (!byName) this.#keyCache.set(ref.kind, (byName = new Map()));
     let names = byName.get(ref.name);
     if (!names) {
       const k = this.#ctx.keys;
@@ -61,7 +66,7 @@ export class RedisLockBackend implements LockBackend {
       if (++this.#keyCount > 10_000) {
         this.#keyCache.clear();
         this.#keyCount = 1;
-        this.#keyCache.set(ref.kind, byName = new Map());
+        this.#keyCache.set(ref.kind, (byName = new Map()));
       }
       byName.set(ref.name, names);
     }
@@ -87,19 +92,30 @@ export class RedisLockBackend implements LockBackend {
    */
   #serverRun(client: Redis): ServerRun | Promise<ServerRun> {
     if (this.#runId) return this.#runId;
-    this.#runIdLoading ??= (this.#useMarker ? this.#marker(client) : client.info('server').then(
-      (info) => ({ id: /run_id:(\w+)/.exec(info)?.[1] ?? 'unknown', born: '' }),
-      (err: unknown) => {
-        // Expected under a least-privilege user: not logged as the ACL error it would be elsewhere.
-        if (!isReplyError(err) || !String((err as Error).message).startsWith('NOPERM')) throw err;
-        this.#useMarker = true;
-        this.#ctx.logger.info({}, '[redkit] INFO is refused to this ACL user: the lock restart guard uses a data marker instead (README "Least privilege")');
-        return this.#marker(client);
-      },
-    )).then((run) => {
-      this.#runId = run;
-      return run;
-    }).finally(() => { this.#runIdLoading = null; });
+    this.#runIdLoading ??= (
+      this.#useMarker
+        ? this.#marker(client)
+        : client.info('server').then(
+            (info) => ({ id: /run_id:(\w+)/.exec(info)?.[1] ?? 'unknown', born: '' }),
+            (err: unknown) => {
+              // Expected under a least-privilege user: not logged as the ACL error it would be elsewhere.
+              if (!isReplyError(err) || !String((err as Error).message).startsWith('NOPERM')) throw err;
+              this.#useMarker = true;
+              this.#ctx.logger.info(
+                {},
+                '[redkit] INFO is refused to this ACL user: the lock restart guard uses a data marker instead (README "Least privilege")',
+              );
+              return this.#marker(client);
+            },
+          )
+    )
+      .then((run) => {
+        this.#runId = run;
+        return run;
+      })
+      .finally(() => {
+        this.#runIdLoading = null;
+      });
     return this.#runIdLoading;
   }
 
@@ -127,9 +143,12 @@ export class RedisLockBackend implements LockBackend {
       if (typeof raw === 'string') return { status: 'granted', fence: Number(raw) };
       const reply = raw as [number, number | string];
       switch (reply[0]) {
-        case 0: return { status: 'busy', retryMs: Number(reply[1]) };
-        case 2: return { status: 'queued', retryMs: Number(reply[1]) };
-        case 3: return { status: 'guard', retryMs: Number(reply[1]) };
+        case 0:
+          return { status: 'busy', retryMs: Number(reply[1]) };
+        case 2:
+          return { status: 'queued', retryMs: Number(reply[1]) };
+        case 3:
+          return { status: 'guard', retryMs: Number(reply[1]) };
         default:
           // 4: the server is not the one we last saw (restarted); 5: INFO was refused since we
           // learned the run_id (the user's rights changed): the script granted nothing.
@@ -139,11 +158,13 @@ export class RedisLockBackend implements LockBackend {
           } else {
             this.#runId = { id: String(reply[1]), born: '' };
           }
-          if (attempt >= 2) throw new RedisUnavailableError(`lock "${ref.name}": the Redis run_id keeps changing; nothing was granted, try again`, 'RESTARTING');
+          if (attempt >= 2)
+            throw new RedisUnavailableError(`lock "${ref.name}": the Redis run_id keeps changing; nothing was granted, try again`, 'RESTARTING');
           return this.#acquire(ref, token, ttlMs, waitMs, guardMs, attempt + 1);
       }
     };
-    const call = (run: ServerRun) => lockScripts.acquire(client, [...keys, token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), run.id, run.born], onReply, this.#unavailable);
+    const call = (run: ServerRun) =>
+      lockScripts.acquire(client, [...keys, token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), run.id, run.born], onReply, this.#unavailable);
     return 'then' in known ? known.then(call, this.#unavailable) : call(known);
   }
 
@@ -168,7 +189,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async holders(ref: LockRef): Promise<HolderInfo[]> {
-    const flat = await this.#run((client) => lockScripts.inspect(client, [...this.#keys(ref), ref.limit])) as Array<string | number>;
+    const flat = (await this.#run((client) => lockScripts.inspect(client, [...this.#keys(ref), ref.limit]))) as Array<string | number>;
     const out: HolderInfo[] = [];
     for (let i = 0; i < flat.length; i += 3) out.push({ token: String(flat[i]), fence: Number(flat[i + 1]), remainingMs: Number(flat[i + 2]) });
     return out.sort((a, b) => a.fence - b.fence);
@@ -180,22 +201,42 @@ export class RedisLockBackend implements LockBackend {
     if (!watcher) {
       const handlers = new Set<(token: string, fence: number) => void>();
       const subscriber = this.#ctx.connection.subscriber();
-      if (!this.#removeResync) this.#removeResync = subscriber.onResync(() => { for (const fn of this.#resync) fn(); });
+      if (!this.#removeResync)
+        this.#removeResync = subscriber.onResync(() => {
+          for (const fn of this.#resync) fn();
+        });
       const unsubscribe = subscriber.subscribe(channel, (message) => {
         // "g <token> <fence>": a slot was handed to <token>.
         const [, token, fence] = message.split(' ');
         if (token && fence) for (const h of handlers) h(token, Number(fence));
       });
-      const created: Watcher = { handlers, unsubscribe, ready: unsubscribe.then(() => undefined, () => undefined), idleTimer: null };
+      const created: Watcher = {
+        handlers,
+        unsubscribe,
+        ready: unsubscribe.then(
+          () => undefined,
+          () => undefined,
+        ),
+        idleTimer: null,
+      };
       watcher = created;
       this.#watchers.set(channel, created);
     }
     const w = watcher;
-    if (w.idleTimer) { clearTimeout(w.idleTimer); w.idleTimer = null; }
+    if (w.idleTimer) {
+      clearTimeout(w.idleTimer);
+      w.idleTimer = null;
+    }
     w.handlers.add(onWake);
     // A subscribe never confirmed while Redis is away must not stall the waiter: its timed re-checks cover the gap.
     let bound: NodeJS.Timeout | undefined;
-    await Promise.race([w.ready, new Promise<void>((resolve) => { bound = setTimeout(resolve, this.#ctx.config.commandTimeoutMs); bound.unref(); })]);
+    await Promise.race([
+      w.ready,
+      new Promise<void>((resolve) => {
+        bound = setTimeout(resolve, this.#ctx.config.commandTimeoutMs);
+        bound.unref();
+      }),
+    ]);
     clearTimeout(bound);
     return () => {
       w.handlers.delete(onWake);

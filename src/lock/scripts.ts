@@ -11,7 +11,13 @@ const KEYS = ['holdersKey', 'waitersKey', 'metaKey'] as const;
  * the helpers every script shares: their prelude, defined once per EVAL.
  */
 export const lockScripts = defineScripts(import.meta.url, 'lock', {
-  acquire: { file: 'acquire-3.lua', keys: KEYS, parameters: ['token', 'ttlArg', 'limitArg', 'waitArg', 'guardArg', 'runId', 'bornArg'], prelude: 'lib.lua', batch: true },
+  acquire: {
+    file: 'acquire-3.lua',
+    keys: KEYS,
+    parameters: ['token', 'ttlArg', 'limitArg', 'waitArg', 'guardArg', 'runId', 'bornArg'],
+    prelude: 'lib.lua',
+    batch: true,
+  },
   release: { file: 'release-3.lua', keys: KEYS, parameters: ['token', 'limitArg'], prelude: 'lib.lua', batch: true },
   extend: { file: 'extend-3.lua', keys: KEYS, parameters: ['token', 'ttlArg', 'limitArg'], prelude: 'lib.lua', batch: true },
   cancel: { file: 'cancel-3.lua', keys: KEYS, parameters: ['token', 'limitArg'], prelude: 'lib.lua', batch: true },

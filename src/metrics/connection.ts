@@ -39,7 +39,7 @@ export function instrumentConnection(metrics: Metrics, connection: RedisConnecti
         let series = scripts.get(name);
         if (!series) {
           const label = scriptLabel(name);
-          scripts.set(name, series = m.script(label.capability, label.operation));
+          scripts.set(name, (series = m.script(label.capability, label.operation)));
         }
         series.observe(seconds);
       });

@@ -43,7 +43,23 @@ export interface RedkitEventMap {
 export type RedkitEventName = keyof RedkitEventMap;
 
 /** Every event name, in the order of RedkitEventMap. */
-export const REDKIT_EVENTS: readonly RedkitEventName[] = ['mode', 'state', 'restart', 'hit', 'miss', 'load', 'lockAcquired', 'lockRefused', 'lockLost', 'elected', 'revoked', 'limited', 'job', 'jobState', 'gatewayClose'];
+export const REDKIT_EVENTS: readonly RedkitEventName[] = [
+  'mode',
+  'state',
+  'restart',
+  'hit',
+  'miss',
+  'load',
+  'lockAcquired',
+  'lockRefused',
+  'lockLost',
+  'elected',
+  'revoked',
+  'limited',
+  'job',
+  'jobState',
+  'gatewayClose',
+];
 
 /** A listener of event `E`. */
 export type RedkitListener<E extends RedkitEventName> = (payload: RedkitEventMap[E]) => void;
@@ -66,9 +82,10 @@ export class RedkitEvents {
 
   /** Adds `listener` for `event`; returns a function that removes it. */
   on<E extends RedkitEventName>(event: E, listener: RedkitListener<E>): () => void {
-    if (!REDKIT_EVENTS.includes(event)) throw new InvalidArgumentError('event', `unknown redkit event "${String(event)}" (events: ${REDKIT_EVENTS.join(', ')})`);
+    if (!REDKIT_EVENTS.includes(event))
+      throw new InvalidArgumentError('event', `unknown redkit event "${String(event)}" (events: ${REDKIT_EVENTS.join(', ')})`);
     let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, set = new Set());
+    if (!set) this.#listeners.set(event, (set = new Set()));
     set.add(listener as RedkitListener<RedkitEventName>);
     this.wants[event] = true;
     return () => this.off(event, listener);

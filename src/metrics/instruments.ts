@@ -27,7 +27,9 @@ export function cachedReading<T>(read: () => Promise<T>, ttlMs: number): () => P
       const reading = read();
       value = reading;
       // A failed read is not cached: the next scrape tries again.
-      reading.catch(() => { if (value === reading) value = null; });
+      reading.catch(() => {
+        if (value === reading) value = null;
+      });
     }
     return value;
   };
@@ -37,13 +39,42 @@ export function cachedReading<T>(read: () => Promise<T>, ttlMs: number): () => P
 export function connectionMetrics(metrics: Metrics, read: { state(): string; mode(): string; latencyMs(): Promise<number | null> }) {
   const { events } = metrics;
   const oneHot = (value: string, label: string): Sample[] => [{ labels: { [label]: value }, value: 1 }];
-  metrics.gauge({ name: 'redkit_connection_state', help: 'Connection state (1 for the current state).', labelNames: ['state'], collect: () => oneHot(read.state(), 'state') });
-  metrics.gauge({ name: 'redkit_mode', help: 'Toolkit mode (1 for the current mode: standalone, redis or degraded).', labelNames: ['mode'], collect: () => oneHot(read.mode(), 'mode') });
+  metrics.gauge({
+    name: 'redkit_connection_state',
+    help: 'Connection state (1 for the current state).',
+    labelNames: ['state'],
+    collect: () => oneHot(read.state(), 'state'),
+  });
+  metrics.gauge({
+    name: 'redkit_mode',
+    help: 'Toolkit mode (1 for the current mode: standalone, redis or degraded).',
+    labelNames: ['mode'],
+    collect: () => oneHot(read.mode(), 'mode'),
+  });
   const modeChanges = metrics.counter({ name: 'redkit_mode_changes_total', help: 'Mode changes, by the mode entered.', labelNames: ['mode'] });
-  const stateChanges = metrics.counter({ name: 'redkit_connection_state_changes_total', help: 'Connection state changes, by the state entered.', labelNames: ['state'] });
-  const restarts = metrics.counter({ name: 'redkit_redis_restarts_total', help: 'Redis restarts seen, by how: a new process (run_id) or redkit\'s data gone (marker).', labelNames: ['via'] });
-  const scripts = metrics.histogram({ name: 'redkit_script_duration_seconds', help: 'Round trip of redkit script calls (one EVALSHA, possibly batching several calls), by capability and operation.', labelNames: ['capability', 'operation'] });
-  metrics.gauge({ name: 'redkit_ping_seconds', help: 'Round trip of the last health PING (absent while disconnected).', collect: async () => { const ms = await read.latencyMs(); return ms === null ? [] : ms / 1000; } });
+  const stateChanges = metrics.counter({
+    name: 'redkit_connection_state_changes_total',
+    help: 'Connection state changes, by the state entered.',
+    labelNames: ['state'],
+  });
+  const restarts = metrics.counter({
+    name: 'redkit_redis_restarts_total',
+    help: "Redis restarts seen, by how: a new process (run_id) or redkit's data gone (marker).",
+    labelNames: ['via'],
+  });
+  const scripts = metrics.histogram({
+    name: 'redkit_script_duration_seconds',
+    help: 'Round trip of redkit script calls (one EVALSHA, possibly batching several calls), by capability and operation.',
+    labelNames: ['capability', 'operation'],
+  });
+  metrics.gauge({
+    name: 'redkit_ping_seconds',
+    help: 'Round trip of the last health PING (absent while disconnected).',
+    collect: async () => {
+      const ms = await read.latencyMs();
+      return ms === null ? [] : ms / 1000;
+    },
+  });
   return {
     state(from: string, to: string): void {
       stateChanges.inc({ state: to });
@@ -87,11 +118,16 @@ export function cacheMetrics(metrics: Metrics, totals: () => Record<string, Cach
     ['staleServes', 'redkit_cache_stale_serves_total', 'Reads served a stale value (within grace, or while the store failed), per namespace.'],
     ['loads', 'redkit_cache_loads_total', 'Loader runs, per namespace.'],
     ['loadErrors', 'redkit_cache_load_errors_total', 'Loader runs that threw, per namespace.'],
-    ['coalesced', 'redkit_cache_coalesced_loads_total', 'Callers that shared another caller\'s load instead of running the loader, per namespace.'],
+    ['coalesced', 'redkit_cache_coalesced_loads_total', "Callers that shared another caller's load instead of running the loader, per namespace."],
     ['l1Hits', 'redkit_cache_l1_hits_total', 'Hits served from the in-process L1 tier, per namespace.'],
   ];
   for (const [field, name, help] of counters) {
-    metrics.counter({ name, help, labelNames: ['namespace'], collect: () => Object.entries(totals()).map(([namespace, t]) => ({ labels: { namespace }, value: t[field] })) });
+    metrics.counter({
+      name,
+      help,
+      labelNames: ['namespace'],
+      collect: () => Object.entries(totals()).map(([namespace, t]) => ({ labels: { namespace }, value: t[field] })),
+    });
   }
 }
 
@@ -100,16 +136,33 @@ export type LockRefusal = 'busy' | 'timeout' | 'aborted' | 'guard' | 'unavailabl
 
 /** Locks (and semaphore slots and leader leases, by `kind`): outcomes, wait time, hand-offs, lost leases. */
 export function lockMetrics(metrics: Metrics) {
-  const acquisitions = metrics.counter({ name: 'redkit_lock_acquisitions_total', help: 'Acquire calls by kind (lock, sem, leader) and outcome (acquired, busy, timeout, aborted, guard, unavailable).', labelNames: ['kind', 'outcome'] });
-  const wait = metrics.histogram({ name: 'redkit_lock_wait_seconds', help: 'Time from an acquire call to its outcome, by kind and outcome.', labelNames: ['kind', 'outcome'], buckets: WAIT_BUCKETS });
-  const handoffs = metrics.counter({ name: 'redkit_lock_handoffs_total', help: 'Grants handed to a queued waiter by a release (no extra round trip), by kind.', labelNames: ['kind'] });
-  const lost = metrics.counter({ name: 'redkit_lock_lost_total', help: 'Held leases lost (ran out, or an extension found them taken) before release, by kind.', labelNames: ['kind'] });
+  const acquisitions = metrics.counter({
+    name: 'redkit_lock_acquisitions_total',
+    help: 'Acquire calls by kind (lock, sem, leader) and outcome (acquired, busy, timeout, aborted, guard, unavailable).',
+    labelNames: ['kind', 'outcome'],
+  });
+  const wait = metrics.histogram({
+    name: 'redkit_lock_wait_seconds',
+    help: 'Time from an acquire call to its outcome, by kind and outcome.',
+    labelNames: ['kind', 'outcome'],
+    buckets: WAIT_BUCKETS,
+  });
+  const handoffs = metrics.counter({
+    name: 'redkit_lock_handoffs_total',
+    help: 'Grants handed to a queued waiter by a release (no extra round trip), by kind.',
+    labelNames: ['kind'],
+  });
+  const lost = metrics.counter({
+    name: 'redkit_lock_lost_total',
+    help: 'Held leases lost (ran out, or an extension found them taken) before release, by kind.',
+    labelNames: ['kind'],
+  });
   // Bound once per (kind, outcome): the acquire path pays two additions, no label lookup.
   const bound = new Map<string, readonly [CounterSeries, HistogramSeries]>();
   const series = (kind: string, outcome: string) => {
     const key = `${kind}:${outcome}`;
     let found = bound.get(key);
-    if (!found) bound.set(key, found = [acquisitions.labels({ kind, outcome }), wait.labels({ kind, outcome })] as const);
+    if (!found) bound.set(key, (found = [acquisitions.labels({ kind, outcome }), wait.labels({ kind, outcome })] as const));
     return found;
   };
   const { events } = metrics;
@@ -137,7 +190,11 @@ export function lockMetrics(metrics: Metrics) {
 /** Leader election: elections and revocations per role (roles are code-defined), who leads now. */
 export function leaderMetrics(metrics: Metrics) {
   const elections = metrics.counter({ name: 'redkit_leader_elections_total', help: 'Times this instance became leader, per role.', labelNames: ['role'] });
-  const revocations = metrics.counter({ name: 'redkit_leader_revocations_total', help: 'Times this instance stopped leading, per role and reason (resigned, lost).', labelNames: ['role', 'reason'] });
+  const revocations = metrics.counter({
+    name: 'redkit_leader_revocations_total',
+    help: 'Times this instance stopped leading, per role and reason (resigned, lost).',
+    labelNames: ['role', 'reason'],
+  });
   const leading = metrics.gauge({ name: 'redkit_leader_leading', help: '1 while this instance leads the role.', labelNames: ['role'] });
   const { events } = metrics;
   return {
@@ -157,7 +214,11 @@ export function leaderMetrics(metrics: Metrics) {
 
 /** Rate limits: decisions by outcome and by what decided (`redis`, `memory`, `local`, `policy`). */
 export function rateLimitMetrics(metrics: Metrics) {
-  const decisions = metrics.counter({ name: 'redkit_ratelimit_decisions_total', help: 'Rate-limit decisions, by outcome (allowed, limited) and by what decided them.', labelNames: ['outcome', 'decided_by'] });
+  const decisions = metrics.counter({
+    name: 'redkit_ratelimit_decisions_total',
+    help: 'Rate-limit decisions, by outcome (allowed, limited) and by what decided them.',
+    labelNames: ['outcome', 'decided_by'],
+  });
   // Bound per decider, [allowed, limited]: a decision pays one map read and one addition.
   const bound = new Map<string, readonly [CounterSeries, CounterSeries]>();
   const { events } = metrics;
@@ -165,7 +226,14 @@ export function rateLimitMetrics(metrics: Metrics) {
     /** `key` is the limiter-prefixed key (`<limiter>:<key>`): for the event only, never a label. */
     decided(key: string, allowed: boolean, decidedBy: string, retryAfterMs: number): void {
       let series = bound.get(decidedBy);
-      if (!series) bound.set(decidedBy, series = [decisions.labels({ outcome: 'allowed', decided_by: decidedBy }), decisions.labels({ outcome: 'limited', decided_by: decidedBy })] as const);
+      if (!series)
+        bound.set(
+          decidedBy,
+          (series = [
+            decisions.labels({ outcome: 'allowed', decided_by: decidedBy }),
+            decisions.labels({ outcome: 'limited', decided_by: decidedBy }),
+          ] as const),
+        );
       series[allowed ? 0 : 1].inc();
       if (!allowed && events.wants.limited) events.emit('limited', { key, decidedBy, retryAfterMs });
     },
@@ -187,29 +255,43 @@ export function queueMetrics(metrics: Metrics, depths: () => Promise<Record<stri
       return out;
     },
   });
-  const runs = metrics.counter({ name: 'redkit_queue_jobs_processed_total', help: 'Job attempts this process ran, per queue and outcome (completed, failed: a failed attempt may be retried).', labelNames: ['queue', 'outcome'] });
+  const runs = metrics.counter({
+    name: 'redkit_queue_jobs_processed_total',
+    help: 'Job attempts this process ran, per queue and outcome (completed, failed: a failed attempt may be retried).',
+    labelNames: ['queue', 'outcome'],
+  });
   const { events } = metrics;
   return {
     /** Wraps a worker's handler so that each attempt's outcome is counted (and emitted as `job`). */
     counted<A extends unknown[], R>(queue: string, handler: (...args: A) => R | Promise<R>): (...args: A) => Promise<R> {
       const completed = runs.labels({ queue, outcome: 'completed' });
       const failed = runs.labels({ queue, outcome: 'failed' });
-      return (...args: A) => Promise.resolve().then(() => handler(...args)).then((result) => {
-        completed.inc();
-        if (events.wants.job) events.emit('job', { queue, outcome: 'completed' });
-        return result;
-      }, (err: unknown) => {
-        failed.inc();
-        if (events.wants.job) events.emit('job', { queue, outcome: 'failed' });
-        throw err;
-      });
+      return (...args: A) =>
+        Promise.resolve()
+          .then(() => handler(...args))
+          .then(
+            (result) => {
+              completed.inc();
+              if (events.wants.job) events.emit('job', { queue, outcome: 'completed' });
+              return result;
+            },
+            (err: unknown) => {
+              failed.inc();
+              if (events.wants.job) events.emit('job', { queue, outcome: 'failed' });
+              throw err;
+            },
+          );
     },
   };
 }
 
 /** Durable job state: transitions by the status entered. */
 export function jobMetrics(metrics: Metrics) {
-  const transitions = metrics.counter({ name: 'redkit_job_transitions_total', help: 'Durable job records entering a status, by status.', labelNames: ['status'] });
+  const transitions = metrics.counter({
+    name: 'redkit_job_transitions_total',
+    help: 'Durable job records entering a status, by status.',
+    labelNames: ['status'],
+  });
   const { events } = metrics;
   return {
     transition(id: string, kind: string, status: string): void {
@@ -235,12 +317,24 @@ export function gatewayMetrics(metrics: Metrics, openConnections: () => number) 
   let sources = gatewaySources.get(metrics);
   if (!sources) {
     const all = new Set<() => number>();
-    gatewaySources.set(metrics, sources = all);
-    metrics.gauge({ name: 'redkit_gateway_connections', help: 'Open WebSocket connections of this instance\'s gateways.', collect: () => { let n = 0; for (const read of all) n += read(); return n; } });
+    gatewaySources.set(metrics, (sources = all));
+    metrics.gauge({
+      name: 'redkit_gateway_connections',
+      help: "Open WebSocket connections of this instance's gateways.",
+      collect: () => {
+        let n = 0;
+        for (const read of all) n += read();
+        return n;
+      },
+    });
   }
   sources.add(openConnections);
   const opened = metrics.counter({ name: 'redkit_gateway_connections_opened_total', help: 'WebSocket connections accepted.' });
-  const closes = metrics.counter({ name: 'redkit_gateway_closes_total', help: 'WebSocket connections closed, by close code (standard codes and 4000–4099; others as "other").', labelNames: ['code'] });
+  const closes = metrics.counter({
+    name: 'redkit_gateway_closes_total',
+    help: 'WebSocket connections closed, by close code (standard codes and 4000–4099; others as "other").',
+    labelNames: ['code'],
+  });
   const { events } = metrics;
   return {
     opened(): void {

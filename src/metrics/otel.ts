@@ -76,15 +76,17 @@ export function bridgeToOpenTelemetry(registry: MetricsRegistry, provider: OtelM
     observed.push([instrument, callback]);
   };
   // A callback instrument is read as at a scrape; a recorded one reports its series' values.
-  const read = (metric: Counter | Gauge): OtelCallback => async (result) => {
-    if (metric.collect) {
-      const samples = await readGauge(metric, collectTimeoutMs);
-      if (samples === null) registry.collectErrors.inc({ metric: metric.name });
-      for (const sample of samples ?? []) result.observe(sample.value, sample.labels);
-      return;
-    }
-    for (const { labels, state } of (metric as Metric<{ value: number }>).series.values()) result.observe(state.value, labels);
-  };
+  const read =
+    (metric: Counter | Gauge): OtelCallback =>
+    async (result) => {
+      if (metric.collect) {
+        const samples = await readGauge(metric, collectTimeoutMs);
+        if (samples === null) registry.collectErrors.inc({ metric: metric.name });
+        for (const sample of samples ?? []) result.observe(sample.value, sample.labels);
+        return;
+      }
+      for (const { labels, state } of (metric as Metric<{ value: number }>).series.values()) result.observe(state.value, labels);
+    };
   const stop = registry.onMetric((metric: Metric<unknown>) => {
     const options: OtelInstrumentOptions = { description: metric.help, unit: otelUnit(metric.name) };
     if (metric instanceof Histogram) {

@@ -33,7 +33,9 @@ export async function readGauge(gauge: Metric<unknown>, timeoutMs: number): Prom
   try {
     const reading = await Promise.race<GaugeReading | null>([
       Promise.resolve().then(() => gauge.collect!()),
-      new Promise<null>((resolve) => { timer = setTimeout(resolve, timeoutMs, null); }),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs, null);
+      }),
     ]);
     if (reading === null) return null;
     return typeof reading === 'number' ? [{ labels: {}, value: reading }] : [...reading];
@@ -53,22 +55,26 @@ export async function readGauge(gauge: Metric<unknown>, timeoutMs: number): Prom
 export async function prometheusText(registry: MetricsRegistry, collectTimeoutMs: number): Promise<string> {
   const metrics = [...registry.metrics()];
   const readings = new Map<Metric<unknown>, Sample[] | null>();
-  await Promise.all(metrics.map(async (metric) => {
-    if (metric.collect) {
-      const samples = await readGauge(metric, collectTimeoutMs);
-      if (samples === null) registry.collectErrors.inc({ metric: metric.name });
-      readings.set(metric, samples);
-    }
-  }));
+  await Promise.all(
+    metrics.map(async (metric) => {
+      if (metric.collect) {
+        const samples = await readGauge(metric, collectTimeoutMs);
+        if (samples === null) registry.collectErrors.inc({ metric: metric.name });
+        readings.set(metric, samples);
+      }
+    }),
+  );
   const lines: string[] = [];
   for (const metric of metrics) {
     lines.push(`# HELP ${metric.name} ${escapeHelp(metric.help)}`, `# TYPE ${metric.name} ${metric.type}`);
     if (metric instanceof Histogram) {
       for (const { labels, state } of metric.series.values()) writeHistogram(lines, metric, labels, state);
     } else if (metric.collect) {
-      for (const sample of readings.get(metric) ?? []) lines.push(`${metric.name}${formatLabels(metric.labelNames, sample.labels)} ${formatNumber(sample.value)}`);
+      for (const sample of readings.get(metric) ?? [])
+        lines.push(`${metric.name}${formatLabels(metric.labelNames, sample.labels)} ${formatNumber(sample.value)}`);
     } else if (metric instanceof Counter || metric instanceof Gauge) {
-      for (const { labels, state } of (metric as Metric<{ value: number }>).series.values()) lines.push(`${metric.name}${formatLabels(metric.labelNames, labels)} ${formatNumber(state.value)}`);
+      for (const { labels, state } of (metric as Metric<{ value: number }>).series.values())
+        lines.push(`${metric.name}${formatLabels(metric.labelNames, labels)} ${formatNumber(state.value)}`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -101,7 +101,8 @@ export abstract class Metric<S> {
     if (found) return found.state;
     if (labels) {
       for (const name of Object.keys(labels)) {
-        if (!names.includes(name)) throw new InvalidArgumentError('labels', `metric ${this.name} has no label "${name}" (labels: ${names.join(', ') || 'none'})`);
+        if (!names.includes(name))
+          throw new InvalidArgumentError('labels', `metric ${this.name} has no label "${name}" (labels: ${names.join(', ') || 'none'})`);
       }
     }
     if (this.series.size >= this.#registry.maxSeries) {
@@ -206,7 +207,11 @@ export class HistogramState implements HistogramSeries {
   readonly counts: number[];
   sum = 0;
   count = 0;
-  constructor(readonly registry: MetricsRegistry, readonly metric: Histogram, readonly labelSet: Labels) {
+  constructor(
+    readonly registry: MetricsRegistry,
+    readonly metric: Histogram,
+    readonly labelSet: Labels,
+  ) {
     this.counts = new Array<number>(metric.buckets.length + 1).fill(0);
   }
   observe(value: number): void {
@@ -287,8 +292,16 @@ export class MetricsRegistry {
     this.logger = opts.logger;
     this.maxSeries = opts.maxSeries ?? DEFAULT_MAX_SERIES;
     // Its own label (metric names) is bounded by the instruments the code defines.
-    this.droppedSeries = this.counter({ name: 'redkit_metrics_dropped_series_total', help: 'Label sets dropped because a metric reached its cap on label sets.', labelNames: ['metric'] });
-    this.collectErrors = this.counter({ name: 'redkit_metrics_collect_errors_total', help: 'Callback gauges that failed or timed out when read at a scrape (left out of that scrape).', labelNames: ['metric'] });
+    this.droppedSeries = this.counter({
+      name: 'redkit_metrics_dropped_series_total',
+      help: 'Label sets dropped because a metric reached its cap on label sets.',
+      labelNames: ['metric'],
+    });
+    this.collectErrors = this.counter({
+      name: 'redkit_metrics_collect_errors_total',
+      help: 'Callback gauges that failed or timed out when read at a scrape (left out of that scrape).',
+      labelNames: ['metric'],
+    });
   }
 
   /** Every metric, in registration order. */
@@ -328,10 +341,15 @@ export class MetricsRegistry {
     if (existing) {
       // Capabilities built twice (two caches, two limiters) share one instrument.
       const same = existing.type === type && existing.labelNames.join() === (opts.labelNames ?? []).join();
-      if (!same) throw new InvalidArgumentError('name', `metric ${opts.name} is already registered as a ${existing.type} with labels (${existing.labelNames.join(', ')})`);
+      if (!same)
+        throw new InvalidArgumentError(
+          'name',
+          `metric ${opts.name} is already registered as a ${existing.type} with labels (${existing.labelNames.join(', ')})`,
+        );
       return existing;
     }
-    if (type === 'counter' && !opts.name.endsWith('_total')) throw new InvalidArgumentError('name', `counter ${opts.name} must end in _total (Prometheus convention)`);
+    if (type === 'counter' && !opts.name.endsWith('_total'))
+      throw new InvalidArgumentError('name', `counter ${opts.name} must end in _total (Prometheus convention)`);
     const metric = create();
     this.#metrics.set(opts.name, metric);
     for (const fn of this.#listeners) fn(metric);

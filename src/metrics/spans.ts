@@ -61,7 +61,10 @@ export function scriptLabel(script: string): OperationLabel & { script: string }
     scriptLabels.set(script, label);
   }
   if (!label) {
-    const words = script.replace(/^redkit/, '').replace(/V\d+$/, '').split(/(?=[A-Z])/);
+    const words = script
+      .replace(/^redkit/, '')
+      .replace(/V\d+$/, '')
+      .split(/(?=[A-Z])/);
     const capability = (words[0] ?? 'script').toLowerCase();
     const rest = words.slice(1).join('');
     const operation = rest ? rest[0]!.toLowerCase() + rest.slice(1) : 'run';

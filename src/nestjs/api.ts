@@ -3,7 +3,16 @@
 export { RedkitModule } from './redkit.module.js';
 export type { RedkitModuleOptions, RedkitModuleShape, RedkitModuleAsyncOptions, RedkitOptionsFactory } from './redkit.module.js';
 export { REDIS_CLIENT, REDKIT, REDKIT_MODULE_OPTIONS, getCacheToken, InjectRedis, InjectRedkit, InjectCache } from './tokens.js';
-export { RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService, RedkitJobsService, RedkitRealtimeService, RedkitSessionService } from './services.js';
+export {
+  RedkitCacheService,
+  RedkitLockService,
+  RedkitLeaderService,
+  RedkitRateLimitService,
+  RedkitQueueService,
+  RedkitJobsService,
+  RedkitRealtimeService,
+  RedkitSessionService,
+} from './services.js';
 export { RedkitHealthIndicator, createHealthController } from './health.js';
 export type { RedkitHealthIndicatorResult, RedkitHealthCheckOptions, RedkitIndicatorStatus, RedkitHealthControllerOptions } from './health.js';
 // Re-exported for `ThrottlerModule.forRootAsync({ inject: [RedkitThrottlerStorage], ... })`.

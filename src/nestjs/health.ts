@@ -8,17 +8,20 @@ import { REDKIT } from './tokens.js';
 export type RedkitIndicatorStatus = 'up' | 'degraded' | 'down';
 
 /** What the indicator reports under its key (terminus's `HealthIndicatorResult`). */
-export type RedkitHealthIndicatorResult<Key extends string = 'redis'> = Record<Key, {
-  status: RedkitIndicatorStatus;
-  /** The connection's own verdict: `connected`, `disconnected` or `not_configured`. */
-  redis: RedisHealth['status'];
-  message: string;
-  /** PING round trip in ms; null when not connected. */
-  latency: number | null;
-  mode: RedkitMode;
-  /** When the current Redis status began (ISO 8601). */
-  since: string;
-}>;
+export type RedkitHealthIndicatorResult<Key extends string = 'redis'> = Record<
+  Key,
+  {
+    status: RedkitIndicatorStatus;
+    /** The connection's own verdict: `connected`, `disconnected` or `not_configured`. */
+    redis: RedisHealth['status'];
+    message: string;
+    /** PING round trip in ms; null when not connected. */
+    latency: number | null;
+    mode: RedkitMode;
+    /** When the current Redis status began (ISO 8601). */
+    since: string;
+  }
+>;
 
 /** Options of `RedkitHealthIndicator.isHealthy`. */
 export interface RedkitHealthCheckOptions {
@@ -45,9 +48,8 @@ export class RedkitHealthIndicator {
   /** Checks Redis now (a PING when connected, bounded by the command timeout); `key` defaults to `redis`. */
   async isHealthy<const Key extends string = 'redis'>(key?: Key, options: RedkitHealthCheckOptions = {}): Promise<RedkitHealthIndicatorResult<Key>> {
     const health = await this.#kit.health();
-    const status: RedkitIndicatorStatus = health.status === 'connected' ? 'up'
-      : health.status === 'not_configured' ? (options.whenNotConfigured ?? 'up')
-      : (options.whenDisconnected ?? 'down');
+    const status: RedkitIndicatorStatus =
+      health.status === 'connected' ? 'up' : health.status === 'not_configured' ? (options.whenNotConfigured ?? 'up') : (options.whenDisconnected ?? 'down');
     const detail = { status, redis: health.status, message: health.message, latency: health.latency, mode: this.#kit.mode, since: health.since };
     return { [key ?? 'redis']: detail } as RedkitHealthIndicatorResult<Key>;
   }
@@ -84,5 +86,5 @@ export function createHealthController(options: RedkitHealthControllerOptions = 
   }
 
   const decorators = options.decorators ?? [];
-  return decorators.length ? Reflect.decorate(decorators, RedkitHealthController) as Type<unknown> : RedkitHealthController;
+  return decorators.length ? (Reflect.decorate(decorators, RedkitHealthController) as Type<unknown>) : RedkitHealthController;
 }

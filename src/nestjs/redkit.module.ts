@@ -1,5 +1,17 @@
 import 'reflect-metadata';
-import { Inject, Injectable, Module, type DynamicModule, type FactoryProvider, type InjectionToken, type ModuleMetadata, type OnApplicationShutdown, type OptionalFactoryDependency, type Provider, type Type } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type FactoryProvider,
+  type InjectionToken,
+  type ModuleMetadata,
+  type OnApplicationShutdown,
+  type OptionalFactoryDependency,
+  type Provider,
+  type Type,
+} from '@nestjs/common';
 import { createRedkit, Redkit, REDKIT_OPTION_KEYS, type RedkitInternals } from '../kit.js';
 import { assertOptions } from '../options.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -7,7 +19,16 @@ import type { RedkitOptions } from '../config/index.js';
 import type { NamespaceOptions } from '../cache/index.js';
 import { RedkitThrottlerStorage, type RedkitThrottlerStorageOptions } from '../ratelimit/index.js';
 import { REDIS_CLIENT, REDKIT, REDKIT_MODULE_OPTIONS, getCacheToken } from './tokens.js';
-import { RedkitCacheService, RedkitJobsService, RedkitLeaderService, RedkitLockService, RedkitQueueService, RedkitRateLimitService, RedkitRealtimeService, RedkitSessionService } from './services.js';
+import {
+  RedkitCacheService,
+  RedkitJobsService,
+  RedkitLeaderService,
+  RedkitLockService,
+  RedkitQueueService,
+  RedkitRateLimitService,
+  RedkitRealtimeService,
+  RedkitSessionService,
+} from './services.js';
 import { RedkitHealthIndicator, createHealthController, type RedkitHealthControllerOptions } from './health.js';
 
 /** What `forRoot` (or the `forRootAsync` factory) gives: the toolkit's options, or a toolkit to use. */
@@ -63,13 +84,39 @@ class RedkitLifecycle implements OnApplicationShutdown {
 }
 
 // Typed Records: tsc fails here when an option is added to an interface and not to its list.
-const MODULE_KEYS: Record<keyof RedkitModuleShape | 'kit' | 'closeOnShutdown' | 'throttler', true> = { isGlobal: true, healthController: true, caches: true, kit: true, closeOnShutdown: true, throttler: true };
-const ASYNC_OPTION_KEYS: Record<keyof RedkitModuleAsyncOptions, true> = { isGlobal: true, healthController: true, caches: true, imports: true, useFactory: true, inject: true, useClass: true, useExisting: true };
+const MODULE_KEYS: Record<keyof RedkitModuleShape | 'kit' | 'closeOnShutdown' | 'throttler', true> = {
+  isGlobal: true,
+  healthController: true,
+  caches: true,
+  kit: true,
+  closeOnShutdown: true,
+  throttler: true,
+};
+const ASYNC_OPTION_KEYS: Record<keyof RedkitModuleAsyncOptions, true> = {
+  isGlobal: true,
+  healthController: true,
+  caches: true,
+  imports: true,
+  useFactory: true,
+  inject: true,
+  useClass: true,
+  useExisting: true,
+};
 /** forRoot: the module's own keys and every key createRedkit takes. */
 const ROOT_KEYS = [...Object.keys(MODULE_KEYS), ...REDKIT_OPTION_KEYS];
 const ASYNC_KEYS = Object.keys(ASYNC_OPTION_KEYS);
 
-const SERVICES = [RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService, RedkitJobsService, RedkitRealtimeService, RedkitSessionService, RedkitHealthIndicator];
+const SERVICES = [
+  RedkitCacheService,
+  RedkitLockService,
+  RedkitLeaderService,
+  RedkitRateLimitService,
+  RedkitQueueService,
+  RedkitJobsService,
+  RedkitRealtimeService,
+  RedkitSessionService,
+  RedkitHealthIndicator,
+];
 
 // Each forRoot is its own module: Nest would otherwise merge two forRoot calls whose metadata
 // hashes alike (the options hide inside a factory, see below).
@@ -94,7 +141,8 @@ export class RedkitModule {
   static forRootAsync(options: RedkitModuleAsyncOptions): DynamicModule {
     assertOptions(options, ASYNC_KEYS, 'RedkitModule.forRootAsync options');
     const given = [options.useFactory, options.useClass, options.useExisting].filter(Boolean).length;
-    if (given !== 1) throw new InvalidArgumentError('options', `RedkitModule.forRootAsync needs exactly one of useFactory, useClass or useExisting (got ${given})`);
+    if (given !== 1)
+      throw new InvalidArgumentError('options', `RedkitModule.forRootAsync needs exactly one of useFactory, useClass or useExisting (got ${given})`);
     const extra: Provider[] = [];
     let provider: FactoryProvider;
     if (options.useFactory) {
@@ -113,11 +161,20 @@ export class RedkitModule {
    */
   static forFeature(options: { caches: Record<string, NamespaceOptions> }): DynamicModule {
     const providers = cacheProviders(options.caches);
-    return { module: RedkitModule, providers: [...providers, { provide: `REDKIT_MODULE_ID:${nextModuleId++}`, useValue: true }], exports: providers.map((p) => p.provide) };
+    return {
+      module: RedkitModule,
+      providers: [...providers, { provide: `REDKIT_MODULE_ID:${nextModuleId++}`, useValue: true }],
+      exports: providers.map((p) => p.provide),
+    };
   }
 }
 
-function buildRootModule(shape: RedkitModuleShape, optionsProvider: Provider, imports: NonNullable<ModuleMetadata['imports']>, extra: Provider[] = []): DynamicModule {
+function buildRootModule(
+  shape: RedkitModuleShape,
+  optionsProvider: Provider,
+  imports: NonNullable<ModuleMetadata['imports']>,
+  extra: Provider[] = [],
+): DynamicModule {
   const providers: Provider[] = [
     optionsProvider,
     ...extra,

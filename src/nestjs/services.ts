@@ -4,7 +4,19 @@ import type { Cache, CacheManager, CacheStats, NamespaceOptions } from '../cache
 import type { Lock, LockManager, LockOptions, Semaphore } from '../lock/index.js';
 import type { CampaignOptions, Election, LeaderInfo, LeaderManager } from '../leader/index.js';
 import type { RateLimiter, RateLimiterOptions } from '../ratelimit/index.js';
-import type { JobHandler, JobInfo, Queue, QueueCounts, QueueEventMap, QueueManager, QueueOptions, QueueWorker, SchedulerOptions, SchedulerTemplate, WorkerOptions } from '../queue/index.js';
+import type {
+  JobHandler,
+  JobInfo,
+  Queue,
+  QueueCounts,
+  QueueEventMap,
+  QueueManager,
+  QueueOptions,
+  QueueWorker,
+  SchedulerOptions,
+  SchedulerTemplate,
+  WorkerOptions,
+} from '../queue/index.js';
 import type { JobRunner, JobRunnerOptions, JobsManager, JobStore, JobStoreOptions } from '../jobs/index.js';
 import type { Bus, Presence, Reactions } from '../realtime/index.js';
 import type { Realtime } from '../realtime/realtime.js';

@@ -29,11 +29,16 @@ export function startHeartbeat(ctx: RedkitContext, queue: string): { stop(): Pro
   const id = `${ctx.instanceId}:${randomUUID().slice(0, 8)}`;
   const beat = () => {
     const now = Date.now();
-    ctx.connection.run((c) => c.multi()
-      .zadd(key, now, id)
-      .zremrangebyscore(key, '-inf', now - HEARTBEAT_STALE_MS)
-      .pexpire(key, 2 * HEARTBEAT_STALE_MS)
-      .exec()).catch(() => undefined);
+    ctx.connection
+      .run((c) =>
+        c
+          .multi()
+          .zadd(key, now, id)
+          .zremrangebyscore(key, '-inf', now - HEARTBEAT_STALE_MS)
+          .pexpire(key, 2 * HEARTBEAT_STALE_MS)
+          .exec(),
+      )
+      .catch(() => undefined);
   };
   beat();
   const timer = setInterval(beat, HEARTBEAT_MS);

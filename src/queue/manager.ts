@@ -43,7 +43,18 @@ export class QueueManager {
     this.#metrics = queueMetrics(ctx.metrics, async () => {
       const out: Record<string, object> = {};
       // Job states only: live workers and the paused flag are not job counts.
-      await Promise.all(this.names().map((name) => this.queue(name).counts().then(({ workers: _w, paused: _p, ...c }) => { out[name] = c; }, () => undefined)));
+      await Promise.all(
+        this.names().map((name) =>
+          this.queue(name)
+            .counts()
+            .then(
+              ({ workers: _w, paused: _p, ...c }) => {
+                out[name] = c;
+              },
+              () => undefined,
+            ),
+        ),
+      );
       return out;
     });
   }
@@ -57,7 +68,8 @@ export class QueueManager {
     if (opts.onRedisDown !== undefined && opts.onRedisDown !== 'inline' && opts.onRedisDown !== 'reject') {
       throw new InvalidArgumentError('queue options.onRedisDown', `onRedisDown must be "inline" or "reject" (got ${JSON.stringify(opts.onRedisDown)})`);
     }
-    if (opts.inlineHandler !== undefined && typeof opts.inlineHandler !== 'function') throw new InvalidArgumentError('queue options.inlineHandler', 'inlineHandler must be a function');
+    if (opts.inlineHandler !== undefined && typeof opts.inlineHandler !== 'function')
+      throw new InvalidArgumentError('queue options.inlineHandler', 'inlineHandler must be a function');
     assertInt(opts.inlineConcurrency, 'queue options.inlineConcurrency', 1, 10_000);
     assertInt(opts.maxPayloadBytes, 'queue options.maxPayloadBytes', 1, 512 * 1024 * 1024);
     assertInt(opts.addTimeoutMs, 'queue options.addTimeoutMs', 1);
@@ -90,7 +102,8 @@ export class QueueManager {
       assertKnownKeys(opts.limiter, ['max', 'durationMs'], 'worker options.limiter');
       assertInt(opts.limiter.max, 'worker options.limiter.max', 1);
       assertInt(opts.limiter.durationMs, 'worker options.limiter.durationMs', 1);
-      if (opts.limiter.max === undefined || opts.limiter.durationMs === undefined) throw new InvalidArgumentError('worker options.limiter', 'limiter takes { max, durationMs }');
+      if (opts.limiter.max === undefined || opts.limiter.durationMs === undefined)
+        throw new InvalidArgumentError('worker options.limiter', 'limiter takes { max, durationMs }');
     }
     assertInt(opts.closeTimeoutMs, 'worker options.closeTimeoutMs', 0);
     const closeTimeoutMs = opts.closeTimeoutMs ?? WORKER_DEFAULTS.closeTimeoutMs;
@@ -104,14 +117,21 @@ export class QueueManager {
     const worker: QueueWorker = {
       queue: name,
       bullmq: redis?.bull ?? null,
-      ready: async () => { await redis?.waitUntilReady(); },
+      ready: async () => {
+        await redis?.waitUntilReady();
+      },
       close: async (force = false) => {
         this.#workers.delete(worker);
         this.#closeTimeouts.delete(worker);
         local.clearHandler(handler);
         // Inline runs cannot be handed back (they were never in Redis): they get the same bound.
         let timer: NodeJS.Timeout | undefined;
-        const idle = Promise.race([local.idle(), new Promise((r) => { timer = setTimeout(r, closeTimeoutMs); })]).finally(() => clearTimeout(timer));
+        const idle = Promise.race([
+          local.idle(),
+          new Promise((r) => {
+            timer = setTimeout(r, closeTimeoutMs);
+          }),
+        ]).finally(() => clearTimeout(timer));
         await Promise.all([redis?.close(force), idle, heartbeat?.stop()]);
       },
     };
@@ -133,14 +153,16 @@ export class QueueManager {
   /** Counts of every queue created here (or of `names`): `{ counts }` or `{ error }` per queue, plus local runs. */
   async stats(names: string[] = this.names()): Promise<Record<string, { counts?: QueueCounts; error?: string; local: QueueCounts }>> {
     const out: Record<string, { counts?: QueueCounts; error?: string; local: QueueCounts }> = {};
-    await Promise.all(names.map(async (name) => {
-      const queue = this.queue(name);
-      try {
-        out[name] = { counts: await queue.counts(), local: queue.localCounts() };
-      } catch (err) {
-        out[name] = { error: (err as Error).message, local: queue.localCounts() };
-      }
-    }));
+    await Promise.all(
+      names.map(async (name) => {
+        const queue = this.queue(name);
+        try {
+          out[name] = { counts: await queue.counts(), local: queue.localCounts() };
+        } catch (err) {
+          out[name] = { error: (err as Error).message, local: queue.localCounts() };
+        }
+      }),
+    );
     return out;
   }
 

@@ -98,8 +98,26 @@ export class MemoryQueue extends EventEmitter {
     const existing = this.#byId.get(id);
     if (existing) return { id, name: existing.name, via: 'local', finished: existing.finished };
     let settle!: (outcome: JobOutcome) => void;
-    const finished = new Promise<JobOutcome>((resolve) => { settle = resolve; });
-    const job: LocalJob = { id, name, json, opts, attempt: 0, seq: this.#seq++, settle, finished, state: 'waiting', progress: 0, result: undefined, failedReason: null, added: Date.now(), started: null, ended: null };
+    const finished = new Promise<JobOutcome>((resolve) => {
+      settle = resolve;
+    });
+    const job: LocalJob = {
+      id,
+      name,
+      json,
+      opts,
+      attempt: 0,
+      seq: this.#seq++,
+      settle,
+      finished,
+      state: 'waiting',
+      progress: 0,
+      result: undefined,
+      failedReason: null,
+      added: Date.now(),
+      started: null,
+      ended: null,
+    };
     this.#byId.set(id, job);
     if (opts.delayMs && opts.delayMs > 0) this.#later(job, opts.delayMs);
     else this.#enqueue(job);
@@ -108,7 +126,16 @@ export class MemoryQueue extends EventEmitter {
 
   /** Counts of this process's jobs (completed/failed since start). */
   counts(): QueueCounts {
-    return { waiting: this.#waiting.length, active: this.#running, delayed: this.#delayed, completed: this.#completed, failed: this.#failed, source: 'local', workers: this.#handler ? 1 : 0, paused: this.#paused };
+    return {
+      waiting: this.#waiting.length,
+      active: this.#running,
+      delayed: this.#delayed,
+      completed: this.#completed,
+      failed: this.#failed,
+      source: 'local',
+      workers: this.#handler ? 1 : 0,
+      paused: this.#paused,
+    };
   }
 
   /** A job still queued or running, or among the last finished ones; null otherwise. */
@@ -116,8 +143,14 @@ export class MemoryQueue extends EventEmitter {
     const job = this.#byId.get(id) ?? this.#done.completed.get(id) ?? this.#done.failed.get(id);
     if (!job) return null;
     return {
-      id: job.id, name: job.name, state: job.state, data: JSON.parse(job.json), progress: job.progress,
-      result: job.result, failedReason: job.failedReason, attemptsMade: job.state === 'active' ? job.attempt - 1 : job.attempt,
+      id: job.id,
+      name: job.name,
+      state: job.state,
+      data: JSON.parse(job.json),
+      progress: job.progress,
+      result: job.result,
+      failedReason: job.failedReason,
+      attemptsMade: job.state === 'active' ? job.attempt - 1 : job.attempt,
       timestamps: { added: job.added, started: job.started, finished: job.ended },
     };
   }
@@ -147,7 +180,9 @@ export class MemoryQueue extends EventEmitter {
     job.failedReason = null;
     job.ended = null;
     job.state = 'waiting';
-    job.finished = new Promise<JobOutcome>((resolve) => { job.settle = resolve; });
+    job.finished = new Promise<JobOutcome>((resolve) => {
+      job.settle = resolve;
+    });
     this.#byId.set(id, job);
     this.#enqueue(job);
     return true;
@@ -225,7 +260,13 @@ export class MemoryQueue extends EventEmitter {
       return true;
     }
     if (!this.#limitTimer) {
-      this.#limitTimer = setTimeout(() => { this.#limitTimer = null; this.#pump(); }, this.#starts[0]! + limiter.durationMs - now);
+      this.#limitTimer = setTimeout(
+        () => {
+          this.#limitTimer = null;
+          this.#pump();
+        },
+        this.#starts[0]! + limiter.durationMs - now,
+      );
     }
     return false;
   }
@@ -254,7 +295,12 @@ export class MemoryQueue extends EventEmitter {
         job.progress = value;
         this.emit('progress', { jobId: job.id, progress: value });
       };
-      const result = await runAttempt(handler.fn, { id: job.id, name: job.name, queue: this.name, data, attempt: job.attempt, progress }, handler.timeoutMs, this.#abort.signal);
+      const result = await runAttempt(
+        handler.fn,
+        { id: job.id, name: job.name, queue: this.name, data, attempt: job.attempt, progress },
+        handler.timeoutMs,
+        this.#abort.signal,
+      );
       this.#completed++;
       this.#byId.delete(job.id);
       Object.assign(job, { state: 'completed', result, ended: Date.now() });
@@ -273,7 +319,10 @@ export class MemoryQueue extends EventEmitter {
       Object.assign(job, { state: 'failed', ended: Date.now() });
       this.#keep(job, 'failed');
       this.emit('failed', { jobId: job.id, failedReason: error.message });
-      this.#logger.warn({ queue: this.name, jobId: job.id, attempts: job.attempt, err: error.message }, `[redkit] in-process job ${this.name}/${job.id} failed`);
+      this.#logger.warn(
+        { queue: this.name, jobId: job.id, attempts: job.attempt, err: error.message },
+        `[redkit] in-process job ${this.name}/${job.id} failed`,
+      );
       job.settle({ status: 'failed', error, attempts: job.attempt });
     }
   }

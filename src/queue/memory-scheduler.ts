@@ -10,7 +10,9 @@ export function nextRun(opts: SchedulerOptions, from: number): number {
   if (opts.every !== undefined) return from + opts.every;
   try {
     // cron-parser is the parser BullMQ uses for `pattern`: the same patterns mean the same times.
-    return CronExpressionParser.parse(opts.pattern!, { currentDate: new Date(from), ...(opts.tz ? { tz: opts.tz } : {}) }).next().getTime();
+    return CronExpressionParser.parse(opts.pattern!, { currentDate: new Date(from), ...(opts.tz ? { tz: opts.tz } : {}) })
+      .next()
+      .getTime();
   } catch (err) {
     throw new InvalidArgumentError('scheduler.pattern', `invalid cron pattern ${JSON.stringify(opts.pattern)}: ${(err as Error).message}`);
   }
@@ -54,7 +56,14 @@ export class MemoryScheduler {
   }
 
   list(): SchedulerInfo[] {
-    return [...this.#entries].map(([id, e]) => ({ id, every: e.opts.every ?? null, pattern: e.opts.pattern ?? null, tz: e.opts.tz ?? null, name: e.template.name, next: e.next }));
+    return [...this.#entries].map(([id, e]) => ({
+      id,
+      every: e.opts.every ?? null,
+      pattern: e.opts.pattern ?? null,
+      tz: e.opts.tz ?? null,
+      name: e.template.name,
+      next: e.next,
+    }));
   }
 
   close(): void {
@@ -63,12 +72,15 @@ export class MemoryScheduler {
 
   #arm(entry: Entry): void {
     const wait = Math.max(0, entry.next - Date.now());
-    entry.timer = setTimeout(() => {
-      if (Date.now() < entry.next) return this.#arm(entry);
-      entry.next = nextRun(entry.opts, Math.max(Date.now(), entry.next));
-      this.#arm(entry);
-      this.#fire(entry.template);
-    }, Math.min(wait, MAX_TIMER_MS));
+    entry.timer = setTimeout(
+      () => {
+        if (Date.now() < entry.next) return this.#arm(entry);
+        entry.next = nextRun(entry.opts, Math.max(Date.now(), entry.next));
+        this.#arm(entry);
+        this.#fire(entry.template);
+      },
+      Math.min(wait, MAX_TIMER_MS),
+    );
     entry.timer.unref();
   }
 }

@@ -11,8 +11,15 @@ import { RedisEvents, redisGetJob, redisRemoveScheduler, redisRetryFailed, redis
 import { RedisQueue } from './redis-queue.js';
 import {
   JOB_OPTION_KEYS,
-  type AddedJob, type JobInfo, type JobOptions, type QueueCounts, type QueueEventMap, type QueueOptions,
-  type SchedulerInfo, type SchedulerOptions, type SchedulerTemplate,
+  type AddedJob,
+  type JobInfo,
+  type JobOptions,
+  type QueueCounts,
+  type QueueEventMap,
+  type QueueOptions,
+  type SchedulerInfo,
+  type SchedulerOptions,
+  type SchedulerTemplate,
 } from './types.js';
 import { assertInt, assertJobId, assertKnownKeys, assertLookupId, checkJobData, jobDataJson } from './validate.js';
 
@@ -40,7 +47,10 @@ export function jobOptions(opts: unknown, defaults: JobOptions, argument: string
   if (o.backoff !== undefined) {
     assertKnownKeys(o.backoff, ['type', 'delayMs'], `${argument}.backoff`);
     if (o.backoff.type !== 'fixed' && o.backoff.type !== 'exponential') {
-      throw new InvalidArgumentError(`${argument}.backoff.type`, `${argument}.backoff.type must be "fixed" or "exponential" (got ${JSON.stringify(o.backoff.type)})`);
+      throw new InvalidArgumentError(
+        `${argument}.backoff.type`,
+        `${argument}.backoff.type must be "fixed" or "exponential" (got ${JSON.stringify(o.backoff.type)})`,
+      );
     }
     assertInt(o.backoff.delayMs, `${argument}.backoff.delayMs`, 0);
   }
@@ -100,9 +110,7 @@ export class Queue {
     });
     if (this.#redis && this.#ctx.connection.isReady) {
       try {
-        const ids = checked.length === 1
-          ? [await this.#redis.add(checked[0]!.name, checked[0]!.data, checked[0]!.opts)]
-          : await this.#redis.addBulk(checked);
+        const ids = checked.length === 1 ? [await this.#redis.add(checked[0]!.name, checked[0]!.data, checked[0]!.opts)] : await this.#redis.addBulk(checked);
         return ids.map((id, i) => ({ id, name: checked[i]!.name, via: 'redis' as const }));
       } catch (err) {
         if (!(err instanceof RedisUnavailableError)) throw err;
@@ -118,16 +126,29 @@ export class Queue {
 
   #whenDown(jobs: Array<{ name: string; data: unknown; opts: JobOptions }>, cause: RedisUnavailableError): AddedJob[] {
     if (this.#opts.onRedisDown === 'reject') {
-      throw new QueueUnavailableError(this.name, 'REJECT_POLICY', `queue "${this.name}" cannot take jobs: ${cause.message} (onRedisDown: 'reject'; use 'inline' to run jobs in this process meanwhile)`, { cause });
+      throw new QueueUnavailableError(
+        this.name,
+        'REJECT_POLICY',
+        `queue "${this.name}" cannot take jobs: ${cause.message} (onRedisDown: 'reject'; use 'inline' to run jobs in this process meanwhile)`,
+        { cause },
+      );
     }
     const local = this.#manager.local(this.name);
     if (!local.hasHandler && this.#opts.inlineHandler) {
       local.setHandler({ fn: this.#opts.inlineHandler, concurrency: this.#opts.inlineConcurrency ?? 1 });
     }
     if (!local.hasHandler) {
-      throw new QueueUnavailableError(this.name, 'NO_INLINE_HANDLER', `queue "${this.name}" cannot run jobs inline while Redis is down: this process has no handler for it — pass inlineHandler to kit.queue() or register kit.worker("${this.name}", …) here`, { cause });
+      throw new QueueUnavailableError(
+        this.name,
+        'NO_INLINE_HANDLER',
+        `queue "${this.name}" cannot run jobs inline while Redis is down: this process has no handler for it — pass inlineHandler to kit.queue() or register kit.worker("${this.name}", …) here`,
+        { cause },
+      );
     }
-    this.#ctx.logger.warn({ queue: this.name, jobs: jobs.length, reason: cause.reason }, `[redkit] Redis down: running ${jobs.length} job(s) of "${this.name}" in this process`);
+    this.#ctx.logger.warn(
+      { queue: this.name, jobs: jobs.length, reason: cause.reason },
+      `[redkit] Redis down: running ${jobs.length} job(s) of "${this.name}" in this process`,
+    );
     return jobs.map((j) => local.add(j.name, jobDataJson(j.data), j.opts));
   }
 
@@ -192,7 +213,7 @@ export class Queue {
   async retryFailed(): Promise<number> {
     const local = this.#manager.local(this.name).retryFailed();
     if (!this.#redis) return local;
-    return local + await redisRetryFailed(this.#live());
+    return local + (await redisRetryFailed(this.#live()));
   }
 
   /**
@@ -219,7 +240,8 @@ export class Queue {
   async upsertScheduler(id: string, repeat: SchedulerOptions, template: SchedulerTemplate): Promise<void> {
     assertJobId(id, 'id');
     assertKnownKeys(repeat, ['every', 'pattern', 'tz'], 'repeat');
-    if ((repeat?.every === undefined) === (repeat?.pattern === undefined)) throw new InvalidArgumentError('repeat', 'repeat takes exactly one of { every: ms } or { pattern: "cron" }');
+    if ((repeat?.every === undefined) === (repeat?.pattern === undefined))
+      throw new InvalidArgumentError('repeat', 'repeat takes exactly one of { every: ms } or { pattern: "cron" }');
     assertInt(repeat.every, 'repeat.every', 1);
     if (repeat.pattern !== undefined) nextRun(repeat, Date.now());
     assertKnownKeys(template, ['name', 'data', 'opts'], 'template');
@@ -232,7 +254,9 @@ export class Queue {
     const checked = { name: template.name, data: template.data ?? null, opts };
     if (this.#redis) return redisUpsertScheduler(this.#live(), id, repeat, checked);
     this.#scheduler ??= new MemoryScheduler((t) => {
-      this.add(t.name, t.data, t.opts).catch((err: Error) => this.#ctx.logger.warn({ queue: this.name, err: err.message }, `[redkit] scheduled job of "${this.name}" not added`));
+      this.add(t.name, t.data, t.opts).catch((err: Error) =>
+        this.#ctx.logger.warn({ queue: this.name, err: err.message }, `[redkit] scheduled job of "${this.name}" not added`),
+      );
     });
     this.#scheduler.upsert(id, repeat, checked);
   }
@@ -256,7 +280,8 @@ export class Queue {
    * report here too. Await `listening()` before relying on the first events.
    */
   on<K extends keyof QueueEventMap>(event: K, listener: (payload: QueueEventMap[K]) => void): this {
-    if (!['completed', 'failed', 'progress'].includes(event)) throw new InvalidArgumentError('event', `queue events are completed, failed and progress (got ${JSON.stringify(event)})`);
+    if (!['completed', 'failed', 'progress'].includes(event))
+      throw new InvalidArgumentError('event', `queue events are completed, failed and progress (got ${JSON.stringify(event)})`);
     this.#emitter.on(event, listener);
     this.#startEvents();
     return this;

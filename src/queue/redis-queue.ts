@@ -17,8 +17,13 @@ const HAND_BACK_MS = 2000;
 function within(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
-    work.then(() => true, () => true),
-    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
+    work.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
   ]).finally(() => clearTimeout(timer));
 }
 
@@ -95,7 +100,11 @@ export class RedisQueue {
     const client = this.#producer();
     if (client.status === 'ready') return;
     await new Promise<void>((resolve) => {
-      const done = () => { client.off('ready', done); client.off('end', done); resolve(); };
+      const done = () => {
+        client.off('ready', done);
+        client.off('end', done);
+        resolve();
+      };
       client.once('ready', done);
       client.once('end', done);
     });
@@ -103,7 +112,9 @@ export class RedisQueue {
 
   /** Stores several jobs atomically (one MULTI). */
   async addBulk(jobs: Array<{ name: string; data: unknown; opts: JobOptions }>): Promise<string[]> {
-    const added = await this.bounded(this.#ready().then(() => this.bull().addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: toBullOptions(j.opts) })))));
+    const added = await this.bounded(
+      this.#ready().then(() => this.bull().addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: toBullOptions(j.opts) })))),
+    );
     return added.map((j) => j.id!);
   }
 
@@ -135,10 +146,19 @@ export class RedisQueue {
     // One promise and one timer per call, settled by whichever comes first (Promise.race in an
     // async function cost three promises more per job, measured on bench/queue add).
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new RedisUnavailableError(`queue "${this.name}": Redis did not answer within addTimeoutMs=${this.#addTimeoutMs}`, 'TIMEOUT')), this.#addTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new RedisUnavailableError(`queue "${this.name}": Redis did not answer within addTimeoutMs=${this.#addTimeoutMs}`, 'TIMEOUT')),
+        this.#addTimeoutMs,
+      );
       work.then(
-        (value) => { clearTimeout(timer); resolve(value); },
-        (err: unknown) => { clearTimeout(timer); reject(this.#ctx.connection.toUnavailable(err)); },
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(this.#ctx.connection.toUnavailable(err));
+        },
       );
     });
   }
@@ -169,7 +189,9 @@ export class RedisWorker {
       purpose: `queue-worker:${name}`,
       overrides: {
         // No command timeout: BullMQ issues blocking BZPOPMIN calls on the duplicate of this client.
-        maxRetriesPerRequest: null, enableOfflineQueue: true, commandTimeout: undefined,
+        maxRetriesPerRequest: null,
+        enableOfflineQueue: true,
+        commandTimeout: undefined,
         // Not lazy: BullMQ duplicates this client for its blocking connection and calls connect()
         // on a lazy duplicate only once; if Redis is not up yet that first failure is final and
         // the worker never takes a job. A non-lazy duplicate connects, and reconnects, by itself.
@@ -194,8 +216,13 @@ export class RedisWorker {
       ...(opts.limiter ? { limiter: { max: opts.limiter.max, duration: opts.limiter.durationMs } } : {}),
     });
     assumeRedis7(this.#worker);
-    this.#worker.on('error', backOffOnRefusal(this.#worker, ctx, name, () => this.#stopping));
-    this.#worker.on('failed', (job, err) => ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`));
+    this.#worker.on(
+      'error',
+      backOffOnRefusal(this.#worker, ctx, name, () => this.#stopping),
+    );
+    this.#worker.on('failed', (job, err) =>
+      ctx.logger.warn({ queue: name, jobId: job?.id, attempt: job?.attemptsMade, err: err.message }, `[redkit] job ${name}/${job?.id} failed`),
+    );
   }
 
   /** The BullMQ Worker (the escape hatch `worker.bullmq`). */
@@ -211,15 +238,24 @@ export class RedisWorker {
   #run(job: Job, token: string | undefined, signal: AbortSignal | undefined, handler: JobHandler<any, any>, timeoutMs: number | undefined): Promise<unknown> {
     const stop = new AbortController();
     let handBack!: () => void;
-    const handedBack = new Promise<never>((_, reject) => { handBack = () => reject(new WaitingError(`handed back to the queue by a closing worker`)); });
-    const attempt = runAttempt(handler, {
-      id: job.id!,
-      name: job.name,
-      queue: this.#name,
-      data: job.data,
-      attempt: job.attemptsMade + 1,
-      progress: async (value) => { await job.updateProgress(value); },
-    }, timeoutMs, stop.signal);
+    const handedBack = new Promise<never>((_, reject) => {
+      handBack = () => reject(new WaitingError(`handed back to the queue by a closing worker`));
+    });
+    const attempt = runAttempt(
+      handler,
+      {
+        id: job.id!,
+        name: job.name,
+        queue: this.#name,
+        data: job.data,
+        attempt: job.attemptsMade + 1,
+        progress: async (value) => {
+          await job.updateProgress(value);
+        },
+      },
+      timeoutMs,
+      stop.signal,
+    );
     // BullMQ's own signal (a cancelled job) aborts the same controller. Not AbortSignal.any():
     // on Node 20 its result could be collected before it fired, and the handler never heard.
     const forward = () => stop.abort(signal?.reason);
@@ -231,7 +267,10 @@ export class RedisWorker {
     this.#onStart?.();
     // Fetched just before the close and started after its time ran out: straight back.
     if (this.#handingBack) void this.#handBack(entry, true);
-    const done = () => { this.#running.delete(run); signal?.removeEventListener('abort', forward); };
+    const done = () => {
+      this.#running.delete(run);
+      signal?.removeEventListener('abort', forward);
+    };
     run.then(done, done);
     return run;
   }
@@ -254,7 +293,10 @@ export class RedisWorker {
       if (!closing) return;
       // Nothing running, but BullMQ may yet start a job it fetched just before the close: its
       // close finishing says it will not. A paused Redis never lets it finish: GRACE_MS then.
-      const startedOrClosed = new Promise<void>((resolve) => { this.#onStart = resolve; void closing.then(() => resolve()); });
+      const startedOrClosed = new Promise<void>((resolve) => {
+        this.#onStart = resolve;
+        void closing.then(() => resolve());
+      });
       await within(startedOrClosed, Math.min(leftMs, GRACE_MS));
       this.#onStart = null;
       if (this.#running.size === 0) return;
@@ -262,7 +304,10 @@ export class RedisWorker {
     this.#handingBack = true;
     const left = [...this.#running.values()];
     if (left.length === 0) return;
-    this.#ctx.logger.warn({ queue: this.#name, jobs: left.map((r) => r.job.id), closeTimeoutMs: this.#closeTimeoutMs }, `[redkit] worker "${this.#name}" closing: ${left.length} job(s) still running after closeTimeoutMs=${this.#closeTimeoutMs}; handing them back to the queue`);
+    this.#ctx.logger.warn(
+      { queue: this.#name, jobs: left.map((r) => r.job.id), closeTimeoutMs: this.#closeTimeoutMs },
+      `[redkit] worker "${this.#name}" closing: ${left.length} job(s) still running after closeTimeoutMs=${this.#closeTimeoutMs}; handing them back to the queue`,
+    );
     await Promise.all(left.map((r) => this.#handBack(r, closing !== null)));
   }
 
@@ -300,7 +345,12 @@ export class RedisWorker {
     const closing = this.#worker.close(force).catch(() => undefined);
     if (!force && !drained) await this.#drain(closing);
     let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([closing.then(() => true), new Promise<boolean>((r) => { timer = setTimeout(() => r(false), GRACE_MS); })]);
+    const closed = await Promise.race([
+      closing.then(() => true),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), GRACE_MS);
+      }),
+    ]);
     clearTimeout(timer);
     // Bounded: this client has no command timeout, and a paused Redis never answers QUIT.
     if (closed && this.#client.status === 'ready') await within(this.#client.quit(), GRACE_MS);
@@ -314,7 +364,12 @@ export class RedisWorker {
       void internals.lockManager?.close?.()?.catch(() => undefined);
       // The clients end at their next reconnect attempt and BullMQ's close then completes;
       // bounded by one backoff delay.
-      await Promise.race([closing, new Promise((r) => { timer = setTimeout(r, GRACE_MS); })]);
+      await Promise.race([
+        closing,
+        new Promise((r) => {
+          timer = setTimeout(r, GRACE_MS);
+        }),
+      ]);
     }
     clearTimeout(timer);
   }

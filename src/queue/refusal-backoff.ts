@@ -17,7 +17,9 @@ export const REFUSAL_BACKOFF_MAX_MS = 30_000;
 export function backOffOnRefusal(worker: BullWorker, ctx: RedkitContext, queue: string, stopping: () => boolean): (err: Error) => void {
   let attempt = 0;
   let pausedUntil = 0;
-  const reset = () => { attempt = 0; };
+  const reset = () => {
+    attempt = 0;
+  };
   worker.on('active', reset);
   worker.on('drained', reset);
   return (err: Error) => {

@@ -7,7 +7,12 @@ import type { JobContext, JobHandler } from './types.js';
  * signal is aborted and the attempt rejects with JobTimeoutError (the handler may still be
  * running: JavaScript cannot stop it, the signal asks it to).
  */
-export async function runAttempt<T, R>(handler: JobHandler<T, R>, base: Omit<JobContext<T>, 'signal'>, timeoutMs: number | undefined, outer?: AbortSignal): Promise<R> {
+export async function runAttempt<T, R>(
+  handler: JobHandler<T, R>,
+  base: Omit<JobContext<T>, 'signal'>,
+  timeoutMs: number | undefined,
+  outer?: AbortSignal,
+): Promise<R> {
   const controller = new AbortController();
   const onOuter = () => controller.abort(outer?.reason);
   outer?.addEventListener('abort', onOuter, { once: true });

@@ -4,7 +4,10 @@ import { InvalidArgumentError, JobDataError } from '../errors.js';
 export function assertKnownKeys(value: unknown, allowed: readonly string[], argument: string): void {
   if (value === undefined) return;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidArgumentError(argument, `${argument} must be an object (got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value})`);
+    throw new InvalidArgumentError(
+      argument,
+      `${argument} must be an object (got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value})`,
+    );
   }
   for (const key of Object.keys(value)) {
     if (!allowed.includes(key)) {
@@ -27,7 +30,10 @@ export function assertInt(value: unknown, argument: string, min: number, max = N
  */
 export function assertJobId(value: unknown, argument = 'jobId'): asserts value is string {
   if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value) || /^\d+$/.test(value)) {
-    throw new InvalidArgumentError(argument, `${argument} must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit and not all digits (got ${JSON.stringify(value) ?? String(value)})`);
+    throw new InvalidArgumentError(
+      argument,
+      `${argument} must be 1-128 characters of letters, digits, ".", "_" or "-", starting with a letter or digit and not all digits (got ${JSON.stringify(value) ?? String(value)})`,
+    );
   }
 }
 
@@ -38,7 +44,10 @@ export function assertJobId(value: unknown, argument = 'jobId'): asserts value i
  */
 export function assertLookupId(value: unknown, argument = 'id'): asserts value is string {
   if (typeof value !== 'string' || !/^[^\s\x00-\x1f\x7f]{1,512}$/.test(value)) {
-    throw new InvalidArgumentError(argument, `${argument} must be 1-512 characters without spaces or control characters (got ${JSON.stringify(value) ?? String(value)})`);
+    throw new InvalidArgumentError(
+      argument,
+      `${argument} must be 1-512 characters without spaces or control characters (got ${JSON.stringify(value) ?? String(value)})`,
+    );
   }
 }
 
@@ -68,7 +77,11 @@ export function checkJobData(data: unknown, maxBytes: number): void {
   if (checkPlain(data, null, 0) <= maxBytes) return;
   const bytes = Buffer.byteLength(jobDataJson(data));
   if (bytes > maxBytes) {
-    throw new JobDataError('TOO_LARGE', 'data', `job data is ${bytes} bytes, over maxPayloadBytes=${maxBytes}: store large payloads elsewhere (e.g. object storage) and queue a reference, or raise maxPayloadBytes`);
+    throw new JobDataError(
+      'TOO_LARGE',
+      'data',
+      `job data is ${bytes} bytes, over maxPayloadBytes=${maxBytes}: store large payloads elsewhere (e.g. object storage) and queue a reference, or raise maxPayloadBytes`,
+    );
   }
 }
 
@@ -136,7 +149,7 @@ function checkPlain(value: unknown, at: Inside | null, depth: number): number {
     throw notSerialisable(pathOf(at), `a ${kind} is not plain JSON; convert it first (e.g. a Date to toISOString())`);
   }
   for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    if (!Object.hasOwn(value, key)) continue;
     const item = (value as Record<string, unknown>)[key];
     // An undefined property reads back as undefined once JSON drops it: harmless, so allowed.
     if (item === undefined) continue;

@@ -80,7 +80,10 @@ export function rateLimitHeaders(result: RateLimitResult): Record<string, string
  * The framework-neutral core: builds the key, consumes, and returns the status, headers and
  * body to send. The Fastify and Express adapters are thin wrappers around it.
  */
-export function httpRateLimit<Req = unknown>(limiter: RateLimiter, options: HttpRateLimitOptions<Req> = {}): (req: Req, info: HttpRequestInfo) => Promise<HttpRateLimitOutcome> {
+export function httpRateLimit<Req = unknown>(
+  limiter: RateLimiter,
+  options: HttpRateLimitOptions<Req> = {},
+): (req: Req, info: HttpRequestInfo) => Promise<HttpRateLimitOutcome> {
   assertOptions(options, HTTP_OPTION_KEYS, 'rate-limit middleware options');
   const keyBy = options.keyBy ?? ['ip'];
   const sendHeaders = options.headers ?? true;
@@ -89,7 +92,7 @@ export function httpRateLimit<Req = unknown>(limiter: RateLimiter, options: Http
     if (trust) info = { ...info, ip: clientAddress(info.remoteAddress ?? info.ip, info.forwardedFor, trust) };
     if (options.user && info.user === undefined) info = { ...info, user: options.user(req) };
     const key = options.key ? options.key(req, info) : keyBy.map((part) => keyPart(part, info)).join('|');
-    const cost = typeof options.cost === 'function' ? options.cost(req) : options.cost ?? 1;
+    const cost = typeof options.cost === 'function' ? options.cost(req) : (options.cost ?? 1);
     const result = await limiter.consume(key, cost);
     const headers = result.allowed && !sendHeaders ? {} : rateLimitHeaders(result);
     if (result.allowed) return { allowed: true, status: 200, headers, body: undefined, result };
@@ -98,7 +101,12 @@ export function httpRateLimit<Req = unknown>(limiter: RateLimiter, options: Http
       allowed: false,
       status: 429,
       headers,
-      body: { statusCode: 429, error: 'Too Many Requests', message: options.message ?? `Too many requests, retry in ${seconds} s`, retryAfterMs: result.retryAfterMs },
+      body: {
+        statusCode: 429,
+        error: 'Too Many Requests',
+        message: options.message ?? `Too many requests, retry in ${seconds} s`,
+        retryAfterMs: result.retryAfterMs,
+      },
       result,
     };
   };
@@ -106,47 +114,88 @@ export function httpRateLimit<Req = unknown>(limiter: RateLimiter, options: Http
 
 function keyPart(part: HttpKeyPart, info: HttpRequestInfo): string {
   switch (part) {
-    case 'ip': return `ip:${info.ip || 'unknown'}`;
-    case 'user': return info.user ? `user:${info.user}` : `anon:${info.ip || 'unknown'}`;
-    case 'route': return `route:${info.method ?? ''} ${info.route ?? ''}`;
+    case 'ip':
+      return `ip:${info.ip || 'unknown'}`;
+    case 'user':
+      return info.user ? `user:${info.user}` : `anon:${info.ip || 'unknown'}`;
+    case 'route':
+      return `route:${info.method ?? ''} ${info.route ?? ''}`;
   }
 }
 
 /** The parts of a Fastify request the adapter uses (no type dependency on fastify). */
-export interface FastifyRequestLike { ip: string; method: string; url: string; routeOptions?: { url?: string }; socket?: { remoteAddress?: string }; headers?: Record<string, string | string[] | undefined> }
+export interface FastifyRequestLike {
+  ip: string;
+  method: string;
+  url: string;
+  routeOptions?: { url?: string };
+  socket?: { remoteAddress?: string };
+  headers?: Record<string, string | string[] | undefined>;
+}
 /** The parts of a Fastify reply the adapter uses. */
-export interface FastifyReplyLike { header(name: string, value: string): unknown; code(status: number): FastifyReplyLike; send(body: unknown): unknown }
+export interface FastifyReplyLike {
+  header(name: string, value: string): unknown;
+  code(status: number): FastifyReplyLike;
+  send(body: unknown): unknown;
+}
 
 /**
  * A Fastify `preHandler` (or `onRequest`) hook: sets the headers, and answers 429 with a JSON
  * body when refused. Use per route (`{ preHandler: fastifyRateLimit(limiter) }`) or with `addHook`.
  */
-export function fastifyRateLimit<Req extends FastifyRequestLike = FastifyRequestLike>(limiter: RateLimiter, options: HttpRateLimitOptions<Req> = {}): (request: Req, reply: FastifyReplyLike) => Promise<void> {
+export function fastifyRateLimit<Req extends FastifyRequestLike = FastifyRequestLike>(
+  limiter: RateLimiter,
+  options: HttpRateLimitOptions<Req> = {},
+): (request: Req, reply: FastifyReplyLike) => Promise<void> {
   const decide = httpRateLimit<Req>(limiter, options);
   return async (request, reply) => {
-    const outcome = await decide(request, { ip: request.ip, remoteAddress: request.socket?.remoteAddress, forwardedFor: request.headers?.['x-forwarded-for'], method: request.method, route: request.routeOptions?.url ?? request.url.split('?')[0] });
+    const outcome = await decide(request, {
+      ip: request.ip,
+      remoteAddress: request.socket?.remoteAddress,
+      forwardedFor: request.headers?.['x-forwarded-for'],
+      method: request.method,
+      route: request.routeOptions?.url ?? request.url.split('?')[0],
+    });
     for (const [name, value] of Object.entries(outcome.headers)) reply.header(name, value);
     if (!outcome.allowed) await reply.code(429).send(outcome.body);
   };
 }
 
 /** The parts of an Express request the adapter uses (no type dependency on express). */
-export interface ExpressRequestLike { ip?: string; method: string; path: string; baseUrl?: string; route?: { path?: unknown }; socket?: { remoteAddress?: string }; headers?: Record<string, string | string[] | undefined> }
+export interface ExpressRequestLike {
+  ip?: string;
+  method: string;
+  path: string;
+  baseUrl?: string;
+  route?: { path?: unknown };
+  socket?: { remoteAddress?: string };
+  headers?: Record<string, string | string[] | undefined>;
+}
 /** The parts of an Express response the adapter uses. */
-export interface ExpressResponseLike { setHeader(name: string, value: string): unknown; status(code: number): ExpressResponseLike; json(body: unknown): unknown }
+export interface ExpressResponseLike {
+  setHeader(name: string, value: string): unknown;
+  status(code: number): ExpressResponseLike;
+  json(body: unknown): unknown;
+}
 
 /**
  * An Express middleware: sets the headers, and answers 429 with a JSON body when refused;
  * errors (e.g. an empty key) go to `next(err)`.
  */
-export function expressRateLimit<Req extends ExpressRequestLike = ExpressRequestLike>(limiter: RateLimiter, options: HttpRateLimitOptions<Req> = {}): (req: Req, res: ExpressResponseLike, next: (err?: unknown) => void) => void {
+export function expressRateLimit<Req extends ExpressRequestLike = ExpressRequestLike>(
+  limiter: RateLimiter,
+  options: HttpRateLimitOptions<Req> = {},
+): (req: Req, res: ExpressResponseLike, next: (err?: unknown) => void) => void {
   const decide = httpRateLimit<Req>(limiter, options);
   return (req, res, next) => {
     const route = `${req.baseUrl ?? ''}${typeof req.route?.path === 'string' ? req.route.path : req.path}`;
-    decide(req, { ip: req.ip, remoteAddress: req.socket?.remoteAddress, forwardedFor: req.headers?.['x-forwarded-for'], method: req.method, route }).then((outcome) => {
-      for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
-      if (outcome.allowed) next();
-      else res.status(429).json(outcome.body);
-    }, next);
+    decide(req, { ip: req.ip, remoteAddress: req.socket?.remoteAddress, forwardedFor: req.headers?.['x-forwarded-for'], method: req.method, route }).then(
+      (outcome) => {
+        for (const [name, value] of Object.entries(outcome.headers)) res.setHeader(name, value);
+        if (outcome.allowed) next();
+        else res.status(429).json(outcome.body);
+      },
+      next,
+    );
   };
 }

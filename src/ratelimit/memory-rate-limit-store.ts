@@ -12,9 +12,27 @@ export interface MemoryRateLimitStoreOptions {
   sweepMs?: number;
 }
 
-interface FixedEntry { kind: 'fixed-window'; used: number; reset: number; blocked: number; expiresAt: number }
-interface SlidingEntry { kind: 'sliding-window'; log: Array<[at: number, cost: number]>; used: number; blocked: number; expiresAt: number }
-interface BucketEntry { kind: 'token-bucket'; tokens: number; ts: number; blocked: number; expiresAt: number }
+interface FixedEntry {
+  kind: 'fixed-window';
+  used: number;
+  reset: number;
+  blocked: number;
+  expiresAt: number;
+}
+interface SlidingEntry {
+  kind: 'sliding-window';
+  log: Array<[at: number, cost: number]>;
+  used: number;
+  blocked: number;
+  expiresAt: number;
+}
+interface BucketEntry {
+  kind: 'token-bucket';
+  tokens: number;
+  ts: number;
+  blocked: number;
+  expiresAt: number;
+}
 type Entry = FixedEntry | SlidingEntry | BucketEntry;
 
 /**
@@ -54,9 +72,12 @@ export class MemoryRateLimitStore implements RateLimitStore {
       return { allowed: false, remaining: 0, resetMs: entry.blocked - now, retryAfterMs: entry.blocked - now };
     }
     switch (policy.algorithm) {
-      case 'fixed-window': return this.#fixed(id, entry as FixedEntry | undefined, policy, cost, peek, now);
-      case 'sliding-window': return this.#sliding(id, entry as SlidingEntry | undefined, policy, cost, peek, now);
-      case 'token-bucket': return this.#bucket(id, entry as BucketEntry | undefined, policy, cost, peek, now);
+      case 'fixed-window':
+        return this.#fixed(id, entry as FixedEntry | undefined, policy, cost, peek, now);
+      case 'sliding-window':
+        return this.#sliding(id, entry as SlidingEntry | undefined, policy, cost, peek, now);
+      case 'token-bucket':
+        return this.#bucket(id, entry as BucketEntry | undefined, policy, cost, peek, now);
     }
   }
 
@@ -144,18 +165,23 @@ export class MemoryRateLimitStore implements RateLimitStore {
     let tokens = entry?.kind === 'token-bucket' ? entry.tokens : limit;
     let ts = entry?.kind === 'token-bucket' ? entry.ts : now;
     if (now > ts) {
-      tokens = Math.min(limit, tokens + (now - ts) * limit / windowMs);
+      tokens = Math.min(limit, tokens + ((now - ts) * limit) / windowMs);
       ts = now;
     }
     if (tokens >= cost) {
       if (!peek) {
         tokens -= cost;
-        this.#set(id, { kind: 'token-bucket', tokens, ts, blocked: 0, expiresAt: now + Math.ceil((limit - tokens) * windowMs / limit) + 1 });
+        this.#set(id, { kind: 'token-bucket', tokens, ts, blocked: 0, expiresAt: now + Math.ceil(((limit - tokens) * windowMs) / limit) + 1 });
       }
-      return { allowed: true, remaining: Math.floor(tokens), resetMs: Math.ceil((limit - tokens) * windowMs / limit), retryAfterMs: 0 };
+      return { allowed: true, remaining: Math.floor(tokens), resetMs: Math.ceil(((limit - tokens) * windowMs) / limit), retryAfterMs: 0 };
     }
     if (policy.blockMs > 0 && !peek) return this.#block(id, policy, now);
-    return { allowed: false, remaining: Math.floor(tokens), resetMs: Math.ceil((limit - tokens) * windowMs / limit), retryAfterMs: Math.ceil((cost - tokens) * windowMs / limit) };
+    return {
+      allowed: false,
+      remaining: Math.floor(tokens),
+      resetMs: Math.ceil(((limit - tokens) * windowMs) / limit),
+      retryAfterMs: Math.ceil(((cost - tokens) * windowMs) / limit),
+    };
   }
 
   #set(id: string, entry: Entry): void {

@@ -27,7 +27,8 @@ export function compileTrustProxy(value: TrustProxy, option = 'trustProxy'): Tru
   if (value === true) return () => true;
   if (value === false) return () => false;
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value) || value < 0) throw new InvalidArgumentError(option, `${option} must be true, false, a hop count ≥ 0, or proxy addresses (got ${value})`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new InvalidArgumentError(option, `${option} must be true, false, a hop count ≥ 0, or proxy addresses (got ${value})`);
     return (_address, hop) => hop < value;
   }
   const list = typeof value === 'string' ? value.split(',') : value;
@@ -71,7 +72,10 @@ export function clientAddress(remoteAddress: string | undefined, forwardedFor: s
   if (remoteAddress === undefined || remoteAddress === '') return undefined;
   let address = normalise(remoteAddress);
   if (!trust(address, 0) || forwardedFor === undefined) return address;
-  const hops = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(',')).split(',').map((h) => h.trim()).filter((h) => h !== '');
+  const hops = (typeof forwardedFor === 'string' ? forwardedFor : forwardedFor.join(','))
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '');
   for (let i = hops.length - 1, hop = 1; i >= 0; i--, hop++) {
     const next = normalise(hops[i]!);
     // A forged or garbled hop ends the walk: what is left of it cannot be trusted.

@@ -118,7 +118,14 @@ export class RateLimitService {
     this.#full.set(`${policy.algorithm}\u0000${key}`, Date.now() + untilMs);
   }
 
-  async #fallback(key: string, policy: RateLimitPolicy, cost: number, peek: boolean, onRedisDown: RedisDownPolicy, expectedInstances: number): Promise<RateLimitResult> {
+  async #fallback(
+    key: string,
+    policy: RateLimitPolicy,
+    cost: number,
+    peek: boolean,
+    onRedisDown: RedisDownPolicy,
+    expectedInstances: number,
+  ): Promise<RateLimitResult> {
     if (onRedisDown === 'allow') {
       return { allowed: true, limit: policy.limit, remaining: policy.limit - (peek ? 0 : cost), resetMs: 0, retryAfterMs: 0, decidedBy: 'policy' };
     }
@@ -148,7 +155,11 @@ export class RateLimitService {
   /** A live Redis refused the script: log it (rate-limited, per error code) with the fix. */
   #refused(err: unknown, onRedisDown: RedisDownPolicy): void {
     const code = replyCode(err);
-    this.#warn(`refused:${code}`, { code, err: String((err as Error)?.message ?? err), onRedisDown }, `[redkit] rate limiter: Redis refused the command (${code}); deciding by onRedisDown="${onRedisDown}" until it accepts again — ${REFUSAL_HINTS[code] ?? 'see the error above'}`);
+    this.#warn(
+      `refused:${code}`,
+      { code, err: String((err as Error)?.message ?? err), onRedisDown },
+      `[redkit] rate limiter: Redis refused the command (${code}); deciding by onRedisDown="${onRedisDown}" until it accepts again — ${REFUSAL_HINTS[code] ?? 'see the error above'}`,
+    );
   }
 
   /**
@@ -164,7 +175,11 @@ export class RateLimitService {
     } catch (err) {
       if (err instanceof RedisUnavailableError) throw err;
       const code = replyCode(err);
-      throw new RedisUnavailableError(`Redis refused to reset a rate-limit key (${code}): ${REFUSAL_HINTS[code] ?? String((err as Error)?.message ?? err)}`, code, { cause: err });
+      throw new RedisUnavailableError(
+        `Redis refused to reset a rate-limit key (${code}): ${REFUSAL_HINTS[code] ?? String((err as Error)?.message ?? err)}`,
+        code,
+        { cause: err },
+      );
     }
   }
 

@@ -2,7 +2,17 @@ import type { RedkitContext } from '../context.js';
 import { assertName } from '../keys.js';
 import { rateLimitService, type RateLimitService } from './rate-limit-service.js';
 import { operationLabel, traced } from '../metrics/spans.js';
-import { assertLimiterOptions, validateCall, validateExpectedInstances, validatePolicy, validateRedisDownPolicy, type RateLimitPolicy, type RateLimitResult, type RateLimiterOptions, type RedisDownPolicy } from './types.js';
+import {
+  assertLimiterOptions,
+  validateCall,
+  validateExpectedInstances,
+  validatePolicy,
+  validateRedisDownPolicy,
+  type RateLimitPolicy,
+  type RateLimitResult,
+  type RateLimiterOptions,
+  type RedisDownPolicy,
+} from './types.js';
 
 /** The `redkit:operation` label of `consume`. */
 const RATELIMIT_CONSUME = operationLabel('ratelimit', 'consume');

@@ -14,15 +14,28 @@ export interface RedisRateLimitStoreOptions {
 }
 
 /** Every script decides a list of costs in order (ARGV[6…]), so concurrent requests of one key share a call. */
-interface Script { run: PolicyScript; suffixes: string[] }
+interface Script {
+  run: PolicyScript;
+  suffixes: string[];
+}
 
 /** A policy script's caller; its keys are built per policy at run time (defineScripts checks their count against the file name). */
 type PolicyScript = (client: Redis, keysAndArgs: ReadonlyArray<string | number>) => Promise<number[]>;
 
-interface Waiter { cost: number; resolve(decision: RateLimitDecision): void; reject(err: unknown): void }
+interface Waiter {
+  cost: number;
+  resolve(decision: RateLimitDecision): void;
+  reject(err: unknown): void;
+}
 
 /** A policy's script, its keys' fixed parts and its fixed arguments. */
-interface PolicyCall { script: Script; id: string; keyHead: string; suffixes: string[]; args: string[] }
+interface PolicyCall {
+  script: Script;
+  id: string;
+  keyHead: string;
+  suffixes: string[];
+  args: string[];
+}
 
 /** Most requests one script call decides (bounds ARGV and the script's run time). */
 const MAX_BATCH = 64;
@@ -104,8 +117,14 @@ export class RedisRateLimitStore implements RateLimitStore {
     if (queue) return new Promise((resolve, reject) => queue.push({ cost, resolve, reject }));
     this.#inflight.set(id, []);
     return this.#call(call, key, '0', [cost]).then(
-      (v) => { this.#drain(id, key, call); return decision(v, 0); },
-      (err: unknown) => { this.#drain(id, key, call); throw err; },
+      (v) => {
+        this.#drain(id, key, call);
+        return decision(v, 0);
+      },
+      (err: unknown) => {
+        this.#drain(id, key, call);
+        throw err;
+      },
     );
   }
 
@@ -118,13 +137,26 @@ export class RedisRateLimitStore implements RateLimitStore {
     }
     this.#inflight.set(id, []);
     let open = Math.ceil(queued.length / MAX_BATCH);
-    const done = () => { if (--open === 0) this.#drain(id, key, call); };
+    const done = () => {
+      if (--open === 0) this.#drain(id, key, call);
+    };
     for (let from = 0; from < queued.length; from += MAX_BATCH) {
       const waiters = queued.slice(from, from + MAX_BATCH);
-      this.#call(call, key, '0', waiters.map((w) => w.cost)).then(
-        (v) => { for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(decision(v, i)); },
-        (err: unknown) => { for (const w of waiters) w.reject(err); },
-      ).then(done);
+      this.#call(
+        call,
+        key,
+        '0',
+        waiters.map((w) => w.cost),
+      )
+        .then(
+          (v) => {
+            for (let i = 0; i < waiters.length; i++) waiters[i]!.resolve(decision(v, i));
+          },
+          (err: unknown) => {
+            for (const w of waiters) w.reject(err);
+          },
+        )
+        .then(done);
     }
   }
 

@@ -2,7 +2,15 @@ import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError } from '../errors.js';
 import { assertOptions } from '../options.js';
 import { rateLimitService, type RateLimitService } from './rate-limit-service.js';
-import { validateAlgorithm, validateExpectedInstances, validateRedisDownPolicy, type RateLimitAlgorithm, type RateLimitPolicy, type RateLimitResult, type RedisDownPolicy } from './types.js';
+import {
+  validateAlgorithm,
+  validateExpectedInstances,
+  validateRedisDownPolicy,
+  type RateLimitAlgorithm,
+  type RateLimitPolicy,
+  type RateLimitResult,
+  type RedisDownPolicy,
+} from './types.js';
 
 /**
  * `@nestjs/throttler` v6's `ThrottlerStorageRecord`, restated so that redkit does not need the
@@ -73,11 +81,20 @@ export class RedkitThrottlerStorage {
    * @throws InvalidArgumentError when the throttler's limit or ttl is not a positive whole number.
    */
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
-    if (!Number.isSafeInteger(limit) || limit <= 0) throw new InvalidArgumentError('limit', `throttler "${throttlerName}": limit must be a positive whole number (got ${limit})`);
-    if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new InvalidArgumentError('ttl', `throttler "${throttlerName}": ttl must be a positive whole number of milliseconds (got ${ttl})`);
+    if (!Number.isSafeInteger(limit) || limit <= 0)
+      throw new InvalidArgumentError('limit', `throttler "${throttlerName}": limit must be a positive whole number (got ${limit})`);
+    if (!Number.isSafeInteger(ttl) || ttl <= 0)
+      throw new InvalidArgumentError('ttl', `throttler "${throttlerName}": ttl must be a positive whole number of milliseconds (got ${ttl})`);
     const blockMs = Number.isFinite(blockDuration) && blockDuration > 0 ? Math.ceil(blockDuration) : 0;
     const policy = this.#policy(throttlerName, limit, ttl, blockMs);
-    const result: RateLimitResult = await this.#service.decide(`throttler:${throttlerName}:${key}`, policy, 1, false, this.#onRedisDown, this.#expectedInstances);
+    const result: RateLimitResult = await this.#service.decide(
+      `throttler:${throttlerName}:${key}`,
+      policy,
+      1,
+      false,
+      this.#onRedisDown,
+      this.#expectedInstances,
+    );
     return {
       // The guard shows `limit - totalHits` as remaining (so a local share shows its own remaining);
       // on refusal the throttler counts the refused hit too.

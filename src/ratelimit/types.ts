@@ -105,7 +105,10 @@ export function validateAlgorithm(value: unknown, where = 'rateLimiter'): RateLi
  * Validates a limiter's counting rule; throws InvalidArgumentError naming the option.
  * `windowMs` and `blockMs` take a number of ms or a duration string (`'1m'`, `'1 hour'`).
  */
-export function validatePolicy(options: { algorithm?: unknown; limit?: unknown; windowMs?: unknown; blockMs?: unknown }, where = 'rateLimiter'): RateLimitPolicy {
+export function validatePolicy(
+  options: { algorithm?: unknown; limit?: unknown; windowMs?: unknown; blockMs?: unknown },
+  where = 'rateLimiter',
+): RateLimitPolicy {
   const algorithm = validateAlgorithm(options.algorithm, where);
   const limit = positiveInteger(options.limit, `${where}.limit`, 'of units per window, e.g. 100');
   if (options.windowMs === undefined) positiveInteger(undefined, `${where}.windowMs`, 'of milliseconds or a duration like "1m"');
@@ -142,6 +145,9 @@ export function validateCall(key: unknown, cost: unknown, limit: number): assert
   assertName(key, 'key');
   positiveInteger(cost, 'cost', 'of units');
   if ((cost as number) > limit) {
-    throw new InvalidArgumentError('cost', `cost ${String(cost)} is more than the limit ${limit}: such a request could never be allowed; raise limit or lower cost`);
+    throw new InvalidArgumentError(
+      'cost',
+      `cost ${String(cost)} is more than the limit ${limit}: such a request could never be allowed; raise limit or lower cost`,
+    );
   }
 }

@@ -51,7 +51,9 @@ export function encodeEnvelope(from: string, channel: string, data: unknown, at 
   try {
     json = JSON.stringify(data);
   } catch (err) {
-    throw Object.assign(new InvalidArgumentError('data', `bus data for channel "${channel}" must be JSON-serialisable: ${(err as Error).message}`), { cause: err });
+    throw Object.assign(new InvalidArgumentError('data', `bus data for channel "${channel}" must be JSON-serialisable: ${(err as Error).message}`), {
+      cause: err,
+    });
   }
   if (json === undefined) throw new InvalidArgumentError('data', `bus data for channel "${channel}" must be JSON-serialisable (got ${typeof data})`);
   // Hand-built so that the payload is stringified once, and matches what the Lua scripts emit.

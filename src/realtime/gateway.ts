@@ -112,9 +112,20 @@ interface Conn {
 
 // A typed Record: tsc fails here when an option is added to GatewayOptions and not to this list.
 const GATEWAY_OPTION_KEYS = Object.keys({
-  path: true, maxPayloadBytes: true, ratePerSecond: true, rateBurst: true, reactionLimiter: true, floodCloseAfter: true,
-  floodGraceMs: true, messagesPerTurn: true, allowedOrigins: true, reactions: true, maxRoomsPerConnection: true,
-  pingIntervalMs: true, debug: true, identify: true,
+  path: true,
+  maxPayloadBytes: true,
+  ratePerSecond: true,
+  rateBurst: true,
+  reactionLimiter: true,
+  floodCloseAfter: true,
+  floodGraceMs: true,
+  messagesPerTurn: true,
+  allowedOrigins: true,
+  reactions: true,
+  maxRoomsPerConnection: true,
+  pingIntervalMs: true,
+  debug: true,
+  identify: true,
 } satisfies Record<keyof GatewayOptions, true>);
 
 /** Default reactions of the live page. */
@@ -205,7 +216,11 @@ export class RealtimeGateway {
           continue;
         }
         conn.alive = false;
-        try { conn.ws.ping(); } catch { /* closing already */ }
+        try {
+          conn.ws.ping();
+        } catch {
+          /* closing already */
+        }
       }
     }, pingMs);
     this.#ping.unref();
@@ -218,7 +233,9 @@ export class RealtimeGateway {
 
   /** Answers WebSocket upgrades on `path` of an HTTP server (other paths are left to other listeners). */
   attach(server: Server): this {
-    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => { this.handleUpgrade(req, socket, head); };
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.handleUpgrade(req, socket, head);
+    };
     server.on('upgrade', listener);
     this.#cleanups.push(() => server.off('upgrade', listener));
     return this;
@@ -303,8 +320,18 @@ export class RealtimeGateway {
     if (open.length > 0) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
-        Promise.all(open.map((c) => new Promise<void>((resolve) => { if (c.ws.readyState === c.ws.CLOSED) resolve(); else c.ws.once('close', () => resolve()); }))),
-        new Promise<void>((resolve) => { timer = setTimeout(resolve, closeTimeoutMs); }),
+        Promise.all(
+          open.map(
+            (c) =>
+              new Promise<void>((resolve) => {
+                if (c.ws.readyState === c.ws.CLOSED) resolve();
+                else c.ws.once('close', () => resolve());
+              }),
+          ),
+        ),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, closeTimeoutMs);
+        }),
       ]);
       clearTimeout(timer);
       for (const c of open) if (c.ws.readyState !== c.ws.CLOSED) c.ws.terminate();
@@ -344,7 +371,9 @@ export class RealtimeGateway {
     };
     this.#conns.add(conn);
     this.#log({ connection: conn.id, remote: conn.remoteAddress }, 'connection opened');
-    ws.on('pong', () => { conn.alive = true; });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
     ws.on('message', (data: RawData, isBinary: boolean) => this.#onFrame(conn, data, isBinary));
     ws.on('error', (err: Error & { code?: string }) => {
       // ws closes with 1009 itself for frames over maxPayload; this only records why.
@@ -389,7 +418,11 @@ export class RealtimeGateway {
       const now = performance.now();
       if (now - conn.lastRateError >= 1000) {
         conn.lastRateError = now;
-        this.#error(conn, 'E_RATE_LIMITED', `too many messages: at most ${this.#rate}/s (burst ${this.#burst}); a connection that stays over the limit for ${this.#floodGraceMs} ms is closed`);
+        this.#error(
+          conn,
+          'E_RATE_LIMITED',
+          `too many messages: at most ${this.#rate}/s (burst ${this.#burst}); a connection that stays over the limit for ${this.#floodGraceMs} ms is closed`,
+        );
       }
       return;
     }
@@ -412,11 +445,19 @@ export class RealtimeGateway {
       return;
     }
     // One message at a time per connection, so that a join's snapshot precedes its diffs and a leave follows its join.
-    conn.queue = conn.queue.then(() => this.#handle(conn, parsed.message)).catch((err) => {
-      const code = err instanceof RedkitError && err.code === 'E_INVALID_ARGUMENT' ? 'E_BAD_MESSAGE' : 'E_INTERNAL';
-      if (code === 'E_INTERNAL') this.#warn('message', { connection: conn.id, err: String((err as Error)?.message ?? err) }, '[realtime] gateway message failed');
-      this.#error(conn, code, code === 'E_INTERNAL' ? 'the server could not handle this message; try again' : String((err as Error).message), (parsed.message as { ref?: string }).ref);
-    });
+    conn.queue = conn.queue
+      .then(() => this.#handle(conn, parsed.message))
+      .catch((err) => {
+        const code = err instanceof RedkitError && err.code === 'E_INVALID_ARGUMENT' ? 'E_BAD_MESSAGE' : 'E_INTERNAL';
+        if (code === 'E_INTERNAL')
+          this.#warn('message', { connection: conn.id, err: String((err as Error)?.message ?? err) }, '[realtime] gateway message failed');
+        this.#error(
+          conn,
+          code,
+          code === 'E_INTERNAL' ? 'the server could not handle this message; try again' : String((err as Error).message),
+          (parsed.message as { ref?: string }).ref,
+        );
+      });
   }
 
   async #handle(conn: Conn, message: ClientMessage): Promise<void> {
@@ -428,11 +469,14 @@ export class RealtimeGateway {
         return;
       case 'join': {
         if (conn.memberId !== null && conn.memberId !== message.id) {
-          const why = conn.identity ? `this connection is authenticated as "${conn.memberId}"` : `this connection joined as "${conn.memberId}"; open another connection to join as "${message.id}"`;
+          const why = conn.identity
+            ? `this connection is authenticated as "${conn.memberId}"`
+            : `this connection joined as "${conn.memberId}"; open another connection to join as "${message.id}"`;
           return this.#error(conn, 'E_IDENTITY', why, message.ref);
         }
         if (!conn.rooms.has(message.room)) {
-          if (conn.rooms.size >= this.#maxRooms) return this.#error(conn, 'E_TOO_MANY_ROOMS', `a connection may join at most ${this.#maxRooms} rooms; leave one first`, message.ref);
+          if (conn.rooms.size >= this.#maxRooms)
+            return this.#error(conn, 'E_TOO_MANY_ROOMS', `a connection may join at most ${this.#maxRooms} rooms; leave one first`, message.ref);
           const first = conn.memberId === null;
           conn.memberId = message.id;
           conn.rooms.set(message.room, { ready: false });
@@ -456,7 +500,16 @@ export class RealtimeGateway {
         }
         const state = conn.rooms.get(message.room);
         if (!state || !this.#conns.has(conn)) return;
-        this.#send(conn, { type: 'snapshot', room: message.room, members: presence.view(message.room), reactions: reactions.view(message.room), you: message.id, instanceId: this.#host.instanceId, mode: this.#host.mode, ref: message.ref });
+        this.#send(conn, {
+          type: 'snapshot',
+          room: message.room,
+          members: presence.view(message.room),
+          reactions: reactions.view(message.room),
+          you: message.id,
+          instanceId: this.#host.instanceId,
+          mode: this.#host.mode,
+          ref: message.ref,
+        });
         state.ready = true;
         return;
       }
@@ -468,10 +521,17 @@ export class RealtimeGateway {
       }
       case 'react': {
         if (!conn.rooms.get(message.room)?.ready) return this.#error(conn, 'E_NOT_JOINED', `join room "${message.room}" before reacting in it`, message.ref);
-        if (!this.#reactions.has(message.reaction)) return this.#error(conn, 'E_REACTION_NOT_ALLOWED', `reaction "${message.reaction}" is not offered here; use one of ${[...this.#reactions].join(' ')}`, message.ref);
+        if (!this.#reactions.has(message.reaction))
+          return this.#error(
+            conn,
+            'E_REACTION_NOT_ALLOWED',
+            `reaction "${message.reaction}" is not offered here; use one of ${[...this.#reactions].join(' ')}`,
+            message.ref,
+          );
         if (this.#reactionLimiter) {
           const decision = await this.#reactionLimiter.consume(conn.memberId ?? conn.remoteAddress ?? conn.id);
-          if (!decision.allowed) return this.#error(conn, 'E_RATE_LIMITED', `too many reactions: try again in ${Math.ceil(decision.retryAfterMs / 1000)} s`, message.ref);
+          if (!decision.allowed)
+            return this.#error(conn, 'E_RATE_LIMITED', `too many reactions: try again in ${Math.ceil(decision.retryAfterMs / 1000)} s`, message.ref);
         }
         await reactions.react(message.room, message.reaction, conn.memberId ?? '');
         return;
@@ -509,7 +569,9 @@ export class RealtimeGateway {
     this.#inbox.drop(conn);
     conn.queue = conn.queue.then(async () => {
       for (const room of [...conn.rooms.keys()]) {
-        await this.#leaveRoom(conn, room).catch((err) => this.#host.logger.warn({ connection: conn.id, room, err: String((err as Error)?.message ?? err) }, '[realtime] leave on close failed'));
+        await this.#leaveRoom(conn, room).catch((err) =>
+          this.#host.logger.warn({ connection: conn.id, room, err: String((err as Error)?.message ?? err) }, '[realtime] leave on close failed'),
+        );
       }
     });
     return conn.queue;
@@ -560,7 +622,11 @@ export class RealtimeGateway {
 }
 
 /** ws's frame encoder: exported at run time, missing from @types/ws. */
-const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[] } }).Sender;
+const Sender = (
+  wsModule as unknown as {
+    Sender: { frame(data: Buffer, options: { fin: boolean; rsv1: boolean; opcode: number; mask: boolean; readOnly: boolean }): Buffer[] };
+  }
+).Sender;
 
 /** A text frame framed once for any number of sockets: [header, payload]. */
 function preEncode(json: string): Buffer[] {

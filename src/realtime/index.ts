@@ -1,7 +1,16 @@
 export { Realtime } from './realtime.js';
 export type { RealtimeOptions } from './realtime.js';
 export type { Bus, BusMessage, BusHandler } from './bus.js';
-export type { Presence, PresenceMember, MemberMeta, PresenceJoinedEvent, PresenceLeftEvent, PresenceEventMap, PresenceOptions, PresenceStats } from './presence.js';
+export type {
+  Presence,
+  PresenceMember,
+  MemberMeta,
+  PresenceJoinedEvent,
+  PresenceLeftEvent,
+  PresenceEventMap,
+  PresenceOptions,
+  PresenceStats,
+} from './presence.js';
 export type { Reactions, ReactionCounts, ReactionEvent, ReactionCountsEvent, ReactionsEventMap } from './reactions.js';
 export { MAX_REACTIONS_PER_ROOM } from './reactions.js';
 export { RealtimeGateway, createGateway, DEFAULT_REACTIONS } from './gateway.js';

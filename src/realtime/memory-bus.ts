@@ -11,7 +11,9 @@ export class MemoryBus implements Bus {
     this.instanceId = instanceId;
     // A handler that throws does so on every message: a few lines a minute per channel.
     const warn = rateLimitedLog(logger, 'warn', { burst: 3 });
-    this.#table = new HandlerTable((err, channel) => warn(`handler:${channel}`, { channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'));
+    this.#table = new HandlerTable((err, channel) =>
+      warn(`handler:${channel}`, { channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'),
+    );
   }
 
   async publish<T>(channel: string, data: T): Promise<boolean> {
@@ -31,7 +33,9 @@ export class MemoryBus implements Bus {
   async subscribe<T>(channel: string, handler: BusHandler<T>): Promise<() => Promise<void>> {
     assertChannel(channel);
     this.#table.add(channel, handler as BusHandler);
-    return async () => { this.#table.remove(channel, handler as BusHandler); };
+    return async () => {
+      this.#table.remove(channel, handler as BusHandler);
+    };
   }
 
   onResync(): () => void {

@@ -1,5 +1,16 @@
 import { EventEmitter } from 'node:events';
-import { assertMemberId, assertRoom, encodeMeta, LocalHoldings, sortedMembers, type MemberMeta, type Presence, type PresenceEventMap, type PresenceMember, type PresenceStats } from './presence.js';
+import {
+  assertMemberId,
+  assertRoom,
+  encodeMeta,
+  LocalHoldings,
+  sortedMembers,
+  type MemberMeta,
+  type Presence,
+  type PresenceEventMap,
+  type PresenceMember,
+  type PresenceStats,
+} from './presence.js';
 
 /** Standalone presence: this process is the only instance, so its connections are the truth. */
 export class MemoryPresence extends EventEmitter<PresenceEventMap> implements Presence {

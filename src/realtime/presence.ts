@@ -102,7 +102,8 @@ export function assertMemberId(id: unknown): asserts id is string {
 /** Validates meta and returns its JSON (flat, at most 16 fields, at most 1024 bytes). */
 export function encodeMeta(meta: unknown): string {
   if (meta === undefined) return '{}';
-  if (!meta || typeof meta !== 'object' || Array.isArray(meta)) throw new InvalidArgumentError('meta', 'meta must be a plain object of strings, numbers, booleans or null');
+  if (!meta || typeof meta !== 'object' || Array.isArray(meta))
+    throw new InvalidArgumentError('meta', 'meta must be a plain object of strings, numbers, booleans or null');
   const entries = Object.entries(meta);
   if (entries.length > 16) throw new InvalidArgumentError('meta', 'meta may have at most 16 fields');
   for (const [, value] of entries) {

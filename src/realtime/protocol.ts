@@ -58,7 +58,12 @@ export function parseClientMessage(raw: string): ParseResult {
   if (m.ref !== undefined && ref === undefined) return fail('E_BAD_MESSAGE', '"ref" must be a string of at most 64 characters');
   if (typeof m.type !== 'string') return fail('E_BAD_MESSAGE', 'a message must have a string "type": join, leave, react or ping', ref);
   if (!TYPES.has(m.type)) return fail('E_UNKNOWN_TYPE', `unknown message type "${m.type.slice(0, 40)}": expected join, leave, react or ping`, ref);
-  const allowed: Record<string, string[]> = { join: ['type', 'room', 'id', 'name', 'ref'], leave: ['type', 'room', 'ref'], react: ['type', 'room', 'reaction', 'ref'], ping: ['type', 'ref'] };
+  const allowed: Record<string, string[]> = {
+    join: ['type', 'room', 'id', 'name', 'ref'],
+    leave: ['type', 'room', 'ref'],
+    react: ['type', 'room', 'reaction', 'ref'],
+    ping: ['type', 'ref'],
+  };
   const extra = Object.keys(m).find((k) => !allowed[m.type as string]!.includes(k));
   if (extra) return fail('E_BAD_MESSAGE', `unexpected field "${extra.slice(0, 40)}" in a ${m.type} message`, ref);
   if (m.type === 'ping') return { ok: true, message: { type: 'ping', ref } };
@@ -66,11 +71,13 @@ export function parseClientMessage(raw: string): ParseResult {
   const room = m.room;
   if (m.type === 'join') {
     if (typeof m.id !== 'string' || !NAME.test(m.id)) return fail('E_BAD_MESSAGE', '"id" must be 1-100 characters, no control characters or braces', ref);
-    if (m.name !== undefined && (typeof m.name !== 'string' || !NAME.test(m.name))) return fail('E_BAD_MESSAGE', '"name" must be 1-100 characters without control characters', ref);
+    if (m.name !== undefined && (typeof m.name !== 'string' || !NAME.test(m.name)))
+      return fail('E_BAD_MESSAGE', '"name" must be 1-100 characters without control characters', ref);
     return { ok: true, message: { type: 'join', room, id: m.id, name: m.name as string | undefined, ref } };
   }
   if (m.type === 'leave') return { ok: true, message: { type: 'leave', room, ref } };
-  if (typeof m.reaction !== 'string' || m.reaction.length === 0 || m.reaction.length > 32) return fail('E_BAD_MESSAGE', '"reaction" must be 1-32 characters', ref);
+  if (typeof m.reaction !== 'string' || m.reaction.length === 0 || m.reaction.length > 32)
+    return fail('E_BAD_MESSAGE', '"reaction" must be 1-32 characters', ref);
   return { ok: true, message: { type: 'react', room, reaction: m.reaction, ref } };
 }
 

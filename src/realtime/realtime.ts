@@ -55,7 +55,11 @@ export class Realtime {
 
   /** Changes options before first use (e.g. a shorter heartbeat in tests). @throws InvalidArgumentError once presence exists. */
   configure(options: RealtimeOptions): this {
-    if (this.#presence || this.#reactions) throw new InvalidArgumentError('options', 'realtime options must be set before presence or reactions are first used (call kit.realtime.configure() at startup)');
+    if (this.#presence || this.#reactions)
+      throw new InvalidArgumentError(
+        'options',
+        'realtime options must be set before presence or reactions are first used (call kit.realtime.configure() at startup)',
+      );
     this.#options = validate({ ...this.#options, ...options });
     return this;
   }
@@ -87,7 +91,9 @@ export class Realtime {
   /** Reaction counters per room across instances. */
   get reactions(): Reactions {
     this.#assertOpen();
-    this.#reactions ??= this.standalone ? new MemoryReactions(this.#ctx.instanceId) : new RedisReactions(this.#ctx, this.bus as RedisBus, { idleTtlMs: this.#options.reactionsIdleTtlMs });
+    this.#reactions ??= this.standalone
+      ? new MemoryReactions(this.#ctx.instanceId)
+      : new RedisReactions(this.#ctx, this.bus as RedisBus, { idleTtlMs: this.#options.reactionsIdleTtlMs });
     return this.#reactions;
   }
 
@@ -112,7 +118,8 @@ function validate(options: RealtimeOptions): ResolvedRealtimeOptions {
   for (const name of ['heartbeatTtlMs', 'heartbeatIntervalMs', 'reapIntervalMs'] as const) {
     if (options[name] !== undefined) out[name] = toMs(options[name], name, { min: 50, max: 3_600_000 });
   }
-  if (options.reactionsIdleTtlMs !== undefined) out.reactionsIdleTtlMs = toMs(options.reactionsIdleTtlMs, 'reactionsIdleTtlMs', { min: 1000, max: 30 * 86_400_000 });
+  if (options.reactionsIdleTtlMs !== undefined)
+    out.reactionsIdleTtlMs = toMs(options.reactionsIdleTtlMs, 'reactionsIdleTtlMs', { min: 1000, max: 30 * 86_400_000 });
   if (out.heartbeatTtlMs !== undefined && out.heartbeatIntervalMs !== undefined && out.heartbeatIntervalMs >= out.heartbeatTtlMs) {
     throw new InvalidArgumentError('heartbeatIntervalMs', 'heartbeatIntervalMs must be shorter than heartbeatTtlMs, or a live instance would look dead');
   }

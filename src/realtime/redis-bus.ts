@@ -23,7 +23,9 @@ export class RedisBus implements Bus {
     this.instanceId = ctx.instanceId;
     // A handler that throws does so on every message: a few lines a minute per channel.
     this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
-    this.#table = new HandlerTable((err, channel) => this.#warn(`handler:${channel}`, { channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'));
+    this.#table = new HandlerTable((err, channel) =>
+      this.#warn(`handler:${channel}`, { channel, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw'),
+    );
   }
 
   /** The Redis channel of a logical channel: `<prefix>:realtime:<channel>`. */
@@ -52,7 +54,9 @@ export class RedisBus implements Bus {
     let subscribed = this.#unsubscribe.get(channel);
     if (!subscribed) {
       const subscriber = this.#ctx.connection.subscriber();
-      this.#removeResync ??= subscriber.onResync(() => { for (const fn of this.#resync) this.#safe(fn); });
+      this.#removeResync ??= subscriber.onResync(() => {
+        for (const fn of this.#resync) this.#safe(fn);
+      });
       subscribed = subscriber.subscribe(this.redisChannel(channel), (raw) => this.#receive(channel, raw));
       this.#unsubscribe.set(channel, subscribed);
     }

@@ -3,7 +3,19 @@ import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
 import type { BusMessage } from './bus.js';
 import type { RedisBus } from './redis-bus.js';
-import { assertMemberId, assertRoom, decodeMeta, encodeMeta, LocalHoldings, sortedMembers, type MemberMeta, type Presence, type PresenceEventMap, type PresenceMember, type PresenceStats } from './presence.js';
+import {
+  assertMemberId,
+  assertRoom,
+  decodeMeta,
+  encodeMeta,
+  LocalHoldings,
+  sortedMembers,
+  type MemberMeta,
+  type Presence,
+  type PresenceEventMap,
+  type PresenceMember,
+  type PresenceStats,
+} from './presence.js';
 import { presenceScripts } from './scripts.js';
 
 /** The bus channel presence events travel on (seed 004's `presence:events`). */
@@ -43,7 +55,11 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   #closed = false;
 
   /** `options` as realtime.ts validated them: durations in ms. */
-  constructor(ctx: RedkitContext, bus: RedisBus, options: { heartbeatTtlMs?: number; heartbeatIntervalMs?: number; reapIntervalMs?: number; debug?: boolean } = {}) {
+  constructor(
+    ctx: RedkitContext,
+    bus: RedisBus,
+    options: { heartbeatTtlMs?: number; heartbeatIntervalMs?: number; reapIntervalMs?: number; debug?: boolean } = {},
+  ) {
     super();
     this.#ctx = ctx;
     this.#bus = bus;
@@ -81,17 +97,29 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
 
   // ---- keys -------------------------------------------------------------------------------
 
-  #membersKey(room: string) { return this.#ctx.keys.tagged('realtime', room, 'members'); }
-  #metaKey(room: string) { return this.#ctx.keys.tagged('realtime', room, 'meta'); }
-  #instKey(room: string, instanceId: string) { return this.#ctx.keys.tagged('realtime', room, 'inst', instanceId); }
-  #instancesKey() { return this.#ctx.keys.key('realtime', 'instances'); }
+  #membersKey(room: string) {
+    return this.#ctx.keys.tagged('realtime', room, 'members');
+  }
+  #metaKey(room: string) {
+    return this.#ctx.keys.tagged('realtime', room, 'meta');
+  }
+  #instKey(room: string, instanceId: string) {
+    return this.#ctx.keys.tagged('realtime', room, 'inst', instanceId);
+  }
+  #instancesKey() {
+    return this.#ctx.keys.key('realtime', 'instances');
+  }
   /** Rooms an instance holds members in, for reaping it: pruned on its last leave, expires 3 heartbeat TTLs after its last beat. */
-  #instanceRoomsKey(instanceId: string) { return this.#ctx.keys.key('realtime', 'instance', instanceId, 'rooms'); }
+  #instanceRoomsKey(instanceId: string) {
+    return this.#ctx.keys.key('realtime', 'instance', instanceId, 'rooms');
+  }
   /**
    * Zset room → deadline (ms): rooms some live instance holds members in. Every heartbeat renews
    * the holder's rooms and drops the expired ones, so it is bounded by the occupied rooms.
    */
-  #roomsKey() { return this.#ctx.keys.key('realtime', 'active-rooms'); }
+  #roomsKey() {
+    return this.#ctx.keys.key('realtime', 'active-rooms');
+  }
 
   // ---- public API -------------------------------------------------------------------------
 
@@ -204,7 +232,9 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
       const rooms = new Set(this.#local.rooms());
       try {
         await Promise.all([...rooms].map((room) => this.#withdraw(room, this.#ctx.instanceId, '')));
-        await this.#ctx.connection.run((client) => Promise.all([client.zrem(this.#instancesKey(), this.#ctx.instanceId), client.del(this.#instanceRoomsKey(this.#ctx.instanceId))]));
+        await this.#ctx.connection.run((client) =>
+          Promise.all([client.zrem(this.#instancesKey(), this.#ctx.instanceId), client.del(this.#instanceRoomsKey(this.#ctx.instanceId))]),
+        );
       } catch (err) {
         this.#log('warn', { err: String((err as Error)?.message ?? err) }, 'could not withdraw members on close; they expire with the heartbeat');
       }
@@ -224,7 +254,17 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
         client.zadd(this.#roomsKey(), Date.now() + this.#ttlMs, room),
         client.sadd(this.#instanceRoomsKey(this.#ctx.instanceId), room),
         client.pexpire(this.#instanceRoomsKey(this.#ctx.instanceId), 3 * this.#ttlMs),
-        presenceScripts.join(client, [this.#membersKey(room), this.#metaKey(room), this.#instKey(room, this.#ctx.instanceId), memberId, metaJson, this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now()]),
+        presenceScripts.join(client, [
+          this.#membersKey(room),
+          this.#metaKey(room),
+          this.#instKey(room, this.#ctx.instanceId),
+          memberId,
+          metaJson,
+          this.#bus.redisChannel(PRESENCE_CHANNEL),
+          this.#ctx.instanceId,
+          room,
+          Date.now(),
+        ]),
       ]);
       return Number(result);
     });
@@ -233,7 +273,16 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   /** Withdraws `memberId` ('' for all) held by `instanceId` in `room`; returns the ids that left the room. */
   #withdraw(room: string, instanceId: string, memberId: string): Promise<string[]> {
     return this.#ctx.connection.run(async (client) => {
-      const result = await presenceScripts.leave(client, [this.#membersKey(room), this.#metaKey(room), this.#instKey(room, instanceId), this.#bus.redisChannel(PRESENCE_CHANNEL), this.#ctx.instanceId, room, Date.now(), memberId]);
+      const result = await presenceScripts.leave(client, [
+        this.#membersKey(room),
+        this.#metaKey(room),
+        this.#instKey(room, instanceId),
+        this.#bus.redisChannel(PRESENCE_CHANNEL),
+        this.#ctx.instanceId,
+        room,
+        Date.now(),
+        memberId,
+      ]);
       return (result as string[]) ?? [];
     });
   }
@@ -339,9 +388,11 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
       this.#pendingLeaves.delete(key);
       if (!this.#local.has(room, id)) await this.#forgetRoom(room, (await this.#withdraw(room, this.#ctx.instanceId, id)).length > 0);
     }
-    await Promise.all([...this.#local.entries()].map(async ({ room, id, metaJson }) => {
-      await this.#announce(room, id, metaJson);
-    }));
+    await Promise.all(
+      [...this.#local.entries()].map(async ({ room, id, metaJson }) => {
+        await this.#announce(room, id, metaJson);
+      }),
+    );
     for (const room of this.#views.keys()) this.#reconcile(room, await this.#snapshot(room));
   }
 

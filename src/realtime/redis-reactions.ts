@@ -3,7 +3,15 @@ import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError, RedkitError } from '../errors.js';
 import type { BusMessage } from './bus.js';
 import { assertMemberId, assertRoom } from './presence.js';
-import { assertReaction, DEFAULT_REACTIONS_IDLE_TTL_MS, MAX_REACTIONS_PER_ROOM, tooManyReactions, type ReactionCounts, type Reactions, type ReactionsEventMap } from './reactions.js';
+import {
+  assertReaction,
+  DEFAULT_REACTIONS_IDLE_TTL_MS,
+  MAX_REACTIONS_PER_ROOM,
+  tooManyReactions,
+  type ReactionCounts,
+  type Reactions,
+  type ReactionsEventMap,
+} from './reactions.js';
 import type { RedisBus } from './redis-bus.js';
 import { reactionScripts } from './scripts.js';
 
@@ -36,7 +44,10 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   /** Bumped on every 'connected': a sweep only trusts a reply from a connection already re-asserted. */
   #generation = 0;
   #assertedGeneration = 0;
-  readonly #onConnected = () => { this.#generation++; this.#scheduleRecover(); };
+  readonly #onConnected = () => {
+    this.#generation++;
+    this.#scheduleRecover();
+  };
   #recovering: Promise<void> | null = null;
   #settle: NodeJS.Timeout | undefined;
   #again = false;
@@ -52,14 +63,24 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
     this.#removeResync = bus.onResync(() => this.#scheduleRecover());
     ctx.connection.on('connected', this.#onConnected);
     // A third of the idle TTL: a watched room's TTL is renewed twice before it could lapse.
-    this.#timer = setInterval(() => {
-      if (this.#ctx.connection.isReady && !this.#recovering) this.#maintain().catch((err) => this.#ctx.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] reactions upkeep failed; retried'));
-    }, Math.max(50, Math.min(60_000, Math.floor(this.#idleTtlMs / 3))));
+    this.#timer = setInterval(
+      () => {
+        if (this.#ctx.connection.isReady && !this.#recovering)
+          this.#maintain().catch((err) =>
+            this.#ctx.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] reactions upkeep failed; retried'),
+          );
+      },
+      Math.max(50, Math.min(60_000, Math.floor(this.#idleTtlMs / 3))),
+    );
     this.#timer.unref();
   }
 
-  #key(room: string) { return this.#ctx.keys.tagged('realtime', room, 'reactions'); }
-  #byKey(room: string) { return this.#ctx.keys.tagged('realtime', room, 'reactions', 'by'); }
+  #key(room: string) {
+    return this.#ctx.keys.tagged('realtime', room, 'reactions');
+  }
+  #byKey(room: string) {
+    return this.#ctx.keys.tagged('realtime', room, 'reactions', 'by');
+  }
 
   async react(room: string, reaction: string, by = ''): Promise<number> {
     assertRoom(room);
@@ -133,7 +154,11 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
     this.#removeResync();
     if (this.#ctx.connection.isReady) {
       // Our contributions stay in the counts; only the record of who made them goes.
-      await Promise.all([...this.#mine].map(([room, counts]) => this.#ctx.connection.run((client) => client.hdel(this.#byKey(room), ...[...counts.keys()].map((r) => `${this.#ctx.instanceId}\0${r}`))))).catch(() => undefined);
+      await Promise.all(
+        [...this.#mine].map(([room, counts]) =>
+          this.#ctx.connection.run((client) => client.hdel(this.#byKey(room), ...[...counts.keys()].map((r) => `${this.#ctx.instanceId}\0${r}`))),
+        ),
+      ).catch(() => undefined);
     }
     await (await this.#subscribed.catch(() => async () => {}))().catch(() => undefined);
     this.#views.clear();
@@ -152,7 +177,21 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   }
 
   async #add(room: string, reaction: string, by: string): Promise<number> {
-    const result = await this.#ctx.connection.run((client) => reactionScripts.add(client, [this.#key(room), this.#byKey(room), reaction, 1, this.#bus.redisChannel(REACTIONS_CHANNEL), this.#ctx.instanceId, room, Date.now(), by, MAX_REACTIONS_PER_ROOM, this.#idleTtlMs]));
+    const result = await this.#ctx.connection.run((client) =>
+      reactionScripts.add(client, [
+        this.#key(room),
+        this.#byKey(room),
+        reaction,
+        1,
+        this.#bus.redisChannel(REACTIONS_CHANNEL),
+        this.#ctx.instanceId,
+        room,
+        Date.now(),
+        by,
+        MAX_REACTIONS_PER_ROOM,
+        this.#idleTtlMs,
+      ]),
+    );
     const count = Number(result);
     if (count < 0) throw tooManyReactions(room);
     return count;
@@ -165,7 +204,7 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
 
   #receive(message: BusMessage<ReactionWire>): void {
     const d = message.data;
-    if (!d || d.type !== 'reaction' || typeof d.room !== 'string' || typeof d.reaction !== 'string' || typeof d.count !== 'number') return;
+    if (d?.type !== 'reaction' || typeof d.room !== 'string' || typeof d.reaction !== 'string' || typeof d.count !== 'number') return;
     this.#apply(d.room, d.reaction, d.count, typeof d.by === 'string' ? d.by : '', message.from);
   }
 
@@ -206,7 +245,9 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
       ]);
       // A reply from a connection not yet re-asserted (Redis restarted meanwhile) proves nothing.
       if (generation !== this.#generation || generation !== this.#assertedGeneration) return;
-      idle.forEach((room, i) => { if (exists[i] === 0 && !this.#views.has(room)) this.#mine.delete(room); });
+      idle.forEach((room, i) => {
+        if (exists[i] === 0 && !this.#views.has(room)) this.#mine.delete(room);
+      });
     });
   }
 
@@ -217,7 +258,9 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
       return;
     }
     this.#recovering = this.#recover()
-      .catch((err) => this.#ctx.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] reactions resync failed; retried on the next reconnect'))
+      .catch((err) =>
+        this.#ctx.logger.warn({ err: String((err as Error)?.message ?? err) }, '[realtime] reactions resync failed; retried on the next reconnect'),
+      )
       .finally(() => {
         this.#recovering = null;
         if (this.#again) {
@@ -233,7 +276,21 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
     const generation = this.#generation;
     const channel = this.#bus.redisChannel(REACTIONS_CHANNEL);
     await this.#ctx.connection.run(async (client) => {
-      await Promise.all([...this.#mine].map(([room, counts]) => reactionScripts.assert(client, [this.#key(room), this.#byKey(room), channel, this.#ctx.instanceId, room, Date.now(), MAX_REACTIONS_PER_ROOM, this.#idleTtlMs, ...[...counts].flat()])));
+      await Promise.all(
+        [...this.#mine].map(([room, counts]) =>
+          reactionScripts.assert(client, [
+            this.#key(room),
+            this.#byKey(room),
+            channel,
+            this.#ctx.instanceId,
+            room,
+            Date.now(),
+            MAX_REACTIONS_PER_ROOM,
+            this.#idleTtlMs,
+            ...[...counts].flat(),
+          ]),
+        ),
+      );
     });
     for (const room of this.#views.keys()) this.#replace(room, await this.#read(room));
     this.#assertedGeneration = generation;

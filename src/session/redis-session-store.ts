@@ -68,13 +68,21 @@ export class RedisSessionBackend implements SessionBackend {
 
   async length(): Promise<number> {
     let n = 0;
-    await this.#ctx.connection.run(() => this.#scan(async (keys) => { n += keys.length; }));
+    await this.#ctx.connection.run(() =>
+      this.#scan(async (keys) => {
+        n += keys.length;
+      }),
+    );
     return n;
   }
 
   async clear(): Promise<number> {
     let n = 0;
-    await this.#ctx.connection.run((c) => this.#scan(async (keys) => { n += (await Promise.all(keys.map((k) => c.unlink(k)))).reduce((a, b) => a + b, 0); }));
+    await this.#ctx.connection.run((c) =>
+      this.#scan(async (keys) => {
+        n += (await Promise.all(keys.map((k) => c.unlink(k)))).reduce((a, b) => a + b, 0);
+      }),
+    );
     return n;
   }
 

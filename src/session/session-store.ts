@@ -58,7 +58,8 @@ export class SessionStore {
     this.#cacheMax = positiveInt(options.cache?.maxEntries, 'options.cache.maxEntries', 10_000);
     const maxEntries = positiveInt(options.maxEntries, 'options.maxEntries', 100_000);
     const policy = options.onRedisDown ?? 'cache';
-    if (policy !== 'cache' && policy !== 'fail') throw new InvalidArgumentError('options.onRedisDown', `options.onRedisDown must be "cache" or "fail" (got ${JSON.stringify(policy)})`);
+    if (policy !== 'cache' && policy !== 'fail')
+      throw new InvalidArgumentError('options.onRedisDown', `options.onRedisDown must be "cache" or "fail" (got ${JSON.stringify(policy)})`);
     this.onRedisDown = policy;
     this.#ctx = ctx;
     this.#redis = ctx.config.mode !== 'standalone';
@@ -71,60 +72,81 @@ export class SessionStore {
   get(sid: string): Promise<SessionData | null>;
   get(sid: string, callback: SessionCallback<SessionData | null>): void;
   get(sid: string, callback?: SessionCallback<SessionData | null>): Promise<SessionData | null> | void {
-    return settle(attempt(() => this.#get(sid)), callback);
+    return settle(
+      attempt(() => this.#get(sid)),
+      callback,
+    );
   }
 
   /** Stores `session` as JSON with the TTL of its cookie (an expired cookie destroys it). @throws SessionDataError, SessionUnavailableError */
   set(sid: string, session: object): Promise<void>;
   set(sid: string, session: object, callback: SessionCallback): void;
   set(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
-    return settle(attempt(() => this.#set(sid, session)), callback);
+    return settle(
+      attempt(() => this.#set(sid, session)),
+      callback,
+    );
   }
 
   /** Extends the TTL from `session`'s cookie without rewriting the stored data; a missing session stays missing. */
   touch(sid: string, session: object): Promise<void>;
   touch(sid: string, session: object, callback: SessionCallback): void;
   touch(sid: string, session: object, callback?: SessionCallback): Promise<void> | void {
-    return settle(attempt(() => this.#touch(sid, session)), callback);
+    return settle(
+      attempt(() => this.#touch(sid, session)),
+      callback,
+    );
   }
 
   /** Removes the session `sid`. */
   destroy(sid: string): Promise<void>;
   destroy(sid: string, callback: SessionCallback): void;
   destroy(sid: string, callback?: SessionCallback): Promise<void> | void {
-    return settle(attempt(() => this.#destroy(sid)), callback);
+    return settle(
+      attempt(() => this.#destroy(sid)),
+      callback,
+    );
   }
 
   /** Every live session, each with its `id` (SCAN: meant for admin pages, not per request). @throws SessionUnavailableError while Redis is down */
   all(): Promise<StoredSession[]>;
   all(callback: SessionCallback<StoredSession[]>): void;
   all(callback?: SessionCallback<StoredSession[]>): Promise<StoredSession[]> | void {
-    return settle(this.#whole(async (b) => {
-      const out: StoredSession[] = [];
-      for (const [id, json] of await b.entries()) {
-        const data = parse(json);
-        if (data) out.push({ ...data, id });
-      }
-      return out;
-    }), callback);
+    return settle(
+      this.#whole(async (b) => {
+        const out: StoredSession[] = [];
+        for (const [id, json] of await b.entries()) {
+          const data = parse(json);
+          if (data) out.push({ ...data, id });
+        }
+        return out;
+      }),
+      callback,
+    );
   }
 
   /** How many sessions are stored. @throws SessionUnavailableError while Redis is down */
   length(): Promise<number>;
   length(callback: SessionCallback<number>): void;
   length(callback?: SessionCallback<number>): Promise<number> | void {
-    return settle(this.#whole((b) => b.length()), callback);
+    return settle(
+      this.#whole((b) => b.length()),
+      callback,
+    );
   }
 
   /** Removes every session of this kit's prefix and environment. @throws SessionUnavailableError while Redis is down */
   clear(): Promise<void>;
   clear(callback: SessionCallback): void;
   clear(callback?: SessionCallback): Promise<void> | void {
-    return settle(this.#whole(async (b) => {
-      await b.clear();
-      await this.#cache?.clear();
-      this.#createdWhileDown.clear();
-    }), callback);
+    return settle(
+      this.#whole(async (b) => {
+        await b.clear();
+        await this.#cache?.clear();
+        this.#createdWhileDown.clear();
+      }),
+      callback,
+    );
   }
 
   /**
@@ -134,7 +156,8 @@ export class SessionStore {
    */
   express<S extends { Store: abstract new () => object }>(session: S): InstanceType<S['Store']> {
     const Base = session?.Store as unknown as (new () => object) | undefined;
-    if (typeof Base !== 'function') throw new InvalidArgumentError('session', 'express(session): pass the express-session module itself (import session from "express-session")');
+    if (typeof Base !== 'function')
+      throw new InvalidArgumentError('session', 'express(session): pass the express-session module itself (import session from "express-session")');
     let adapter = this.#expressAdapters.get(Base);
     if (!adapter) {
       adapter = expressAdapter(Base, this);
@@ -166,7 +189,10 @@ export class SessionStore {
           this.#ctx.logger.info({ writtenBack: kept }, '[redkit] sessions: Redis is back; sessions created during the outage were written back');
         }
       } catch (err) {
-        this.#ctx.logger.warn({ reason: reasonOf(err), pending: this.#createdWhileDown.size + this.#destroyedWhileDown.size }, '[redkit] sessions: writing back the outage\'s changes failed; will retry when Redis returns');
+        this.#ctx.logger.warn(
+          { reason: reasonOf(err), pending: this.#createdWhileDown.size + this.#destroyedWhileDown.size },
+          "[redkit] sessions: writing back the outage's changes failed; will retry when Redis returns",
+        );
       } finally {
         this.#flushing = null;
       }
@@ -183,13 +209,21 @@ export class SessionStore {
   // costs a frame per request, and these run on every request of every user.
   #get(sid: string): Promise<SessionData | null> {
     assertSid(sid);
-    return this.#fallback(() => this.#backend.get(sid), () => this.#cachedGet(sid), (json) => this.#decode(sid, json));
+    return this.#fallback(
+      () => this.#backend.get(sid),
+      () => this.#cachedGet(sid),
+      (json) => this.#decode(sid, json),
+    );
   }
 
   #cachedGet(sid: string): string | null {
     if (this.#destroyedWhileDown.has(sid)) return null;
     const cached = this.#cache!.peek(sid);
-    if (cached === null) throw new SessionUnavailableError('the session store cannot reach Redis and this session is not in the in-process cache: retry when Redis is back (onRedisDown: "cache")', 'NOT_CACHED');
+    if (cached === null)
+      throw new SessionUnavailableError(
+        'the session store cannot reach Redis and this session is not in the in-process cache: retry when Redis is back (onRedisDown: "cache")',
+        'NOT_CACHED',
+      );
     return cached;
   }
 
@@ -252,7 +286,12 @@ export class SessionStore {
 
   /** Whole-store operations need Redis: a partial cache cannot answer them honestly. */
   #whole<T>(fn: (backend: SessionBackend) => Promise<T>): Promise<T> {
-    return this.#fallback(() => fn(this.#backend), () => { throw this.#unavailable(this.#ctx.connection.unavailable(), true); });
+    return this.#fallback(
+      () => fn(this.#backend),
+      () => {
+        throw this.#unavailable(this.#ctx.connection.unavailable(), true);
+      },
+    );
   }
 
   /**
@@ -280,7 +319,10 @@ export class SessionStore {
     if (!this.#cache) return Promise.reject(this.#unavailable(cause));
     if (!this.#warned) {
       this.#warned = true;
-      this.#ctx.logger.warn({ reason: reasonOf(cause) }, '[redkit] sessions: Redis not available; serving sessions from the in-process cache (onRedisDown: "cache")');
+      this.#ctx.logger.warn(
+        { reason: reasonOf(cause) },
+        '[redkit] sessions: Redis not available; serving sessions from the in-process cache (onRedisDown: "cache")',
+      );
     }
     try {
       const value = onDown();
@@ -294,7 +336,10 @@ export class SessionStore {
     const reason = reasonOf(err);
     if (!this.#refusals.has(reason)) {
       this.#refusals.add(reason);
-      this.#ctx.logger.error({ reason }, `[redkit] sessions: Redis refused a session command (${reason}); check the ACL user's permissions on the key prefix, maxmemory and that this is a primary`);
+      this.#ctx.logger.error(
+        { reason },
+        `[redkit] sessions: Redis refused a session command (${reason}); check the ACL user's permissions on the key prefix, maxmemory and that this is a primary`,
+      );
     }
     // The reply's own text may quote the key, so the session id: only its reason goes along.
     return new SessionUnavailableError(`Redis refused the session command (${reason}): ${REFUSAL_HINTS[reason] ?? 'run `npx redkit doctor`'}`, reason);
@@ -305,7 +350,11 @@ export class SessionStore {
     const why = whole ? 'all(), length() and clear() need Redis' : 'onRedisDown is "fail"';
     // A raw reply error may quote the key (and so the session id): only its reason goes along.
     const safeCause = cause instanceof RedkitError ? cause : undefined;
-    return new SessionUnavailableError(`the session store cannot reach Redis (${reason}) and ${why}: retry when Redis is back${whole ? '' : ', or use onRedisDown: "cache" to serve recent sessions meanwhile'}`, reason, { cause: safeCause });
+    return new SessionUnavailableError(
+      `the session store cannot reach Redis (${reason}) and ${why}: retry when Redis is back${whole ? '' : ', or use onRedisDown: "cache" to serve recent sessions meanwhile'}`,
+      reason,
+      { cause: safeCause },
+    );
   }
 
   /** Keeps a copy for outages, no longer than the session lives nor `cache.ttlMs`. */
@@ -349,16 +398,22 @@ function attempt<T>(fn: () => Promise<T>): Promise<T> {
  */
 function settle<T>(pending: Promise<T>, callback: SessionCallback<T> | undefined): Promise<T> | void {
   if (typeof callback !== 'function') return pending;
-  void pending.then((value) => callback(null, value), (err: unknown) => callback(err));
+  void pending.then(
+    (value) => callback(null, value),
+    (err: unknown) => callback(err),
+  );
 }
 
 function serialise(session: object): string {
-  if (session === null || typeof session !== 'object') throw new SessionDataError(`session data must be an object (got ${session === null ? 'null' : typeof session})`);
+  if (session === null || typeof session !== 'object')
+    throw new SessionDataError(`session data must be an object (got ${session === null ? 'null' : typeof session})`);
   try {
     return JSON.stringify(session);
   } catch (err) {
     // The message of JSON.stringify names the problem (cycle, BigInt) without the data.
-    throw new SessionDataError(`session data cannot be stored as JSON: ${(err as Error).message}; keep only plain data (strings, numbers, booleans, arrays, objects) in the session`);
+    throw new SessionDataError(
+      `session data cannot be stored as JSON: ${(err as Error).message}; keep only plain data (strings, numbers, booleans, arrays, objects) in the session`,
+    );
   }
 }
 
@@ -387,7 +442,8 @@ function reasonOf(err: unknown): string {
 
 function positiveInt(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new InvalidArgumentError(name, `${name} must be a positive integer (got ${JSON.stringify(value)})`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
+    throw new InvalidArgumentError(name, `${name} must be a positive integer (got ${JSON.stringify(value)})`);
   return value;
 }
 

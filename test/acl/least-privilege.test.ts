@@ -8,7 +8,11 @@ import { randomPrefix, waitFor } from '../helpers/util.js';
 /** A logger that keeps every line, to assert that nothing was refused along the way. */
 function recordingLogger(): Logger & { lines: Array<{ level: string; msg: string; obj: object }> } {
   const lines: Array<{ level: string; msg: string; obj: object }> = [];
-  const at = (level: string) => (obj: object, msg = '') => { lines.push({ level, msg, obj }); };
+  const at =
+    (level: string) =>
+    (obj: object, msg = '') => {
+      lines.push({ level, msg, obj });
+    };
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
@@ -69,7 +73,10 @@ describe('least privilege: every capability under `+@all -@dangerous` scoped to 
   });
 
   test('locks: the first grant on a Redis without a marker waits out the restart guard (INFO refused)', async () => {
-    const err = await kit.lock.acquire('first', { ttl: 1000 }).then(() => null, (e: unknown) => e);
+    const err = await kit.lock.acquire('first', { ttl: 1000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof LockBusyError && err.reason === 'restart-guard', `got ${String(err)}`);
     assert.ok(err.retryAfterMs > 0 && err.retryAfterMs <= 1000, `retry after ${err.retryAfterMs}`);
     const marker = await admin.get(`${prefix}:lock:marker`);
@@ -118,7 +125,10 @@ describe('least privilege: every capability under `+@all -@dangerous` scoped to 
     const refused = await a.consume('u1');
     assert.equal(refused.allowed, false);
     assert.equal(refused.decidedBy, 'redis');
-    for (const limiter of [kit.rateLimiter({ algorithm: 'token-bucket', limit: 1, windowMs: 1000 }), kit.rateLimiter({ algorithm: 'fixed-window', limit: 1, windowMs: 1000 })]) {
+    for (const limiter of [
+      kit.rateLimiter({ algorithm: 'token-bucket', limit: 1, windowMs: 1000 }),
+      kit.rateLimiter({ algorithm: 'fixed-window', limit: 1, windowMs: 1000 }),
+    ]) {
       assert.equal((await limiter.consume('u2')).decidedBy, 'redis');
     }
   });
@@ -137,7 +147,14 @@ describe('least privilege: every capability under `+@all -@dangerous` scoped to 
 
   test('queue: add stores in Redis, a worker on another instance runs it', async () => {
     const done: unknown[] = [];
-    const worker = other.worker('video', async (job: JobContext<{ n: number }>) => { done.push(job.data.n); return job.data.n * 2; }, { concurrency: 2 });
+    const worker = other.worker(
+      'video',
+      async (job: JobContext<{ n: number }>) => {
+        done.push(job.data.n);
+        return job.data.n * 2;
+      },
+      { concurrency: 2 },
+    );
     await worker.ready();
     const job = await kit.queue('video').add('enhance', { n: 21 });
     assert.equal(job.via, 'redis');
@@ -161,20 +178,28 @@ describe('least privilege: every capability under `+@all -@dangerous` scoped to 
 
   test('nothing along the way was refused, nor logged as a permission error', () => {
     // Debug lines may say what was skipped (INFO refused: the connection uses a marker key instead).
-    const refused = logger.lines.filter((l) => /NOPERM|permission|may not run|can't run/i.test(`${l.msg} ${JSON.stringify(l.obj)}`) && (l.level === 'warn' || l.level === 'error'));
+    const refused = logger.lines.filter(
+      (l) => /NOPERM|permission|may not run|can't run/i.test(`${l.msg} ${JSON.stringify(l.obj)}`) && (l.level === 'warn' || l.level === 'error'),
+    );
     assert.deepEqual(refused, []);
   });
 
   test('a command the user lacks is a RedisPermissionError naming it and the ACL fix', async () => {
     await admin.call('ACL', 'SETUSER', 'app', '-evalsha', '-eval');
     try {
-      const err = await kit.lock.acquire('refused', { ttl: 1000 }).then(() => null, (e: unknown) => e);
+      const err = await kit.lock.acquire('refused', { ttl: 1000 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof RedisPermissionError, `got ${String(err)}`);
       assert.equal(err.code, 'E_REDIS_NOPERM');
       assert.match(err.command, /EVAL/);
       assert.equal(err.aclFix, `ACL SETUSER app on ~${prefix}:* &${prefix}:* +@all -@dangerous`);
       assert.ok(err.message.includes(err.aclFix));
-      assert.ok(logger.lines.some((l) => l.level === 'error' && l.msg.includes('may not run')), 'told once in the log');
+      assert.ok(
+        logger.lines.some((l) => l.level === 'error' && l.msg.includes('may not run')),
+        'told once in the log',
+      );
     } finally {
       await admin.call('ACL', 'SETUSER', 'app', '+evalsha', '+eval');
     }

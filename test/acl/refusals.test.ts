@@ -2,8 +2,15 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import {
-  createRedkit, RedisOutOfMemoryError, RedisReadOnlyError, RedisPermissionError, RedisUnavailableError, RedkitError,
-  type Redkit, type Logger, type RedkitOptions,
+  createRedkit,
+  RedisOutOfMemoryError,
+  RedisReadOnlyError,
+  RedisPermissionError,
+  RedisUnavailableError,
+  RedkitError,
+  type Redkit,
+  type Logger,
+  type RedkitOptions,
 } from '../../src/index.js';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
@@ -11,12 +18,26 @@ import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
 type Line = { level: string; msg: string; obj: Record<string, unknown> };
 function recordingLogger(): Logger & { lines: Line[] } {
   const lines: Line[] = [];
-  const at = (level: string) => (obj: object, msg = '') => { lines.push({ level, msg, obj: obj as Record<string, unknown> }); };
+  const at =
+    (level: string) =>
+    (obj: object, msg = '') => {
+      lines.push({ level, msg, obj: obj as Record<string, unknown> });
+    };
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
 function kitOn(url: string, prefix: string, logger: Logger, extra: Partial<RedkitOptions> = {}): Promise<Redkit> {
-  return createRedkit({ url, keyPrefix: prefix, connectTimeoutMs: 2000, commandTimeoutMs: 1000, healthIntervalMs: 200, env: {}, logger, backoff: { baseMs: 20, maxMs: 200 }, ...extra } as RedkitOptions);
+  return createRedkit({
+    url,
+    keyPrefix: prefix,
+    connectTimeoutMs: 2000,
+    commandTimeoutMs: 1000,
+    healthIntervalMs: 200,
+    env: {},
+    logger,
+    backoff: { baseMs: 20, maxMs: 200 },
+    ...extra,
+  } as RedkitOptions);
 }
 
 /** How many error replies of `code` (NOPERM, OOM…) the server has sent so far (INFO errorstats). */
@@ -44,7 +65,7 @@ describe('refused commands become typed errors, and nothing spins', () => {
     await stopRedis(server);
   });
 
-  test('NOPERM: a worker whose keys are outside the user\'s patterns logs one typed error, backs off, and recovers once the ACL is fixed', async () => {
+  test("NOPERM: a worker whose keys are outside the user's patterns logs one typed error, backs off, and recovers once the ACL is fixed", async () => {
     const prefix = randomPrefix('np');
     // The usual mistake: a key pattern that does not match the kit's prefix.
     await admin.call('ACL', 'SETUSER', 'narrow', 'on', '>pw', 'resetkeys', '~elsewhere:*', 'resetchannels', '&elsewhere:*', '+@all', '-@dangerous');
@@ -53,9 +74,11 @@ describe('refused commands become typed errors, and nothing spins', () => {
     try {
       const seen: number[] = [];
       const before = await errorReplies(admin, 'NOPERM');
-      const worker = kit.worker('video', async (job) => { seen.push((job.data as { n: number }).n); });
+      const worker = kit.worker('video', async (job) => {
+        seen.push((job.data as { n: number }).n);
+      });
       await sleep(3000);
-      const refusals = await errorReplies(admin, 'NOPERM') - before;
+      const refusals = (await errorReplies(admin, 'NOPERM')) - before;
       // Without the back-off BullMQ fetched again at once: thousands of refusals in 3 s.
       assert.ok(refusals > 0 && refusals < 60, `${refusals} refused calls in 3 s`);
       const paused = logger.lines.filter((l) => l.level === 'error' && l.msg.includes('worker "video" paused'));
@@ -64,7 +87,13 @@ describe('refused commands become typed errors, and nothing spins', () => {
       assert.ok(paused[0]!.msg.includes(`ACL SETUSER narrow on ~${prefix}:* &${prefix}:* +@all -@dangerous`), paused[0]!.msg);
 
       // A producer under the same user gets the typed error too, never a raw ReplyError.
-      const add = await kit.queue('video', { onRedisDown: 'reject' }).add('x', { n: 0 }).then(() => null, (e: unknown) => e);
+      const add = await kit
+        .queue('video', { onRedisDown: 'reject' })
+        .add('x', { n: 0 })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       assertTyped(add);
 
       // The fix the error names, run by an admin: the worker takes jobs again without a restart.
@@ -92,13 +121,19 @@ describe('refused commands become typed errors, and nothing spins', () => {
       // buffer counts in used_memory) with big then small values until Redis refuses writes.
       for (const size of [65_536, 1024, 64]) {
         for (let i = 0; ; i++) {
-          const full = await admin.eval("return redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])))", 1, `filler:${size}:${i}`, size).then(() => false, (e: Error) => /OOM/.test(e.message));
+          const full = await admin.eval("return redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1])))", 1, `filler:${size}:${i}`, size).then(
+            () => false,
+            (e: Error) => /OOM/.test(e.message),
+          );
           if (full) break;
           assert.ok(i < 100_000, 'Redis never refused a write');
         }
       }
 
-      const lockErr = await kit.lock.acquire('l', { ttl: 1000 }).then(() => null, (e: unknown) => e);
+      const lockErr = await kit.lock.acquire('l', { ttl: 1000 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assertTyped(lockErr);
       assert.ok(lockErr instanceof RedisOutOfMemoryError, `got ${lockErr.name}: ${lockErr.message}`);
       assert.equal(lockErr.code, 'E_REDIS_OOM');
@@ -120,7 +155,13 @@ describe('refused commands become typed errors, and nothing spins', () => {
       assert.notEqual(limited.decidedBy, 'redis');
 
       // Queue add with the reject policy: a typed error.
-      const addErr = await kit.queue('q', { onRedisDown: 'reject' }).add('j', { a: 1 }).then(() => null, (e: unknown) => e);
+      const addErr = await kit
+        .queue('q', { onRedisDown: 'reject' })
+        .add('j', { a: 1 })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       assertTyped(addErr);
 
       // Memory freed: the record goes back to Redis on the next write, locks are granted again.
@@ -148,14 +189,23 @@ describe('refused commands become typed errors, and nothing spins', () => {
     const kit = await kitOn(replica.url, randomPrefix('ro'), logger);
     try {
       // restartGuard 0: a replica started this second would otherwise answer with the guard, before any write.
-      const lockErr = await kit.lock.acquire('l', { ttl: 1000, restartGuard: 0 }).then(() => null, (e: unknown) => e);
+      const lockErr = await kit.lock.acquire('l', { ttl: 1000, restartGuard: 0 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assertTyped(lockErr);
       assert.ok(lockErr instanceof RedisReadOnlyError, `got ${lockErr.name}: ${lockErr.message}`);
       assert.ok(lockErr instanceof RedisUnavailableError && lockErr.reason === 'READONLY');
       const record = await kit.jobs.store.create({ kind: 'render' });
       assert.equal(kit.jobs.store.pendingWrites, 1, 'kept in memory until a writable Redis is back');
       assert.equal(record.status, 'queued');
-      const semErr = await kit.lock.semaphore('s', 2).acquire({ ttl: 1000, restartGuard: 0 }).then(() => null, (e: unknown) => e);
+      const semErr = await kit.lock
+        .semaphore('s', 2)
+        .acquire({ ttl: 1000, restartGuard: 0 })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
       assert.ok(semErr instanceof RedisReadOnlyError);
     } finally {
       await kit.close();
@@ -172,7 +222,10 @@ describe('refused commands become typed errors, and nothing spins', () => {
     const spinning = blocker.eval('while true do end', 0).catch(() => undefined);
     try {
       await sleep(200);
-      const err = await kit.lock.acquire('l', { ttl: 1000 }).then(() => null, (e: unknown) => e);
+      const err = await kit.lock.acquire('l', { ttl: 1000 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assertTyped(err);
       assert.ok(err instanceof RedisUnavailableError, `got ${err.name}: ${err.message}`);
       // BUSY from the lock's own call, or from the health probe's PING that saw it first.
@@ -189,12 +242,28 @@ describe('refused commands become typed errors, and nothing spins', () => {
     }
   });
 
-  test('NOPERM on a lock: a typed error, never a local grant even with fallback: \'local\'', async () => {
+  test("NOPERM on a lock: a typed error, never a local grant even with fallback: 'local'", async () => {
     const prefix = randomPrefix('nl');
-    await admin.call('ACL', 'SETUSER', 'noscript', 'on', '>pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous', '-@scripting');
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      'noscript',
+      'on',
+      '>pw',
+      'resetkeys',
+      `~${prefix}:*`,
+      'resetchannels',
+      `&${prefix}:*`,
+      '+@all',
+      '-@dangerous',
+      '-@scripting',
+    );
     const kit = await kitOn(`redis://noscript:pw@127.0.0.1:${server.port}`, prefix, recordingLogger());
     try {
-      const err = await kit.lock.acquire('x', { ttl: 1000, fallback: 'local' }).then(() => null, (e: unknown) => e);
+      const err = await kit.lock.acquire('x', { ttl: 1000, fallback: 'local' }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof RedisPermissionError, `got ${String(err)}`);
       assert.match(err.command, /^EVAL/);
     } finally {
@@ -208,7 +277,10 @@ describe('refused commands become typed errors, and nothing spins', () => {
     const kit = await kitOn(`redis://noset:pw@127.0.0.1:${server.port}`, prefix, recordingLogger());
     try {
       // restartGuard 0: straight to the script's SET, which this user may not run.
-      const err = await kit.lock.acquire('x', { ttl: 1000, restartGuard: 0 }).then(() => null, (e: unknown) => e);
+      const err = await kit.lock.acquire('x', { ttl: 1000, restartGuard: 0 }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof RedisPermissionError, `got ${String(err)}`);
       assert.match(err.command, /^a command inside EVAL/);
       assert.match(err.message, /ACL SETUSER noset on/);

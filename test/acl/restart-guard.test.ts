@@ -19,9 +19,19 @@ test('without INFO, a Redis that restarted empty grants nothing for one guard, t
   const prefix = randomPrefix('rg');
   admin = new Redis({ port: server.port, host: server.host, lazyConnect: true, retryStrategy: () => 20 });
   await admin.connect();
-  const createUser = () => admin!.call('ACL', 'SETUSER', 'app', 'on', '>pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous');
+  const createUser = () =>
+    admin!.call('ACL', 'SETUSER', 'app', 'on', '>pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous');
   await createUser();
-  kit = await createRedkit({ url: `redis://app:pw@127.0.0.1:${server.port}`, keyPrefix: prefix, env: {}, logger: silentLogger, connectTimeoutMs: 2000, commandTimeoutMs: 1000, healthIntervalMs: 200, backoff: { baseMs: 20, maxMs: 200 } });
+  kit = await createRedkit({
+    url: `redis://app:pw@127.0.0.1:${server.port}`,
+    keyPrefix: prefix,
+    env: {},
+    logger: silentLogger,
+    connectTimeoutMs: 2000,
+    commandTimeoutMs: 1000,
+    healthIntervalMs: 200,
+    backoff: { baseMs: 20, maxMs: 200 },
+  });
 
   const TTL = 1500;
   const first = await kit.lock.acquire('invoice', { ttl: TTL, wait: TTL + 2000 });
@@ -35,7 +45,10 @@ test('without INFO, a Redis that restarted empty grants nothing for one guard, t
   await createUser();
   await waitFor(() => kit!.mode === 'redis', 5000, 'kit reconnected');
 
-  const refused = await kit.lock.acquire('invoice', { ttl: TTL }).then(() => null, (e: unknown) => e);
+  const refused = await kit.lock.acquire('invoice', { ttl: TTL }).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(refused instanceof LockBusyError && refused.reason === 'restart-guard', `got ${String(refused)}`);
   assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= TTL, `retry after ${refused.retryAfterMs}`);
   const newMarker = await admin.get(`${prefix}:lock:marker`);

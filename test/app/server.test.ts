@@ -7,7 +7,12 @@ import { waitFor } from '../helpers/util.js';
 
 const MAIN = fileURLToPath(new URL('../../app/main.js', import.meta.url));
 
-interface RunningApp { child: ChildProcess; port: number; output: () => string; exited: Promise<number | null> }
+interface RunningApp {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<number | null>;
+}
 
 /** Starts the real reference server (`node dist/app/main.js`) with only the given env. */
 async function startApp(env: Record<string, string>): Promise<RunningApp> {
@@ -17,8 +22,12 @@ async function startApp(env: Record<string, string>): Promise<RunningApp> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d) => { out += d; });
-  child.stderr!.on('data', (d) => { out += d; });
+  child.stdout!.on('data', (d) => {
+    out += d;
+  });
+  child.stderr!.on('data', (d) => {
+    out += d;
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, port, output: () => out, exited };
 }
@@ -29,7 +38,9 @@ async function health(port: number, path = '/api/health', headers: Record<string
 }
 
 const apps: RunningApp[] = [];
-after(() => { for (const app of apps) app.child.kill('SIGKILL'); });
+after(() => {
+  for (const app of apps) app.child.kill('SIGKILL');
+});
 
 describe('reference server', () => {
   test('standalone: serves not_configured, logs the mode, stops cleanly on SIGTERM', async () => {
@@ -53,7 +64,9 @@ describe('reference server', () => {
     // (a bound on node's own startup, which takes over 2 s on a loaded 2-core machine).
     const app = await startApp({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(deadPort), REDIS_CONNECT_TIMEOUT_MS: '20000' });
     apps.push(app);
-    const { value } = await waitFor(() => health(app.port), 15_000, 'degraded health', 20).catch((err: Error) => { throw new Error(`${err.message}\n${app.output()}`); });
+    const { value } = await waitFor(() => health(app.port), 15_000, 'degraded health', 20).catch((err: Error) => {
+      throw new Error(`${err.message}\n${app.output()}`);
+    });
     // Degraded but serving: 200, the body says degraded (a 503 would pull every instance out of rotation).
     assert.equal(value.code, 200);
     assert.equal(value.body.status, 'degraded');
@@ -166,12 +179,17 @@ describe('reference server', () => {
       await waitFor(async () => (await health(app.port)).body.redis.status === 'connected', 15_000, 'connected');
       server.pause();
       const started = performance.now();
-      const down = await waitFor(async () => {
-        const t = performance.now();
-        const h = await health(app.port);
-        assert.ok(performance.now() - t < 500, `health took ${Math.round(performance.now() - t)} ms`);
-        return h.body.redis.status === 'disconnected' ? h : null;
-      }, 3000, 'disconnected', 50);
+      const down = await waitFor(
+        async () => {
+          const t = performance.now();
+          const h = await health(app.port);
+          assert.ok(performance.now() - t < 500, `health took ${Math.round(performance.now() - t)} ms`);
+          return h.body.redis.status === 'disconnected' ? h : null;
+        },
+        3000,
+        'disconnected',
+        50,
+      );
       assert.ok(performance.now() - started < 1800 + 1000, `disconnected after ${Math.round(performance.now() - started)} ms`);
       assert.equal(down.value!.code, 200);
       server.resume();

@@ -10,7 +10,13 @@ import { startRedis, stopRedis } from '../helpers/redis-server.js';
 async function exercise(kit: Redkit): Promise<void> {
   const app = await buildServer(kit, readSettings({ MODERATION_DELAY_MS: '150', RATE_LIMIT_MODERATE: '1000/60s' }), false as never);
   try {
-    const post = (payload: unknown, contentType = 'application/json') => app.inject({ method: 'POST', url: '/api/moderate', payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': contentType } });
+    const post = (payload: unknown, contentType = 'application/json') =>
+      app.inject({
+        method: 'POST',
+        url: '/api/moderate',
+        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+        headers: { 'content-type': contentType },
+      });
     const first = await post({ text: 'You are an idiot, click here for free money' });
     assert.equal(first.statusCode, 200);
     assert.deepEqual(first.json(), { result: { flagged: true, categories: ['harassment', 'spam'], score: 1 }, cached: false });
@@ -25,7 +31,13 @@ async function exercise(kit: Redkit): Promise<void> {
     assert.equal(burst.filter((r) => r.json().cached === false).length, 1);
 
     for (const [payload, status] of [
-      [{}, 400], [{ text: 42 }, 400], [{ text: ['a'] }, 400], [{ text: '   ' }, 400], [[1, 2], 400], ['null', 400], [{ text: 'x'.repeat(10_001) }, 413],
+      [{}, 400],
+      [{ text: 42 }, 400],
+      [{ text: ['a'] }, 400],
+      [{ text: '   ' }, 400],
+      [[1, 2], 400],
+      ['null', 400],
+      [{ text: 'x'.repeat(10_001) }, 413],
     ] as Array<[unknown, number]>) {
       const res = await post(payload);
       assert.equal(res.statusCode, status, JSON.stringify(payload).slice(0, 40));

@@ -14,7 +14,14 @@ const warns: string[] = [];
 const keyPrefix = randomPrefix();
 before(async () => {
   server = await startRedis();
-  const logger: Logger = { debug() {}, info() {}, error() {}, warn(_obj, msg) { warns.push(String(msg)); } };
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn(_obj, msg) {
+      warns.push(String(msg));
+    },
+  };
   kit = await kitFor(server, { keyPrefix, logger });
 });
 after(async () => {

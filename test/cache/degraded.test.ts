@@ -53,15 +53,34 @@ test('Redis killed mid-load: no exception reaches the caller, errors are counted
     assert.deepEqual(await c.getMany(['k', 'j']), [undefined, undefined]);
     await c.setMany([{ key: 'k', value: { n: 3 } }]);
     assert.equal(await c.clear(), 0);
-    assert.deepEqual(await c.getOrSet('k', async () => { loads++; return { n: 4 }; }), { n: 4 });
+    assert.deepEqual(
+      await c.getOrSet('k', async () => {
+        loads++;
+        return { n: 4 };
+      }),
+      { n: 4 },
+    );
     assert.equal(loads, 2);
     const during = c.stats();
     assert.ok(during.errors >= 9, `errors=${during.errors}`);
 
     await server.start();
     await waitFor(() => kit.mode === 'redis', 10_000, 'reconnect');
-    assert.deepEqual(await c.getOrSet('k', async () => { loads++; return { n: 5 }; }), { n: 5 });
-    assert.deepEqual(await c.getOrSet('k', async () => { loads++; return { n: 6 }; }), { n: 5 }, 'cached again');
+    assert.deepEqual(
+      await c.getOrSet('k', async () => {
+        loads++;
+        return { n: 5 };
+      }),
+      { n: 5 },
+    );
+    assert.deepEqual(
+      await c.getOrSet('k', async () => {
+        loads++;
+        return { n: 6 };
+      }),
+      { n: 5 },
+      'cached again',
+    );
     assert.equal(loads, 3);
     assert.equal(c.stats().errors, during.errors, 'no new errors once Redis is back');
   } finally {
@@ -80,7 +99,10 @@ test('strict mode throws RedisUnavailableError instead of degrading', async () =
     await waitFor(() => kit.mode === 'degraded', 5000, 'degraded mode');
     await assert.rejects(c.get('k'), RedisUnavailableError);
     await assert.rejects(c.set('k', 2), RedisUnavailableError);
-    await assert.rejects(c.getOrSet('k', () => 3), RedisUnavailableError);
+    await assert.rejects(
+      c.getOrSet('k', () => 3),
+      RedisUnavailableError,
+    );
   } finally {
     await kit.close();
     await stopRedis(server);
@@ -118,7 +140,12 @@ test('grace with L1: a value in grace is served when Redis is killed and the loa
     assert.equal(await c.getOrSet('k', () => 'v1'), 'v1');
     await sleep(250); // past the TTL, inside grace
     await server.kill();
-    assert.equal(await c.getOrSet('k', () => { throw new Error('moderation API down'); }), 'v1');
+    assert.equal(
+      await c.getOrSet('k', () => {
+        throw new Error('moderation API down');
+      }),
+      'v1',
+    );
     assert.equal(await c.get('k'), 'v1');
     const s = c.stats();
     assert.ok(s.staleServes >= 2, `staleServes=${s.staleServes}`);
@@ -167,7 +194,10 @@ test('L1 coherence between two instances, and a slow read never refills L1 with 
     await cb.set('k', 3);
     await reading;
     assert.equal(await cb.get('k'), 3);
-    await ca.setMany([{ key: 'k', value: 4 }, { key: 'j', value: 5 }]);
+    await ca.setMany([
+      { key: 'k', value: 4 },
+      { key: 'j', value: 5 },
+    ]);
     await waitFor(async () => (await cb.get('k')) === 4, 1000, 'setMany invalidation');
   } finally {
     await a.close();

@@ -23,15 +23,53 @@ test('every listed type is encoded distinctly', () => {
   const jan = new Date('2026-01-01T00:00:00Z');
   const feb = new Date('2026-02-01T00:00:00Z');
   const distinct: unknown[] = [
-    [jan], [feb], [jan.toISOString()], [new Date(Number.NaN)],
-    [new Map()], [new Set()], [{}], [[]], [new Map([['a', 1]])], [new Set(['a'])], [{ a: 1 }], [['a', 1]],
-    [Number.NaN], [null], [Number.POSITIVE_INFINITY], [Number.NEGATIVE_INFINITY], [-0], [0],
-    [undefined], [undefined, undefined], [], [null, null],
-    [1n], [1], ['1'], [2n ** 70n],
-    [new Uint8Array([1, 0])], [new Uint16Array([1])], [new Int16Array([1])], [Buffer.from([1, 0])], [new Float64Array([1])], [new Float32Array([1])], [new Uint8Array([1, 0]).buffer],
-    [/a/g], [/a/], ['/a/g'],
-    { a: new Date(0) }, { a: '#Date(0)' }, { a: 0 },
-    '#NaN', Number.NaN, 'null', null, '[1]', [[1]], '{}', {},
+    [jan],
+    [feb],
+    [jan.toISOString()],
+    [new Date(Number.NaN)],
+    [new Map()],
+    [new Set()],
+    [{}],
+    [[]],
+    [new Map([['a', 1]])],
+    [new Set(['a'])],
+    [{ a: 1 }],
+    [['a', 1]],
+    [Number.NaN],
+    [null],
+    [Number.POSITIVE_INFINITY],
+    [Number.NEGATIVE_INFINITY],
+    [-0],
+    [0],
+    [undefined],
+    [undefined, undefined],
+    [],
+    [null, null],
+    [1n],
+    [1],
+    ['1'],
+    [2n ** 70n],
+    [new Uint8Array([1, 0])],
+    [new Uint16Array([1])],
+    [new Int16Array([1])],
+    [Buffer.from([1, 0])],
+    [new Float64Array([1])],
+    [new Float32Array([1])],
+    [new Uint8Array([1, 0]).buffer],
+    [/a/g],
+    [/a/],
+    ['/a/g'],
+    { a: new Date(0) },
+    { a: '#Date(0)' },
+    { a: 0 },
+    '#NaN',
+    Number.NaN,
+    'null',
+    null,
+    '[1]',
+    [[1]],
+    '{}',
+    {},
   ];
   const seen = new Map<string, unknown>();
   for (const value of distinct) {
@@ -42,9 +80,21 @@ test('every listed type is encoded distinctly', () => {
 });
 
 test('class instances, functions, symbols and lone surrogates are refused with InvalidArgumentError', () => {
-  class Point { constructor(readonly x: number) {} }
+  class Point {
+    constructor(readonly x: number) {}
+  }
   class MyMap extends Map {}
-  for (const bad of [[new Point(1)], [new MyMap()], [() => 1], [Symbol('s')], [new String('s')], { [Symbol('k')]: 1 }, 'a\ud800', ['a\udfff'], new (class Bytes extends Uint8Array {})(1)]) {
+  for (const bad of [
+    [new Point(1)],
+    [new MyMap()],
+    [() => 1],
+    [Symbol('s')],
+    [new String('s')],
+    { [Symbol('k')]: 1 },
+    'a\ud800',
+    ['a\udfff'],
+    new (class Bytes extends Uint8Array {})(1),
+  ]) {
     refuses(() => hashKey(bad));
   }
   const circular: unknown[] = [];
@@ -61,31 +111,46 @@ function generator(seed: number): () => unknown {
   };
   const leaf = (): unknown => {
     switch (rand(16)) {
-      case 0: return rand(3) - 1;
-      case 1: return [Number.NaN, -0, 0, Number.POSITIVE_INFINITY, 0.5][rand(5)];
-      case 2: return ['', 'a', 'b', '1', 'null', '#NaN', 'é'][rand(7)];
-      case 3: return [true, false, null, undefined][rand(4)];
-      case 4: return BigInt(rand(3));
-      case 5: return new Date(rand(3) * 1000);
-      case 6: return new Uint8Array([rand(2), rand(2)]);
-      case 7: return new Float64Array([rand(2)]);
-      case 8: return Buffer.from([rand(2)]);
-      case 9: return /x/;
-      default: return rand(2) ? 'a' : 1;
+      case 0:
+        return rand(3) - 1;
+      case 1:
+        return [Number.NaN, -0, 0, Number.POSITIVE_INFINITY, 0.5][rand(5)];
+      case 2:
+        return ['', 'a', 'b', '1', 'null', '#NaN', 'é'][rand(7)];
+      case 3:
+        return [true, false, null, undefined][rand(4)];
+      case 4:
+        return BigInt(rand(3));
+      case 5:
+        return new Date(rand(3) * 1000);
+      case 6:
+        return new Uint8Array([rand(2), rand(2)]);
+      case 7:
+        return new Float64Array([rand(2)]);
+      case 8:
+        return Buffer.from([rand(2)]);
+      case 9:
+        return /x/;
+      default:
+        return rand(2) ? 'a' : 1;
     }
   };
   const value = (depth: number): unknown => {
     if (depth > 2) return leaf();
     switch (rand(6)) {
-      case 0: return Array.from({ length: rand(3) }, () => value(depth + 1));
+      case 0:
+        return Array.from({ length: rand(3) }, () => value(depth + 1));
       case 1: {
         const o: Record<string, unknown> = {};
         for (let i = rand(3); i > 0; i--) o[['a', 'b', 'c'][rand(3)]!] = value(depth + 1) ?? null;
         return o;
       }
-      case 2: return new Map(Array.from({ length: rand(3) }, () => [leaf(), value(depth + 1)] as const));
-      case 3: return new Set(Array.from({ length: rand(3) }, () => leaf()));
-      default: return leaf();
+      case 2:
+        return new Map(Array.from({ length: rand(3) }, () => [leaf(), value(depth + 1)] as const));
+      case 3:
+        return new Set(Array.from({ length: rand(3) }, () => leaf()));
+      default:
+        return leaf();
     }
   };
   // wrap() hashes its argument list: the top level is an array of arguments.
@@ -124,7 +189,9 @@ test("wrap()'s default key: February's dates do not get January's report; unhash
   const bySet = reports.wrap(async (ids: Set<number>) => [...ids].join(','));
   assert.equal(await bySet(new Set([1])), '1');
   assert.equal(await bySet(new Set([2])), '2');
-  class Filter { constructor(readonly q: string) {} }
+  class Filter {
+    constructor(readonly q: string) {}
+  }
   const byFilter = reports.wrap(async (f: Filter) => f.q);
   await assert.rejects(async () => byFilter(new Filter('x')), InvalidArgumentError);
 });
@@ -133,7 +200,10 @@ test("lone surrogates: cache keys and every name refuse them ('a\\ud800' and 'a\
   const c = kit.cache.namespace<number>('surrogates');
   await assert.rejects(c.set('a\ud800', 1), InvalidArgumentError);
   await assert.rejects(c.get('a\udfff'), InvalidArgumentError);
-  await assert.rejects(c.getOrSet('a\udfff', () => 1), InvalidArgumentError);
+  await assert.rejects(
+    c.getOrSet('a\udfff', () => 1),
+    InvalidArgumentError,
+  );
   await c.set('a👍', 1);
   assert.equal(await c.get('a👍'), 1);
   refuses(() => assertName('a\ud800', 'name'));

@@ -19,11 +19,16 @@ interface Worker {
 
 /** Spawns a cache worker process and waits until its kit is connected. */
 async function spawnWorker(config: { url: string; keyPrefix: string }): Promise<Worker> {
-  const child = spawn(process.execPath, [workerPath], { env: { ...process.env, CACHE_WORKER_CONFIG: JSON.stringify(config) }, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [workerPath], {
+    env: { ...process.env, CACHE_WORKER_CONFIG: JSON.stringify(config) },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let ready!: () => void;
-  const isReady = new Promise<void>((resolve) => { ready = resolve; });
+  const isReady = new Promise<void>((resolve) => {
+    ready = resolve;
+  });
   createInterface({ input: child.stdout! }).on('line', (line) => {
     const reply = JSON.parse(line) as { id: number; ok: boolean; result?: unknown; error?: string; code?: string };
     if (reply.id === 0) return ready();
@@ -33,7 +38,12 @@ async function spawnWorker(config: { url: string; keyPrefix: string }): Promise<
     else p?.reject(Object.assign(new Error(reply.error), { code: reply.code }));
   });
   let nextId = 1;
-  await Promise.race([isReady, exited.then((code) => { throw new Error(`cache worker exited early (${code})`); })]);
+  await Promise.race([
+    isReady,
+    exited.then((code) => {
+      throw new Error(`cache worker exited early (${code})`);
+    }),
+  ]);
   return {
     child,
     exited,
@@ -95,11 +105,14 @@ test('stampedeLock: a loader error reaches the waiters of both processes and is 
   assert.equal(ra.rejected, 1000);
   assert.equal(rb.rejected, 1000);
   const all = [...ra.errors, ...rb.errors].sort();
-  assert.deepEqual(all, ['E_CACHE_REMOTE_LOAD:cache "lock-err": the loader for key "bad" failed on the instance holding the stampede lock: upstream down', 'plain:upstream down']);
+  assert.deepEqual(all, [
+    'E_CACHE_REMOTE_LOAD:cache "lock-err": the loader for key "bad" failed on the instance holding the stampede lock: upstream down',
+    'plain:upstream down',
+  ]);
   assert.equal(await a.call('get', { ns: 'lock-err', key: 'bad' }), null, 'the error is not cached');
 });
 
-test('L1: set/delete/clear on one instance evicts the key from another process\'s L1 within 100 ms', async () => {
+test("L1: set/delete/clear on one instance evicts the key from another process's L1 within 100 ms", async () => {
   const [b] = workers as [Worker];
   const local = kit.cache.namespace<{ v: number }>('l1', { ttl: '1m', l1: { ttl: '1m' } });
   await local.ready();
@@ -130,9 +143,6 @@ test('L1: set/delete/clear on one instance evicts the key from another process\'
 
 test('after close() nothing keeps a worker process alive', async () => {
   for (const w of workers) assert.equal(await w.call('close'), 'closed');
-  const codes = await Promise.race([
-    Promise.all(workers.map((w) => w.exited)),
-    sleep(5000).then(() => 'still running'),
-  ]);
+  const codes = await Promise.race([Promise.all(workers.map((w) => w.exited)), sleep(5000).then(() => 'still running')]);
   assert.deepEqual(codes, [0, 0]);
 });

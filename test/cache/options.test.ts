@@ -21,20 +21,33 @@ test('toMs: the ms grammar, numbers stay milliseconds, bad input names the optio
   assert.equal(toMs(1500.4, 'ttl'), 1500);
   assert.equal(toMs('90', 'ttl'), 90);
   for (const bad of ['soon', '', '1 fortnight', '-1h', -1, Number.NaN, Number.POSITIVE_INFINITY, null, {}, '1'.repeat(120)]) {
-    assert.throws(() => toMs(bad, 'lock.ttl'), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'lock.ttl' && /lock\.ttl must be/.test(err.message), String(bad));
+    assert.throws(
+      () => toMs(bad, 'lock.ttl'),
+      (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'lock.ttl' && /lock\.ttl must be/.test(err.message),
+      String(bad),
+    );
   }
   assert.throws(() => toMs('0ms', 'windowMs', { min: 1 }), /windowMs must be at least 1 ms/);
 });
 
 test("namespace('d', { ttll: 5 }) is refused naming the key, with a suggestion; so are nested and per-call options", async () => {
-  assert.throws(() => kit.cache.namespace('d', { ttll: 5 } as never), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'namespace "d" options.ttll' && /unknown option "ttll" \(did you mean "ttl"\?\)/.test(err.message));
+  assert.throws(
+    () => kit.cache.namespace('d', { ttll: 5 } as never),
+    (err: unknown) =>
+      err instanceof InvalidArgumentError &&
+      err.argument === 'namespace "d" options.ttll' &&
+      /unknown option "ttll" \(did you mean "ttl"\?\)/.test(err.message),
+  );
   assert.throws(() => kit.cache.namespace('d', { l1: { maxEntrys: 5 } } as never), named(/unknown option "maxEntrys"/));
   assert.throws(() => kit.cache.namespace('d', { stampedeLock: { wiat: 5 } } as never), named(/unknown option "wiat" \(did you mean "wait"\?\)/));
   assert.throws(() => kit.cache.namespace('d', { maxEntries: 0 }), named('maxEntries'));
   assert.throws(() => kit.cache.namespace('d', { ttl: 'soon' }), named('ttl'));
   const c = kit.cache.namespace<number>('d', { ttl: '1 hour', grace: '1w' });
   await assert.rejects(c.set('k', 1, { tll: 5 } as never), named(/set options: unknown option "tll"/));
-  await assert.rejects(c.getOrSet('k', () => 1, { stampedLock: true } as never), named(/unknown option "stampedLock"/));
+  await assert.rejects(
+    c.getOrSet('k', () => 1, { stampedLock: true } as never),
+    named(/unknown option "stampedLock"/),
+  );
   assert.throws(() => c.wrap(async () => 1, { kye: 'x' } as never), named(/unknown option "kye"/));
   await assert.rejects(c.setMany([{ key: 'k', value: 1, tl: 5 } as never]), named(/setMany item: unknown option "tl"/));
   await c.set('k', 1, { ttl: '10 minutes' });
@@ -60,7 +73,14 @@ test('assertOptions refuses non-objects and names the accepted keys', () => {
 
 test('rateLimitedLog: 10,000 repeats log one line per window, then one line with the suppressed count', () => {
   const lines: Array<{ obj: Record<string, unknown>; msg: string | undefined }> = [];
-  const logger: Logger = { debug() {}, info() {}, error() {}, warn(obj, msg) { lines.push({ obj: obj as Record<string, unknown>, msg }); } };
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn(obj, msg) {
+      lines.push({ obj: obj as Record<string, unknown>, msg });
+    },
+  };
   let now = 0;
   const warn = rateLimitedLog(logger, 'warn', { intervalMs: 60_000, now: () => now });
   for (let i = 0; i < 10_000; i++) warn('late-release', { lock: 'x' }, 'lock released after its ttl');

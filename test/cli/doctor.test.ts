@@ -13,8 +13,12 @@ function doctor(env: Record<string, string>, args: string[] = []): Promise<{ cod
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [CLI, 'doctor', ...args], { env: { PATH: process.env.PATH ?? '', REDIS_CONNECT_TIMEOUT_MS: '2000', ...env } });
     let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
     child.on('exit', (code) => resolve({ code, out }));
   });
 }
@@ -30,12 +34,15 @@ describe('redkit doctor', () => {
       startRedis({ tls: true }),
     ]);
   });
-  after(async () => { await Promise.all([stopRedis(password), stopRedis(acl), stopRedis(tls)]); });
+  after(async () => {
+    await Promise.all([stopRedis(password), stopRedis(acl), stopRedis(tls)]);
+  });
 
   test('exit 0 with a password, every step shown, the password masked', async () => {
     const { code, out } = await doctor({ REDIS_URL: password.url });
     assert.equal(code, 0, out);
-    for (const step of ['config', 'dns', 'tcp', 'tls', 'auth', 'ping', 'version', 'maxmemory-policy', 'persistence']) assert.match(out, new RegExp(`\\b${step}\\b`));
+    for (const step of ['config', 'dns', 'tcp', 'tls', 'auth', 'ping', 'version', 'maxmemory-policy', 'persistence'])
+      assert.match(out, new RegExp(`\\b${step}\\b`));
     assert.match(out, /Redis 7\./);
     assert.match(out, /"password":"\*\*\*"/);
     assert.ok(!out.includes(SECRET));
@@ -124,9 +131,18 @@ describe('redkit doctor: ACL permissions of the configured user', () => {
     await admin.call('ACL', 'SETUSER', 'app', 'on', `>${SECRET}`, 'resetkeys', '~shop:*', 'resetchannels', '&shop:*', '+@all', '-@dangerous');
     await admin.call('ACL', 'SETUSER', 'narrow', 'on', `>${SECRET}`, 'resetkeys', '~other:*', 'resetchannels', '&other:*', '+@all', '-@dangerous');
   });
-  after(async () => { admin?.disconnect(); await stopRedis(server); });
+  after(async () => {
+    admin?.disconnect();
+    await stopRedis(server);
+  });
 
-  const env = (user: string) => ({ REDIS_HOST: '127.0.0.1', REDIS_PORT: String(server.port), REDIS_USERNAME: user, REDIS_PASSWORD: SECRET, REDIS_KEY_PREFIX: 'shop' });
+  const env = (user: string) => ({
+    REDIS_HOST: '127.0.0.1',
+    REDIS_PORT: String(server.port),
+    REDIS_USERNAME: user,
+    REDIS_PASSWORD: SECRET,
+    REDIS_KEY_PREFIX: 'shop',
+  });
 
   test('a least-privilege user (+@all -@dangerous on the prefix): exit 0, permissions ok, INFO steps skipped', async () => {
     const { code, out } = await doctor(env('app'));

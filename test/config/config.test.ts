@@ -72,7 +72,9 @@ describe('config: valid input', () => {
     assert.equal(c.host, '::1');
   });
   test('discrete variables', () => {
-    const c = resolveConfig({ env: { REDIS_HOST: 'localhost', REDIS_PORT: '6390', REDIS_USERNAME: 'app', REDIS_PASSWORD: SECRET, REDIS_TLS: 'true', REDIS_DB: '2' } });
+    const c = resolveConfig({
+      env: { REDIS_HOST: 'localhost', REDIS_PORT: '6390', REDIS_USERNAME: 'app', REDIS_PASSWORD: SECRET, REDIS_TLS: 'true', REDIS_DB: '2' },
+    });
     assert.equal(c.host, 'localhost');
     assert.equal(c.port, 6390);
     assert.equal(c.username, 'app');

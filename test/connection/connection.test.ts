@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { Redkit, RedisUnavailableError, createRedkit, type Logger } from '../../src/index.js';
+import { type Redkit, RedisUnavailableError, createRedkit, type Logger } from '../../src/index.js';
 import { backoffDelay, redactError } from '../../src/internals.js';
 import { freePort, startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor, standaloneKit } from '../helpers/kit.js';
@@ -12,7 +12,9 @@ const SECRET = 'hunter2-Secret-77';
 /** A logger that keeps every line, to check that no secret is ever logged. */
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const write = (obj: object, msg?: string) => { lines.push(JSON.stringify({ ...obj, msg })); };
+  const write = (obj: object, msg?: string) => {
+    lines.push(JSON.stringify({ ...obj, msg }));
+  };
   return { lines, debug: write, info: write, warn: write, error: write };
 }
 
@@ -24,7 +26,9 @@ describe('connection: authentication and TLS', () => {
       assert.equal(kit.mode, 'redis');
       assert.equal((await kit.health()).status, 'connected');
       await kit.close();
-    } finally { await stopRedis(server); }
+    } finally {
+      await stopRedis(server);
+    }
   });
   test('connects with an ACL user', async () => {
     const server = await startRedis({ aclUser: { username: 'app', password: SECRET } });
@@ -33,7 +37,9 @@ describe('connection: authentication and TLS', () => {
       assert.equal(kit.mode, 'redis');
       assert.equal(await kit.redis!.call('ACL', 'WHOAMI'), 'app');
       await kit.close();
-    } finally { await stopRedis(server); }
+    } finally {
+      await stopRedis(server);
+    }
   });
   test('connects over TLS with the test CA', async () => {
     const server = await startRedis({ tls: true });
@@ -44,7 +50,9 @@ describe('connection: authentication and TLS', () => {
       assert.equal(health.status, 'connected');
       assert.equal(typeof health.latency, 'number');
       await kit.close();
-    } finally { await stopRedis(server); }
+    } finally {
+      await stopRedis(server);
+    }
   });
   test('wrong password: degraded with WRONGPASS, nothing logged or thrown carries the password', async () => {
     const server = await startRedis({ password: 'the-right-one' });
@@ -60,9 +68,14 @@ describe('connection: authentication and TLS', () => {
       assert.ok(err instanceof RedisUnavailableError);
       assert.equal(err.reason, 'WRONGPASS');
       for (const text of [JSON.stringify(health), String(err), err.stack ?? '', ...logger.lines]) assert.ok(!text.includes(SECRET), text);
-      assert.ok(logger.lines.some((l) => l.includes('WRONGPASS')), 'the cause is logged');
+      assert.ok(
+        logger.lines.some((l) => l.includes('WRONGPASS')),
+        'the cause is logged',
+      );
       await kit.close();
-    } finally { await stopRedis(server); }
+    } finally {
+      await stopRedis(server);
+    }
   });
   test('no password against a protected server: NOAUTH', async () => {
     const server = await startRedis({ password: SECRET });
@@ -70,7 +83,9 @@ describe('connection: authentication and TLS', () => {
       const kit = await createRedkit({ env: {}, host: '127.0.0.1', port: server.port, connectTimeoutMs: 800, logger: recordingLogger() });
       assert.equal((await kit.health()).lastError?.reason, 'NOAUTH');
       await kit.close();
-    } finally { await stopRedis(server); }
+    } finally {
+      await stopRedis(server);
+    }
   });
   test('plain client to a TLS port and TLS client to a plain port are named', async () => {
     const tls = await startRedis({ tls: true });
@@ -85,7 +100,9 @@ describe('connection: authentication and TLS', () => {
       assert.equal(hb.status, 'disconnected');
       assert.match(hb.message, /redis:\/\/|REDIS_TLS=false/);
       await Promise.all([a.close(), b.close()]);
-    } finally { await Promise.all([stopRedis(tls), stopRedis(plain)]); }
+    } finally {
+      await Promise.all([stopRedis(tls), stopRedis(plain)]);
+    }
   });
   test('redactError masks AUTH arguments copied onto ioredis errors', () => {
     const err = Object.assign(new Error(`WRONGPASS for ${SECRET}`), { command: { name: 'auth', args: ['default', SECRET] } });
@@ -159,7 +176,7 @@ describe('connection: faults on a running server', () => {
     assert.equal(await kit.redis!.llen(key), 200);
   });
 
-  test('two environments on one Redis never see each other\'s keys', async () => {
+  test("two environments on one Redis never see each other's keys", async () => {
     const staging = await kitFor(server, { keyPrefix: 'app', environment: 'staging' });
     const prod = await kitFor(server, { keyPrefix: 'app', environment: 'prod' });
     try {
@@ -186,7 +203,14 @@ describe('connection: startup', () => {
   });
   test('Redis appearing after a degraded start is picked up without a restart', async () => {
     const port = await freePort();
-    const kit = await createRedkit({ env: {}, host: '127.0.0.1', port, connectTimeoutMs: 300, logger: recordingLogger(), backoff: { baseMs: 20, maxMs: 200 } } as never);
+    const kit = await createRedkit({
+      env: {},
+      host: '127.0.0.1',
+      port,
+      connectTimeoutMs: 300,
+      logger: recordingLogger(),
+      backoff: { baseMs: 20, maxMs: 200 },
+    } as never);
     assert.equal(kit.mode, 'degraded');
     const server = await startRedis({ args: [] });
     // The new server has its own port; restart it on the port the kit knows instead.
@@ -212,24 +236,51 @@ describe('connection: startup', () => {
   test('after close(), nothing keeps the process alive (a real child process exits by itself)', async () => {
     const server = await startRedis();
     try {
-      const child = spawn(process.execPath, [new URL('./fixtures/close-exits.js', import.meta.url).pathname], { env: { ...process.env, TEST_REDIS_URL: server.url }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [new URL('./fixtures/close-exits.js', import.meta.url).pathname], {
+        env: { ...process.env, TEST_REDIS_URL: server.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
-      child.stdout.on('data', (d) => { out += d; });
-      child.stderr.on('data', (d) => { out += d; });
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.stderr.on('data', (d) => {
+        out += d;
+      });
       const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => { child.kill('SIGKILL'); resolve(null); }, 10_000);
-        child.on('exit', (c) => { clearTimeout(timer); resolve(c); });
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve(null);
+        }, 10_000);
+        child.on('exit', (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
       });
       assert.equal(code, 0, `child did not exit by itself: ${out}`);
       assert.match(out, /closed/);
-    } finally { await stopRedis(server); }
+    } finally {
+      await stopRedis(server);
+    }
   });
 });
 
 test('backoff: capped, exponential, jittered', () => {
-  assert.equal(backoffDelay(1, { baseMs: 50, maxMs: 1000 }, () => 1), 50);
-  assert.equal(backoffDelay(1, { baseMs: 50, maxMs: 1000 }, () => 0), 25);
-  assert.equal(backoffDelay(3, { baseMs: 50, maxMs: 1000 }, () => 1), 200);
-  assert.equal(backoffDelay(50, { baseMs: 50, maxMs: 1000 }, () => 1), 1000);
+  assert.equal(
+    backoffDelay(1, { baseMs: 50, maxMs: 1000 }, () => 1),
+    50,
+  );
+  assert.equal(
+    backoffDelay(1, { baseMs: 50, maxMs: 1000 }, () => 0),
+    25,
+  );
+  assert.equal(
+    backoffDelay(3, { baseMs: 50, maxMs: 1000 }, () => 1),
+    200,
+  );
+  assert.equal(
+    backoffDelay(50, { baseMs: 50, maxMs: 1000 }, () => 1),
+    1000,
+  );
   for (let i = 1; i < 100; i++) assert.ok(backoffDelay(i) <= 1000 && backoffDelay(i) >= 25);
 });

@@ -8,17 +8,28 @@ import { randomPrefix, waitFor } from '../helpers/util.js';
 /** A logger that keeps every line with its level. */
 function recordingLogger(): Logger & { lines: Array<{ level: string; msg: string }> } {
   const lines: Array<{ level: string; msg: string }> = [];
-  const at = (level: string) => (_obj: object, msg?: string) => { lines.push({ level, msg: msg ?? '' }); };
+  const at = (level: string) => (_obj: object, msg?: string) => {
+    lines.push({ level, msg: msg ?? '' });
+  };
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-const restartWarns = (logger: ReturnType<typeof recordingLogger>) => logger.lines.filter((l) => l.level === 'warn' && /Redis (restarted|lost its data)/.test(l.msg));
+const restartWarns = (logger: ReturnType<typeof recordingLogger>) =>
+  logger.lines.filter((l) => l.level === 'warn' && /Redis (restarted|lost its data)/.test(l.msg));
 
 describe('connection: a restart that lost the data', () => {
   test('restart empty: one WARN, one restart event, lastRestartAt in health', async () => {
     const server = await startRedis();
     const logger = recordingLogger();
-    const kit = await createRedkit({ env: {}, url: server.url, keyPrefix: randomPrefix(), commandTimeoutMs: 500, healthIntervalMs: 200, logger, backoff: { baseMs: 20, maxMs: 200 } } as never);
+    const kit = await createRedkit({
+      env: {},
+      url: server.url,
+      keyPrefix: randomPrefix(),
+      commandTimeoutMs: 500,
+      healthIntervalMs: 200,
+      logger,
+      backoff: { baseMs: 20, maxMs: 200 },
+    } as never);
     try {
       await waitFor(() => kit.connection.serverId, 2000, 'server identity');
       const before = kit.connection.serverId;
@@ -56,7 +67,18 @@ describe('connection: a restart that lost the data', () => {
     };
     await createUser();
     const logger = recordingLogger();
-    const kit = await createRedkit({ env: {}, host: server.host, port: server.port, username: 'app', password: 'app-pw', keyPrefix: prefix, commandTimeoutMs: 500, healthIntervalMs: 200, logger, backoff: { baseMs: 20, maxMs: 200 } } as never);
+    const kit = await createRedkit({
+      env: {},
+      host: server.host,
+      port: server.port,
+      username: 'app',
+      password: 'app-pw',
+      keyPrefix: prefix,
+      commandTimeoutMs: 500,
+      healthIntervalMs: 200,
+      logger,
+      backoff: { baseMs: 20, maxMs: 200 },
+    } as never);
     try {
       await assert.rejects(kit.redis!.info('server'), /NOPERM/);
       await waitFor(() => kit.connection.serverId, 2000, 'marker identity');
@@ -85,10 +107,14 @@ describe('connection: an evicting Redis', () => {
     const logger = recordingLogger();
     const kit = await createRedkit({ env: {}, url: server.url, keyPrefix: randomPrefix(), commandTimeoutMs: 500, logger } as never);
     try {
-      const { value: found } = await waitFor(async () => {
-        const h = await kit.health();
-        return h.warnings.length ? h : null;
-      }, 2000, 'health warning');
+      const { value: found } = await waitFor(
+        async () => {
+          const h = await kit.health();
+          return h.warnings.length ? h : null;
+        },
+        2000,
+        'health warning',
+      );
       const health = found!;
       assert.equal(health.warnings[0]!.code, 'EVICTION_POLICY');
       assert.match(health.warnings[0]!.message, /allkeys-lru.*noeviction/);

@@ -29,7 +29,10 @@ async function countScriptCalls(kit: Redkit, marker: string, body: () => Promise
 
 describe('connection: defineScripts', () => {
   test('a file whose name gives another number of keys than declared is refused when defined', () => {
-    assert.throws(() => defineScripts(import.meta.url, 'test-misnamed', { incr: { file: 'incr-1.lua', keys: ['key', 'other'] } }), /must be named <name>-2\.lua/);
+    assert.throws(
+      () => defineScripts(import.meta.url, 'test-misnamed', { incr: { file: 'incr-1.lua', keys: ['key', 'other'] } }),
+      /must be named <name>-2\.lua/,
+    );
   });
 });
 
@@ -44,18 +47,28 @@ describe('connection: batched scripts', () => {
   test('calls made in one tick go out as one EVALSHA, each answered with its own reply in call order', async () => {
     await Promise.all([call('warm', '1'), call('warm', '1')]); // loads the batch script (NOSCRIPT → EVAL)
     let replies: Array<[number, string, string] | null> = [];
-    const calls = await countScriptCalls(fixture.kit, ':t:k', async () => { replies = await Promise.all(Array.from({ length: 10 }, (_, i) => call(`k${i % 3}`, String(i + 1)))); });
+    const calls = await countScriptCalls(fixture.kit, ':t:k', async () => {
+      replies = await Promise.all(Array.from({ length: 10 }, (_, i) => call(`k${i % 3}`, String(i + 1))));
+    });
     assert.equal(calls, 1);
     // k0 gets +1, +4, +7, +10 in that order: running totals prove the order was kept.
-    assert.deepEqual(replies.map((r) => r![0]), [1, 2, 3, 5, 7, 9, 12, 15, 18, 22]);
+    assert.deepEqual(
+      replies.map((r) => r![0]),
+      [1, 2, 3, 5, 7, 9, 12, 15, 18, 22],
+    );
     // One batch, one instant: every call saw the same server time.
     assert.equal(new Set(replies.map((r) => `${r![1]}.${r![2]}`)).size, 1);
   });
 
   test('more calls than one batch holds are split, none lost', async () => {
     let replies: Array<[number, string, string] | null> = [];
-    const calls = await countScriptCalls(fixture.kit, ':t:many', async () => { replies = await Promise.all(Array.from({ length: 300 }, () => call('many', '1'))); });
-    assert.deepEqual(replies.map((r) => r![0]), Array.from({ length: 300 }, (_, i) => i + 1));
+    const calls = await countScriptCalls(fixture.kit, ':t:many', async () => {
+      replies = await Promise.all(Array.from({ length: 300 }, () => call('many', '1')));
+    });
+    assert.deepEqual(
+      replies.map((r) => r![0]),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
     assert.ok(calls > 1 && calls < 300, `300 calls went out in ${calls} script calls`);
   });
 
@@ -72,20 +85,30 @@ describe('connection: batched scripts', () => {
   test('after SCRIPT FLUSH (as after a restart) a batch falls back to EVAL and succeeds', async () => {
     await fixture.kit.redis!.script('FLUSH');
     const replies = await Promise.all([call('flushed', '1'), call('flushed', '1')]);
-    assert.deepEqual(replies.map((r) => r![0]), [1, 2]);
+    assert.deepEqual(
+      replies.map((r) => r![0]),
+      [1, 2],
+    );
   });
 
   test('named parameters: one EVALSHA per batch, each call sees its own values; a wrong count is refused', async () => {
     const { kit } = fixture;
-    const named = (key: string, by: string, tag: string) => kit.connection.run((client) => scripts.namedIncr<[number, string]>(client, [kit.keys.key('t', key), by, tag]));
+    const named = (key: string, by: string, tag: string) =>
+      kit.connection.run((client) => scripts.namedIncr<[number, string]>(client, [kit.keys.key('t', key), by, tag]));
     await Promise.all([named('nwarm', '1', 'a'), named('nwarm', '1', 'b')]);
     let replies: Array<PromiseSettledResult<[number, string]>> = [];
     const calls = await countScriptCalls(kit, ':t:n', async () => {
       replies = await Promise.allSettled([named('n1', '1', 'x'), named('n1', '2', 'y'), named('n2', 'fail', 'z'), named('n1', '3', 'w')]);
     });
     assert.equal(calls, 1);
-    assert.deepEqual(replies.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason.message))), [[1, 'x'], [3, 'y'], 'ERR asked to fail', [6, 'w']]);
-    await assert.rejects(kit.connection.run((client) => scripts.namedIncr(client, [kit.keys.key('t', 'n1'), '1'] as unknown as [string, string, string])), /takes 3 keys and arguments \(got 2\)/);
+    assert.deepEqual(
+      replies.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason.message))),
+      [[1, 'x'], [3, 'y'], 'ERR asked to fail', [6, 'w']],
+    );
+    await assert.rejects(
+      kit.connection.run((client) => scripts.namedIncr(client, [kit.keys.key('t', 'n1'), '1'] as unknown as [string, string, string])),
+      /takes 3 keys and arguments \(got 2\)/,
+    );
   });
 
   test('Redis paused: a batch rejects every call with a typed error within the command timeout; resumed: calls work again', async () => {

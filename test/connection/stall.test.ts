@@ -29,7 +29,9 @@ describe('connection: a stalled Redis with the default command timeout', () => {
     try {
       const started = performance.now();
       let disconnectedAt = 0;
-      kit.connection.once('disconnected', () => { disconnectedAt = performance.now() - started; });
+      kit.connection.once('disconnected', () => {
+        disconnectedAt = performance.now() - started;
+      });
       const err = await kit.connection.run((c) => c.get('x')).catch((e: unknown) => e);
       const failedAfter = performance.now() - started;
       assert.ok(err instanceof RedisUnavailableError, String(err));
@@ -103,20 +105,31 @@ describe('connection: a stalled Redis with the default command timeout', () => {
   test('this process blocked (not Redis) while a reply waits unread: not a stall', async () => {
     await waitFor(() => kit.mode === 'redis', 3000, 'connected');
     let flaps = 0;
-    const onDown = () => { flaps++; };
+    const onDown = () => {
+      flaps++;
+    };
     kit.connection.on('disconnected', onDown);
     try {
       // Redis works 300 ms on a script: the watchdog sees it outstanding. Meanwhile this process
       // blocks for 1.5 s, so the answer sits unread in the socket when the next timer fires.
-      const slow = kit.connection.run((c) => c.eval("local t = redis.call('TIME'); local start = t[1] * 1000000 + t[2]; repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 300000; return 1", 0));
+      const slow = kit.connection.run((c) =>
+        c.eval(
+          "local t = redis.call('TIME'); local start = t[1] * 1000000 + t[2]; repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > 300000; return 1",
+          0,
+        ),
+      );
       await new Promise((r) => setTimeout(r, 150));
       // Blocked after the poll phase (like a slow request handler), so that the next loop turn
       // runs timers before it reads the socket.
-      await new Promise<void>((r) => setImmediate(() => {
-        const until = performance.now() + 1500;
-        while (performance.now() < until) { /* a long synchronous task */ }
-        r();
-      }));
+      await new Promise<void>((r) =>
+        setImmediate(() => {
+          const until = performance.now() + 1500;
+          while (performance.now() < until) {
+            /* a long synchronous task */
+          }
+          r();
+        }),
+      );
       assert.equal(await slow, 1);
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(flaps, 0, 'a late timer must not be taken for a stalled Redis');
@@ -129,7 +142,9 @@ describe('connection: a stalled Redis with the default command timeout', () => {
   test('a blocking command on the shared client (BLPOP 1.5 s) is not a stall', async () => {
     await waitFor(() => kit.mode === 'redis', 3000, 'connected');
     let flaps = 0;
-    const onDown = () => { flaps++; };
+    const onDown = () => {
+      flaps++;
+    };
     kit.connection.on('disconnected', onDown);
     try {
       assert.equal(await kit.redis!.blpop(kit.keys.key('test', 'empty-list'), 1.5), null);
@@ -143,7 +158,9 @@ describe('connection: a stalled Redis with the default command timeout', () => {
   test('a busy but alive Redis does not count as stalled', async () => {
     await waitFor(() => kit.mode === 'redis', 3000, 'connected');
     let flaps = 0;
-    const onDown = () => { flaps++; };
+    const onDown = () => {
+      flaps++;
+    };
     kit.connection.on('disconnected', onDown);
     try {
       const key = kit.keys.key('test', 'busy');

@@ -10,7 +10,9 @@ test('messages reach every handler of a channel; a throwing handler does not sta
   try {
     const sub = kit.connection.subscriber();
     const got: string[] = [];
-    const offA = await sub.subscribe('ch', () => { throw new Error('handler bug'); });
+    const offA = await sub.subscribe('ch', () => {
+      throw new Error('handler bug');
+    });
     const offB = await sub.subscribe('ch', (m) => got.push(m));
     await kit.redis!.publish('ch', 'one');
     await waitFor(() => got.length === 1, 2000, 'delivery');

@@ -21,7 +21,10 @@ describe('connection: commands of one tick leave in one write', () => {
     const reads = await readsDuring(kit, async () => {
       replies = await Promise.all(Array.from({ length: 200 }, () => kit.redis!.incr(key)));
     });
-    assert.deepEqual(replies, Array.from({ length: 200 }, (_, i) => i + 1));
+    assert.deepEqual(
+      replies,
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
     // One write of 200 commands may be read in a few chunks; 200 separate writes would be ~200 reads.
     assert.ok(reads <= 10, `Redis made ${reads} reads`);
   });
@@ -34,5 +37,4 @@ describe('connection: commands of one tick leave in one write', () => {
     assert.equal(await kit.redis!.get(key), '200');
     assert.ok(Date.now() - started < 2000, `200 sequential round trips took ${Date.now() - started} ms`);
   });
-
 });

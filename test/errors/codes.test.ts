@@ -6,11 +6,30 @@ import assert from 'node:assert/strict';
 import { RedkitError, RedisUnavailableError, errors, type RedkitErrorCode } from 'redkit';
 
 const KNOWN: readonly RedkitErrorCode[] = [
-  'E_CONFIG', 'E_INVALID_ARGUMENT', 'E_STANDALONE', 'E_CLOSED', 'E_NEST_NOT_INSTALLED',
-  'E_REDIS_UNAVAILABLE', 'E_REDIS_NOPERM', 'E_REDIS_OOM', 'E_REDIS_READONLY', 'E_REDIS_REPLY',
-  'E_CACHE_SERIALIZATION', 'E_CACHE_VALUE_TOO_LARGE', 'E_CACHE_REMOTE_LOAD', 'E_LOCK_BUSY', 'E_LOCK_NOT_HELD',
-  'E_QUEUE_UNAVAILABLE', 'E_JOB_DATA', 'E_JOB_TIMEOUT', 'E_JOB_NOT_FOUND', 'E_JOB_EXISTS', 'E_JOB_TRANSITION',
-  'E_EXTERNAL_JOB', 'E_SESSION_UNAVAILABLE', 'E_SESSION_DATA',
+  'E_CONFIG',
+  'E_INVALID_ARGUMENT',
+  'E_STANDALONE',
+  'E_CLOSED',
+  'E_NEST_NOT_INSTALLED',
+  'E_REDIS_UNAVAILABLE',
+  'E_REDIS_NOPERM',
+  'E_REDIS_OOM',
+  'E_REDIS_READONLY',
+  'E_REDIS_REPLY',
+  'E_CACHE_SERIALIZATION',
+  'E_CACHE_VALUE_TOO_LARGE',
+  'E_CACHE_REMOTE_LOAD',
+  'E_LOCK_BUSY',
+  'E_LOCK_NOT_HELD',
+  'E_QUEUE_UNAVAILABLE',
+  'E_JOB_DATA',
+  'E_JOB_TIMEOUT',
+  'E_JOB_NOT_FOUND',
+  'E_JOB_EXISTS',
+  'E_JOB_TRANSITION',
+  'E_EXTERNAL_JOB',
+  'E_SESSION_UNAVAILABLE',
+  'E_SESSION_DATA',
 ];
 
 test('tsc refuses a code outside the union', () => {
@@ -26,10 +45,13 @@ test('tsc refuses a code outside the union', () => {
 test('a code narrows in a switch', () => {
   const describe = (err: RedkitError): string => {
     switch (err.code) {
-      case 'E_LOCK_BUSY': return 'busy';
+      case 'E_LOCK_BUSY':
+        return 'busy';
       // @ts-expect-error a misspelt case is an error against the union
-      case 'E_LOCK_BSY': return 'never';
-      default: return 'other';
+      case 'E_LOCK_BSY':
+        return 'never';
+      default:
+        return 'other';
     }
   };
   assert.equal(describe(new errors.LockBusyError('x', 'busy', 10, 10)), 'busy');

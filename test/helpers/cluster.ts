@@ -77,21 +77,31 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-interface NodeLine { id: string; port: number; flags: string[]; masterId: string | undefined; slots: Array<[number, number]> }
+interface NodeLine {
+  id: string;
+  port: number;
+  flags: string[];
+  masterId: string | undefined;
+  slots: Array<[number, number]>;
+}
 
 /** Parses CLUSTER NODES output. */
 function parseNodes(text: unknown): NodeLine[] {
-  return String(text).trim().split('\n').filter(Boolean).map((line) => {
-    const parts = line.split(' ');
-    const port = Number(parts[1]!.split('@')[0]!.split(':').pop());
-    const slots: Array<[number, number]> = [];
-    for (const range of parts.slice(8)) {
-      if (range.startsWith('[')) continue; // a slot being migrated or imported
-      const [a, b] = range.split('-').map(Number);
-      slots.push([a!, b ?? a!]);
-    }
-    return { id: parts[0]!, port, flags: parts[2]!.split(','), masterId: parts[3] === '-' ? undefined : parts[3], slots };
-  });
+  return String(text)
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const parts = line.split(' ');
+      const port = Number(parts[1]!.split('@')[0]!.split(':').pop());
+      const slots: Array<[number, number]> = [];
+      for (const range of parts.slice(8)) {
+        if (range.startsWith('[')) continue; // a slot being migrated or imported
+        const [a, b] = range.split('-').map(Number);
+        slots.push([a!, b ?? a!]);
+      }
+      return { id: parts[0]!, port, flags: parts[2]!.split(','), masterId: parts[3] === '-' ? undefined : parts[3], slots };
+    });
 }
 
 /**
@@ -107,7 +117,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const ca = options.tls ? testCertificates().caPem : undefined;
   const auth = { ...(options.password ? { password: options.password } : {}), ...(ca ? { ca } : {}) };
-  const cliAuth = [...(options.password ? ['-a', options.password, '--no-auth-warning'] : []), ...(options.tls ? ['--tls', '--cacert', testCertificates().ca] : [])];
+  const cliAuth = [
+    ...(options.password ? ['-a', options.password, '--no-auth-warning'] : []),
+    ...(options.tls ? ['--tls', '--cacert', testCertificates().ca] : []),
+  ];
   const started = performance.now();
   const dirs: string[] = [];
   const nodes: ClusterNode[] = [];
@@ -127,25 +140,49 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
       const port = await freePort();
       const bus = await freePort();
       if (port === bus || taken.has(port) || taken.has(bus)) continue;
-      taken.add(port); taken.add(bus);
+      taken.add(port);
+      taken.add(bus);
       ports.push([port, bus]);
     }
-    await Promise.all(ports.map(async ([port, busPort], index) => {
-      const dir = mkdtempSync(join(tmpdir(), 'redkit-cluster-'));
-      dirs.push(dir);
-      const args = [
-        '--bind', '127.0.0.1', ...(options.tls ? [...tlsArgs(port), '--tls-cluster', 'yes'] : ['--port', String(port)]), '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
-        '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs),
-        '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
-        // A diskless sync waits 5 s by default for more replicas to join it: nothing to wait for here.
-        '--repl-diskless-sync-delay', '0',
-        ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
-        ...(options.args ?? []),
-        ...(options.nodeArgs?.(index, port) ?? []),
-      ];
-      const proc = await spawnTopologyProcess(args, port, 'cluster node');
-      nodes.push(Object.assign(proc, { busPort, role: 'master' as const, id: '', masterId: undefined }) as ClusterNode);
-    }));
+    await Promise.all(
+      ports.map(async ([port, busPort], index) => {
+        const dir = mkdtempSync(join(tmpdir(), 'redkit-cluster-'));
+        dirs.push(dir);
+        const args = [
+          '--bind',
+          '127.0.0.1',
+          ...(options.tls ? [...tlsArgs(port), '--tls-cluster', 'yes'] : ['--port', String(port)]),
+          '--cluster-enabled',
+          'yes',
+          '--cluster-port',
+          String(busPort),
+          '--cluster-config-file',
+          join(dir, 'nodes.conf'),
+          '--cluster-node-timeout',
+          String(nodeTimeoutMs),
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir,
+          '--daemonize',
+          'no',
+          '--protected-mode',
+          'no',
+          '--loglevel',
+          'warning',
+          // A diskless sync waits 5 s by default for more replicas to join it: nothing to wait for here.
+          '--repl-diskless-sync-delay',
+          '0',
+          ...(options.password ? ['--requirepass', options.password, '--masterauth', options.password] : []),
+          ...(options.args ?? []),
+          ...(options.nodeArgs?.(index, port) ?? []),
+        ];
+        const proc = await spawnTopologyProcess(args, port, 'cluster node');
+        nodes.push(Object.assign(proc, { busPort, role: 'master' as const, id: '', masterId: undefined }) as ClusterNode);
+      }),
+    );
     nodes.sort((a, b) => ports.findIndex(([p]) => p === a.port) - ports.findIndex(([p]) => p === b.port));
     const cli = ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'];
     await run('redis-cli', [...cliAuth, ...cli], { timeout: readyTimeoutMs });
@@ -159,7 +196,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
   const ask = async (args: Array<string | number>) => {
     let last: unknown;
     for (const node of liveNodes()) {
-      try { return await adminCall(node.port, args, auth); } catch (err) { last = err; }
+      try {
+        return await adminCall(node.port, args, auth);
+      } catch (err) {
+        last = err;
+      }
     }
     throw last ?? new Error('no cluster node is running');
   };
@@ -175,7 +216,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
   const refresh = async () => applyNodes(parseNodes(await ask(['CLUSTER', 'NODES'])));
   const masterOf = async (slot: number) => {
     // CLUSTER SLOTS is what clients use: its first address per range is the serving master.
-    const ranges = await ask(['CLUSTER', 'SLOTS']) as Array<[number, number, [string, number, string]]>;
+    const ranges = (await ask(['CLUSTER', 'SLOTS'])) as Array<[number, number, [string, number, string]]>;
     for (const [from, to, [, port]] of ranges) {
       if (slot >= from && slot <= to) return byPort(Number(port)) ?? Promise.reject(new Error(`slot ${slot} is served by unknown port ${port}`));
     }
@@ -185,35 +226,51 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
   // Every live node must agree: all slots ok, and the same master for every slot range.
   const waitForOk = async (timeoutMs = readyTimeoutMs) => {
     let detail = 'no answer yet';
-    await pollUntil(async () => {
-      const views: string[] = [];
-      for (const node of liveNodes()) {
-        const info = parseInfo(await adminCall(node.port, ['CLUSTER', 'INFO'], auth));
-        if (info.cluster_state !== 'ok' || Number(info.cluster_slots_ok) !== SLOTS) {
-          detail = `port ${node.port}: cluster_state ${info.cluster_state}, ${info.cluster_slots_ok} slots ok, ${info.cluster_slots_pfail} pfail, ${info.cluster_slots_fail} fail`;
+    await pollUntil(
+      async () => {
+        const views: string[] = [];
+        for (const node of liveNodes()) {
+          const info = parseInfo(await adminCall(node.port, ['CLUSTER', 'INFO'], auth));
+          if (info.cluster_state !== 'ok' || Number(info.cluster_slots_ok) !== SLOTS) {
+            detail = `port ${node.port}: cluster_state ${info.cluster_state}, ${info.cluster_slots_ok} slots ok, ${info.cluster_slots_pfail} pfail, ${info.cluster_slots_fail} fail`;
+            return undefined;
+          }
+          const lines = parseNodes(await adminCall(node.port, ['CLUSTER', 'NODES'], auth));
+          // Roles too, not just slot owners: after a handover the old master must see itself as a replica.
+          const ports = new Map(lines.map((l) => [l.id, l.port]));
+          const live = lines.filter((l) => !l.flags.includes('fail') && !l.flags.includes('handshake'));
+          views.push(
+            live
+              .map((l) => `${l.port}:${l.flags.includes('master') ? `m${l.slots.map(([a, b]) => `${a}-${b}`).join(',')}` : `r${ports.get(l.masterId!)}`}`)
+              .sort()
+              .join(' '),
+          );
+          if (node === liveNodes()[0]) applyNodes(lines);
+        }
+        if (new Set(views).size !== 1) {
+          detail = `nodes disagree on the roles: ${[...new Set(views)].join(' | ')}`;
           return undefined;
         }
-        const lines = parseNodes(await adminCall(node.port, ['CLUSTER', 'NODES'], auth));
-        // Roles too, not just slot owners: after a handover the old master must see itself as a replica.
-        const ports = new Map(lines.map((l) => [l.id, l.port]));
-        const live = lines.filter((l) => !l.flags.includes('fail') && !l.flags.includes('handshake'));
-        views.push(live.map((l) => `${l.port}:${l.flags.includes('master') ? `m${l.slots.map(([a, b]) => `${a}-${b}`).join(',')}` : `r${ports.get(l.masterId!)}`}`).sort().join(' '));
-        if (node === liveNodes()[0]) applyNodes(lines);
-      }
-      if (new Set(views).size !== 1) { detail = `nodes disagree on the roles: ${[...new Set(views)].join(' | ')}`; return undefined; }
-      return true;
-    }, timeoutMs, () => `cluster ok on every live node (${detail})`);
+        return true;
+      },
+      timeoutMs,
+      () => `cluster ok on every live node (${detail})`,
+    );
   };
 
   try {
     await waitForOk();
     // A replica that has not finished its first sync cannot be promoted: wait for every link.
-    await pollUntil(async () => {
-      for (const node of nodes.filter((n) => n.role === 'replica')) {
-        if (parseInfo(await adminCall(node.port, ['INFO', 'replication'], auth)).master_link_status !== 'up') return undefined;
-      }
-      return true;
-    }, readyTimeoutMs, () => 'every replica in sync with its master');
+    await pollUntil(
+      async () => {
+        for (const node of nodes.filter((n) => n.role === 'replica')) {
+          if (parseInfo(await adminCall(node.port, ['INFO', 'replication'], auth)).master_link_status !== 'up') return undefined;
+        }
+        return true;
+      },
+      readyTimeoutMs,
+      () => 'every replica in sync with its master',
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -232,25 +289,44 @@ export async function startCluster(options: ClusterOptions = {}): Promise<RedisC
     nodeForKey: async (key) => masterOf(Number(await ask(['CLUSTER', 'KEYSLOT', key]))),
     failover: async (replica, mode = 'graceful', timeoutMs = 15_000) => {
       await adminCall(replica.port, ['CLUSTER', 'FAILOVER', ...(mode === 'graceful' ? [] : [mode.toUpperCase()])], auth);
-      await pollUntil(async () => (parseInfo(await adminCall(replica.port, ['INFO', 'replication'], auth)).role === 'master' ? true : undefined), timeoutMs, () => `port ${replica.port} to become master`);
+      await pollUntil(
+        async () => (parseInfo(await adminCall(replica.port, ['INFO', 'replication'], auth)).role === 'master' ? true : undefined),
+        timeoutMs,
+        () => `port ${replica.port} to become master`,
+      );
       await waitForOk(timeoutMs);
     },
     reshard: async (from, to, slots, timeoutMs = 60_000) => {
       await refresh();
-      const cli = ['--cluster', 'reshard', `127.0.0.1:${from.port}`, '--cluster-from', from.id, '--cluster-to', to.id, '--cluster-slots', String(slots), '--cluster-yes'];
+      const cli = [
+        '--cluster',
+        'reshard',
+        `127.0.0.1:${from.port}`,
+        '--cluster-from',
+        from.id,
+        '--cluster-to',
+        to.id,
+        '--cluster-slots',
+        String(slots),
+        '--cluster-yes',
+      ];
       await run('redis-cli', [...cliAuth, ...cli], { timeout: timeoutMs });
       await waitForOk(timeoutMs);
     },
     waitForPromotion: async (oldMaster, timeoutMs = 15_000) => {
       const replicas = nodes.filter((n) => n.masterId === oldMaster.id && n !== oldMaster);
       if (replicas.length === 0) throw new Error(`port ${oldMaster.port} has no replica to promote`);
-      const promoted = await pollUntil(async () => {
-        for (const r of replicas.filter((n) => n.running)) {
-          const lines = parseNodes(await adminCall(r.port, ['CLUSTER', 'NODES'], auth));
-          if (lines.find((l) => l.port === r.port)?.flags.includes('master')) return r;
-        }
-        return undefined;
-      }, timeoutMs, () => `a replica of port ${oldMaster.port} to be promoted`);
+      const promoted = await pollUntil(
+        async () => {
+          for (const r of replicas.filter((n) => n.running)) {
+            const lines = parseNodes(await adminCall(r.port, ['CLUSTER', 'NODES'], auth));
+            if (lines.find((l) => l.port === r.port)?.flags.includes('master')) return r;
+          }
+          return undefined;
+        },
+        timeoutMs,
+        () => `a replica of port ${oldMaster.port} to be promoted`,
+      );
       await waitForOk(timeoutMs);
       return promoted;
     },

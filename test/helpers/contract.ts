@@ -15,8 +15,12 @@ export function contractSuite<T>(title: string, implementations: Array<Implement
   for (const implementation of implementations) {
     describe(`${title} [${implementation.name}]`, () => {
       let built: { subject: T; teardown(): Promise<void> } | undefined;
-      before(async () => { built = await implementation.setup(); });
-      after(async () => { await built?.teardown(); });
+      before(async () => {
+        built = await implementation.setup();
+      });
+      after(async () => {
+        await built?.teardown();
+      });
       tests(() => {
         if (!built) throw new Error(`${implementation.name} was not set up`);
         return built.subject;

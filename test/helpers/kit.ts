@@ -10,7 +10,11 @@ import { randomPrefix } from './util.js';
 export function kitFor(server: RedisServer, options: RedkitOptions = {}): Promise<Redkit> {
   // REDKIT_TEST_TOPOLOGY=sentinel: the same kit, finding the master through the sentinels.
   const target = server.sentinel
-    ? { sentinels: server.sentinel.addresses.map((s) => `${s.host}:${s.port}`).join(','), sentinelMasterName: server.sentinel.masterName, password: server.options.password }
+    ? {
+        sentinels: server.sentinel.addresses.map((s) => `${s.host}:${s.port}`).join(','),
+        sentinelMasterName: server.sentinel.masterName,
+        password: server.options.password,
+      }
     : { url: server.url };
   return createRedkit({
     ...target,

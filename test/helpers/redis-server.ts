@@ -76,16 +76,42 @@ export function testCertificates(): { dir: string; ca: string; cert: string; key
     run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=redkit-test-ca']);
     run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost']);
     writeFileSync(join(certDir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-    run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext']);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.crt',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+    ]);
   }
   const dir = certDir;
-  return { dir, ca: join(dir, 'ca.crt'), cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), caPem: execFileSync('cat', [join(dir, 'ca.crt')]).toString() };
+  return {
+    dir,
+    ca: join(dir, 'ca.crt'),
+    cert: join(dir, 'server.crt'),
+    key: join(dir, 'server.key'),
+    caPem: execFileSync('cat', [join(dir, 'ca.crt')]).toString(),
+  };
 }
 
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of live) {
-    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 });
 
@@ -95,12 +121,40 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   if (testTopology() === 'sentinel' && !options.aclUser && !options.args?.length) return startSentinelBacked(options);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redkit-redis-'));
-  const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
   let ca: string | undefined;
   if (options.tls) {
     const certs = testCertificates();
     ca = certs.caPem;
-    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no');
+    args.push(
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      certs.cert,
+      '--tls-key-file',
+      certs.key,
+      '--tls-ca-cert-file',
+      certs.ca,
+      '--tls-auth-clients',
+      'no',
+    );
   } else {
     args.push('--port', String(port));
   }
@@ -122,32 +176,45 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     proc.once('exit', () => live.delete(proc));
     child = proc;
     let output = '';
-    proc.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
-    proc.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
-    await waitForPort(port, 10_000, () => proc.exitCode !== null ? `redis-server exited (${proc.exitCode}): ${output}` : undefined);
+    proc.stdout!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    proc.stderr!.on('data', (d: Buffer) => {
+      output += d.toString();
+    });
+    await waitForPort(port, 10_000, () => (proc.exitCode !== null ? `redis-server exited (${proc.exitCode}): ${output}` : undefined));
   };
-  const waitExit = (proc: ChildProcess, signal: NodeJS.Signals) => new Promise<void>((resolve) => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-    proc.once('exit', () => resolve());
-    if (signal !== 'SIGKILL') proc.kill('SIGCONT');
-    proc.kill(signal);
-  });
+  const waitExit = (proc: ChildProcess, signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      proc.once('exit', () => resolve());
+      if (signal !== 'SIGKILL') proc.kill('SIGCONT');
+      proc.kill(signal);
+    });
 
   await spawnServer();
   const auth = options.aclUser
     ? `${encodeURIComponent(options.aclUser.username)}:${encodeURIComponent(options.aclUser.password)}@`
-    : options.password ? `:${encodeURIComponent(options.password)}@` : '';
+    : options.password
+      ? `:${encodeURIComponent(options.password)}@`
+      : '';
   const server: RedisServer = {
     host: '127.0.0.1',
     port,
     url: `${options.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`,
     ca,
     options,
-    get pid() { return child?.pid; },
+    get pid() {
+      return child?.pid;
+    },
     stop: () => waitExit(child!, 'SIGTERM'),
     kill: () => waitExit(child!, 'SIGKILL'),
-    pause: () => { child!.kill('SIGSTOP'); },
-    resume: () => { child!.kill('SIGCONT'); },
+    pause: () => {
+      child!.kill('SIGSTOP');
+    },
+    resume: () => {
+      child!.kill('SIGCONT');
+    },
     start: async () => {
       if (child && child.exitCode === null && child.signalCode === null) throw new Error('redis-server is still running');
       await spawnServer();
@@ -172,7 +239,9 @@ async function startSentinelBacked(options: RedisServerOptions): Promise<RedisSe
     url: `${options.tls ? 'rediss' : 'redis'}://${auth}${master.host}:${master.port}`,
     ca: set.ca,
     options,
-    get pid() { return master.pid; },
+    get pid() {
+      return master.pid;
+    },
     stop: () => master.stop(),
     kill: () => master.kill(),
     pause: () => master.pause(),
@@ -200,7 +269,10 @@ export async function waitForPort(port: number, timeoutMs: number, failed?: () =
     if (reason) throw new Error(reason);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
       socket.once('error', () => resolve(false));
     });
     if (ok) return;
@@ -208,4 +280,3 @@ export async function waitForPort(port: number, timeoutMs: number, failed?: () =
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-

@@ -59,7 +59,24 @@ export interface SentinelSet {
 }
 
 // A diskless sync waits 5 s by default for more replicas to join it: nothing to wait for here.
-const commonArgs = (dir: string) => ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning', '--repl-diskless-sync-delay', '0'];
+const commonArgs = (dir: string) => [
+  '--bind',
+  '127.0.0.1',
+  '--save',
+  '',
+  '--appendonly',
+  'no',
+  '--dir',
+  dir,
+  '--daemonize',
+  'no',
+  '--protected-mode',
+  'no',
+  '--loglevel',
+  'warning',
+  '--repl-diskless-sync-delay',
+  '0',
+];
 
 /**
  * Starts 1 master, `replicas` replicas (`--replicaof`) and `sentinels` `redis-server --sentinel`
@@ -89,64 +106,92 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
     await Promise.all([...sentinels, ...dataNodes].map((p) => p.kill()));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   };
-  const newDir = () => { const dir = mkdtempSync(join(tmpdir(), 'redkit-sentinel-')); dirs.push(dir); return dir; };
+  const newDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redkit-sentinel-'));
+    dirs.push(dir);
+    return dir;
+  };
   const passArgs = options.password ? ['--requirepass', options.password, '--masterauth', options.password] : [];
 
   try {
     const masterPort = await freePort();
-    dataNodes.push(Object.assign(await spawnTopologyProcess([...commonArgs(newDir()), ...listen(masterPort), ...passArgs], masterPort, 'sentinel-set master'), { role: 'master' as const }));
+    dataNodes.push(
+      Object.assign(await spawnTopologyProcess([...commonArgs(newDir()), ...listen(masterPort), ...passArgs], masterPort, 'sentinel-set master'), {
+        role: 'master' as const,
+      }),
+    );
     const replicaPorts = await Promise.all(Array.from({ length: replicaCount }, () => freePort()));
-    await Promise.all(replicaPorts.map(async (port) => {
-      const args = [...commonArgs(newDir()), ...listen(port), '--replicaof', '127.0.0.1', String(masterPort), ...passArgs];
-      dataNodes.push(Object.assign(await spawnTopologyProcess(args, port, 'sentinel-set replica'), { role: 'replica' as const }));
-    }));
+    await Promise.all(
+      replicaPorts.map(async (port) => {
+        const args = [...commonArgs(newDir()), ...listen(port), '--replicaof', '127.0.0.1', String(masterPort), ...passArgs];
+        dataNodes.push(Object.assign(await spawnTopologyProcess(args, port, 'sentinel-set replica'), { role: 'replica' as const }));
+      }),
+    );
     // Sentinels learn replicas from the master's INFO and read each replica's INFO once, then every
     // 10 s: started before the first sync ends, they would see a replica link down for 10 s.
-    await pollUntil(async () => {
-      for (const port of replicaPorts) {
-        if (parseInfo(await adminCall(port, ['INFO', 'replication'], auth)).master_link_status !== 'up') return undefined;
-      }
-      return true;
-    }, readyTimeoutMs, () => `${replicaCount} replicas in sync with the master`);
+    await pollUntil(
+      async () => {
+        for (const port of replicaPorts) {
+          if (parseInfo(await adminCall(port, ['INFO', 'replication'], auth)).master_link_status !== 'up') return undefined;
+        }
+        return true;
+      },
+      readyTimeoutMs,
+      () => `${replicaCount} replicas in sync with the master`,
+    );
     const sentinelPorts: number[] = [];
     while (sentinelPorts.length < sentinelCount) {
       const port = await freePort();
       if (!sentinelPorts.includes(port) && port !== masterPort && !replicaPorts.includes(port)) sentinelPorts.push(port);
     }
-    await Promise.all(sentinelPorts.map(async (port) => {
-      const dir = newDir();
-      const conf = join(dir, 'sentinel.conf');
-      // The sentinel rewrites this file (known replicas, epochs): it lives in the sentinel's own directory.
-      // Sentinel reads TLS settings from its file only; tls-replication makes it dial the data nodes over TLS.
-      const tlsLines = options.tls ? ['port 0', ...pairsOf(tlsArgs(port).slice(2))] : [`port ${port}`];
-      writeFileSync(conf, [
-        ...tlsLines, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, 'daemonize no', 'loglevel warning',
-        ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
-        `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${quorum}`,
-        `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
-        `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 3000}`,
-        `sentinel parallel-syncs ${masterName} 1`,
-        ...(options.password ? [`sentinel auth-pass ${masterName} ${options.password}`] : []),
-        ...(options.sentinelPassword ? [`sentinel sentinel-pass ${options.sentinelPassword}`] : []),
-        '',
-      ].join('\n'));
-      sentinels.push(await spawnTopologyProcess([conf, '--sentinel'], port, 'sentinel'));
-    }));
+    await Promise.all(
+      sentinelPorts.map(async (port) => {
+        const dir = newDir();
+        const conf = join(dir, 'sentinel.conf');
+        // The sentinel rewrites this file (known replicas, epochs): it lives in the sentinel's own directory.
+        // Sentinel reads TLS settings from its file only; tls-replication makes it dial the data nodes over TLS.
+        const tlsLines = options.tls ? ['port 0', ...pairsOf(tlsArgs(port).slice(2))] : [`port ${port}`];
+        writeFileSync(
+          conf,
+          [
+            ...tlsLines,
+            'bind 127.0.0.1',
+            'protected-mode no',
+            `dir ${dir}`,
+            'daemonize no',
+            'loglevel warning',
+            ...(options.sentinelPassword ? [`requirepass ${options.sentinelPassword}`] : []),
+            `sentinel monitor ${masterName} 127.0.0.1 ${masterPort} ${quorum}`,
+            `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1000}`,
+            `sentinel failover-timeout ${masterName} ${options.failoverTimeoutMs ?? 3000}`,
+            `sentinel parallel-syncs ${masterName} 1`,
+            ...(options.password ? [`sentinel auth-pass ${masterName} ${options.password}`] : []),
+            ...(options.sentinelPassword ? [`sentinel sentinel-pass ${options.sentinelPassword}`] : []),
+            '',
+          ].join('\n'),
+        );
+        sentinels.push(await spawnTopologyProcess([conf, '--sentinel'], port, 'sentinel'));
+      }),
+    );
     sentinels.sort((a, b) => sentinelPorts.indexOf(a.port) - sentinelPorts.indexOf(b.port));
 
     let detail = 'no answer yet';
-    await pollUntil(async () => {
-      for (const s of sentinels) {
-        const master = pairs(await adminCall(s.port, ['SENTINEL', 'MASTER', masterName], sentinelAuth));
-        const replicas = (await adminCall(s.port, ['SENTINEL', 'REPLICAS', masterName], sentinelAuth) as string[][]).map(pairs);
-        const healthy = replicas.filter((r) => !/s_down|disconnected/.test(r.flags ?? '') && r['master-link-status'] === 'ok');
-        if (master.port !== String(masterPort) || healthy.length !== replicaCount || Number(master['num-other-sentinels']) !== sentinelCount - 1) {
-          detail = `sentinel ${s.port}: master port ${master.port}, ${healthy.length}/${replicaCount} replicas, ${master['num-other-sentinels']}/${sentinelCount - 1} other sentinels`;
-          return undefined;
+    await pollUntil(
+      async () => {
+        for (const s of sentinels) {
+          const master = pairs(await adminCall(s.port, ['SENTINEL', 'MASTER', masterName], sentinelAuth));
+          const replicas = ((await adminCall(s.port, ['SENTINEL', 'REPLICAS', masterName], sentinelAuth)) as string[][]).map(pairs);
+          const healthy = replicas.filter((r) => !/s_down|disconnected/.test(r.flags ?? '') && r['master-link-status'] === 'ok');
+          if (master.port !== String(masterPort) || healthy.length !== replicaCount || Number(master['num-other-sentinels']) !== sentinelCount - 1) {
+            detail = `sentinel ${s.port}: master port ${master.port}, ${healthy.length}/${replicaCount} replicas, ${master['num-other-sentinels']}/${sentinelCount - 1} other sentinels`;
+            return undefined;
+          }
         }
-      }
-      return true;
-    }, readyTimeoutMs, () => `every sentinel to know the set (${detail})`);
+        return true;
+      },
+      readyTimeoutMs,
+      () => `every sentinel to know the set (${detail})`,
+    );
   } catch (err) {
     await stop();
     throw err;
@@ -163,34 +208,44 @@ export async function startSentinelSet(options: SentinelSetOptions = {}): Promis
     const answers: number[] = [];
     for (const s of sentinels.filter((p) => p.running)) {
       try {
-        const addr = await adminCall(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName], { ...sentinelAuth, timeoutMs: 500 }) as [string, string] | null;
+        const addr = (await adminCall(s.port, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName], { ...sentinelAuth, timeoutMs: 500 })) as
+          | [string, string]
+          | null;
         if (addr) answers.push(Number(addr[1]));
-      } catch { /* a paused or killed sentinel does not vote */ }
+      } catch {
+        /* a paused or killed sentinel does not vote */
+      }
     }
     return answers;
   };
   const refresh = async () => {
     for (const node of dataNodes.filter((n) => n.running)) {
       try {
-        const role = (await adminCall(node.port, ['ROLE'], { ...auth, timeoutMs: 500 }) as [string])[0];
+        const role = ((await adminCall(node.port, ['ROLE'], { ...auth, timeoutMs: 500 })) as [string])[0];
         node.role = role === 'master' ? 'master' : 'replica';
-      } catch { /* a paused node keeps its last known role */ }
+      } catch {
+        /* a paused node keeps its last known role */
+      }
     }
   };
   const waitForNewMaster = async (oldPort: number, timeoutMs = 15_000) => {
     const majority = Math.floor(sentinels.filter((p) => p.running).length / 2) + 1;
     let seen: number[] = [];
-    return pollUntil(async () => {
-      seen = await masterPorts();
-      const counts = new Map<number, number>();
-      for (const port of seen) counts.set(port, (counts.get(port) ?? 0) + 1);
-      const winner = [...counts].find(([port, n]) => port !== oldPort && n >= majority)?.[0];
-      if (winner === undefined) return undefined;
-      const node = byPort(winner);
-      if ((await adminCall(winner, ['ROLE'], auth) as [string])[0] !== 'master') return undefined;
-      node.role = 'master';
-      return node;
-    }, timeoutMs, () => `a majority of sentinels to name a master other than port ${oldPort} (they name ${seen.join(', ') || 'nothing'})`);
+    return pollUntil(
+      async () => {
+        seen = await masterPorts();
+        const counts = new Map<number, number>();
+        for (const port of seen) counts.set(port, (counts.get(port) ?? 0) + 1);
+        const winner = [...counts].find(([port, n]) => port !== oldPort && n >= majority)?.[0];
+        if (winner === undefined) return undefined;
+        const node = byPort(winner);
+        if (((await adminCall(winner, ['ROLE'], auth)) as [string])[0] !== 'master') return undefined;
+        node.role = 'master';
+        return node;
+      },
+      timeoutMs,
+      () => `a majority of sentinels to name a master other than port ${oldPort} (they name ${seen.join(', ') || 'nothing'})`,
+    );
   };
 
   return {

@@ -29,7 +29,11 @@ const live = new Set<ChildProcess>();
 // A test that throws before stop() must not leave servers behind: they would outlive the run.
 process.on('exit', () => {
   for (const child of live) {
-    try { child.kill('SIGKILL'); } catch { /* already gone */ }
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 });
 
@@ -49,29 +53,46 @@ export async function spawnTopologyProcess(args: string[], port: number, label: 
     child = proc;
     paused = false;
     let output = '';
-    const collect = (d: Buffer) => { output = (output + d.toString()).slice(-4000); };
+    const collect = (d: Buffer) => {
+      output = (output + d.toString()).slice(-4000);
+    };
     proc.stdout!.on('data', collect);
     proc.stderr!.on('data', collect);
     await waitForPort(port, 10_000, () => (proc.exitCode !== null ? `${label} on port ${port} exited (${proc.exitCode}): ${output}` : undefined));
   };
   const exited = () => !child || child.exitCode !== null || child.signalCode !== null;
-  const waitExit = (signal: NodeJS.Signals) => new Promise<void>((resolve) => {
-    const proc = child!;
-    if (exited()) return resolve();
-    proc.once('exit', () => resolve());
-    if (signal !== 'SIGKILL' && paused) proc.kill('SIGCONT');
-    proc.kill(signal);
-  });
+  const waitExit = (signal: NodeJS.Signals) =>
+    new Promise<void>((resolve) => {
+      const proc = child!;
+      if (exited()) return resolve();
+      proc.once('exit', () => resolve());
+      if (signal !== 'SIGKILL' && paused) proc.kill('SIGCONT');
+      proc.kill(signal);
+    });
   await spawnIt();
   return {
     host: '127.0.0.1',
     port,
-    get pid() { return exited() ? undefined : child!.pid; },
-    get running() { return !exited(); },
+    get pid() {
+      return exited() ? undefined : child!.pid;
+    },
+    get running() {
+      return !exited();
+    },
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
-    pause: () => { if (!exited()) { child!.kill('SIGSTOP'); paused = true; } },
-    resume: () => { if (!exited()) { child!.kill('SIGCONT'); paused = false; } },
+    pause: () => {
+      if (!exited()) {
+        child!.kill('SIGSTOP');
+        paused = true;
+      }
+    },
+    resume: () => {
+      if (!exited()) {
+        child!.kill('SIGCONT');
+        paused = false;
+      }
+    },
     start: async () => {
       if (!exited()) throw new Error(`${label} on port ${port} is still running`);
       await spawnIt();
@@ -87,13 +108,28 @@ export async function spawnTopologyProcess(args: string[], port: number, label: 
  * Sends one command on a fresh connection (TLS when `ca` is given) and closes it: a node that was
  * killed, restarted or paused never leaves a half-dead client behind. Bounded by `timeoutMs`.
  */
-export async function adminCall(port: number, args: Array<string | number>, opts: { password?: string; ca?: string; timeoutMs?: number } = {}): Promise<unknown> {
+export async function adminCall(
+  port: number,
+  args: Array<string | number>,
+  opts: { password?: string; ca?: string; timeoutMs?: number } = {},
+): Promise<unknown> {
   const timeoutMs = opts.timeoutMs ?? 1000;
   const client = new Redis({
-    host: '127.0.0.1', port, password: opts.password, tls: opts.ca ? { ca: opts.ca } : undefined, lazyConnect: true, connectTimeout: timeoutMs, commandTimeout: timeoutMs,
-    maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, enableOfflineQueue: true,
+    host: '127.0.0.1',
+    port,
+    password: opts.password,
+    tls: opts.ca ? { ca: opts.ca } : undefined,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableReadyCheck: false,
+    enableOfflineQueue: true,
   });
-  client.on('error', () => { /* the rejected call reports it */ });
+  client.on('error', () => {
+    /* the rejected call reports it */
+  });
   try {
     await client.connect();
     return await client.call(String(args[0]), ...args.slice(1).map(String));
@@ -105,7 +141,22 @@ export async function adminCall(port: number, args: Array<string | number>, opts
 /** Arguments that make a redis-server (or sentinel) serve TLS only on `port`, with the test CA. */
 export function tlsArgs(port: number): string[] {
   const certs = testCertificates();
-  return ['--port', '0', '--tls-port', String(port), '--tls-cert-file', certs.cert, '--tls-key-file', certs.key, '--tls-ca-cert-file', certs.ca, '--tls-auth-clients', 'no', '--tls-replication', 'yes'];
+  return [
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    certs.cert,
+    '--tls-key-file',
+    certs.key,
+    '--tls-ca-cert-file',
+    certs.ca,
+    '--tls-auth-clients',
+    'no',
+    '--tls-replication',
+    'yes',
+  ];
 }
 
 /** Parses `field:value` lines (INFO, CLUSTER INFO) into a map. */
@@ -129,7 +180,8 @@ export async function pollUntil<T>(check: () => Promise<T | undefined>, timeoutM
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what()}${last ? ` (last error: ${(last as Error).message})` : ''}`);
     await sleep(everyMs);
   }
 }

@@ -9,8 +9,13 @@ import { InvalidArgumentError, type ExternalJobAdapter } from '../../src/index.j
 function countingAdapter(): ExternalJobAdapter<unknown> & { polls: number } {
   const adapter = {
     polls: 0,
-    async submit() { return 'ext-1'; },
-    async status() { adapter.polls++; return { state: 'running' as const }; },
+    async submit() {
+      return 'ext-1';
+    },
+    async status() {
+      adapter.polls++;
+      return { state: 'running' as const };
+    },
     async cancel() {},
   };
   return adapter;
@@ -32,7 +37,10 @@ test('runner durations: "10s" works, "10 parsecs" is an InvalidArgumentError nam
     assert.equal(kit.jobs.createStore({ ttl: '10s' }).ttlSec, 10);
     assert.equal(kit.jobs.createStore({ ttl: '90m' }).ttlSec, 5400);
     assert.equal(kit.jobs.createStore({ ttlSec: 30 }).ttlSec, 30);
-    assert.throws(() => kit.jobs.createStore({ ttl: '10 parsecs' }), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'job store options.ttl' && err.message.includes('10 parsecs'));
+    assert.throws(
+      () => kit.jobs.createStore({ ttl: '10 parsecs' }),
+      (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'job store options.ttl' && err.message.includes('10 parsecs'),
+    );
     // The parsed value is the one in use: a '50ms' poll asks the adapter several times in 600 ms.
     const adapter = countingAdapter();
     const runner = kit.jobs.runner({ kind: 'poll', adapter, pollIntervalMs: '50ms', lockTtlMs: '5s' });

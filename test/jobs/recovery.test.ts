@@ -30,10 +30,15 @@ async function killMidway(server: RedisServer, kit: Redkit, stub: ComfyUIStub, e
 }
 
 async function allSucceeded(kit: Redkit): Promise<void> {
-  await waitFor(async () => {
-    const records = await Promise.all(IDS.map((id) => kit.jobs.store.get(id)));
-    return records.every((r) => r?.status === 'succeeded');
-  }, 45_000, 'all 20 jobs succeeded', 100);
+  await waitFor(
+    async () => {
+      const records = await Promise.all(IDS.map((id) => kit.jobs.store.get(id)));
+      return records.every((r) => r?.status === 'succeeded');
+    },
+    45_000,
+    'all 20 jobs succeeded',
+    100,
+  );
 }
 
 function assertSubmittedOnce(stub: ComfyUIStub, kit: Redkit): Promise<void> {
@@ -45,7 +50,10 @@ function assertSubmittedOnce(stub: ComfyUIStub, kit: Redkit): Promise<void> {
       assert.equal(subs.get(record!.externalId!), 1, `${id} submitted exactly once`);
     }
     assert.equal(subs.size, 20);
-    assert.ok([...subs.values()].every((n) => n === 1), `no duplicate submissions: ${JSON.stringify([...subs])}`);
+    assert.ok(
+      [...subs.values()].every((n) => n === 1),
+      `no duplicate submissions: ${JSON.stringify([...subs])}`,
+    );
   })();
 }
 

@@ -14,8 +14,13 @@ test('Redis killed: leadership is revoked before the lease could expire elsewher
   const events: Array<{ ev: string; t: number; epoch?: number }> = [];
   let validUntil = 0;
   const election = kit.leader.campaign(role, { ttl });
-  election.on('elected', (epoch) => { events.push({ ev: 'elected', t: Date.now(), epoch }); validUntil = election.validUntil!; });
-  election.on('renewed', (until) => { validUntil = until; });
+  election.on('elected', (epoch) => {
+    events.push({ ev: 'elected', t: Date.now(), epoch });
+    validUntil = election.validUntil!;
+  });
+  election.on('renewed', (until) => {
+    validUntil = until;
+  });
   election.on('revoked', () => events.push({ ev: 'revoked', t: Date.now() }));
   await waitFor(() => election.isLeader, 3000, 'election');
   await sleep(400);

@@ -16,14 +16,20 @@ test('campaign ttl: "10s" works, "10 parsecs" is an InvalidArgumentError naming 
     ];
     for (const [i, row] of table.entries()) {
       if (row.ms === undefined) {
-        assert.throws(() => kit.leader.campaign(`r${i}`, { ttl: row.ttl }), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'ttl' && err.message.includes('10 parsecs'));
+        assert.throws(
+          () => kit.leader.campaign(`r${i}`, { ttl: row.ttl }),
+          (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'ttl' && err.message.includes('10 parsecs'),
+        );
         continue;
       }
       const election = kit.leader.campaign(`r${i}`, { ttl: row.ttl });
       assert.equal(election.ttlMs, row.ms, String(row.ttl));
       await election.resign();
     }
-    assert.throws(() => kit.leader.campaign('typo', { tll: '10s' } as never), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'campaign options.tll');
+    assert.throws(
+      () => kit.leader.campaign('typo', { tll: '10s' } as never),
+      (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'campaign options.tll',
+    );
   } finally {
     await kit.close();
   }

@@ -6,7 +6,14 @@ import { stopRedis, startRedis, type RedisServer } from '../helpers/redis-server
 import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
 import { driftMarginMs } from '../../src/internals.js';
 
-interface Event { who: string; ev: string; t: number; epoch?: number; validUntil?: number; reason?: string }
+interface Event {
+  who: string;
+  ev: string;
+  t: number;
+  epoch?: number;
+  validUntil?: number;
+  reason?: string;
+}
 
 const TTL = 1000;
 let server: RedisServer;
@@ -17,7 +24,10 @@ before(async () => {
   await sleep(2100); // surely ≥ the TTL old (uptime has 1 s resolution), else the restart guard holds the first grant back
 });
 after(async () => {
-  for (const child of children.values()) { child.kill('SIGCONT'); child.kill('SIGKILL'); }
+  for (const child of children.values()) {
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+  }
   await stopRedis(server);
 });
 
@@ -85,25 +95,44 @@ test('3 processes: kill -9, SIGSTOP and graceful stop of the leader; never two l
   // the last validUntil the process knew (it never claims to lead after it) — never overlapping
   // beyond the drift margin.
   const deaths = new Map<string, number>([[first.who, killedAt]]);
-  const intervals = log.filter((e) => e.ev === 'elected').map((start) => {
-    const later = log.filter((e) => e.who === start.who && e.t >= start.t && e.epoch === start.epoch && e.validUntil);
-    const validUntil = Math.max(...later.map((e) => e.validUntil!));
-    const revoked = log.find((e) => e.who === start.who && e.t >= start.t && e.ev === 'revoked')?.t ?? Infinity;
-    return { who: start.who, epoch: start.epoch!, from: start.t, to: Math.min(validUntil, revoked, deaths.get(start.who) ?? Infinity) };
-  }).sort((x, y) => x.from - y.from);
+  const intervals = log
+    .filter((e) => e.ev === 'elected')
+    .map((start) => {
+      const later = log.filter((e) => e.who === start.who && e.t >= start.t && e.epoch === start.epoch && e.validUntil);
+      const validUntil = Math.max(...later.map((e) => e.validUntil!));
+      const revoked = log.find((e) => e.who === start.who && e.t >= start.t && e.ev === 'revoked')?.t ?? Infinity;
+      return { who: start.who, epoch: start.epoch!, from: start.t, to: Math.min(validUntil, revoked, deaths.get(start.who) ?? Infinity) };
+    })
+    .sort((x, y) => x.from - y.from);
   assert.ok(intervals.length >= 4);
   for (let i = 1; i < intervals.length; i++) {
     const prev = intervals[i - 1]!;
     const next = intervals[i]!;
     assert.ok(next.epoch > prev.epoch, 'epochs increase with every new leadership');
-    assert.ok(prev.to <= next.from + driftMarginMs(TTL), `leaders ${prev.who}#${prev.epoch} (to ${prev.to}) and ${next.who}#${next.epoch} (from ${next.from}) overlapped by ${prev.to - next.from} ms`);
+    assert.ok(
+      prev.to <= next.from + driftMarginMs(TTL),
+      `leaders ${prev.who}#${prev.epoch} (to ${prev.to}) and ${next.who}#${next.epoch} (from ${next.from}) overlapped by ${prev.to - next.from} ms`,
+    );
   }
   // Every candidate shuts down gracefully (close() resigns and leaves nothing running).
   const stuck: string[] = [];
-  await Promise.all([...children].filter(([, c]) => c.connected).map(([who, c]) => new Promise<void>((resolve) => {
-    const timer = setTimeout(() => { stuck.push(who); c.kill('SIGKILL'); }, 5000);
-    c.once('exit', () => { clearTimeout(timer); resolve(); });
-    c.send({ cmd: 'stop' });
-  })));
+  await Promise.all(
+    [...children]
+      .filter(([, c]) => c.connected)
+      .map(
+        ([who, c]) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              stuck.push(who);
+              c.kill('SIGKILL');
+            }, 5000);
+            c.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            c.send({ cmd: 'stop' });
+          }),
+      ),
+  );
   assert.deepEqual(stuck, [], 'candidates that did not exit within 5 s of close()');
 });

@@ -11,11 +11,19 @@ import type { Logger } from '../../src/index.js';
 import { buildServer } from '../../app/server.js';
 import { readSettings } from '../../app/settings.js';
 
-interface Entry { level: string; msg: string; obj: object }
+interface Entry {
+  level: string;
+  msg: string;
+  obj: object;
+}
 
 function capturingLogger(): { logger: Logger; entries: Entry[] } {
   const entries: Entry[] = [];
-  const at = (level: string) => (obj: object, msg = '') => { entries.push({ level, msg, obj }); };
+  const at =
+    (level: string) =>
+    (obj: object, msg = '') => {
+      entries.push({ level, msg, obj });
+    };
   return { logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, entries };
 }
 
@@ -60,15 +68,27 @@ test('the reference server shut down as leader logs no WARN about leadership', a
   await sleep(2100);
   const { logger, entries } = capturingLogger();
   const lines: Array<{ level: number; msg: string }> = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   const appLog = pino({ level: 'debug' }, sink);
   const kit = await kitFor(server, { logger });
   const app = await buildServer(kit, readSettings({ PORT: '0' }), appLog);
   try {
-    await waitFor(async () => (await app.inject({ url: '/api/leader' })).json().isLeader === true, 15_000, 'the server leads (after the restart guard: one 10 s lease of server uptime)');
+    await waitFor(
+      async () => (await app.inject({ url: '/api/leader' })).json().isLeader === true,
+      15_000,
+      'the server leads (after the restart guard: one 10 s lease of server uptime)',
+    );
     await app.close();
     await kit.close();
-    assert.ok(lines.some((l) => l.msg === 'leadership handed over'), 'the hand-over is logged (info)');
+    assert.ok(
+      lines.some((l) => l.msg === 'leadership handed over'),
+      'the hand-over is logged (info)',
+    );
     const warnings = lines.filter((l) => l.level >= 40 && /leader/i.test(JSON.stringify(l)));
     assert.deepEqual(warnings, [], 'no app WARN about leadership');
     assert.deepEqual(leaderLines(entries, 'warn'), [], 'no redkit WARN about leadership');

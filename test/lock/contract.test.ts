@@ -12,7 +12,10 @@ contractSuite('lock', implementations, (kit, impl) => {
     assert.equal(a.name, name);
     assert.ok(a.held);
     assert.ok(a.expiresAt > Date.now() && a.expiresAt <= Date.now() + 1000);
-    await assert.rejects(kit().lock.acquire(name, { ttl: 1000 }), (err: unknown) => err instanceof LockBusyError && err.code === 'E_LOCK_BUSY' && err.reason === 'busy');
+    await assert.rejects(
+      kit().lock.acquire(name, { ttl: 1000 }),
+      (err: unknown) => err instanceof LockBusyError && err.code === 'E_LOCK_BUSY' && err.reason === 'busy',
+    );
     assert.equal(await a.release(), true);
     assert.equal(a.signal.aborted, true, 'the signal fires on release');
     assert.equal(await a.release(), false, 'a second release reports that nothing was held');
@@ -63,7 +66,10 @@ contractSuite('lock', implementations, (kit, impl) => {
     assert.ok(took >= 140 && took < 900, `gave up after ${took} ms`);
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 50);
-    await assert.rejects(kit().lock.acquire(name, { ttl: 1000, wait: 5000, signal: controller.signal }), (err: unknown) => err instanceof LockBusyError && err.reason === 'aborted');
+    await assert.rejects(
+      kit().lock.acquire(name, { ttl: 1000, wait: 5000, signal: controller.signal }),
+      (err: unknown) => err instanceof LockBusyError && err.reason === 'aborted',
+    );
     await holder.release();
     // The withdrawn waiters left no queue entry that would block the next caller.
     const next = await kit().lock.acquire(name, { ttl: 1000 });
@@ -97,14 +103,27 @@ contractSuite('lock', implementations, (kit, impl) => {
 
   test('using extends while fn runs, passes a live signal and always releases', async () => {
     const name = randomPrefix('n');
-    const result = await kit().lock.using(name, async (signal, lock) => {
-      await sleep(1000);
-      assert.equal(signal.aborted, false, 'extended automatically past the 400 ms ttl');
-      assert.ok(lock.held);
-      return 'done';
-    }, { ttl: 400 });
+    const result = await kit().lock.using(
+      name,
+      async (signal, lock) => {
+        await sleep(1000);
+        assert.equal(signal.aborted, false, 'extended automatically past the 400 ms ttl');
+        assert.ok(lock.held);
+        return 'done';
+      },
+      { ttl: 400 },
+    );
     assert.equal(result, 'done');
-    await assert.rejects(kit().lock.using(name, async () => { throw new Error('boom'); }, { ttl: 500 }), /boom/);
+    await assert.rejects(
+      kit().lock.using(
+        name,
+        async () => {
+          throw new Error('boom');
+        },
+        { ttl: 500 },
+      ),
+      /boom/,
+    );
     const again = await kit().lock.acquire(name, { ttl: 500 });
     await again.release();
   });
@@ -114,17 +133,22 @@ contractSuite('lock', implementations, (kit, impl) => {
     let inside = 0;
     let most = 0;
     let grants = 0;
-    await Promise.all(Array.from({ length: 30 }, async () => {
-      for (let i = 0; i < 4; i++) {
-        await sem.using(async () => {
-          inside++;
-          most = Math.max(most, inside);
-          grants++;
-          await sleep(2);
-          inside--;
-        }, { ttl: 1000, wait: 10_000 });
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 30 }, async () => {
+        for (let i = 0; i < 4; i++) {
+          await sem.using(
+            async () => {
+              inside++;
+              most = Math.max(most, inside);
+              grants++;
+              await sleep(2);
+              inside--;
+            },
+            { ttl: 1000, wait: 10_000 },
+          );
+        }
+      }),
+    );
     assert.equal(grants, 120);
     assert.equal(most, 3);
     assert.equal(await sem.count(), 0);
@@ -145,7 +169,11 @@ contractSuite('lock', implementations, (kit, impl) => {
       () => kit().leader.campaign('r', { ttl: 0 }),
     ];
     for (const call of bad) {
-      await assert.rejects(async () => call(), (err: unknown) => err instanceof InvalidArgumentError && err.code === 'E_INVALID_ARGUMENT', String(call));
+      await assert.rejects(
+        async () => call(),
+        (err: unknown) => err instanceof InvalidArgumentError && err.code === 'E_INVALID_ARGUMENT',
+        String(call),
+      );
     }
   });
 
@@ -159,7 +187,12 @@ contractSuite('lock', implementations, (kit, impl) => {
     const second = kit().leader.campaign(role, { ttl: 600 });
     const events: string[] = [];
     first.on('revoked', () => events.push('revoked'));
-    const secondElected = new Promise<number>((resolve) => second.once('elected', (e) => { events.push('elected'); resolve(e); }));
+    const secondElected = new Promise<number>((resolve) =>
+      second.once('elected', (e) => {
+        events.push('elected');
+        resolve(e);
+      }),
+    );
     await sleep(800);
     assert.equal(first.isLeader, true, 'renewed past its ttl');
     assert.equal(second.isLeader, false);
@@ -176,7 +209,13 @@ contractSuite('lock', implementations, (kit, impl) => {
   test('runWhileLeader runs the task on election and aborts it on resign', async () => {
     const role = randomPrefix('r');
     let started: AbortSignal | undefined;
-    const election = kit().leader.runWhileLeader(role, async (signal) => { started = signal; }, { ttl: 500 });
+    const election = kit().leader.runWhileLeader(
+      role,
+      async (signal) => {
+        started = signal;
+      },
+      { ttl: 500 },
+    );
     await new Promise((resolve) => election.once('elected', resolve));
     await sleep(10);
     assert.ok(started && !started.aborted);
@@ -191,4 +230,3 @@ contractSuite('lock', implementations, (kit, impl) => {
     });
   }
 });
-

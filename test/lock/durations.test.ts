@@ -6,7 +6,10 @@ import { InvalidArgumentError } from '../../src/index.js';
 // Lock durations take the `ms` grammar (a bare number is ms); a bad one names the option.
 
 const cases: Array<{ option: 'ttl' | 'wait' | 'restartGuard' | 'extend' }> = [
-  { option: 'ttl' }, { option: 'wait' }, { option: 'restartGuard' }, { option: 'extend' },
+  { option: 'ttl' },
+  { option: 'wait' },
+  { option: 'restartGuard' },
+  { option: 'extend' },
 ];
 
 test('lock durations: "10s" works, "10 parsecs" is an InvalidArgumentError naming the option', async () => {
@@ -29,7 +32,10 @@ test('lock durations: "10s" works, "10 parsecs" is an InvalidArgumentError namin
       await lock.release();
     }
     // Unknown keys are refused by name.
-    await assert.rejects(kit.lock.acquire('typo', { tll: 1000 } as never), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'lock options.tll' && err.message.includes('did you mean "ttl"'));
+    await assert.rejects(
+      kit.lock.acquire('typo', { tll: 1000 } as never),
+      (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'lock options.tll' && err.message.includes('did you mean "ttl"'),
+    );
   } finally {
     await kit.close();
   }

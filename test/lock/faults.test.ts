@@ -45,7 +45,10 @@ test('Redis killed: acquire fails fast with RedisUnavailableError; the local fal
   await server.kill();
   await waitFor(() => kit.mode === 'degraded', 5000, 'degraded mode');
   const start = performance.now();
-  await assert.rejects(kit.lock.acquire(name, { ttl: 500, wait: 2000 }), (err: unknown) => err instanceof RedisUnavailableError && err.code === 'E_REDIS_UNAVAILABLE');
+  await assert.rejects(
+    kit.lock.acquire(name, { ttl: 500, wait: 2000 }),
+    (err: unknown) => err instanceof RedisUnavailableError && err.code === 'E_REDIS_UNAVAILABLE',
+  );
   assert.ok(performance.now() - start < COMMAND_TIMEOUT_MS + 500, 'within the command timeout');
   const local = await kit.lock.acquire(name, { ttl: 500, fallback: 'local' });
   assert.equal(local.local, true);
@@ -71,7 +74,17 @@ test('Redis paused (SIGSTOP): acquire fails within the command timeout, never gr
   // The script sent while Redis was paused ran on resume and granted a slot to nobody: the kit
   // withdraws that token in the background, so the lock is free well before its 5 s ttl.
   const resumed = Date.now();
-  await waitFor(() => settled(async () => { const lock = await kit.lock.acquire(name, { ttl: 500 }); await lock.release(); return true; }), 8000, 'a grant after resume', 100);
+  await waitFor(
+    () =>
+      settled(async () => {
+        const lock = await kit.lock.acquire(name, { ttl: 500 });
+        await lock.release();
+        return true;
+      }),
+    8000,
+    'a grant after resume',
+    100,
+  );
   assert.ok(Date.now() - resumed < 4000, `granted ${Date.now() - resumed} ms after resume`);
 });
 
@@ -84,8 +97,15 @@ test('Redis restarted: no grant for one TTL, then fences continue above the old 
   const serverUpAt = Date.now();
   await server.restart();
   await waitUp();
-  await assert.rejects(settled(() => kit.lock.acquire(name, { ttl })), (err: unknown) => err instanceof LockBusyError && err.reason === 'restart-guard');
-  await assert.rejects(settled(() => kit.lock.acquire(randomPrefix('other'), { ttl })), (err: unknown) => err instanceof LockBusyError && err.reason === 'restart-guard', 'every name waits: Redis cannot tell which existed');
+  await assert.rejects(
+    settled(() => kit.lock.acquire(name, { ttl })),
+    (err: unknown) => err instanceof LockBusyError && err.reason === 'restart-guard',
+  );
+  await assert.rejects(
+    settled(() => kit.lock.acquire(randomPrefix('other'), { ttl })),
+    (err: unknown) => err instanceof LockBusyError && err.reason === 'restart-guard',
+    'every name waits: Redis cannot tell which existed',
+  );
   const after = await settled(() => kit.lock.acquire(name, { ttl, wait: 6000 }));
   const waited = Date.now() - serverUpAt;
   assert.ok(waited >= ttl, `granted ${waited} ms after the restart`);
@@ -99,12 +119,21 @@ test('using: Redis killed while fn runs → the signal aborts before the lease c
   await sleep(2100); // the restart guard (uptime has 1 s resolution)
   let abortedAt = 0;
   let killedAt = 0;
-  const run = kit.lock.using(name, async (signal) => {
-    await server.kill();
-    killedAt = Date.now();
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => { abortedAt = Date.now(); resolve(); }));
-    return 'aborted';
-  }, { ttl: 600 });
+  const run = kit.lock.using(
+    name,
+    async (signal) => {
+      await server.kill();
+      killedAt = Date.now();
+      await new Promise<void>((resolve) =>
+        signal.addEventListener('abort', () => {
+          abortedAt = Date.now();
+          resolve();
+        }),
+      );
+      return 'aborted';
+    },
+    { ttl: 600 },
+  );
   assert.equal(await run, 'aborted');
   // The last extension was sent before the kill, so the local lease ends within one ttl of it.
   assert.ok(abortedAt - killedAt <= 600 + 200, `aborted ${abortedAt - killedAt} ms after the kill`);

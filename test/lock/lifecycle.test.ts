@@ -9,11 +9,20 @@ import { agedRedis } from './setup.js';
 // Held locks, a waiter, an election and a `using` in flight: close() must end them all and leave no timer behind.
 async function exercise(kit: Redkit): Promise<void> {
   await kit.lock.acquire('held', { ttl: 1000 });
-  const waiter = kit.lock.acquire('held', { ttl: 1000, wait: 5000 }).then(() => 'granted', (err: unknown) => err);
+  const waiter = kit.lock.acquire('held', { ttl: 1000, wait: 5000 }).then(
+    () => 'granted',
+    (err: unknown) => err,
+  );
   const election = kit.leader.campaign('role', { ttl: 600 });
   await new Promise((resolve) => election.once('elected', resolve));
   const follower = kit.leader.campaign('role', { ttl: 600 });
-  await kit.lock.using('u', async () => { await sleep(30); }, { ttl: 300 });
+  await kit.lock.using(
+    'u',
+    async () => {
+      await sleep(30);
+    },
+    { ttl: 300 },
+  );
   await kit.close();
   const outcome = await waiter;
   assert.ok(outcome instanceof LockBusyError && outcome.reason === 'aborted', 'the waiter is told at close');

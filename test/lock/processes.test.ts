@@ -12,7 +12,9 @@ import { agedRedis } from './setup.js';
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
 let server: RedisServer;
 const children = new Set<ChildProcess>();
-before(async () => { server = await agedRedis(); });
+before(async () => {
+  server = await agedRedis();
+});
 after(async () => {
   for (const child of children) child.kill('SIGKILL');
   await stopRedis(server);
@@ -28,20 +30,38 @@ function spawnFixture(name: string, env: Record<string, string>): ChildProcess {
 test('20 contenders × 500 acquisitions across 2 processes: 0 overlaps, fences increase in grant order', async () => {
   const prefix = randomPrefix('p');
   const log = join(mkdtempSync(join(tmpdir(), 'redkit-lock-')), 'record.log');
-  const procs = ['a', 'b'].map((id) => spawnFixture('contender', { FIXTURE_PREFIX: prefix, FIXTURE_ID: id, LOCK_NAME: 'shared', CONTENDERS: '10', ITERATIONS: '500', LOG_FILE: log }));
+  const procs = ['a', 'b'].map((id) =>
+    spawnFixture('contender', { FIXTURE_PREFIX: prefix, FIXTURE_ID: id, LOCK_NAME: 'shared', CONTENDERS: '10', ITERATIONS: '500', LOG_FILE: log }),
+  );
   const ready: Array<Promise<void>> = [];
-  const results = procs.map((p) => new Promise<number[]>((resolve, reject) => {
-    ready.push(new Promise<void>((ok) => p.on('message', (m: { ready?: boolean }) => { if (m.ready) ok(); })));
-    p.on('message', (m: { done?: boolean; grants?: number[] }) => { if (m.done) resolve(m.grants!); });
-    p.once('exit', (code) => { if (code !== 0) reject(new Error(`contender exited with ${code}`)); });
-  }));
+  const results = procs.map(
+    (p) =>
+      new Promise<number[]>((resolve, reject) => {
+        ready.push(
+          new Promise<void>((ok) =>
+            p.on('message', (m: { ready?: boolean }) => {
+              if (m.ready) ok();
+            }),
+          ),
+        );
+        p.on('message', (m: { done?: boolean; grants?: number[] }) => {
+          if (m.done) resolve(m.grants!);
+        });
+        p.once('exit', (code) => {
+          if (code !== 0) reject(new Error(`contender exited with ${code}`));
+        });
+      }),
+  );
   // Start both at once, once both are connected (a fork takes a while to load).
   await Promise.race([Promise.all(ready), Promise.all(results)]);
   for (const p of procs) p.send({ go: true });
   const started = performance.now();
   const grants = (await Promise.all(results)).flat();
   const tookMs = performance.now() - started;
-  assert.equal(grants.reduce((a, b) => a + b, 0), 10_000);
+  assert.equal(
+    grants.reduce((a, b) => a + b, 0),
+    10_000,
+  );
 
   const lines = readFileSync(log, 'utf8').trim().split('\n');
   assert.equal(lines.length, 20_000);
@@ -71,23 +91,44 @@ test('20 contenders × 500 acquisitions across 2 processes: 0 overlaps, fences i
 test('semaphore of 3 under 30 contenders across 2 processes: never more than 3 holders', async () => {
   const prefix = randomPrefix('p');
   const log = join(mkdtempSync(join(tmpdir(), 'redkit-sem-')), 'record.log');
-  const procs = ['a', 'b'].map((id) => spawnFixture('contender', { FIXTURE_PREFIX: prefix, FIXTURE_ID: id, LOCK_NAME: 'pool', LIMIT: '3', CONTENDERS: '15', ITERATIONS: '20', LOG_FILE: log }));
+  const procs = ['a', 'b'].map((id) =>
+    spawnFixture('contender', { FIXTURE_PREFIX: prefix, FIXTURE_ID: id, LOCK_NAME: 'pool', LIMIT: '3', CONTENDERS: '15', ITERATIONS: '20', LOG_FILE: log }),
+  );
   const ready: Array<Promise<void>> = [];
-  const results = procs.map((p) => new Promise<number[]>((resolve, reject) => {
-    ready.push(new Promise<void>((ok) => p.on('message', (m: { ready?: boolean }) => { if (m.ready) ok(); })));
-    p.on('message', (m: { done?: boolean; grants?: number[] }) => { if (m.done) resolve(m.grants!); });
-    p.once('exit', (code) => { if (code !== 0) reject(new Error(`contender exited with ${code}`)); });
-  }));
+  const results = procs.map(
+    (p) =>
+      new Promise<number[]>((resolve, reject) => {
+        ready.push(
+          new Promise<void>((ok) =>
+            p.on('message', (m: { ready?: boolean }) => {
+              if (m.ready) ok();
+            }),
+          ),
+        );
+        p.on('message', (m: { done?: boolean; grants?: number[] }) => {
+          if (m.done) resolve(m.grants!);
+        });
+        p.once('exit', (code) => {
+          if (code !== 0) reject(new Error(`contender exited with ${code}`));
+        });
+      }),
+  );
   await Promise.race([Promise.all(ready), Promise.all(results)]);
   for (const p of procs) p.send({ go: true });
   const grants = (await Promise.all(results)).flat();
-  assert.equal(grants.reduce((a, b) => a + b, 0), 600);
+  assert.equal(
+    grants.reduce((a, b) => a + b, 0),
+    600,
+  );
   let inside = 0;
   let most = 0;
   const fences = new Set<string>();
   for (const line of readFileSync(log, 'utf8').trim().split('\n')) {
     const [kind, , fence] = line.split(' ');
-    if (kind === 'E') { inside++; fences.add(fence!); } else inside--;
+    if (kind === 'E') {
+      inside++;
+      fences.add(fence!);
+    } else inside--;
     most = Math.max(most, inside);
   }
   assert.equal(most, 3, 'at most 3 holders at once (and the slots were used)');
@@ -101,7 +142,10 @@ function fenceCheckingResource() {
   const rejected: Array<{ who: string; fence: number }> = [];
   return {
     write(who: string, fence: number) {
-      if (fence < highest) { rejected.push({ who, fence }); return; }
+      if (fence < highest) {
+        rejected.push({ who, fence });
+        return;
+      }
       highest = fence;
       accepted.push({ who, fence });
     },
@@ -116,7 +160,10 @@ function holder(prefix: string, who: string, resource: ReturnType<typeof fenceCh
   const ready = new Promise<void>((resolve, reject) => {
     child.on('message', (m: { ready?: boolean; granted?: number; at?: number; write?: number; error?: string }) => {
       if (m.ready) resolve();
-      if (m.granted) { state.granted = m.granted; state.grantedAt = m.at!; }
+      if (m.granted) {
+        state.granted = m.granted;
+        state.grantedAt = m.at!;
+      }
       if (m.write) resource.write(who, m.write);
       if (m.error) state.error = m.error;
     });
@@ -125,7 +172,7 @@ function holder(prefix: string, who: string, resource: ReturnType<typeof fenceCh
   return { child, state, ready };
 }
 
-test('a holder SIGSTOPped past its TTL: another acquires, and the resumed holder\'s stale writes are all rejected', async () => {
+test("a holder SIGSTOPped past its TTL: another acquires, and the resumed holder's stale writes are all rejected", async () => {
   const prefix = randomPrefix('p');
   const resource = fenceCheckingResource();
   const a = holder(prefix, 'a', resource);
@@ -137,7 +184,7 @@ test('a holder SIGSTOPped past its TTL: another acquires, and the resumed holder
   const stoppedAt = Date.now();
   b.child.send({ cmd: 'acquire', name: 'job', ttl: 800, wait: 3000 });
   await waitFor(() => b.state.granted > 0, 4000, 'b to acquire');
-  assert.ok(b.state.grantedAt - stoppedAt >= 600, 'b was granted only after a\'s lease ran out');
+  assert.ok(b.state.grantedAt - stoppedAt >= 600, "b was granted only after a's lease ran out");
   assert.ok(b.state.granted > a.state.granted);
   await waitFor(() => resource.accepted.some((w) => w.who === 'b'), 3000, 'a write by b');
   a.child.kill('SIGCONT');
@@ -149,7 +196,7 @@ test('a holder SIGSTOPped past its TTL: another acquires, and the resumed holder
   b.child.send({ cmd: 'exit' });
 });
 
-test('Redis restarted mid-run: no grant for one TTL, and the old holder\'s writes are rejected after the new grant', async () => {
+test("Redis restarted mid-run: no grant for one TTL, and the old holder's writes are rejected after the new grant", async () => {
   const prefix = randomPrefix('p');
   const resource = fenceCheckingResource();
   const a = holder(prefix, 'a', resource);
@@ -162,13 +209,18 @@ test('Redis restarted mid-run: no grant for one TTL, and the old holder\'s write
   const restartedAt = Date.now();
   await server.restart();
   // b's kit fails fast (RedisUnavailableError) until it has reconnected: ask again until it queues.
-  await waitFor(async () => {
-    b.state.error = '';
-    b.child.send({ cmd: 'acquire', name: 'job', ttl: 1000, wait: 8000 });
-    await waitFor(() => b.state.granted > 0 || b.state.error, 10_000, 'b to answer');
-    if (b.state.error && !/disconnected|connecting|unavailable/i.test(b.state.error)) throw new Error(b.state.error);
-    return b.state.granted > 0;
-  }, 10_000, 'b to acquire', 100);
+  await waitFor(
+    async () => {
+      b.state.error = '';
+      b.child.send({ cmd: 'acquire', name: 'job', ttl: 1000, wait: 8000 });
+      await waitFor(() => b.state.granted > 0 || b.state.error, 10_000, 'b to answer');
+      if (b.state.error && !/disconnected|connecting|unavailable/i.test(b.state.error)) throw new Error(b.state.error);
+      return b.state.granted > 0;
+    },
+    10_000,
+    'b to acquire',
+    100,
+  );
   assert.ok(b.state.grantedAt - restartedAt >= 1000, `b was granted ${b.state.grantedAt - restartedAt} ms after the restart, not within one TTL`);
   assert.ok(b.state.granted > a.state.granted, 'the fence went on increasing across a restart without persistence');
   await waitFor(() => resource.accepted.some((w) => w.who === 'b'), 3000, 'a write by b');

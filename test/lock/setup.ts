@@ -22,14 +22,25 @@ export const implementations: Array<Implementation<Redkit>> = [
     async setup() {
       const server = await agedRedis();
       const kit = await kitFor(server);
-      return { subject: kit, async teardown() { await kit.close(); await stopRedis(server); } };
+      return {
+        subject: kit,
+        async teardown() {
+          await kit.close();
+          await stopRedis(server);
+        },
+      };
     },
   },
   {
     name: 'memory',
     async setup() {
       const kit = await standaloneKit();
-      return { subject: kit, async teardown() { await kit.close(); } };
+      return {
+        subject: kit,
+        async teardown() {
+          await kit.close();
+        },
+      };
     },
   },
 ];

@@ -12,7 +12,17 @@ import type { Logger, Redkit } from '../../src/index.js';
 function recordingLogger(): { logger: Logger; warns: string[] } {
   const warns: string[] = [];
   const none = () => {};
-  return { warns, logger: { debug: none, info: none, error: none, warn: (_obj: unknown, msg?: string) => { warns.push(String(msg)); } } as Logger };
+  return {
+    warns,
+    logger: {
+      debug: none,
+      info: none,
+      error: none,
+      warn: (_obj: unknown, msg?: string) => {
+        warns.push(String(msg));
+      },
+    } as Logger,
+  };
 }
 
 async function lateReleases(kit: Redkit, count: number): Promise<number> {

@@ -19,9 +19,20 @@ after(async () => {
 
 async function startApp(env: Record<string, string>): Promise<number> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], { env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', MODERATION_DELAY_MS: '10', ...env }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [MAIN], {
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', MODERATION_DELAY_MS: '10', ...env },
+    stdio: 'ignore',
+  });
   children.push(child);
-  await waitFor(() => fetch(`http://127.0.0.1:${port}/api/health`).then((r) => r.status === 200, () => false), 15_000, 'app up');
+  await waitFor(
+    () =>
+      fetch(`http://127.0.0.1:${port}/api/health`).then(
+        (r) => r.status === 200,
+        () => false,
+      ),
+    15_000,
+    'app up',
+  );
   return port;
 }
 
@@ -35,7 +46,11 @@ test('GET /metrics is protected by the admin token and serves the scraped hit ra
   assert.equal((await fetch(`${base}/metrics`)).status, 401);
   assert.equal((await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer wrong-token' } })).status, 401);
   for (let i = 0; i < 2; i++) {
-    const res = await fetch(`${base}/api/moderate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hello there' }) });
+    const res = await fetch(`${base}/api/moderate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hello there' }),
+    });
     assert.equal(res.status, 200);
   }
   const res = await fetch(`${base}/metrics`, { headers: { authorization: 'Bearer tok-metrics' } });
@@ -45,5 +60,8 @@ test('GET /metrics is protected by the admin token and serves the scraped hit ra
   assert.equal(valueOf(families, 'redkit_cache_misses_total', { namespace: 'moderation' }), 1);
   assert.equal(valueOf(families, 'redkit_cache_hits_total', { namespace: 'moderation' }), 1);
   assert.equal(valueOf(families, 'redkit_mode', { mode: 'redis' }), 1);
-  assert.ok((valueOf(families, 'redkit_ratelimit_decisions_total', { outcome: 'allowed', decided_by: 'redis' }) ?? 0) >= 2, 'the moderate route is rate limited');
+  assert.ok(
+    (valueOf(families, 'redkit_ratelimit_decisions_total', { outcome: 'allowed', decided_by: 'redis' }) ?? 0) >= 2,
+    'the moderate route is rate limited',
+  );
 });

@@ -7,14 +7,23 @@ import { standaloneKit } from '../helpers/kit.js';
 
 test('listeners get the payload; wants follows on/off; a throwing listener is logged', async () => {
   const warnings: object[] = [];
-  const logger: Logger = { debug() {}, info() {}, error() {}, warn(obj) { warnings.push(obj); } };
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn(obj) {
+      warnings.push(obj);
+    },
+  };
   const kit = await standaloneKit({ logger });
   try {
     const events = kit.metrics.events;
     for (const name of REDKIT_EVENTS) assert.equal(events.wants[name], false, `${name} unwanted at start`);
     const seen: unknown[] = [];
     const off = kit.on('lockLost', (p) => seen.push(p));
-    const offThrower = kit.on('lockLost', () => { throw new Error('listener bug'); });
+    const offThrower = kit.on('lockLost', () => {
+      throw new Error('listener bug');
+    });
     assert.equal(events.wants.lockLost, true);
     events.emit('lockLost', { kind: 'lock', name: 'jobs' });
     assert.deepEqual(seen, [{ kind: 'lock', name: 'jobs' }]);

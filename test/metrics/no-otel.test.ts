@@ -25,14 +25,17 @@ function copy(name: string, withOtel: boolean): string {
     if (entry === '@opentelemetry' && !withOtel) continue;
     symlinkSync(join(root, 'node_modules', entry), join(target, 'node_modules', entry));
   }
-  writeFileSync(join(target, 'main.mjs'), `
+  writeFileSync(
+    join(target, 'main.mjs'),
+    `
     import { createRedkit, silentLogger } from './dist/src/index.js';
     const kit = await createRedkit({ env: {}, logger: silentLogger });
     kit.metrics.counter({ name: 'redkit_probe_total', help: 'Probe.' }).inc();
     const text = await kit.metrics.prometheus();
     console.log(JSON.stringify({ scraped: text.includes('redkit_probe_total 1'), otel: kit.metrics.useOpenTelemetry() }));
     await kit.close();
-  `);
+  `,
+  );
   return target;
 }
 

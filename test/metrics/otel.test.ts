@@ -37,7 +37,11 @@ class RecordingMeterProvider implements MeterProvider {
   /** What a metric reader would collect now from `name`'s callbacks. */
   async collect(name: string): Promise<Array<{ value: number; attributes?: Attributes }>> {
     const observed: Array<{ value: number; attributes?: Attributes }> = [];
-    const result: ObservableResult = { observe: (value: number, attributes?: Attributes) => { observed.push({ value, attributes }); } };
+    const result: ObservableResult = {
+      observe: (value: number, attributes?: Attributes) => {
+        observed.push({ value, attributes });
+      },
+    };
     for (const cb of this.created.get(name)?.callbacks ?? []) await cb(result);
     return observed;
   }

@@ -57,7 +57,7 @@ export function parsePrometheus(text: string): Map<string, ParsedFamily> {
     }
     const sample = SAMPLE.exec(line);
     assert.ok(sample, `valid sample line: ${JSON.stringify(line)}`);
-    assert.ok(current && current.type, `sample after its family's HELP and TYPE: ${line}`);
+    assert.ok(current?.type, `sample after its family's HELP and TYPE: ${line}`);
     const name = sample[1]!;
     const allowed = current.type === 'histogram' ? [`${current.name}_bucket`, `${current.name}_sum`, `${current.name}_count`] : [current.name];
     assert.ok(allowed.includes(name), `sample ${name} belongs to family ${current.name}`);

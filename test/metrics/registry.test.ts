@@ -8,7 +8,15 @@ import { parsePrometheus, valueOf } from './parse.js';
 
 function recordingLogger(): Logger & { warnings: Array<{ obj: object; msg?: string }> } {
   const warnings: Array<{ obj: object; msg?: string }> = [];
-  return { warnings, debug() {}, info() {}, error() {}, warn(obj, msg) { warnings.push({ obj, msg }); } };
+  return {
+    warnings,
+    debug() {},
+    info() {},
+    error() {},
+    warn(obj, msg) {
+      warnings.push({ obj, msg });
+    },
+  };
 }
 
 test('counters, gauges and histograms are written as valid Prometheus text 0.0.4', async () => {
@@ -54,14 +62,20 @@ test('counters, gauges and histograms are written as valid Prometheus text 0.0.4
 test('names and labels follow Prometheus conventions or are refused with a typed error', async () => {
   const kit = await standaloneKit();
   try {
-    assert.throws(() => kit.metrics.counter({ name: 'redkit_hits', help: 'x' }), (err: unknown) => err instanceof InvalidArgumentError && /_total/.test(err.message));
+    assert.throws(
+      () => kit.metrics.counter({ name: 'redkit_hits', help: 'x' }),
+      (err: unknown) => err instanceof InvalidArgumentError && /_total/.test(err.message),
+    );
     assert.throws(() => kit.metrics.gauge({ name: 'redkit-bad', help: 'x' }), InvalidArgumentError);
     assert.throws(() => kit.metrics.gauge({ name: 'redkit_ok', help: 'x', labelNames: ['le'] }), InvalidArgumentError);
     assert.throws(() => kit.metrics.histogram({ name: 'redkit_h_seconds', help: 'x', buckets: [1, 0.5] }), InvalidArgumentError);
     const c = kit.metrics.counter({ name: 'redkit_c_total', help: 'x', labelNames: ['outcome'] });
     assert.equal(kit.metrics.counter({ name: 'redkit_c_total', help: 'x', labelNames: ['outcome'] }), c, 'registering again returns the same instrument');
     assert.throws(() => kit.metrics.gauge({ name: 'redkit_c_total', help: 'x' }), InvalidArgumentError);
-    assert.throws(() => c.inc({ key: 'user:1' }), (err: unknown) => err instanceof InvalidArgumentError && /no label "key"/.test(err.message));
+    assert.throws(
+      () => c.inc({ key: 'user:1' }),
+      (err: unknown) => err instanceof InvalidArgumentError && /no label "key"/.test(err.message),
+    );
   } finally {
     await kit.close();
   }
@@ -90,8 +104,25 @@ test('callback gauges are read at scrape time; a failing or hung one is left out
   try {
     let depth = 3;
     let reads = 0;
-    kit.metrics.gauge({ name: 'redkit_test_depth', help: 'Depth.', labelNames: ['state'], collect: async () => { reads++; return [{ labels: { state: 'waiting' }, value: depth }, { labels: { state: 'active' }, value: 1 }]; } });
-    kit.metrics.gauge({ name: 'redkit_test_broken', help: 'Throws.', collect: () => { throw new Error('boom'); } });
+    kit.metrics.gauge({
+      name: 'redkit_test_depth',
+      help: 'Depth.',
+      labelNames: ['state'],
+      collect: async () => {
+        reads++;
+        return [
+          { labels: { state: 'waiting' }, value: depth },
+          { labels: { state: 'active' }, value: 1 },
+        ];
+      },
+    });
+    kit.metrics.gauge({
+      name: 'redkit_test_broken',
+      help: 'Throws.',
+      collect: () => {
+        throw new Error('boom');
+      },
+    });
     kit.metrics.gauge({ name: 'redkit_test_hung', help: 'Never answers.', collect: () => new Promise<number>(() => {}) });
     let families = parsePrometheus(await kit.metrics.prometheus());
     assert.equal(valueOf(families, 'redkit_test_depth', { state: 'waiting' }), 3);
@@ -132,7 +163,11 @@ test('queue-depth readings are shared by concurrent scrapes, cached for their tt
   const { cachedReading } = await import('../../src/metrics/instruments.js');
   let calls = 0;
   let fail = false;
-  const read = cachedReading(async () => { calls++; if (fail) throw new Error('redis down'); return calls; }, 200);
+  const read = cachedReading(async () => {
+    calls++;
+    if (fail) throw new Error('redis down');
+    return calls;
+  }, 200);
   assert.deepEqual(await Promise.all([read(), read(), read()]), [1, 1, 1], 'one call for three concurrent scrapes');
   assert.equal(await read(), 1, 'cached within the ttl');
   await new Promise((r) => setTimeout(r, 250));

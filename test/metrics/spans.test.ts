@@ -4,13 +4,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics from 'node:diagnostics_channel';
 import { Command } from 'ioredis';
-import { labelClientCommands, labelCommand, operationLabel, scriptLabel, traced, type LabelledCommandContext, type OperationContext } from '../../src/metrics/index.js';
+import {
+  labelClientCommands,
+  labelCommand,
+  operationLabel,
+  scriptLabel,
+  traced,
+  type LabelledCommandContext,
+  type OperationContext,
+} from '../../src/metrics/index.js';
 import { useRedisKit } from '../helpers/kit.js';
 
 const fixture = useRedisKit();
 
 test('script names become capability and operation labels', () => {
-  assert.deepEqual(scriptLabel('redkitLockAcquireV1'), { name: 'redkit.lock.acquire', capability: 'lock', operation: 'acquire', script: 'redkitLockAcquireV1' });
+  assert.deepEqual(scriptLabel('redkitLockAcquireV1'), {
+    name: 'redkit.lock.acquire',
+    capability: 'lock',
+    operation: 'acquire',
+    script: 'redkitLockAcquireV1',
+  });
   assert.equal(scriptLabel('redkitJobLockExtendV3').name, 'redkit.job.lockExtend');
   assert.equal(scriptLabel('redkitPresenceJoinV1').name, 'redkit.presence.join');
   // Names given by defineScripts: <namespace>.<name>.
@@ -31,7 +44,12 @@ test('redkit:operation publishes start and end around an operation, with its lab
   try {
     const label = operationLabel('cache', 'load');
     assert.equal(await traced(label, async () => 42), 42);
-    await assert.rejects(traced(label, async () => { throw new Error('loader failed'); }), /loader failed/);
+    await assert.rejects(
+      traced(label, async () => {
+        throw new Error('loader failed');
+      }),
+      /loader failed/,
+    );
   } finally {
     channel.unsubscribe(handlers);
   }
@@ -73,7 +91,15 @@ test('kit.lock.acquire is a redkit.lock.acquire span whose EVALSHA is labelled; 
   const started: string[] = [];
   const labelled: string[] = [];
   const opHandlers = { start: (ctx: OperationContext) => started.push(ctx.name), end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
-  const cmdHandlers = { start: (ctx: LabelledCommandContext) => { if (ctx.command === 'evalsha' || ctx.command === 'eval') labelled.push(ctx.redkit?.name ?? `unlabelled ${ctx.command}`); }, end() {}, asyncStart() {}, asyncEnd() {}, error() {} };
+  const cmdHandlers = {
+    start: (ctx: LabelledCommandContext) => {
+      if (ctx.command === 'evalsha' || ctx.command === 'eval') labelled.push(ctx.redkit?.name ?? `unlabelled ${ctx.command}`);
+    },
+    end() {},
+    asyncStart() {},
+    asyncEnd() {},
+    error() {},
+  };
   operations.subscribe(opHandlers);
   commands.subscribe(cmdHandlers);
   try {
@@ -87,5 +113,9 @@ test('kit.lock.acquire is a redkit.lock.acquire span whose EVALSHA is labelled; 
   assert.deepEqual(started, ['redkit.lock.acquire', 'redkit.cache.load']);
   assert.ok(labelled.includes('redkit.lock.acquire'), labelled.join(', '));
   assert.ok(labelled.includes('redkit.lock.release'), labelled.join(', '));
-  assert.deepEqual(labelled.filter((l) => l.startsWith('unlabelled')), [], 'every script call of redkit is labelled');
+  assert.deepEqual(
+    labelled.filter((l) => l.startsWith('unlabelled')),
+    [],
+    'every script call of redkit is labelled',
+  );
 });

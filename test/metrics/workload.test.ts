@@ -55,7 +55,10 @@ test('a workload across capabilities moves the scraped counters and fires the ev
 
   // Queue: one job completes, one fails (no retry).
   const queue = kit.queue('emails');
-  const worker = kit.worker<{ fail: boolean }>('emails', async (job) => { if (job.data.fail) throw new Error('bounce'); return 'sent'; });
+  const worker = kit.worker<{ fail: boolean }>('emails', async (job) => {
+    if (job.data.fail) throw new Error('bounce');
+    return 'sent';
+  });
   await worker.ready();
   await queue.add('send', { fail: false });
   await queue.add('send', { fail: true });
@@ -98,7 +101,10 @@ test('a workload across capabilities moves the scraped counters and fires the ev
   assert.equal(v('redkit_queue_jobs_processed_total', { queue: 'emails', outcome: 'completed' }), 1);
   assert.equal(v('redkit_queue_jobs_processed_total', { queue: 'emails', outcome: 'failed' }), 1);
 
-  assert.ok(v('redkit_script_duration_seconds_count', { capability: 'lock', operation: 'acquire' })! >= 1, 'script round trips are timed by capability and operation');
+  assert.ok(
+    v('redkit_script_duration_seconds_count', { capability: 'lock', operation: 'acquire' })! >= 1,
+    'script round trips are timed by capability and operation',
+  );
   assert.ok(v('redkit_script_duration_seconds_count', { capability: 'job', operation: 'create' })! >= 1);
 
   // No label anywhere carries a key, a lock name or a client id.
@@ -110,18 +116,38 @@ test('a workload across capabilities moves the scraped counters and fires the ev
 
   // Events: in-process, they carry the key where the app asked for it.
   const payloads = (name: keyof RedkitEventMap) => seen.filter(([n]) => n === name).map(([, p]) => p);
-  assert.deepEqual(payloads('miss'), [{ namespace: 'users', key: 'user:secret-key-1' }, { namespace: 'users', key: 'user:secret-key-2' }]);
+  assert.deepEqual(payloads('miss'), [
+    { namespace: 'users', key: 'user:secret-key-1' },
+    { namespace: 'users', key: 'user:secret-key-2' },
+  ]);
   assert.deepEqual(payloads('hit'), [{ namespace: 'users', key: 'user:secret-key-2', layer: 'l2', stale: false }]);
   const [load] = payloads('load') as Array<RedkitEventMap['load']>;
   assert.equal(load!.key, 'user:secret-key-2');
   assert.equal(load!.ok, true);
-  assert.deepEqual(payloads('lockRefused').map((p) => (p as RedkitEventMap['lockRefused']).reason), ['busy']);
+  assert.deepEqual(
+    payloads('lockRefused').map((p) => (p as RedkitEventMap['lockRefused']).reason),
+    ['busy'],
+  );
   assert.equal(payloads('lockAcquired').filter((p) => (p as RedkitEventMap['lockAcquired']).kind === 'lock').length, 2);
-  assert.deepEqual(payloads('limited').map((p) => (p as RedkitEventMap['limited']).key), ['api:client-ip-secret']);
-  assert.deepEqual(payloads('jobState').map((p) => (p as RedkitEventMap['jobState']).status), ['queued', 'running']);
+  assert.deepEqual(
+    payloads('limited').map((p) => (p as RedkitEventMap['limited']).key),
+    ['api:client-ip-secret'],
+  );
+  assert.deepEqual(
+    payloads('jobState').map((p) => (p as RedkitEventMap['jobState']).status),
+    ['queued', 'running'],
+  );
   assert.deepEqual(payloads('elected'), [{ role: 'maintenance' }]);
-  assert.deepEqual(payloads('revoked').map((p) => (p as RedkitEventMap['revoked']).resigned), [true]);
-  assert.deepEqual(payloads('job').map((p) => (p as RedkitEventMap['job']).outcome).sort(), ['completed', 'failed']);
+  assert.deepEqual(
+    payloads('revoked').map((p) => (p as RedkitEventMap['revoked']).resigned),
+    [true],
+  );
+  assert.deepEqual(
+    payloads('job')
+      .map((p) => (p as RedkitEventMap['job']).outcome)
+      .sort(),
+    ['completed', 'failed'],
+  );
 });
 
 test('a paused Redis shows as mode changes and the state it entered; SIGCONT brings it back', async () => {
@@ -145,7 +171,13 @@ test('a paused Redis shows as mode changes and the state it entered; SIGCONT bri
     assert.equal(valueOf(after, 'redkit_mode_changes_total', { mode: 'degraded' }), degradedBefore + 1);
     assert.ok((valueOf(after, 'redkit_mode_changes_total', { mode: 'redis' }) ?? 0) >= 1);
     assert.ok((valueOf(after, 'redkit_connection_state_changes_total', { state: 'disconnected' }) ?? 0) >= 1);
-    assert.deepEqual(modes.map((p) => [p.from, p.to]), [['redis', 'degraded'], ['degraded', 'redis']]);
+    assert.deepEqual(
+      modes.map((p) => [p.from, p.to]),
+      [
+        ['redis', 'degraded'],
+        ['degraded', 'redis'],
+      ],
+    );
   } finally {
     off();
   }
@@ -156,7 +188,10 @@ test('gateway connections, presence rooms and members, and closes by code are sc
   const closes: number[] = [];
   const off = kit.on('gatewayClose', (p) => closes.push(p.code));
   const gateway = createGateway(kit, { allowedOrigins: null });
-  const http = createServer((_req, res) => { res.statusCode = 404; res.end(); });
+  const http = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end();
+  });
   gateway.attach(http);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();

@@ -53,7 +53,7 @@ test('REDIS_CLIENT is the very ioredis client the toolkit uses; Redkit, REDKIT a
   const clients = (await a.app.get<Redkit>(REDKIT).redis!.client('LIST')) as string;
   const commandClients = clients.split('\n').filter((line) => line.includes('name=redkit:nest-a:command'));
   assert.equal(commandClients.length, 1, clients);
-  const version = await (await get(a, '/api/system/redis')).json() as { configured: boolean; version: string };
+  const version = (await (await get(a, '/api/system/redis')).json()) as { configured: boolean; version: string };
   assert.equal(version.configured, true);
   assert.match(version.version, /^\d+\.\d+/);
 });
@@ -72,11 +72,16 @@ test('the auth cache is shared through Redis: a session looked up on one instanc
 test('the lock-guarded job runs once at a time across instances: the second caller gets 409', async () => {
   // This redis-server started moments ago: the lock grants nothing for one lease (1.5 s) after a
   // (re)start, and the route says so with a 503; then it grants.
-  await waitFor(async () => {
-    const res = await get(a, '/api/reports/rebuild?workMs=1', { method: 'POST' });
-    if (res.status === 503) assert.ok((await res.json() as { retryAfterMs: number }).retryAfterMs >= 0);
-    return res.status === 200;
-  }, 5000, 'the restart guard to pass', 100);
+  await waitFor(
+    async () => {
+      const res = await get(a, '/api/reports/rebuild?workMs=1', { method: 'POST' });
+      if (res.status === 503) assert.ok(((await res.json()) as { retryAfterMs: number }).retryAfterMs >= 0);
+      return res.status === 200;
+    },
+    5000,
+    'the restart guard to pass',
+    100,
+  );
   const [first, second] = await Promise.all([
     get(a, '/api/reports/rebuild?workMs=800', { method: 'POST' }),
     // Sent a little later so that the first holds the lock; both overlap for most of 800 ms.
@@ -86,7 +91,7 @@ test('the lock-guarded job runs once at a time across instances: the second call
   assert.equal(second.status, 409);
   const again = await get(b, '/api/reports/rebuild?workMs=10', { method: 'POST' });
   assert.equal(again.status, 200);
-  const fences = [(await first.json() as { fence: number }).fence, (await again.json() as { fence: number }).fence];
+  const fences = [((await first.json()) as { fence: number }).fence, ((await again.json()) as { fence: number }).fence];
   assert.ok(fences[1]! > fences[0]!, `fences increase: ${fences}`);
 });
 
@@ -115,7 +120,7 @@ test('the leader-only cleanup runs on exactly one of the two instances', async (
 test('terminus health goes down when Redis is killed and up when it returns; /api/health says degraded then healthy', async () => {
   const terminus = async () => {
     const res = await get(a, '/api/health/terminus');
-    return { code: res.status, body: await res.json() as { status: string; details: { redis: { status: string; redis: string } } } };
+    return { code: res.status, body: (await res.json()) as { status: string; details: { redis: { status: string; redis: string } } } };
   };
   const up = await terminus();
   assert.equal(up.code, 200);
@@ -131,7 +136,7 @@ test('terminus health goes down when Redis is killed and up when it returns; /ap
   assert.equal(down.body.details.redis.redis, 'disconnected');
   const seed = await get(a, '/api/health');
   assert.equal(seed.status, 503);
-  const report = await seed.json() as { status: string; redis: { status: string; message: string } };
+  const report = (await seed.json()) as { status: string; redis: { status: string; message: string } };
   assert.equal(report.status, 'degraded');
   assert.equal(report.redis.status, 'disconnected');
   // The app keeps serving: caches miss and the loader runs; the lock refuses honestly.
@@ -139,7 +144,14 @@ test('terminus health goes down when Redis is killed and up when it returns; /ap
   assert.equal((await get(a, '/api/reports/rebuild?workMs=1', { method: 'POST' })).status, 503);
 
   await server.start();
-  const back = await waitFor(async () => { const r = await terminus(); return r.code === 200 ? r : null; }, 10_000, 'terminus up again');
+  const back = await waitFor(
+    async () => {
+      const r = await terminus();
+      return r.code === 200 ? r : null;
+    },
+    10_000,
+    'terminus up again',
+  );
   assert.equal(back.value!.body.details.redis.status, 'up');
   assert.equal((await get(a, '/api/health')).status, 200);
 });

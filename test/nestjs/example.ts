@@ -39,7 +39,8 @@ export function standaloneOptions(instanceId = 'solo'): RedkitModuleOptions {
 export async function bootExample(redkit: RedkitModuleOptions, overrides: Partial<AppSettings> = {}): Promise<ExampleApp> {
   const settings: AppSettings = { redkit, defaultLimitPerMinute: 1000, cleanupIntervalMs: 100, leaderTtlMs: 1500, reportLockTtlMs: 1500, ...overrides };
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-    .overrideProvider(APP_SETTINGS).useValue(settings)
+    .overrideProvider(APP_SETTINGS)
+    .useValue(settings)
     .compile();
   const app = moduleRef.createNestApplication({ logger: false });
   await app.listen(0, '127.0.0.1');

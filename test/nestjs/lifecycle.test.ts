@@ -11,10 +11,20 @@ import { randomPrefix } from '../helpers/util.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/boot-close.js', import.meta.url));
 let server: RedisServer;
-before(async () => { server = await startRedis(); });
-after(async () => { await stopRedis(server); });
+before(async () => {
+  server = await startRedis();
+});
+after(async () => {
+  await stopRedis(server);
+});
 
-interface Outcome { ready: { mode: string; statuses: Record<string, number> }; closed: { modeBeforeClose: string } | null; code: number | null; signal: string | null; stderr: string }
+interface Outcome {
+  ready: { mode: string; statuses: Record<string, number> };
+  closed: { modeBeforeClose: string } | null;
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+}
 
 /** Runs the fixture; `beforeClose` runs after it booted. Kills it (and fails) if it has not exited 15 s after the close. */
 async function run(env: Record<string, string>, beforeClose: () => Promise<void> = async () => {}): Promise<Outcome> {
@@ -24,7 +34,9 @@ async function run(env: Record<string, string>, beforeClose: () => Promise<void>
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   const lines = createInterface({ input: child.stdout });
   const messages: Array<Record<string, unknown>> = [];
@@ -36,7 +48,7 @@ async function run(env: Record<string, string>, beforeClose: () => Promise<void>
     });
     void exited.then(() => reject(new Error(`the fixture exited before it was ready: ${stderr}`)));
   });
-  const ready = await readyLine as unknown as Outcome['ready'];
+  const ready = (await readyLine) as unknown as Outcome['ready'];
   await beforeClose();
   child.stdin.end('close\n');
   const deadline = setTimeout(() => child.kill('SIGKILL'), 15_000);
@@ -55,7 +67,14 @@ function assertExitedByItself(outcome: Outcome): void {
 test('with Redis: every route answered, then app.close() and the process exits by itself', async () => {
   const outcome = await run({ REDIS_URL: server.url, REDIS_KEY_PREFIX: randomPrefix() });
   assert.equal(outcome.ready.mode, 'redis');
-  assert.deepEqual(outcome.ready.statuses, { '/api/health': 200, '/api/health/terminus': 200, '/api/gallery/zoe': 200, '/api/scheduler': 200, '/api/system/redis': 200, '/api/auth/me': 200 });
+  assert.deepEqual(outcome.ready.statuses, {
+    '/api/health': 200,
+    '/api/health/terminus': 200,
+    '/api/gallery/zoe': 200,
+    '/api/scheduler': 200,
+    '/api/system/redis': 200,
+    '/api/auth/me': 200,
+  });
   assertExitedByItself(outcome);
   assert.equal(outcome.closed?.modeBeforeClose, 'redis');
 });
@@ -63,7 +82,10 @@ test('with Redis: every route answered, then app.close() and the process exits b
 test('standalone (no Redis configured): the same, in memory', async () => {
   const outcome = await run({});
   assert.equal(outcome.ready.mode, 'standalone');
-  assert.ok(Object.values(outcome.ready.statuses).every((s) => s === 200), JSON.stringify(outcome.ready.statuses));
+  assert.ok(
+    Object.values(outcome.ready.statuses).every((s) => s === 200),
+    JSON.stringify(outcome.ready.statuses),
+  );
   assertExitedByItself(outcome);
 });
 

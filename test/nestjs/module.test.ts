@@ -10,21 +10,43 @@ import { kitFor, standaloneKit } from '../helpers/kit.js';
 import { randomPrefix, waitFor } from '../helpers/util.js';
 import { ConfigError, type Cache, type Redkit } from '../../src/index.js';
 import {
-  RedkitModule, REDIS_CLIENT, REDKIT, InjectCache, InjectRedis, InjectRedkit, getCacheToken,
-  RedkitCacheService, RedkitLockService, RedkitLeaderService, RedkitRateLimitService, RedkitQueueService,
-  RedkitJobsService, RedkitRealtimeService, RedkitHealthIndicator, type RedisClient, type RedkitOptionsFactory, type RedkitModuleOptions,
+  RedkitModule,
+  REDIS_CLIENT,
+  REDKIT,
+  InjectCache,
+  InjectRedis,
+  InjectRedkit,
+  getCacheToken,
+  RedkitCacheService,
+  RedkitLockService,
+  RedkitLeaderService,
+  RedkitRateLimitService,
+  RedkitQueueService,
+  RedkitJobsService,
+  RedkitRealtimeService,
+  RedkitHealthIndicator,
+  type RedisClient,
+  type RedkitOptionsFactory,
+  type RedkitModuleOptions,
 } from '../../src/nestjs/index.js';
 import { redisOptions, standaloneOptions } from './example.js';
 import type { HealthIndicatorFunction, HealthIndicatorResult } from '@nestjs/terminus';
 
 // Compile-time proof that the indicator plugs into terminus 12's HealthCheckService.check([...])
 // and that its result is terminus's HealthIndicatorResult (it does not import terminus itself).
-const typeCheck: (i: RedkitHealthIndicator) => [HealthIndicatorFunction, Promise<HealthIndicatorResult<'redis'>>] = (i) => [() => i.isHealthy('redis'), i.isHealthy('redis')];
+const typeCheck: (i: RedkitHealthIndicator) => [HealthIndicatorFunction, Promise<HealthIndicatorResult<'redis'>>] = (i) => [
+  () => i.isHealthy('redis'),
+  i.isHealthy('redis'),
+];
 void typeCheck;
 
 let server: RedisServer;
-before(async () => { server = await startRedis(); });
-after(async () => { await stopRedis(server); });
+before(async () => {
+  server = await startRedis();
+});
+after(async () => {
+  await stopRedis(server);
+});
 
 @Injectable()
 class Consumer {
@@ -39,7 +61,10 @@ class Consumer {
 class FeatureModule {}
 
 test('forRoot (not global): the importing module gets every provider; caches by @InjectCache; the kit closes on app.close()', async (t) => {
-  @Module({ imports: [RedkitModule.forRoot({ ...redisOptions(server, randomPrefix(), 'root-a'), caches: { sessions: { ttl: '1m' } } })], providers: [Consumer] })
+  @Module({
+    imports: [RedkitModule.forRoot({ ...redisOptions(server, randomPrefix(), 'root-a'), caches: { sessions: { ttl: '1m' } } })],
+    providers: [Consumer],
+  })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
@@ -61,13 +86,17 @@ test('forRoot (not global): the importing module gets every provider; caches by 
   assert.equal((await limiter.consume('k')).allowed, false);
   const seen: unknown[] = [];
   const queues = app.get(RedkitQueueService);
-  queues.worker('mail', async (job) => { seen.push(job.data); });
+  queues.worker('mail', async (job) => {
+    seen.push(job.data);
+  });
   await queues.queue('mail').add('send', { to: 'x' });
   await waitFor(() => seen.length === 1, 10_000, 'the job ran');
   const record = await app.get(RedkitJobsService).store.create({ kind: 'render', input: { n: 1 } });
   assert.equal((await app.get(RedkitJobsService).store.get(record.id))?.id, record.id);
   const messages: unknown[] = [];
-  await app.get(RedkitRealtimeService).bus.subscribe('chat', (m) => { messages.push(m.data); });
+  await app.get(RedkitRealtimeService).bus.subscribe('chat', (m) => {
+    messages.push(m.data);
+  });
   await app.get(RedkitRealtimeService).bus.publish('chat', { hi: 1 });
   await waitFor(() => messages.length === 1, 5000, 'bus message');
   assert.deepEqual(app.get(RedkitCacheService).stats().sessions?.namespace, 'sessions');
@@ -171,7 +200,9 @@ test('bad options fail the bootstrap with a typed ConfigError', async () => {
 test('Redis down at bootstrap: the app still starts (degraded) and the indicator says down, or degraded if asked', async (t) => {
   const dead = await startRedis();
   await dead.kill();
-  const moduleRef = await Test.createTestingModule({ imports: [RedkitModule.forRoot({ ...redisOptions(dead, randomPrefix(), 'late'), connectTimeoutMs: 300 })] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [RedkitModule.forRoot({ ...redisOptions(dead, randomPrefix(), 'late'), connectTimeoutMs: 300 })],
+  }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   t.after(() => app.close()); // a failed assertion must not leave the app (and the test process) running
   await app.init();
@@ -201,15 +232,19 @@ test('Redis paused (SIGSTOP): the indicator answers down (bounded by the command
   try {
     // Health answers from the connection's state and never waits on Redis; the stall watchdog
     // turns the state to disconnected within stallMs (here min(500, 750)) plus a tick.
-    const { value: result } = await waitFor(async () => {
-      const r = await indicator.isHealthy();
-      return r.redis.status === 'down' ? r : null;
-    }, 2000, 'down while paused');
+    const { value: result } = await waitFor(
+      async () => {
+        const r = await indicator.isHealthy();
+        return r.redis.status === 'down' ? r : null;
+      },
+      2000,
+      'down while paused',
+    );
     assert.equal(result!.redis.status, 'down');
     assert.equal(result!.redis.redis, 'disconnected');
     const seed = await fetch(`${url}/api/health`);
     assert.equal(seed.status, 503);
-    assert.equal((await seed.json() as { status: string }).status, 'degraded');
+    assert.equal(((await seed.json()) as { status: string }).status, 'degraded');
   } finally {
     paused.resume();
   }

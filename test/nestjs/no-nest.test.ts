@@ -16,7 +16,9 @@ const run = promisify(execFile);
 const fixture = fileURLToPath(new URL('./fixtures/import-only.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'redkit-loads-'));
 let server: RedisServer;
-before(async () => { server = await startRedis(); });
+before(async () => {
+  server = await startRedis();
+});
 after(async () => {
   await stopRedis(server);
   rmSync(dir, { recursive: true, force: true });
@@ -36,10 +38,22 @@ const NEST = /\/node_modules\/(@nestjs\/|reflect-metadata\/|rxjs\/)/;
 
 test("import 'redkit' and using every capability loads no @nestjs/*, reflect-metadata or rxjs module", async () => {
   const urls = await loadedBy('redkit');
-  assert.ok(urls.some((u) => u.endsWith('/dist/src/index.js')), 'the hook saw redkit itself');
-  assert.ok(urls.some((u) => u.includes('/node_modules/bullmq/')), 'and its lazily used dependencies');
-  assert.deepEqual(urls.filter((u) => NEST.test(u)), []);
-  assert.deepEqual(urls.filter((u) => u.includes('/dist/src/nestjs/')), []);
+  assert.ok(
+    urls.some((u) => u.endsWith('/dist/src/index.js')),
+    'the hook saw redkit itself',
+  );
+  assert.ok(
+    urls.some((u) => u.includes('/node_modules/bullmq/')),
+    'and its lazily used dependencies',
+  );
+  assert.deepEqual(
+    urls.filter((u) => NEST.test(u)),
+    [],
+  );
+  assert.deepEqual(
+    urls.filter((u) => u.includes('/dist/src/nestjs/')),
+    [],
+  );
 });
 
 // redkit/nestjs loads its integration with require(esm) (after checking the peers are installed),
@@ -47,16 +61,31 @@ test("import 'redkit' and using every capability loads no @nestjs/*, reflect-met
 // is ESM): the control therefore looks for the integration's CommonJS peers, reflect-metadata and rxjs.
 test("control: import 'redkit/nestjs' does load reflect-metadata and rxjs (the detector can fail)", async () => {
   const urls = await loadedBy('redkit/nestjs');
-  assert.ok(urls.some((u) => u.includes('/node_modules/reflect-metadata/')), urls.join('\n'));
-  assert.ok(urls.some((u) => u.includes('/node_modules/rxjs/')), urls.join('\n'));
-  assert.ok(urls.some((u) => u.endsWith('/dist/src/nestjs/api.js')), 'and the integration itself');
+  assert.ok(
+    urls.some((u) => u.includes('/node_modules/reflect-metadata/')),
+    urls.join('\n'),
+  );
+  assert.ok(
+    urls.some((u) => u.includes('/node_modules/rxjs/')),
+    urls.join('\n'),
+  );
+  assert.ok(
+    urls.some((u) => u.endsWith('/dist/src/nestjs/api.js')),
+    'and the integration itself',
+  );
   // Terminus and the throttler stay optional even for Nest users: the integration never imports them.
-  assert.deepEqual(urls.filter((u) => /\/node_modules\/@nestjs\/(terminus|throttler)\//.test(u)), []);
+  assert.deepEqual(
+    urls.filter((u) => /\/node_modules\/@nestjs\/(terminus|throttler)\//.test(u)),
+    [],
+  );
 });
 
 test('package.json: NestJS packages are optional peer dependencies; redkit/nestjs is a subpath export', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    exports: Record<string, unknown>; dependencies: Record<string, string>; peerDependencies: Record<string, string>; peerDependenciesMeta: Record<string, { optional?: boolean }>;
+    exports: Record<string, unknown>;
+    dependencies: Record<string, string>;
+    peerDependencies: Record<string, string>;
+    peerDependenciesMeta: Record<string, { optional?: boolean }>;
   };
   assert.deepEqual(pkg.exports['./nestjs'], { types: './dist/src/nestjs/index.d.ts', default: './dist/src/nestjs/index.js' });
   for (const name of ['@nestjs/common', '@nestjs/core', '@nestjs/throttler', '@nestjs/terminus', 'reflect-metadata', 'rxjs']) {

@@ -31,13 +31,13 @@ test('REDIS_CLIENT is null and the @Optional() consumer branches on it', async (
 test('health: /api/health says healthy/not_configured, terminus says up', async () => {
   const seed = await get('/api/health');
   assert.equal(seed.status, 200);
-  const report = await seed.json() as { status: string; mode: string; redis: { status: string; latency: null } };
+  const report = (await seed.json()) as { status: string; mode: string; redis: { status: string; latency: null } };
   assert.equal(report.status, 'healthy');
   assert.equal(report.mode, 'standalone');
   assert.equal(report.redis.status, 'not_configured');
   const terminus = await get('/api/health/terminus');
   assert.equal(terminus.status, 200);
-  const body = await terminus.json() as { status: string; details: { redis: { status: string; redis: string } } };
+  const body = (await terminus.json()) as { status: string; details: { redis: { status: string; redis: string } } };
   assert.equal(body.status, 'ok');
   assert.deepEqual([body.details.redis.status, body.details.redis.redis], ['up', 'not_configured']);
 });
@@ -63,7 +63,7 @@ test('the leader-only cleanup runs: a lone instance leads', async () => {
   await waitFor(() => scheduler.runs >= 3, 5000, 'three cleanup runs');
   assert.equal(scheduler.isLeader, true);
   const runsBefore = scheduler.runs;
-  const status = await (await get('/api/scheduler')).json() as { instanceId: string; leader: boolean; runs: number };
+  const status = (await (await get('/api/scheduler')).json()) as { instanceId: string; leader: boolean; runs: number };
   // The cleanup keeps running (every 100 ms) while the request is served.
   assert.deepEqual([status.instanceId, status.leader], ['solo', true]);
   assert.ok(status.runs >= runsBefore, `${status.runs} >= ${runsBefore}`);

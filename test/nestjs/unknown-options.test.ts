@@ -17,8 +17,15 @@ test('createRedkit refuses an unknown key with a ConfigError naming it', async (
 });
 
 test('RedkitModule.forRoot and forRootAsync refuse unknown keys by name', () => {
-  assert.throws(() => RedkitModule.forRoot({ env: {}, isGlobl: true } as never), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'RedkitModule.forRoot options.isGlobl' && err.message.includes('did you mean "isGlobal"'));
-  assert.throws(() => RedkitModule.forRootAsync({ useFactory: () => ({}), injct: [] } as never), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'RedkitModule.forRootAsync options.injct');
+  assert.throws(
+    () => RedkitModule.forRoot({ env: {}, isGlobl: true } as never),
+    (err: unknown) =>
+      err instanceof InvalidArgumentError && err.argument === 'RedkitModule.forRoot options.isGlobl' && err.message.includes('did you mean "isGlobal"'),
+  );
+  assert.throws(
+    () => RedkitModule.forRootAsync({ useFactory: () => ({}), injct: [] } as never),
+    (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'RedkitModule.forRootAsync options.injct',
+  );
   // Known keys pass: the module's own and createRedkit's.
   RedkitModule.forRoot({ env: {}, isGlobal: true, caches: {}, keyPrefix: 'x', closeOnShutdown: true });
   RedkitModule.forRootAsync({ useFactory: () => ({}), inject: [], isGlobal: false });

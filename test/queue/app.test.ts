@@ -46,11 +46,23 @@ test('standalone: demo jobs run in-process; ComfyUI jobs run against the built-i
   try {
     const added = await app.inject({ method: 'POST', url: '/api/queue/analytics/jobs', payload: { data: { event: 'view' } } });
     assert.equal(added.json().via, 'local');
-    await waitFor(async () => (await app.inject({ url: '/api/admin/queue/stats', headers: { authorization: 'Bearer t' } })).json().queues.analytics.counts.completed === 1, 5000, 'ran');
+    await waitFor(
+      async () => (await app.inject({ url: '/api/admin/queue/stats', headers: { authorization: 'Bearer t' } })).json().queues.analytics.counts.completed === 1,
+      5000,
+      'ran',
+    );
     const started = await app.inject({ method: 'POST', url: '/api/jobs/comfyui', payload: {} });
     assert.equal(started.statusCode, 202);
     const id = started.json().id;
-    const { value } = await waitFor(async () => { const r = (await app.inject({ url: `/api/jobs/${id}` })).json(); return r.status === 'succeeded' ? r : null; }, 15_000, 'comfy job done', 200);
+    const { value } = await waitFor(
+      async () => {
+        const r = (await app.inject({ url: `/api/jobs/${id}` })).json();
+        return r.status === 'succeeded' ? r : null;
+      },
+      15_000,
+      'comfy job done',
+      200,
+    );
     assert.equal(value!.progress, 100);
     assert.equal((await app.inject({ url: '/api/jobs/bad%20id' })).statusCode, 400);
     assert.equal((await app.inject({ url: '/api/jobs/missing-1' })).statusCode, 404);
@@ -75,7 +87,14 @@ test('live page data: a queue with jobs waiting and no live worker says so; the 
     // A worker in another toolkit (another process in production) drains the queue.
     const worker = workerKit.worker('analytics', async () => 'done');
     await worker.ready();
-    const { value } = await waitFor(async () => { const s = await stats(); return s.queues.analytics.counts.completed === 3 ? s : null; }, 10_000, 'drained');
+    const { value } = await waitFor(
+      async () => {
+        const s = await stats();
+        return s.queues.analytics.counts.completed === 3 ? s : null;
+      },
+      10_000,
+      'drained',
+    );
     assert.equal(value!.queues.analytics.counts.workers, 1);
     assert.equal(value!.queues.analytics.warning, undefined);
     await worker.close();
@@ -124,10 +143,15 @@ test('Bull Board mounted while Redis is down at boot: jobs are taken once Redis 
     const down = await app.inject({ method: 'POST', url: '/api/queue/analytics/jobs', payload: { data: { event: 'x' } } });
     assert.equal(down.json().via, 'local', 'inline while Redis is down');
     await server.start();
-    const { value } = await waitFor(async () => {
-      const r = await app.inject({ method: 'POST', url: '/api/queue/video/jobs', payload: { data: { url: 'b.mp4' } } });
-      return r.statusCode === 202 && r.json().via === 'redis' ? r.json() : null;
-    }, 15_000, 'a job stored in Redis after it came up', 200);
+    const { value } = await waitFor(
+      async () => {
+        const r = await app.inject({ method: 'POST', url: '/api/queue/video/jobs', payload: { data: { url: 'b.mp4' } } });
+        return r.statusCode === 202 && r.json().via === 'redis' ? r.json() : null;
+      },
+      15_000,
+      'a job stored in Redis after it came up',
+      200,
+    );
     const api = await app.inject({ url: '/admin/queues/api/queues', headers: { authorization: 'Bearer tok' } });
     assert.equal(api.statusCode, 200);
     const video = (api.json().queues as Array<{ name: string; counts: Record<string, number> }>).find((q) => q.name === 'video')!;

@@ -22,7 +22,9 @@ test('kit.worker() created while Redis is unreachable takes jobs once Redis come
   try {
     assert.equal(kit.mode, 'degraded');
     const done: number[] = [];
-    kit.worker('boot', async (job) => { done.push((job.data as { n: number }).n); });
+    kit.worker('boot', async (job) => {
+      done.push((job.data as { n: number }).n);
+    });
     await sleep(1500); // the worker's first connection attempts fail
     await server.start();
     const upAt = Date.now();
@@ -36,7 +38,14 @@ test('kit.worker() created while Redis is unreachable takes jobs once Redis come
     // Redis restarts (empty) later: the worker carries on.
     await server.restart();
     const restartedAt = Date.now();
-    await waitFor(async () => { await q.add('x', { n: 2 }); return true; }, BOUND_MS, 'add after the restart');
+    await waitFor(
+      async () => {
+        await q.add('x', { n: 2 });
+        return true;
+      },
+      BOUND_MS,
+      'add after the restart',
+    );
     await waitFor(() => done.includes(2), BOUND_MS, 'the job added after the restart');
     process.stdout.write(`# restart: job processed ${Date.now() - restartedAt} ms after redis-server restarted\n`);
   } finally {
@@ -56,7 +65,10 @@ test('`npm run worker` started before Redis processes jobs once Redis comes up, 
   let kit: Awaited<ReturnType<typeof createRedkit>> | undefined;
   try {
     await waitFor(() => child.lines.some((l) => l.includes('worker started')), 15_000, 'worker process started');
-    assert.ok(child.lines.some((l) => l.includes('"mode":"degraded"')), 'the worker started without Redis');
+    assert.ok(
+      child.lines.some((l) => l.includes('"mode":"degraded"')),
+      'the worker started without Redis',
+    );
     await sleep(1500);
     await server.start();
     const upAt = Date.now();
@@ -67,7 +79,14 @@ test('`npm run worker` started before Redis processes jobs once Redis comes up, 
     process.stdout.write(`# npm run worker: job processed ${Date.now() - upAt} ms after redis-server started\n`);
 
     await server.restart();
-    await waitFor(async () => { await q.add('event', { event: 'again' }); return true; }, BOUND_MS, 'add after the restart');
+    await waitFor(
+      async () => {
+        await q.add('event', { event: 'again' });
+        return true;
+      },
+      BOUND_MS,
+      'add after the restart',
+    );
     await waitFor(async () => (await q.counts()).completed === 1, BOUND_MS, 'the job added after the restart (Redis restarted empty)');
   } finally {
     child.child.kill('SIGTERM');

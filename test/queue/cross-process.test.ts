@@ -43,7 +43,16 @@ describe('queue across processes (least-privilege ACL user)', () => {
     server = await startRedis();
     await createUser();
     url = `redis://app:app-pw@127.0.0.1:${server.port}`;
-    kit = await createRedkit({ url, keyPrefix: prefix, env: {}, logger: silentLogger, connectTimeoutMs: 2000, commandTimeoutMs: 500, healthIntervalMs: 200, backoff: { baseMs: 20, maxMs: 200 } });
+    kit = await createRedkit({
+      url,
+      keyPrefix: prefix,
+      env: {},
+      logger: silentLogger,
+      connectTimeoutMs: 2000,
+      commandTimeoutMs: 500,
+      healthIntervalMs: 200,
+      backoff: { baseMs: 20, maxMs: 200 },
+    });
   });
   after(async () => {
     await Promise.all(peers.map((p) => stopPeer(p, 'SIGKILL')));
@@ -62,8 +71,20 @@ describe('queue across processes (least-privilege ACL user)', () => {
     await q.add('a', { fail: true }, { jobId: 'x-bad' });
     await waitFor(() => seen.length >= 4, 10_000, 'four events from the peer');
     const pid = other.child.pid;
-    assert.deepEqual(seen.filter(([, p]) => (p as { jobId: string }).jobId === 'x-ok'), [['progress', { jobId: 'x-ok', progress: 50 }], ['completed', { jobId: 'x-ok', result: { by: pid } }]]);
-    assert.deepEqual(seen.filter(([, p]) => (p as { jobId: string }).jobId === 'x-bad'), [['progress', { jobId: 'x-bad', progress: 50 }], ['failed', { jobId: 'x-bad', failedReason: `failed in ${pid}` }]]);
+    assert.deepEqual(
+      seen.filter(([, p]) => (p as { jobId: string }).jobId === 'x-ok'),
+      [
+        ['progress', { jobId: 'x-ok', progress: 50 }],
+        ['completed', { jobId: 'x-ok', result: { by: pid } }],
+      ],
+    );
+    assert.deepEqual(
+      seen.filter(([, p]) => (p as { jobId: string }).jobId === 'x-bad'),
+      [
+        ['progress', { jobId: 'x-bad', progress: 50 }],
+        ['failed', { jobId: 'x-bad', failedReason: `failed in ${pid}` }],
+      ],
+    );
     assert.equal((await q.getJob('x-ok'))!.state, 'completed');
     await stopPeer(other);
   });
@@ -83,7 +104,10 @@ describe('queue across processes (least-privilege ACL user)', () => {
     assert.equal(new Set(ids).size, ids.length, 'no job ran twice');
     // One timer per instance would run about twice this many.
     assert.ok(ids.length >= 5 && ids.length <= Math.ceil(elapsed / everyMs) + 1, `${ids.length} runs in ${elapsed} ms at every ${everyMs} ms`);
-    assert.deepEqual((await kit.queue('xsched').schedulers()).map((s) => [s.id, s.every]), [['tick', everyMs]]);
+    assert.deepEqual(
+      (await kit.queue('xsched').schedulers()).map((s) => [s.id, s.every]),
+      [['tick', everyMs]],
+    );
     assert.equal(await kit.queue('xsched').removeScheduler('tick'), true);
     await Promise.all([stopPeer(a), stopPeer(b)]);
   });
@@ -106,7 +130,10 @@ describe('queue across processes (least-privilege ACL user)', () => {
 
   test('Redis stopped: a job run inline is found by getJob; other ids fail typed', async () => {
     const q = kit.queue('xinline');
-    const worker = kit.worker('xinline', async (job) => { await job.progress(10); return 'ran here'; });
+    const worker = kit.worker('xinline', async (job) => {
+      await job.progress(10);
+      return 'ran here';
+    });
     await server.stop();
     try {
       await waitFor(() => !kit.connection.isReady, 5000, 'connection down');
@@ -128,7 +155,10 @@ test('Redis paused (SIGSTOP) then killed: admin calls fail typed and in time, th
   // Its own server and the default user: a restarted Redis comes back empty, ACL users included.
   const server = await startRedis();
   const kit = await kitFor(server);
-  t.after(async () => { await kit.close(); await stopRedis(server); });
+  t.after(async () => {
+    await kit.close();
+    await stopRedis(server);
+  });
   const q = kit.queue('xfault');
   const completed: string[] = [];
   q.on('completed', ({ jobId }) => completed.push(jobId));
@@ -158,7 +188,17 @@ test('Redis paused (SIGSTOP) then killed: admin calls fail typed and in time, th
   await worker.close(true);
   const fresh = kit.worker('xfault', async () => 'ok');
   await fresh.ready();
-  await waitFor(async () => { try { return (await q.add('f', {}, { jobId: 'after' })).via === 'redis'; } catch { return false; } }, 15_000, 'job added after restart');
+  await waitFor(
+    async () => {
+      try {
+        return (await q.add('f', {}, { jobId: 'after' })).via === 'redis';
+      } catch {
+        return false;
+      }
+    },
+    15_000,
+    'job added after restart',
+  );
   await waitFor(() => completed.includes('after'), 30_000, 'event after the restart, without restarting the app').catch(async (err) => {
     throw new Error(`${(err as Error).message}; job "after" is ${(await q.getJob('after'))?.state}`);
   });

@@ -11,7 +11,9 @@ import { RedkitModule, RedkitQueueService } from '../../src/nestjs/index.js';
 import { redisOptions, standaloneOptions } from '../nestjs/example.js';
 
 let server: RedisServer | undefined;
-after(async () => { await stopRedis(server); });
+after(async () => {
+  await stopRedis(server);
+});
 
 for (const mode of ['redis', 'standalone'] as const) {
   test(`RedkitQueueService [${mode}]: getJob, events, schedulers, live workers; listeners go with the app`, async (t) => {
@@ -26,7 +28,10 @@ for (const mode of ['redis', 'standalone'] as const) {
     const queues = app.get(RedkitQueueService);
     const completed: string[] = [];
     await queues.on('nest-mail', 'completed', ({ jobId }) => completed.push(jobId));
-    const worker = queues.worker('nest-mail', async (job) => { await job.progress(100); return { sent: job.data }; });
+    const worker = queues.worker('nest-mail', async (job) => {
+      await job.progress(100);
+      return { sent: job.data };
+    });
     await worker.ready();
     await queues.queue('nest-mail').add('send', 'to-x', { jobId: 'mail-1' });
     await waitFor(() => completed.includes('mail-1'), 10_000, 'completed event');
@@ -36,7 +41,10 @@ for (const mode of ['redis', 'standalone'] as const) {
     assert.equal(job!.progress, 100);
     await queues.upsertScheduler('nest-mail', 'digest', { every: 300 }, { name: 'digest', data: 'digest' });
     await waitFor(() => completed.filter((id) => id !== 'mail-1').length >= 2, 10_000, 'two scheduled runs');
-    assert.deepEqual((await queues.queue('nest-mail').schedulers()).map((s) => s.id), ['digest']);
+    assert.deepEqual(
+      (await queues.queue('nest-mail').schedulers()).map((s) => s.id),
+      ['digest'],
+    );
     await queues.queue('nest-mail').removeScheduler('digest');
     assert.equal((await queues.stats(['nest-mail']))['nest-mail']!.counts!.workers, 1);
     await app.close();

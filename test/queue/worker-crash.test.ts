@@ -21,22 +21,36 @@ test('a BullMQ worker process SIGKILLed mid-job: the job is retried elsewhere an
     const q = kit.queue('crash');
     const added = await q.addBulk(Array.from({ length: 12 }, (_, i) => ({ name: 'work', data: { i } })));
     // Kill A while it holds jobs: after it finished some, with others started and not done.
-    const { value: inFlight } = await waitFor(() => {
-      const done = new Set(a.lines.filter((l) => l.startsWith('done ')).map((l) => l.split(' ')[1]));
-      const running = a.lines.filter((l) => l.startsWith('start ')).map((l) => l.split(' ')[1]!).filter((id) => !done.has(id));
-      return done.size >= 2 && running.length > 0 ? running : null;
-    }, 15_000, 'A mid-job');
+    const { value: inFlight } = await waitFor(
+      () => {
+        const done = new Set(a.lines.filter((l) => l.startsWith('done ')).map((l) => l.split(' ')[1]));
+        const running = a.lines
+          .filter((l) => l.startsWith('start '))
+          .map((l) => l.split(' ')[1]!)
+          .filter((id) => !done.has(id));
+        return done.size >= 2 && running.length > 0 ? running : null;
+      },
+      15_000,
+      'A mid-job',
+    );
     a.child.kill('SIGKILL');
     await new Promise((r) => a.child.once('exit', r));
     b = spawnWorker(env);
-    const { value: counts } = await waitFor(async () => {
-      const c = await q.counts();
-      return c.completed === added.length && c.active === 0 && c.waiting === 0 ? c : null;
-    }, 30_000, 'all jobs completed');
+    const { value: counts } = await waitFor(
+      async () => {
+        const c = await q.counts();
+        return c.completed === added.length && c.active === 0 && c.waiting === 0 ? c : null;
+      },
+      30_000,
+      'all jobs completed',
+    );
     assert.equal(counts!.failed, 0);
     assert.equal(counts!.completed, added.length, 'counts in = counts out');
     for (const id of inFlight!) {
-      assert.ok(b.lines.some((l) => l.startsWith(`start ${id} `)), `job ${id} killed mid-run was retried by worker B`);
+      assert.ok(
+        b.lines.some((l) => l.startsWith(`start ${id} `)),
+        `job ${id} killed mid-run was retried by worker B`,
+      );
     }
     const doneIds = new Set([...a.lines, ...b.lines].filter((l) => l.startsWith('done ')).map((l) => l.split(' ')[1]));
     assert.deepEqual([...doneIds].sort(), added.map((j) => j.id).sort());
@@ -49,7 +63,7 @@ test('a BullMQ worker process SIGKILLed mid-job: the job is retried elsewhere an
   }
 });
 
-test('with the default stall settings, a SIGKILLed worker\'s job runs again on another worker within 35 s', async () => {
+test("with the default stall settings, a SIGKILLed worker's job runs again on another worker within 35 s", async () => {
   const server = await startRedis();
   const kit = await kitFor(server);
   const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, QUEUE: 'stall', JOB_MS: '600000', STALL_DEFAULTS: '1' };
@@ -66,12 +80,17 @@ test('with the default stall settings, a SIGKILLed worker\'s job runs again on a
     const lockKey = `${kit.config.prefix}:queue:stall:${id}:lock`;
     const client = kit.connection.client!;
     let last = await client.pttl(lockKey);
-    await waitFor(async () => {
-      const ttl = await client.pttl(lockKey);
-      const renewed = ttl > last + 50;
-      last = ttl;
-      return renewed;
-    }, 30_000, 'a lock renewal by A', 5);
+    await waitFor(
+      async () => {
+        const ttl = await client.pttl(lockKey);
+        const renewed = ttl > last + 50;
+        last = ttl;
+        return renewed;
+      },
+      30_000,
+      'a lock renewal by A',
+      5,
+    );
     a.child.kill('SIGKILL');
     const killedAt = performance.now();
     await new Promise((r) => a.child.once('exit', r));

@@ -15,7 +15,15 @@ test('kit.close() waits for a running job that ends within closeTimeoutMs; it co
   const producer = await kitFor(server, { keyPrefix: kit.config.prefix });
   try {
     let finished = false;
-    const worker = kit.worker('drain', async () => { await sleep(3000); finished = true; return 'ok'; }, { closeTimeoutMs: 10_000 });
+    const worker = kit.worker(
+      'drain',
+      async () => {
+        await sleep(3000);
+        finished = true;
+        return 'ok';
+      },
+      { closeTimeoutMs: 10_000 },
+    );
     await worker.ready();
     const q = producer.queue('drain');
     await q.add('x', {});
@@ -43,7 +51,16 @@ test('a job still running after closeTimeoutMs is handed back to the queue and a
   try {
     let signalled: unknown;
     // Ignores its signal on purpose: the close must not wait for it.
-    const slow = a.worker('handback', async (job) => { job.signal.addEventListener('abort', () => { signalled = job.signal.reason; }); await sleep(60_000); }, { closeTimeoutMs: 1000 });
+    const slow = a.worker(
+      'handback',
+      async (job) => {
+        job.signal.addEventListener('abort', () => {
+          signalled = job.signal.reason;
+        });
+        await sleep(60_000);
+      },
+      { closeTimeoutMs: 1000 },
+    );
     await slow.ready();
     const q = b.queue('handback');
     const { id } = await q.add('x', {});
@@ -57,7 +74,9 @@ test('a job still running after closeTimeoutMs is handed back to the queue and a
     assert.equal(counts.waiting, 1, 'the job is back in the queue, not lost');
     assert.equal(counts.failed, 0, 'not counted as a failure');
     const ran: Array<{ id: string; attempt: number }> = [];
-    const other = b.worker('handback', async (job) => { ran.push({ id: job.id, attempt: job.attempt }); });
+    const other = b.worker('handback', async (job) => {
+      ran.push({ id: job.id, attempt: job.attempt });
+    });
     await other.ready();
     await waitFor(() => ran.length === 1, 5000, 'another worker runs the handed-back job');
     assert.deepEqual(ran, [{ id, attempt: 1 }]);

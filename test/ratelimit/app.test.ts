@@ -35,7 +35,10 @@ test('RATE_LIMIT_MODERATE limits POST /api/moderate across two instances: 429 wi
   const moderate = (i: number) => apps[i % 2]!.inject({ method: 'POST', url: '/api/moderate', payload: { text: `hello ${i}` } });
   const answers = [];
   for (let i = 0; i < 4; i++) answers.push(await moderate(i));
-  assert.deepEqual(answers.map((a) => a.statusCode), [200, 200, 200, 429]);
+  assert.deepEqual(
+    answers.map((a) => a.statusCode),
+    [200, 200, 200, 429],
+  );
   assert.equal(answers[0]!.headers['ratelimit-limit'], '3');
   assert.equal(answers[2]!.headers['ratelimit-remaining'], '0');
   assert.ok(Number(answers[3]!.headers['retry-after']) > 0);
@@ -59,5 +62,6 @@ test('env limits are validated with the variable name', () => {
   assert.deepEqual(parseEnvLimit({ X: '1000/1 hour' }, 'X', '1/1s'), { limit: 1000, windowMs: 3_600_000 });
   assert.deepEqual(parseEnvLimit({ X: '10/1w' }, 'X', '1/1s'), { limit: 10, windowMs: 604_800_000 });
   assert.deepEqual(parseEnvLimit({ X: '10/30' }, 'X', '1/1s'), { limit: 10, windowMs: 30_000 });
-  for (const bad of ['20', '0/60s', '20/0s', 'a/b', '20/60 fortnights', '20/-1m']) assert.throws(() => parseEnvLimit({ X: bad }, 'X', '1/1s'), /X must look like/);
+  for (const bad of ['20', '0/60s', '20/0s', 'a/b', '20/60 fortnights', '20/-1m'])
+    assert.throws(() => parseEnvLimit({ X: bad }, 'X', '1/1s'), /X must look like/);
 });

@@ -60,7 +60,10 @@ test("Redis killed: 'local' shares the limit out among the live instances; Redis
   for (let i = 0; i < 12; i++) shared.push(await (i % 2 ? lb : la).consume('user'));
   assert.equal(count(shared), 10);
   for (const r of shared) assert.equal(r.decidedBy, 'redis');
-  assert.deepEqual(shared.map((r) => r.allowed), [...Array(10).fill(true), false, false]);
+  assert.deepEqual(
+    shared.map((r) => r.allowed),
+    [...Array(10).fill(true), false, false],
+  );
 });
 
 test("Redis killed: 'allow' lets everything through and 'deny' refuses everything; the result says the policy decided", async () => {
@@ -80,7 +83,14 @@ test("Redis killed: 'allow' lets everything through and 'deny' refuses everythin
   await server.start();
   await waitFor(() => a.mode === 'redis', 10_000, 'reconnected');
   const back = await consumeMany(deny, 'k', 3);
-  assert.deepEqual(back.map((r) => [r.allowed, r.decidedBy]), [[true, 'redis'], [true, 'redis'], [false, 'redis']]);
+  assert.deepEqual(
+    back.map((r) => [r.allowed, r.decidedBy]),
+    [
+      [true, 'redis'],
+      [true, 'redis'],
+      [false, 'redis'],
+    ],
+  );
 });
 
 test('throttler storage with Redis killed never throws a connection error; each policy answers', async () => {
@@ -96,7 +106,10 @@ test('throttler storage with Redis killed never throws a connection error; each 
   const hits = [];
   for (let i = 0; i < 4; i++) hits.push(await local.increment('t2', 60_000, 4, 60_000, 'default'));
   // Two live instances: this one's share is 2 hits, then blocked for blockDuration.
-  assert.deepEqual(hits.map((h) => h.isBlocked), [false, false, true, true]);
+  assert.deepEqual(
+    hits.map((h) => h.isBlocked),
+    [false, false, true, true],
+  );
   assert.equal(hits[2]!.timeToBlockExpire, 60);
   assert.equal((await allow.increment('t3', 60_000, 1, 60_000, 'default')).isBlocked, false);
   assert.equal((await allow.increment('t3', 60_000, 1, 60_000, 'default')).isBlocked, false);
@@ -144,7 +157,15 @@ test('started while Redis is down: the local limiter decides with the whole limi
     assert.equal(kit.mode, 'degraded');
     const limiter = kit.rateLimiter({ algorithm: 'token-bucket', limit: 3, windowMs: 60_000 });
     const results = await consumeMany(limiter, 'k', 4);
-    assert.deepEqual(results.map((r) => [r.allowed, r.decidedBy, r.limit]), [[true, 'local', 3], [true, 'local', 3], [true, 'local', 3], [false, 'local', 3]]);
+    assert.deepEqual(
+      results.map((r) => [r.allowed, r.decidedBy, r.limit]),
+      [
+        [true, 'local', 3],
+        [true, 'local', 3],
+        [true, 'local', 3],
+        [false, 'local', 3],
+      ],
+    );
     const storage = new RedkitThrottlerStorage(kit, { onRedisDown: 'deny' });
     assert.equal((await storage.increment('x', 1000, 1, 1000, 'default')).isBlocked, true);
   } finally {

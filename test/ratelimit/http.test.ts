@@ -31,7 +31,7 @@ test('fastify: headers on every answer, 429 with a JSON body and Retry-After, ke
     assert.equal(r1.headers.get('retry-after'), null);
     assert.equal(r3.headers.get('ratelimit-remaining'), '0');
     assert.ok(Number(r3.headers.get('retry-after')) >= 29);
-    const body = await r3.json() as Record<string, unknown>;
+    const body = (await r3.json()) as Record<string, unknown>;
     assert.equal(body.statusCode, 429);
     assert.equal(body.error, 'Too Many Requests');
     assert.match(String(body.message), /retry in \d+ s/);
@@ -46,13 +46,19 @@ test('fastify: headers on every answer, 429 with a JSON body and Retry-After, ke
 test('express: keyed by user (anonymous falls back to the IP), cost per request, errors go to next()', async () => {
   const limiter = kit.rateLimiter({ algorithm: 'token-bucket', limit: 3, windowMs: 60_000, name: 'express' });
   const app = express();
-  app.use(expressRateLimit(limiter, {
-    keyBy: ['user'],
-    user: (req) => req.header('x-user') || undefined,
-    cost: (req) => (req.path === '/expensive' ? 3 : 1),
-  }));
-  app.get('/cheap', (_req, res) => { res.json({ ok: true }); });
-  app.get('/expensive', (_req, res) => { res.json({ ok: true }); });
+  app.use(
+    expressRateLimit(limiter, {
+      keyBy: ['user'],
+      user: (req) => req.header('x-user') || undefined,
+      cost: (req) => (req.path === '/expensive' ? 3 : 1),
+    }),
+  );
+  app.get('/cheap', (_req, res) => {
+    res.json({ ok: true });
+  });
+  app.get('/expensive', (_req, res) => {
+    res.json({ ok: true });
+  });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   try {
@@ -64,7 +70,7 @@ test('express: keyed by user (anonymous falls back to the IP), cost per request,
     assert.equal(refused.headers.get('ratelimit-limit'), '3');
     const retryAfter = Number(refused.headers.get('retry-after'));
     assert.ok(retryAfter > 15 && retryAfter <= 20, String(retryAfter)); // one token per 20 s
-    assert.equal((await refused.json() as { statusCode: number }).statusCode, 429);
+    assert.equal(((await refused.json()) as { statusCode: number }).statusCode, 429);
     // Bob and anonymous callers have their own buckets.
     assert.equal((await get('/expensive', 'bob')).status, 200);
     assert.equal((await get('/cheap')).status, 200);
@@ -74,6 +80,18 @@ test('express: keyed by user (anonymous falls back to the IP), cost per request,
   }
   // A bad key is a typed error handed to Express's error handling, not a crash.
   const broken = expressRateLimit(limiter, { key: () => '' });
-  const err = await new Promise((resolve) => broken({ method: 'GET', path: '/' }, { setHeader() {}, status() { return this; }, json() {} } as never, resolve));
+  const err = await new Promise((resolve) =>
+    broken(
+      { method: 'GET', path: '/' },
+      {
+        setHeader() {},
+        status() {
+          return this;
+        },
+        json() {},
+      } as never,
+      resolve,
+    ),
+  );
   assert.ok(err instanceof InvalidArgumentError);
 });

@@ -15,7 +15,9 @@ const worker = fileURLToPath(new URL('./fixtures/consume-worker.js', import.meta
 async function startWorker(env: Record<string, string>) {
   const child = spawn(process.execPath, [worker], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
   if (first.value !== 'ready') await new Promise((resolve) => child.once('exit', resolve));
@@ -32,9 +34,16 @@ async function startWorker(env: Record<string, string>) {
 
 for (const algorithm of ['sliding-window', 'fixed-window', 'token-bucket'] as RateLimitAlgorithm[]) {
   test(`${algorithm}: two processes × 200 concurrent consumes on one key, limit 50 → exactly 50 allowed`, async () => {
-    const env = { REDIS_URL: fixture.server.url, KEY_PREFIX: randomPrefix(), KEY: 'hot', LIMIT: '50', CONSUMES: '200', ALGORITHM: algorithm,
+    const env = {
+      REDIS_URL: fixture.server.url,
+      KEY_PREFIX: randomPrefix(),
+      KEY: 'hot',
+      LIMIT: '50',
+      CONSUMES: '200',
+      ALGORITHM: algorithm,
       // A bucket refills continuously: 50 per hour keeps the refill during the test under one token.
-      WINDOW_MS: algorithm === 'token-bucket' ? '3600000' : '60000' };
+      WINDOW_MS: algorithm === 'token-bucket' ? '3600000' : '60000',
+    };
     const workers = await Promise.all([startWorker(env), startWorker(env)]);
     for (const w of workers) w.go();
     const results = await Promise.all(workers.map((w) => w.result()));
@@ -79,8 +88,14 @@ test('decisions use Redis server time: a skewed local clock changes nothing', as
     Date.now = realNow;
   }
   // With local clocks the +1 h and -1 h instances would each see a fresh window.
-  assert.deepEqual(seen.map((r) => r.allowed), [true, true, true, false]);
-  assert.deepEqual(seen.map((r) => r.remaining), [2, 1, 0, 0]);
+  assert.deepEqual(
+    seen.map((r) => r.allowed),
+    [true, true, true, false],
+  );
+  assert.deepEqual(
+    seen.map((r) => r.remaining),
+    [2, 1, 0, 0],
+  );
   for (const r of seen) assert.ok(r.resetMs <= 60_000);
 });
 
@@ -108,11 +123,25 @@ test('bad input gets typed errors naming the input', async () => {
     [{ limit: 10, windowMs: 1000, name: '' }, 'rateLimiter.name'],
   ];
   for (const [options, argument] of bad) {
-    assert.throws(() => fixture.kit.rateLimiter(options as never), (err: unknown) => err instanceof InvalidArgumentError && err.code === 'E_INVALID_ARGUMENT' && err.argument === argument, JSON.stringify(options));
+    assert.throws(
+      () => fixture.kit.rateLimiter(options as never),
+      (err: unknown) => err instanceof InvalidArgumentError && err.code === 'E_INVALID_ARGUMENT' && err.argument === argument,
+      JSON.stringify(options),
+    );
   }
   const limiter = fixture.kit.rateLimiter({ limit: 5, windowMs: 1000, name: 'bad' });
-  for (const [key, cost, argument] of [['', 1, 'key'], [undefined, 1, 'key'], ['k', 0, 'cost'], ['k', 6, 'cost'], ['k', 1.5, 'cost'], ['k', -1, 'cost']] as const) {
-    await assert.rejects(async () => limiter.consume(key as string, cost), (err: unknown) => err instanceof InvalidArgumentError && err.argument === argument);
+  for (const [key, cost, argument] of [
+    ['', 1, 'key'],
+    [undefined, 1, 'key'],
+    ['k', 0, 'cost'],
+    ['k', 6, 'cost'],
+    ['k', 1.5, 'cost'],
+    ['k', -1, 'cost'],
+  ] as const) {
+    await assert.rejects(
+      async () => limiter.consume(key as string, cost),
+      (err: unknown) => err instanceof InvalidArgumentError && err.argument === argument,
+    );
   }
   await assert.rejects(limiter.peek('k', 6), InvalidArgumentError);
   // Nothing was consumed by the refused calls.

@@ -6,7 +6,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
 import { randomPrefix, waitFor } from '../helpers/util.js';
-import { RedkitThrottlerStorage, type Redkit } from '../../src/index.js';
+import type { RedkitThrottlerStorage, Redkit } from '../../src/index.js';
 import { startNestApp } from './fixtures/nest-app.js';
 
 // Compile-time proof that the storage is exactly @nestjs/throttler v6's ThrottlerStorage.
@@ -43,7 +43,7 @@ test('the (limit+1)th request across two app instances gets 429 with the throttl
   assert.equal(limited.status, 429);
   const retryAfter = Number(limited.headers.get('retry-after'));
   assert.ok(retryAfter > 0 && retryAfter <= 60, `retry-after ${retryAfter}`);
-  const body = await limited.json() as { statusCode: number; message: string };
+  const body = (await limited.json()) as { statusCode: number; message: string };
   assert.equal(body.statusCode, 429);
   // Blocked on both instances, for the block duration (default: ttl).
   assert.equal((await fetch(`${apps[0]!.url}/hello`)).status, 429);

@@ -27,7 +27,10 @@ test('clientAddress walks X-Forwarded-For only through trusted hops', () => {
   assert.equal(at('10.0.0.0/8'), '198.51.100.7');
   assert.equal(at(['uniquelocal']), '198.51.100.7');
   assert.equal(at('loopback'), '10.0.0.1', 'the peer is not a trusted proxy: the header is ignored');
-  assert.equal(at((address) => address.startsWith('10.')), '198.51.100.7');
+  assert.equal(
+    at((address) => address.startsWith('10.')),
+    '198.51.100.7',
+  );
   // An IPv4 peer on a dual-stack socket, a header list, a garbled hop.
   assert.equal(clientAddress('::ffff:127.0.0.1', ['1.2.3.4', '5.6.7.8'], compileTrustProxy('loopback')), '5.6.7.8');
   assert.equal(clientAddress('127.0.0.1', 'nonsense, 5.6.7.8', compileTrustProxy(true)), '5.6.7.8');
@@ -36,7 +39,11 @@ test('clientAddress walks X-Forwarded-For only through trusted hops', () => {
 
 test('bad trustProxy values are refused naming the setting; TRUST_PROXY parses like Express', () => {
   for (const bad of [-1, 1.5, '10.0.0.0/33', 'not-an-ip', ['127.0.0.1', 'nope']] as const) {
-    assert.throws(() => compileTrustProxy(bad as never), (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'trustProxy', String(bad));
+    assert.throws(
+      () => compileTrustProxy(bad as never),
+      (err: unknown) => err instanceof InvalidArgumentError && err.argument === 'trustProxy',
+      String(bad),
+    );
   }
   assert.equal(parseTrustProxy(undefined), false);
   assert.equal(parseTrustProxy('false'), false);
@@ -66,7 +73,9 @@ for (const trustProxy of [undefined, 1] as const) {
 
     const app = express();
     app.use(expressRateLimit(kit.rateLimiter({ limit: 2, windowMs: 60_000, name: `e-${trustProxy}` }), trustProxy ? { trustProxy } : {}));
-    app.get('/x', (_req, res) => { res.json({ ok: true }); });
+    app.get('/x', (_req, res) => {
+      res.json({ ok: true });
+    });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {
@@ -84,7 +93,8 @@ test('trustProxy 1: a client cannot pick its bucket by prepending addresses of i
   fastify.get('/x', { preHandler: guard }, async () => ({ ok: true }));
   const codes = [];
   // The proxy appends the real client (203.0.113.5) after whatever the client sent.
-  for (let i = 0; i < 4; i++) codes.push((await fastify.inject({ method: 'GET', url: '/x', headers: { 'x-forwarded-for': `10.9.9.${i}, 203.0.113.5` } })).statusCode);
+  for (let i = 0; i < 4; i++)
+    codes.push((await fastify.inject({ method: 'GET', url: '/x', headers: { 'x-forwarded-for': `10.9.9.${i}, 203.0.113.5` } })).statusCode);
   await fastify.close();
   assert.deepEqual(codes, [200, 200, 429, 429]);
 });
@@ -92,9 +102,15 @@ test('trustProxy 1: a client cannot pick its bucket by prepending addresses of i
 for (const trust of ['', '1'] as const) {
   test(`reference server, TRUST_PROXY=${JSON.stringify(trust)}: POST /api/moderate ${trust ? 'limits each forwarded client' : 'ignores X-Forwarded-For'}`, async () => {
     const local = await standaloneKit();
-    const app = await buildServer(local, readSettings({ PORT: '0', MODERATION_DELAY_MS: '1', RATE_LIMIT_MODERATE: '2/60s', TRUST_PROXY: trust }), pino({ level: 'silent' }));
+    const app = await buildServer(
+      local,
+      readSettings({ PORT: '0', MODERATION_DELAY_MS: '1', RATE_LIMIT_MODERATE: '2/60s', TRUST_PROXY: trust }),
+      pino({ level: 'silent' }),
+    );
     try {
-      const codes = await fiveClients(async (xff) => (await app.inject({ method: 'POST', url: '/api/moderate', payload: { text: 'hi' }, headers: { 'x-forwarded-for': xff } })).statusCode);
+      const codes = await fiveClients(
+        async (xff) => (await app.inject({ method: 'POST', url: '/api/moderate', payload: { text: 'hi' }, headers: { 'x-forwarded-for': xff } })).statusCode,
+      );
       assert.deepEqual(codes, trust ? Array(10).fill(200) : [200, 200, ...Array(8).fill(429)]);
     } finally {
       await app.close();

@@ -17,7 +17,15 @@ import { fastifyRateLimit, RedkitThrottlerStorage, RedisUnavailableError, type L
 /** A logger that keeps every warn line. */
 function capture(): Logger & { warns: Array<{ obj: Record<string, unknown>; msg: string | undefined }> } {
   const warns: Array<{ obj: Record<string, unknown>; msg: string | undefined }> = [];
-  return { warns, debug() {}, info() {}, error() {}, warn(obj, msg) { warns.push({ obj: obj as Record<string, unknown>, msg }); } };
+  return {
+    warns,
+    debug() {},
+    info() {},
+    error() {},
+    warn(obj, msg) {
+      warns.push({ obj: obj as Record<string, unknown>, msg });
+    },
+  };
 }
 
 let server: RedisServer;
@@ -62,7 +70,16 @@ test('Redis out of memory (noeviction): limiter, throttler and HTTP route apply 
 
     const results = [];
     for (let i = 0; i < 5; i++) results.push(await local.consume('k'));
-    assert.deepEqual(results.map((r) => [r.allowed, r.decidedBy]), [[true, 'local'], [true, 'local'], [true, 'local'], [false, 'local'], [false, 'local']]);
+    assert.deepEqual(
+      results.map((r) => [r.allowed, r.decidedBy]),
+      [
+        [true, 'local'],
+        [true, 'local'],
+        [true, 'local'],
+        [false, 'local'],
+        [false, 'local'],
+      ],
+    );
     const denied = await deny.consume('k');
     assert.deepEqual([denied.allowed, denied.decidedBy], [false, 'policy']);
     const allowed = await allow.consume('k');
@@ -116,7 +133,14 @@ test('an ACL user without scripting (NOPERM): onRedisDown decides; reset() gives
     const limiter = kit.rateLimiter({ limit: 2, windowMs: 60_000, name: 'acl' });
     const results = [];
     for (let i = 0; i < 3; i++) results.push(await limiter.consume('k'));
-    assert.deepEqual(results.map((r) => [r.allowed, r.decidedBy]), [[true, 'local'], [true, 'local'], [false, 'local']]);
+    assert.deepEqual(
+      results.map((r) => [r.allowed, r.decidedBy]),
+      [
+        [true, 'local'],
+        [true, 'local'],
+        [false, 'local'],
+      ],
+    );
     const noperm = logger.warns.filter((w) => w.obj.code === 'NOPERM');
     assert.equal(noperm.length, 1, JSON.stringify(logger.warns));
     await assert.rejects(limiter.reset('k'), (err: unknown) => err instanceof RedisUnavailableError && err.reason === 'NOPERM');
@@ -126,7 +150,7 @@ test('an ACL user without scripting (NOPERM): onRedisDown decides; reset() gives
   }
 });
 
-test("Redis killed while a key is full: the local fallback keeps refusing it instead of granting a fresh share", async () => {
+test('Redis killed while a key is full: the local fallback keeps refusing it instead of granting a fresh share', async () => {
   const kit = await kitFor(server, { connectTimeoutMs: 300 });
   try {
     const limiter = kit.rateLimiter({ algorithm: 'fixed-window', limit: 5, windowMs: 60_000, name: 'carry' });
@@ -136,7 +160,10 @@ test("Redis killed while a key is full: the local fallback keeps refusing it ins
     await server.kill();
     const full = [];
     for (let i = 0; i < 5; i++) full.push(await limiter.consume('full'));
-    assert.deepEqual(full.map((r) => [r.allowed, r.decidedBy]), Array(5).fill([false, 'local']));
+    assert.deepEqual(
+      full.map((r) => [r.allowed, r.decidedBy]),
+      Array(5).fill([false, 'local']),
+    );
     assert.ok(full[0]!.retryAfterMs > 50_000 && full[0]!.retryAfterMs <= 60_000, String(full[0]!.retryAfterMs));
     // A key that was not full gets the local share (documented: up to limit + share in that window).
     assert.equal((await limiter.consume('half')).allowed, true);
@@ -156,7 +183,12 @@ test('booted while Redis is down: expectedInstances bounds what the instances ad
     const admitted = async (expectedInstances?: number) => {
       let n = 0;
       for (const kit of kits) {
-        const limiter = kit.rateLimiter({ limit: 10, windowMs: 60_000, name: `boot-${expectedInstances ?? 'none'}`, ...(expectedInstances ? { expectedInstances } : {}) });
+        const limiter = kit.rateLimiter({
+          limit: 10,
+          windowMs: 60_000,
+          name: `boot-${expectedInstances ?? 'none'}`,
+          ...(expectedInstances ? { expectedInstances } : {}),
+        });
         for (let j = 0; j < 20; j++) if ((await limiter.consume('k')).allowed) n++;
       }
       return n;
@@ -174,7 +206,11 @@ test('reference server booted while Redis is down: RATE_LIMIT_EXPECTED_INSTANCES
   const dead = await startRedis();
   await dead.kill();
   const kit = await kitFor(dead, { connectTimeoutMs: 300 });
-  const app = await buildServer(kit, readSettings({ PORT: '0', MODERATION_DELAY_MS: '1', RATE_LIMIT_MODERATE: '4/60s', RATE_LIMIT_EXPECTED_INSTANCES: '2' }), pino({ level: 'silent' }));
+  const app = await buildServer(
+    kit,
+    readSettings({ PORT: '0', MODERATION_DELAY_MS: '1', RATE_LIMIT_MODERATE: '4/60s', RATE_LIMIT_EXPECTED_INSTANCES: '2' }),
+    pino({ level: 'silent' }),
+  );
   try {
     const codes = [];
     for (let i = 0; i < 4; i++) codes.push((await app.inject({ method: 'POST', url: '/api/moderate', payload: { text: `t${i}` } })).statusCode);

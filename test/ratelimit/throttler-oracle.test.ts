@@ -13,7 +13,10 @@ const TTL = 1000;
 /** The edge sequence of issue 14: hits at 0, 700, 750 fill the window; 1050 is allowed (0 left); 1100 and 1150 are over. */
 const AT = [0, 700, 750, 1050, 1100, 1150];
 
-interface Verdict { isBlocked: boolean; totalHits: number }
+interface Verdict {
+  isBlocked: boolean;
+  totalHits: number;
+}
 
 /** The oracle's verdicts for hits at exactly `offsets` ms, with its clock mocked. */
 async function oracle(offsets: number[], blockDuration: number): Promise<Verdict[]> {
@@ -71,7 +74,11 @@ after(async () => {
 test('the oracle itself blocks the last two hits of the edge sequence', async () => {
   for (const blockDuration of [0, TTL]) {
     const verdicts = await oracle(AT, blockDuration);
-    assert.deepEqual(verdicts.map((v) => v.isBlocked), [false, false, false, false, true, true], `blockDuration ${blockDuration}`);
+    assert.deepEqual(
+      verdicts.map((v) => v.isBlocked),
+      [false, false, false, false, true, true],
+      `blockDuration ${blockDuration}`,
+    );
   }
 });
 
@@ -85,7 +92,11 @@ for (const where of ['redis', 'standalone'] as const) {
       assert.deepEqual(verdicts, await oracle(offsets, blockDuration), `offsets ${offsets.join(', ')}`);
       // Late hits only widen the 0 → 1050 gap, and the 1100/1150 hits stay within a window of
       // 700 unless the machine stalls for 600 ms: the last two are blocked.
-      assert.deepEqual(verdicts.map((v) => v.isBlocked), [false, false, false, false, true, true], `offsets ${offsets.join(', ')}`);
+      assert.deepEqual(
+        verdicts.map((v) => v.isBlocked),
+        [false, false, false, false, true, true],
+        `offsets ${offsets.join(', ')}`,
+      );
     });
   }
 }
@@ -94,7 +105,11 @@ test("algorithm 'fixed-window' is still available and admits the burst at the wi
   const storage = new RedkitThrottlerStorage(memoryKit, { algorithm: 'fixed-window' });
   const { verdicts, offsets } = await played(storage, 0, 'fixed');
   // A fixed window opened at 0 resets at 1000: 1050, 1100 and 1150 start a new one.
-  assert.deepEqual(verdicts.map((v) => v.isBlocked), [false, false, false, false, false, false], `offsets ${offsets.join(', ')}`);
+  assert.deepEqual(
+    verdicts.map((v) => v.isBlocked),
+    [false, false, false, false, false, false],
+    `offsets ${offsets.join(', ')}`,
+  );
 });
 
 test('unknown or bad storage options are refused with the option named', () => {

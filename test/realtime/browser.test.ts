@@ -21,7 +21,15 @@ before(async () => {
   [s1, s2] = await Promise.all([startServer(env), startServer(env)]);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -31,7 +39,7 @@ after(async () => {
   await stopRedis(redis);
 });
 
-test('two pages on two instances show each other\'s users and reactions', async () => {
+test("two pages on two instances show each other's users and reactions", async () => {
   const ada = await browser.newPage({ viewport: { width: 1000, height: 900 } });
   const bob = await browser.newPage({ viewport: { width: 1000, height: 900 } });
   await ada.goto(`${s1.url}/?room=demo&name=Ada&id=ada`);
@@ -53,7 +61,7 @@ test('two pages on two instances show each other\'s users and reactions', async 
   await bob.getByRole('button', { name: /❤️/ }).click();
   await bob.waitForFunction(() => document.querySelector('[data-reaction="🎉"] .n')?.textContent === '2', undefined, { timeout: 5000 });
   await ada.waitForFunction(() => document.querySelector('[data-reaction="❤️"] .n')?.textContent === '1', undefined, { timeout: 5000 });
-  assert.match(await bob.locator('#last-reaction').textContent() ?? '', /reacted/);
+  assert.match((await bob.locator('#last-reaction').textContent()) ?? '', /reacted/);
 
   // ?debug=1 shows this instance's connections.
   await bob.waitForFunction(() => document.querySelectorAll('#debug-connections tr').length >= 1, undefined, { timeout: 5000 });
@@ -65,7 +73,7 @@ test('two pages on two instances show each other\'s users and reactions', async 
   await bob.getByLabel('Admin token').fill('test-admin-token');
   await bob.getByRole('button', { name: 'Use' }).click();
   await bob.waitForFunction(() => /waiting \d+/.test(document.querySelector('#queues')?.textContent ?? ''), undefined, { timeout: 5000 });
-  assert.match(await bob.locator('#cache').textContent() ?? '', /no reads yet|%/);
+  assert.match((await bob.locator('#cache').textContent()) ?? '', /no reads yet|%/);
 
   mkdirSync('test-artifacts', { recursive: true });
   await bob.screenshot({ path: 'test-artifacts/realtime-live-page.png', fullPage: true });

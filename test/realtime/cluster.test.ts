@@ -13,7 +13,15 @@ const clients: TestClient[] = [];
 
 before(async () => {
   redis = await startRedis();
-  const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: randomPrefix(), PRESENCE_HEARTBEAT_TTL_MS: String(TTL_MS), REDIS_CONNECT_TIMEOUT_MS: '2000', REDIS_COMMAND_TIMEOUT_MS: '500', WS_RATE_PER_SECOND: '100', WS_RATE_BURST: '100' };
+  const env = {
+    REDIS_URL: redis.url,
+    REDIS_KEY_PREFIX: randomPrefix(),
+    PRESENCE_HEARTBEAT_TTL_MS: String(TTL_MS),
+    REDIS_CONNECT_TIMEOUT_MS: '2000',
+    REDIS_COMMAND_TIMEOUT_MS: '500',
+    WS_RATE_PER_SECOND: '100',
+    WS_RATE_BURST: '100',
+  };
   [s1, s2] = await Promise.all([startServer(env), startServer(env)]);
 });
 
@@ -28,7 +36,15 @@ const same = (list: TestClient[], expected: string[]) => list.every((c) => c.lis
 
 /** Waits until every client shows `expected`; returns ms from `since` to the last client's change. */
 async function converge(list: TestClient[], expected: string[], since: number, timeoutMs: number, what: string): Promise<number> {
-  await waitFor(() => same(list, expected), timeoutMs, `${what}: every client shows [${expected.join(',')}] (one shows [${list.find((c) => c.list(ROOM).join() !== expected.join())?.list(ROOM).join()}])`, 2);
+  await waitFor(
+    () => same(list, expected),
+    timeoutMs,
+    `${what}: every client shows [${expected.join(',')}] (one shows [${list
+      .find((c) => c.list(ROOM).join() !== expected.join())
+      ?.list(ROOM)
+      .join()}])`,
+    2,
+  );
   return Math.max(...list.map((c) => c.changedAt)) - since;
 }
 
@@ -70,7 +86,11 @@ test('Redis killed: each instance serves its own clients and reports degraded; R
   await waitFor(() => clients.every((c) => c.counts.get(ROOM)?.['👍'] === 1), 2000, 'first reaction everywhere');
 
   await redis.kill();
-  await waitFor(async () => (await getJson(`${s1.url}/api/health`)).body.status === 'degraded' && (await getJson(`${s2.url}/api/health`)).body.status === 'degraded', 5000, 'both report degraded');
+  await waitFor(
+    async () => (await getJson(`${s1.url}/api/health`)).body.status === 'degraded' && (await getJson(`${s2.url}/api/health`)).body.status === 'degraded',
+    5000,
+    'both report degraded',
+  );
   const health = await getJson(`${s1.url}/api/health`);
   assert.equal(health.body.status, 'degraded');
   assert.equal(health.body.mode, 'degraded');
@@ -106,7 +126,7 @@ test('Redis killed: each instance serves its own clients and reports degraded; R
 
 test('an instance killed with SIGKILL: its members vanish from the other within the heartbeat TTL + 1 s', async () => {
   const onS1 = clients.filter((c) => c.hello!.instanceId === clients[0]!.hello!.instanceId && c.closed === null);
-  const s2Members = new Set(clients.filter((c) => c.hello!.instanceId !== clients[0]!.hello!.instanceId).map((c) => c.list(ROOM)).flat());
+  const s2Members = new Set(clients.filter((c) => c.hello!.instanceId !== clients[0]!.hello!.instanceId).flatMap((c) => c.list(ROOM)));
   await waitFor(() => onS1.every((c) => c.list(ROOM).length > 25), 3000, 's1 clients see s2 members');
   const s1Own = onS1.map((c) => c.frames.find((f) => f.type === 'snapshot')?.you as string | undefined).filter(Boolean) as string[];
   const killedAt = performance.now();
@@ -117,7 +137,10 @@ test('an instance killed with SIGKILL: its members vanish from the other within 
   assert.ok(vanished <= TTL_MS + 1000, `vanished after ${vanished.toFixed(0)} ms`);
   assert.ok(s2Members.size > s1Own.length);
   const room = await getJson(`${s1.url}/api/realtime/rooms/${ROOM}`);
-  assert.deepEqual(room.body.members.map((m: { id: string }) => m.id), [...s1Own].sort());
+  assert.deepEqual(
+    room.body.members.map((m: { id: string }) => m.id),
+    [...s1Own].sort(),
+  );
 });
 
 function ids(): string[] {

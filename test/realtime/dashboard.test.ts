@@ -7,7 +7,11 @@ import { randomPrefix } from '../helpers/util.js';
 import { startServer, type ServerProcess } from './helpers.js';
 
 // The page functions below run in the browser; this is the little of the DOM they use.
-interface Canvas { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } }
+interface Canvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } };
+}
 declare const document: {
   getElementById(id: string): Canvas | null;
   querySelector(selector: string): { textContent: string | null } | null;
@@ -26,7 +30,15 @@ before(async () => {
   server = await startServer({ REDIS_URL: redis.url, REDIS_KEY_PREFIX: randomPrefix(), RATE_LIMIT_MODERATE: '3/60s', MODERATION_DELAY_MS: '0' });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -63,7 +75,11 @@ test('the dashboard plots hit rate, refusals and clients on a phone, then says "
   // Traffic: one miss then hits on the moderation cache, and refusals past the 3/60s limit.
   const statuses: number[] = [];
   for (let i = 0; i < 6; i++) {
-    const res = await fetch(`${server.url}/api/moderate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'hello dashboard' }) });
+    const res = await fetch(`${server.url}/api/moderate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'hello dashboard' }),
+    });
     statuses.push(res.status);
   }
   assert.deepEqual(statuses, [200, 200, 200, 429, 429, 429]);

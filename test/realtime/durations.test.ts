@@ -14,7 +14,11 @@ test('realtime options: "10s" works, "10 parsecs" is an InvalidArgumentError nam
     try {
       kit.realtime.configure({ [option]: '10s' });
       assert.equal(kit.realtime.options[option], 10_000, option);
-      assert.throws(() => kit.realtime.configure({ [option]: '10 parsecs' }), (err: unknown) => isArg(option)(err) && (err as Error).message.includes('10 parsecs'), option);
+      assert.throws(
+        () => kit.realtime.configure({ [option]: '10 parsecs' }),
+        (err: unknown) => isArg(option)(err) && (err as Error).message.includes('10 parsecs'),
+        option,
+      );
     } finally {
       await kit.close();
     }
@@ -33,7 +37,11 @@ test('gateway options: "10s" works, "10 parsecs" is an InvalidArgumentError nami
     for (const option of ['pingIntervalMs', 'floodGraceMs'] as const) {
       const gateway = createGateway(kit, { [option]: '10s' });
       await gateway.close();
-      assert.throws(() => createGateway(kit, { [option]: '10 parsecs' }), (err: unknown) => isArg(option)(err) && (err as Error).message.includes('10 parsecs'), option);
+      assert.throws(
+        () => createGateway(kit, { [option]: '10 parsecs' }),
+        (err: unknown) => isArg(option)(err) && (err as Error).message.includes('10 parsecs'),
+        option,
+      );
     }
     assert.throws(() => createGateway(kit, { pingInterval: 1000 } as never), isArg('gateway options.pingInterval'));
   } finally {

@@ -18,7 +18,10 @@ before(async () => {
   redis = await startRedis();
   kit = await kitFor(redis);
   gateway = createGateway(kit);
-  http = createServer((_req, res) => { res.statusCode = 404; res.end(); });
+  http = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end();
+  });
   gateway.attach(http);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();
@@ -76,10 +79,19 @@ test('a client under the limit, and one that bursts once then slows down, stay c
   const steady = await TestClient.open(url);
   const bursty = await TestClient.open(url);
   for (let i = 0; i < 60; i++) bursty.send({ type: 'ping' });
-  const [a, b] = await Promise.all([pace(steady, 15, 3000), (async () => { await sleep(2500); return pace(bursty, 10, 2000); })()]);
+  const [a, b] = await Promise.all([
+    pace(steady, 15, 3000),
+    (async () => {
+      await sleep(2500);
+      return pace(bursty, 10, 2000);
+    })(),
+  ]);
   assert.equal(a.code, null, 'the steady client is still connected');
   assert.equal(b.code, null, 'the bursty client is still connected');
-  assert.ok(bursty.frames.some((f) => f.type === 'error' && f.code === 'E_RATE_LIMITED'), 'its burst beyond 40 was refused');
+  assert.ok(
+    bursty.frames.some((f) => f.type === 'error' && f.code === 'E_RATE_LIMITED'),
+    'its burst beyond 40 was refused',
+  );
   const pongs = steady.frames.filter((f) => f.type === 'pong').length;
   assert.ok(pongs >= a.sent - 1, `every steady ping answered (${pongs}/${a.sent})`);
   steady.close();

@@ -18,7 +18,10 @@ before(async () => {
   redis = await startRedis();
   kit = await kitFor(redis);
   gateway = createGateway(kit, { ratePerSecond: 10, rateBurst: 10, floodCloseAfter: 30, allowedOrigins: null, pingIntervalMs: 200 });
-  http = createServer((_req, res) => { res.statusCode = 404; res.end(); });
+  http = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end();
+  });
   gateway.attach(http);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();
@@ -41,7 +44,10 @@ test('hello, join, snapshot, diffs, react, leave, ping', async () => {
   await b.join('g1', 'bob');
   await waitFor(() => a.list('g1').join() === 'ada,bob' && b.list('g1').join() === 'ada,bob', 2000, 'both see both');
   const snap = b.frames.find((f) => f.type === 'snapshot')!;
-  assert.deepEqual(snap.members, [{ id: 'ada', meta: { name: 'Ada' } }, { id: 'bob', meta: { name: 'bob' } }]);
+  assert.deepEqual(snap.members, [
+    { id: 'ada', meta: { name: 'Ada' } },
+    { id: 'bob', meta: { name: 'bob' } },
+  ]);
   a.send({ type: 'react', room: 'g1', reaction: '🎉', ref: 'r1' });
   await waitFor(() => b.counts.get('g1')?.['🎉'] === 1, 2000, 'reaction at b');
   assert.equal(b.frames.find((f) => f.type === 'reaction')!.by, 'ada');
@@ -170,7 +176,9 @@ test('standalone: the same protocol works in memory', async () => {
 
 test('DEBUG_PRESENCE logging: connections, joins and leaves are logged with the instance id', async () => {
   const lines: Array<Record<string, unknown> & { msg?: string }> = [];
-  const capture = (obj: object, msg?: string) => { lines.push({ ...obj, msg }); };
+  const capture = (obj: object, msg?: string) => {
+    lines.push({ ...obj, msg });
+  };
   const mem = await standaloneKit({ logger: { debug: capture, info: capture, warn: capture, error: capture } });
   const gw = createGateway(mem, { debug: true });
   const server = createServer();
@@ -220,7 +228,7 @@ test('identify(): unidentified upgrades are closed with 1008; identified ones ma
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-test('reactionLimiter: a member\'s reactions are limited across connections by the shared limiter', async () => {
+test("reactionLimiter: a member's reactions are limited across connections by the shared limiter", async () => {
   const limiter = kit.rateLimiter({ algorithm: 'fixed-window', limit: 3, windowMs: 60_000, name: 'gw-reactions' });
   const limited = createGateway(kit, { path: '/limited', reactionLimiter: limiter });
   const server = createServer();

@@ -18,8 +18,12 @@ export class TestClient {
   constructor(url: string, options: WebSocket.ClientOptions = {}) {
     this.ws = new WebSocket(url, options);
     this.ws.on('message', (data) => this.#onFrame(JSON.parse(data.toString()) as Record<string, any>));
-    this.ws.on('close', (code, reason) => { this.closed = { code, reason: reason.toString() }; });
-    this.ws.on('error', () => { /* close follows; tests look at `closed` */ });
+    this.ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+    this.ws.on('error', () => {
+      /* close follows; tests look at `closed` */
+    });
   }
 
   static async open(url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
@@ -36,9 +40,18 @@ export class TestClient {
       this.counts.set(f.room, { ...f.reactions });
       this.changedAt = performance.now();
     }
-    if (f.type === 'joined') { this.members.get(f.room)?.add(f.member.id); this.changedAt = performance.now(); }
-    if (f.type === 'left') { this.members.get(f.room)?.delete(f.memberId); this.changedAt = performance.now(); }
-    if (f.type === 'reaction') { const c = this.counts.get(f.room); if (c) c[f.reaction] = f.count; }
+    if (f.type === 'joined') {
+      this.members.get(f.room)?.add(f.member.id);
+      this.changedAt = performance.now();
+    }
+    if (f.type === 'left') {
+      this.members.get(f.room)?.delete(f.memberId);
+      this.changedAt = performance.now();
+    }
+    if (f.type === 'reaction') {
+      const c = this.counts.get(f.room);
+      if (c) c[f.reaction] = f.count;
+    }
     if (f.type === 'reactions') this.counts.set(f.room, { ...f.counts });
   }
 
@@ -50,7 +63,11 @@ export class TestClient {
   async join(room: string, id: string, name = id): Promise<void> {
     const before = this.frames.length;
     this.send({ type: 'join', room, id, name });
-    await waitFor(() => this.frames.slice(before).some((f) => f.type === 'snapshot' && f.room === room) || this.frames.slice(before).find((f) => f.type === 'error'), 10_000, `snapshot of ${room} for ${id}`);
+    await waitFor(
+      () => this.frames.slice(before).some((f) => f.type === 'snapshot' && f.room === room) || this.frames.slice(before).find((f) => f.type === 'error'),
+      10_000,
+      `snapshot of ${room} for ${id}`,
+    );
   }
 
   list(room: string): string[] {
@@ -96,18 +113,34 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  const exited = () => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
   });
-  process.once('exit', () => { try { child.kill('SIGKILL'); } catch { /* gone */ } });
+  child.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+    });
+  process.once('exit', () => {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
   await waitForPort(port, 20_000, () => (child.exitCode !== null ? `server exited (${child.exitCode}): ${out}` : undefined));
   // The server listens before it has connected to Redis; these tests start from a connected state.
   if (env.REDIS_URL) {
-    await waitFor(async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body.redis.status === 'connected', 10_000, 'server connected to Redis')
-      .catch((err: Error) => { throw new Error(`${err.message}\nserver output:\n${out}`); });
+    await waitFor(
+      async () => (await getJson(`http://127.0.0.1:${port}/api/health`)).body.redis.status === 'connected',
+      10_000,
+      'server connected to Redis',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}\nserver output:\n${out}`);
+    });
   }
   return {
     port,
@@ -115,8 +148,16 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     child,
     output: () => out,
-    stop: async () => { const done = exited(); child.kill('SIGTERM'); await done; },
-    kill: async () => { const done = exited(); child.kill('SIGKILL'); await done; },
+    stop: async () => {
+      const done = exited();
+      child.kill('SIGTERM');
+      await done;
+    },
+    kill: async () => {
+      const done = exited();
+      child.kill('SIGKILL');
+      await done;
+    },
   };
 }
 

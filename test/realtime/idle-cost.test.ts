@@ -62,7 +62,10 @@ test(`idle for ${WINDOW_MS / 1000} s after presence and a rate limiter were used
     for (const [name, calls] of after) {
       // The observer's own INFO is the one call of the window that is not the kits'.
       const n = calls - (before.get(name) ?? 0) - (name === 'info' ? 1 : 0);
-      if (n > 0) { delta[name] = n; total += n; }
+      if (n > 0) {
+        delta[name] = n;
+        total += n;
+      }
     }
     const perMinute = (total * 60_000) / WINDOW_MS;
     console.log(`# two idle kits: ${total} calls in ${WINDOW_MS / 1000} s (${perMinute}/min, incl. inside scripts): ${JSON.stringify(delta)}`);

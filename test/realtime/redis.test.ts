@@ -7,8 +7,12 @@ import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
 
 // Several toolkits in one process on one real redis-server: each stands for an instance.
 let server: RedisServer;
-before(async () => { server = await startRedis(); });
-after(async () => { await stopRedis(server); });
+before(async () => {
+  server = await startRedis();
+});
+after(async () => {
+  await stopRedis(server);
+});
 
 async function instances(n: number, ttlMs = 1500): Promise<Redkit[]> {
   const keyPrefix = randomPrefix();
@@ -32,11 +36,20 @@ test('bus: messages cross instances once, tagged with the sender; subscriptions 
   assert.deepEqual(atB.sort(), ['a1', 'b2']);
 
   let resynced = 0;
-  b!.bus.onResync(() => { resynced++; });
+  b!.bus.onResync(() => {
+    resynced++;
+  });
   await server.restart();
   // Degraded meanwhile: local handlers still get local messages.
   await waitFor(() => a!.mode === 'redis' && b!.mode === 'redis' && resynced > 0, 5000, 'reconnect and resubscribe');
-  await waitFor(async () => { await a!.bus.publish('news', { n: 3 }); return atB.includes('a3'); }, 3000, 'a message after the restart');
+  await waitFor(
+    async () => {
+      await a!.bus.publish('news', { n: 3 });
+      return atB.includes('a3');
+    },
+    3000,
+    'a message after the restart',
+  );
   await Promise.all([a!.close(), b!.close()]);
 });
 
@@ -92,7 +105,11 @@ test('Redis restarted empty: every instance re-announces and re-reads; reactions
   await b!.presence.join('lobby', 'ben');
   await a!.reactions.react('lobby', '🔥');
   // Both instances must have seen both joins before the kill: b's view of ann is asserted below.
-  await waitFor(() => ids(a!.presence.view('lobby')).join() === 'ann,ben' && ids(b!.presence.view('lobby')).join() === 'ann,ben' && b!.reactions.view('lobby')['🔥'] === 1, 2000, 'initial state');
+  await waitFor(
+    () => ids(a!.presence.view('lobby')).join() === 'ann,ben' && ids(b!.presence.view('lobby')).join() === 'ann,ben' && b!.reactions.view('lobby')['🔥'] === 1,
+    2000,
+    'initial state',
+  );
 
   await server.kill();
   await waitFor(() => a!.mode === 'degraded' && b!.mode === 'degraded', 3000, 'both degraded');
@@ -105,11 +122,15 @@ test('Redis restarted empty: every instance re-announces and re-reads; reactions
 
   const restartedAt = performance.now();
   await server.start();
-  await waitFor(() => {
-    const va = ids(a!.presence.view('lobby')).join();
-    const vb = ids(b!.presence.view('lobby')).join();
-    return va === 'amy,ann' && vb === va && a!.reactions.view('lobby')['🔥'] === 2 && b!.reactions.view('lobby')['🔥'] === 2;
-  }, 8000, 'convergence after Redis came back');
+  await waitFor(
+    () => {
+      const va = ids(a!.presence.view('lobby')).join();
+      const vb = ids(b!.presence.view('lobby')).join();
+      return va === 'amy,ann' && vb === va && a!.reactions.view('lobby')['🔥'] === 2 && b!.reactions.view('lobby')['🔥'] === 2;
+    },
+    8000,
+    'convergence after Redis came back',
+  );
   // The data died with Redis; a re-asserts its own totals (the 🔥 before the kill and the one while down), once.
   assert.deepEqual(await b!.reactions.counts('lobby'), { '🔥': 2 });
   console.log(`# converged ${Math.round(performance.now() - restartedAt)} ms after redis-server was spawned again`);
@@ -138,7 +159,11 @@ test('close() leaves no timers or handles behind', async () => {
   await a!.reactions.react('x', '👍');
   await a!.bus.subscribe('z', () => {});
   await a!.close();
-  await waitFor(() => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length <= before, 2000, `resources back to ${before}: ${process.getActiveResourcesInfo().join(',')}`);
+  await waitFor(
+    () => process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap').length <= before,
+    2000,
+    `resources back to ${before}: ${process.getActiveResourcesInfo().join(',')}`,
+  );
 });
 
 test('an instance started while Redis is down serves locally, then joins the others when Redis comes up', async () => {

@@ -11,7 +11,9 @@ import { startServer, TestClient } from './helpers.js';
 // clients connected, watched by a second toolkit standing for another instance.
 let redis: RedisServer;
 let observer: Redkit;
-before(async () => { redis = await startRedis(); });
+before(async () => {
+  redis = await startRedis();
+});
 after(async () => {
   await observer?.close();
   await stopRedis(redis);
@@ -38,7 +40,12 @@ test('SIGTERM: clients get 1001, their presence is withdrawn at once, the proces
   const sentAt = performance.now();
   server.child.kill('SIGTERM');
   let timer: NodeJS.Timeout | undefined;
-  const { code, at } = await Promise.race([exited, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no exit 12 s after SIGTERM:\n${server.output()}`)), 12_000); })]);
+  const { code, at } = await Promise.race([
+    exited,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no exit 12 s after SIGTERM:\n${server.output()}`)), 12_000);
+    }),
+  ]);
   clearTimeout(timer);
   const exitMs = at - sentAt;
   assert.equal(code, 0, `exit code 0 (took ${Math.round(exitMs)} ms):\n${server.output()}`);
@@ -56,11 +63,15 @@ async function silentPeer(port: number): Promise<Socket> {
   const socket = connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => {
     socket.once('error', reject);
-    socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    socket.write(
+      `GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+    );
     socket.once('data', (d: Buffer) => (d.toString().startsWith('HTTP/1.1 101') ? resolve() : reject(new Error(d.toString()))));
   });
   socket.pause();
-  socket.on('error', () => { /* cut by the server: expected */ });
+  socket.on('error', () => {
+    /* cut by the server: expected */
+  });
   socket.on('end', () => socket.destroy());
   return socket;
 }

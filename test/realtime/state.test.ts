@@ -10,17 +10,29 @@ import { TestClient } from './helpers.js';
 // Realtime state that must stay right across a Redis restart and stay bounded under churn:
 // two instances (toolkits, each with its gateway on its own HTTP server) on one real redis-server.
 let redis: RedisServer;
-before(async () => { redis = await startRedis(); });
-after(async () => { await stopRedis(redis); });
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  await stopRedis(redis);
+});
 
-interface Instance { kit: Redkit; gateway: RealtimeGateway; http: Server; url: string }
+interface Instance {
+  kit: Redkit;
+  gateway: RealtimeGateway;
+  http: Server;
+  url: string;
+}
 
 async function instance(keyPrefix: string, options: { reactionsIdleTtlMs?: number; heartbeatTtlMs?: number } = {}): Promise<Instance> {
   // A loaded 2-core machine runs 1,000 joins at once here: a generous command timeout.
   const kit = await kitFor(redis, { keyPrefix, commandTimeoutMs: 3000 });
   kit.realtime.configure({ heartbeatTtlMs: 3000, ...options });
   const gateway = createGateway(kit, { ratePerSecond: 1000, rateBurst: 1000 });
-  const http = createServer((_req, res) => { res.statusCode = 404; res.end(); });
+  const http = createServer((_req, res) => {
+    res.statusCode = 404;
+    res.end();
+  });
   gateway.attach(http);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();
@@ -33,10 +45,13 @@ async function shut(i: Instance): Promise<void> {
   await i.kit.close();
 }
 
-const react = (c: TestClient, room: string, reaction: string, times: number) => { for (let n = 0; n < times; n++) c.send({ type: 'react', room, reaction }); };
-const shows = (c: TestClient, room: string, expected: Record<string, number>) => JSON.stringify(Object.entries(c.counts.get(room) ?? {}).sort()) === JSON.stringify(Object.entries(expected).sort());
+const react = (c: TestClient, room: string, reaction: string, times: number) => {
+  for (let n = 0; n < times; n++) c.send({ type: 'react', room, reaction });
+};
+const shows = (c: TestClient, room: string, expected: Record<string, number>) =>
+  JSON.stringify(Object.entries(c.counts.get(room) ?? {}).sort()) === JSON.stringify(Object.entries(expected).sort());
 
-test('Redis restarted empty: every instance\'s counts come back to all reactions ever made, counted once', async (t) => {
+test("Redis restarted empty: every instance's counts come back to all reactions ever made, counted once", async (t) => {
   const keyPrefix = randomPrefix();
   const [a, b] = await Promise.all([instance(keyPrefix), instance(keyPrefix)]);
   const ca = await TestClient.open(a.url);
@@ -55,7 +70,11 @@ test('Redis restarted empty: every instance\'s counts come back to all reactions
   react(cb, 'party', '👍', 2);
   react(cb2, 'party', '❤️', 1);
   const before = { '👍': 5, '❤️': 1 };
-  await waitFor(() => [ca, cb, cb2].every((c) => shows(c, 'party', before)), 3000, `every client shows 👍5 ❤️1: ${JSON.stringify([ca, cb, cb2].map((c) => [c.counts.get('party'), c.frames.filter((f) => f.type === 'error')]))}`);
+  await waitFor(
+    () => [ca, cb, cb2].every((c) => shows(c, 'party', before)),
+    3000,
+    `every client shows 👍5 ❤️1: ${JSON.stringify([ca, cb, cb2].map((c) => [c.counts.get('party'), c.frames.filter((f) => f.type === 'error')]))}`,
+  );
 
   await redis.kill();
   await waitFor(() => a.kit.mode === 'degraded' && b.kit.mode === 'degraded', 5000, 'both degraded');
@@ -67,7 +86,11 @@ test('Redis restarted empty: every instance\'s counts come back to all reactions
   await waitFor(() => a.kit.mode === 'redis' && b.kit.mode === 'redis', 10_000, 'both reconnected');
   const reconnectedAt = performance.now();
   const all = { '👍': 5, '❤️': 1, '🎉': 2 };
-  await waitFor(() => [ca, cb, cb2].every((c) => shows(c, 'party', all)), 5000, `every client shows 👍5 ❤️1 🎉2 (a: ${JSON.stringify(ca.counts.get('party'))}, b: ${JSON.stringify(cb.counts.get('party'))})`);
+  await waitFor(
+    () => [ca, cb, cb2].every((c) => shows(c, 'party', all)),
+    5000,
+    `every client shows 👍5 ❤️1 🎉2 (a: ${JSON.stringify(ca.counts.get('party'))}, b: ${JSON.stringify(cb.counts.get('party'))})`,
+  );
   const convergedMs = performance.now() - reconnectedAt;
   assert.deepEqual(await a.kit.reactions.counts('party'), all);
   assert.deepEqual(await b.kit.reactions.counts('party'), all);
@@ -83,7 +106,9 @@ test('1,000 rooms joined, reacted in and left: every realtime key has a TTL or a
   const keyPrefix = randomPrefix();
   const idleMs = 1000;
   const [a, b] = await Promise.all([instance(keyPrefix, { reactionsIdleTtlMs: idleMs }), instance(keyPrefix, { reactionsIdleTtlMs: idleMs })]);
-  t.after(async () => { await Promise.all([shut(a), shut(b)]); });
+  t.after(async () => {
+    await Promise.all([shut(a), shut(b)]);
+  });
   const admin = a.kit.connection.client!;
   const scan = async () => {
     const keys: string[] = [];
@@ -118,10 +143,16 @@ test('1,000 rooms joined, reacted in and left: every realtime key has a TTL or a
   await Promise.all(rooms.map((room, i) => a.kit.presence.leave(room, `m${i}`)));
   for (const unwatch of watchers) unwatch();
   const left = await scan();
-  assert.deepEqual(left.filter((k) => /:(members|meta|inst:[^:]+)$/.test(k)), [], 'presence keys are gone with the last member');
+  assert.deepEqual(
+    left.filter((k) => /:(members|meta|inst:[^:]+)$/.test(k)),
+    [],
+    'presence keys are gone with the last member',
+  );
   assert.deepEqual(await noTtl(left), [], 'what is left has a TTL or a bound');
   assert.equal(await admin.zcard(`${keyPrefix}:realtime:active-rooms`), 0, 'active rooms pruned on leave');
   assert.equal(await admin.scard(`${keyPrefix}:realtime:instance:${a.kit.instanceId}:rooms`), 0, "the instance's rooms pruned on leave");
   const { elapsedMs } = await waitFor(async () => (await scan()).length <= baseline, idleMs + 5000, 'the realtime keyspace back to its baseline', 100);
-  console.log(`# ${busy.length} realtime keys busy, ${left.length} right after leaving (reaction counts, idle TTL ${idleMs} ms), ${baseline} after ${Math.round(elapsedMs)} ms`);
+  console.log(
+    `# ${busy.length} realtime keys busy, ${left.length} right after leaving (reaction counts, idle TTL ${idleMs} ms), ${baseline} after ${Math.round(elapsedMs)} ms`,
+  );
 });

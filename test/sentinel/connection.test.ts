@@ -11,16 +11,33 @@ const SENTINEL_PASSWORD = 'sentinel-secret-4f9a';
 
 function recordingLogger(): Logger & { text: () => string } {
   const lines: string[] = [];
-  const at = () => (obj: object, msg?: string) => { lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`); };
+  const at = () => (obj: object, msg?: string) => {
+    lines.push(`${msg ?? ''} ${JSON.stringify(obj)}`);
+  };
   return { text: () => lines.join('\n'), debug: at(), info: at(), warn: at(), error: at() };
 }
 
-const singleKit = (port: number) => createRedkit({ env: {}, host: '127.0.0.1', port, keyPrefix: randomPrefix(), connectTimeoutMs: 2000, commandTimeoutMs: 500, healthIntervalMs: 200, logger: recordingLogger(), backoff: { baseMs: 20, maxMs: 200 } } as never);
+const singleKit = (port: number) =>
+  createRedkit({
+    env: {},
+    host: '127.0.0.1',
+    port,
+    keyPrefix: randomPrefix(),
+    connectTimeoutMs: 2000,
+    commandTimeoutMs: 500,
+    healthIntervalMs: 200,
+    logger: recordingLogger(),
+    backoff: { baseMs: 20, maxMs: 200 },
+  } as never);
 
 describe('sentinel: connection and health', () => {
   let set: SentinelSet;
-  before(async () => { set = await startSentinelSet({ sentinelPassword: SENTINEL_PASSWORD }); });
-  after(async () => { await set?.stop(); });
+  before(async () => {
+    set = await startSentinelSet({ sentinelPassword: SENTINEL_PASSWORD });
+  });
+  after(async () => {
+    await set?.stop();
+  });
 
   test('connects to the master the sentinels name; health shows the topology', async () => {
     const kit = await sentinelKit(set, { sentinelPassword: SENTINEL_PASSWORD } as never);
@@ -28,7 +45,10 @@ describe('sentinel: connection and health', () => {
       const master = await set.currentMaster();
       const health = await kit.health();
       assert.equal(health.status, 'connected');
-      assert.deepEqual({ ...health.topology, lastFailoverAt: null }, { kind: 'sentinel', master: `127.0.0.1:${master.port}`, role: 'master', lastFailoverAt: null });
+      assert.deepEqual(
+        { ...health.topology, lastFailoverAt: null },
+        { kind: 'sentinel', master: `127.0.0.1:${master.port}`, role: 'master', lastFailoverAt: null },
+      );
       await kit.connection.run((c) => c.set(`${kit.connection.config.prefix}:x`, '1'));
       // BullMQ's and the subscriber's clients follow the master too.
       const sub = kit.connection.subscriber();
@@ -66,7 +86,10 @@ describe('sentinel: connection and health', () => {
       assert.equal(health.status, 'disconnected');
       const shown = JSON.stringify(health) + logger.text() + String(kit.connection.config) + JSON.stringify(kit.connection.config);
       assert.ok(!shown.includes(wrong), 'the sentinel password never appears');
-      await assert.rejects(kit.connection.run((c) => c.ping()), (err: Error) => err.name === 'RedisUnavailableError' && !err.message.includes(wrong));
+      await assert.rejects(
+        kit.connection.run((c) => c.ping()),
+        (err: Error) => err.name === 'RedisUnavailableError' && !err.message.includes(wrong),
+      );
     } finally {
       await kit.close();
     }

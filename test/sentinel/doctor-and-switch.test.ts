@@ -11,8 +11,12 @@ const stepOf = (report: Awaited<ReturnType<typeof runDoctor>>, name: string) => 
 
 describe('sentinel: doctor', () => {
   let set: SentinelSet;
-  before(async () => { set = await startSentinelSet(); });
-  after(async () => { await set?.stop(); });
+  before(async () => {
+    set = await startSentinelSet();
+  });
+  after(async () => {
+    await set?.stop();
+  });
 
   test('a healthy set: sentinels, quorum, master, replicas and role all ok', async () => {
     const sentinels = set.sentinelAddresses.map((s) => `${s.host}:${s.port}`).join(',');
@@ -59,7 +63,10 @@ describe('REDKIT_TEST_TOPOLOGY=sentinel', () => {
   test('startRedis gives a Sentinel set; kitFor reaches its master through the sentinels', async () => {
     const saved = process.env.REDKIT_TEST_TOPOLOGY;
     process.env.REDKIT_TEST_TOPOLOGY = 'sentinel';
-    const server = await startRedis().finally(() => { if (saved === undefined) delete process.env.REDKIT_TEST_TOPOLOGY; else process.env.REDKIT_TEST_TOPOLOGY = saved; });
+    const server = await startRedis().finally(() => {
+      if (saved === undefined) delete process.env.REDKIT_TEST_TOPOLOGY;
+      else process.env.REDKIT_TEST_TOPOLOGY = saved;
+    });
     try {
       assert.ok(server.sentinel);
       const kit = await kitFor(server);

@@ -18,25 +18,47 @@ function writer(kit: Redkit, key: string) {
     while (running) {
       const value = n++;
       const sentAt = Date.now();
-      kit.connection.run((c) => c.rpush(key, String(value))).then(() => acked.push({ value, sentAt }), (err: unknown) => errors.push(err));
+      kit.connection
+        .run((c) => c.rpush(key, String(value)))
+        .then(
+          () => acked.push({ value, sentAt }),
+          (err: unknown) => errors.push(err),
+        );
       await sleep(10);
     }
     await sleep(600);
   })();
-  return { acked, errors, stop: async () => { running = false; await done; } };
+  return {
+    acked,
+    errors,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
 }
 
 /** LRANGE on one node, with a client closed at once. */
 async function listOn(port: number, key: string): Promise<string[]> {
   const client = new Redis({ port, retryStrategy: () => null });
-  try { return await client.lrange(key, 0, -1); } finally { client.disconnect(); }
+  try {
+    return await client.lrange(key, 0, -1);
+  } finally {
+    client.disconnect();
+  }
 }
 
-const readOnly = (errors: unknown[]) => errors.filter((e) => e instanceof RedisReadOnlyError || /READONLY/.test(String((e as Error)?.message)) || /READONLY/.test(String(((e as Error)?.cause as Error)?.message)));
+const readOnly = (errors: unknown[]) =>
+  errors.filter(
+    (e) =>
+      e instanceof RedisReadOnlyError || /READONLY/.test(String((e as Error)?.message)) || /READONLY/.test(String(((e as Error)?.cause as Error)?.message)),
+  );
 
 describe('sentinel: failover under load', () => {
   let set: SentinelSet | undefined;
-  after(async () => { await set?.stop(); });
+  after(async () => {
+    await set?.stop();
+  });
 
   test('SENTINEL FAILOVER: writes resume, 0 READONLY, nothing reaches the old master after +switch-master', async () => {
     set = await startSentinelSet();
@@ -66,13 +88,21 @@ describe('sentinel: failover under load', () => {
       const late = watch.writes.filter((x) => x.at > switchAt && !x.source.endsWith(`:${promoted.port}`));
       const onNew = new Set(await listOn(promoted.port, key));
       const lost = w.acked.filter((a) => !onNew.has(String(a.value)));
-      console.log(`graceful failover: first write acknowledged ${Math.round(resumed.elapsedMs)} ms after +switch-master; ${w.acked.length} acked, ${lost.length} lost, ${w.errors.length} typed errors, ${late.length} writes on the old master after the switch`);
+      console.log(
+        `graceful failover: first write acknowledged ${Math.round(resumed.elapsedMs)} ms after +switch-master; ${w.acked.length} acked, ${lost.length} lost, ${w.errors.length} typed errors, ${late.length} writes on the old master after the switch`,
+      );
       assert.equal(readOnly(w.errors).length, 0, 'no READONLY reaches a caller');
-      assert.ok(w.errors.every((e) => e instanceof RedkitError), 'every error is a typed RedkitError');
+      assert.ok(
+        w.errors.every((e) => e instanceof RedkitError),
+        'every error is a typed RedkitError',
+      );
       assert.equal(late.length, 0, `writes on the old master after +switch-master: ${JSON.stringify(late.slice(0, 3))}`);
       const health = await kit.health();
       assert.equal(health.status, 'connected');
-      assert.deepEqual({ kind: health.topology.kind, master: health.topology.master, role: health.topology.role }, { kind: 'sentinel', master: `127.0.0.1:${promoted.port}`, role: 'master' });
+      assert.deepEqual(
+        { kind: health.topology.kind, master: health.topology.master, role: health.topology.role },
+        { kind: 'sentinel', master: `127.0.0.1:${promoted.port}`, role: 'master' },
+      );
       await waitFor(() => failovers.length > 0, 3000, 'a failover event');
       assert.equal(restarts.length, 0, 'a promoted replica is a failover, not a restart');
       assert.equal(health.lastRestartAt, null);
@@ -113,11 +143,18 @@ describe('sentinel: failover under load', () => {
         const until = Date.now() + 12_000;
         while (Date.now() < until) {
           // One transaction: a sentinel may turn the node into a replica (and a sync fill it) between two commands.
-          const [[, role], [, stray], [, clients]] = (await admin.multi().call('ROLE').keys(`${kit.connection.config.prefix}:*`).call('CLIENT', 'LIST').exec()) as [[null, string[]], [null, string[]], [null, string]];
+          const [[, role], [, stray], [, clients]] = (await admin
+            .multi()
+            .call('ROLE')
+            .keys(`${kit.connection.config.prefix}:*`)
+            .call('CLIENT', 'LIST')
+            .exec()) as [[null, string[]], [null, string[]], [null, string]];
           if (role[0] !== 'master') break;
           polls++;
           strayKeys += stray.length;
-          redkitClients += String(clients).split('\n').filter((l) => / name=redkit:/.test(l)).length;
+          redkitClients += String(clients)
+            .split('\n')
+            .filter((l) => / name=redkit:/.test(l)).length;
           await sleep(50);
         }
       } finally {
@@ -126,7 +163,9 @@ describe('sentinel: failover under load', () => {
       await w.stop();
       const onNew = new Set(await listOn(promoted.port, key));
       const lost = w.acked.filter((a) => !onNew.has(String(a.value)));
-      console.log(`kill -9: promotion ${promotedAt - killedAt} ms after the kill, first write ${Math.round(resumed.elapsedMs)} ms after it; ${w.acked.length} acked, ${lost.length} lost, ${w.errors.length} typed errors; old master empty-and-master for ${polls} polls`);
+      console.log(
+        `kill -9: promotion ${promotedAt - killedAt} ms after the kill, first write ${Math.round(resumed.elapsedMs)} ms after it; ${w.acked.length} acked, ${lost.length} lost, ${w.errors.length} typed errors; old master empty-and-master for ${polls} polls`,
+      );
       assert.ok(polls > 0, 'the old master was seen restarted as an empty master');
       assert.equal(strayKeys, 0, 'no key written to the empty old master');
       assert.equal(redkitClients, 0, 'no redkit client on the empty old master');

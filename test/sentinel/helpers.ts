@@ -26,14 +26,22 @@ export function sentinelKit(set: SentinelSet, options: RedkitOptions = {}): Prom
 export async function watchWrites(port: number, key: string): Promise<{ writes: Array<{ at: number; source: string; value: string }>; stop(): void }> {
   const writes: Array<{ at: number; source: string; value: string }> = [];
   const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-  admin.on('error', () => { /* the node may be killed under the watch */ });
+  admin.on('error', () => {
+    /* the node may be killed under the watch */
+  });
   await admin.connect();
   const monitor = await admin.monitor();
   monitor.on('error', () => {});
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
     if (String(args[0]).toLowerCase() === 'rpush' && args[1] === key) writes.push({ at: Date.now(), source, value: String(args[2]) });
   });
-  return { writes, stop: () => { monitor.disconnect(); admin.disconnect(); } };
+  return {
+    writes,
+    stop: () => {
+      monitor.disconnect();
+      admin.disconnect();
+    },
+  };
 }
 
 /** Local time of the first `+switch-master` a sentinel publishes after this call. */
@@ -43,6 +51,8 @@ export async function watchSwitch(set: SentinelSet): Promise<{ at: () => number 
   const sub = new Redis({ host: s.host, port: s.port, retryStrategy: () => null });
   sub.on('error', () => {});
   await sub.subscribe('+switch-master');
-  sub.on('message', () => { at ??= Date.now(); });
+  sub.on('message', () => {
+    at ??= Date.now();
+  });
   return { at: () => at, stop: () => sub.disconnect() };
 }

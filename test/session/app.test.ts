@@ -12,7 +12,11 @@ test('reference server: login, views counted in the session, served through a Re
   const redis = await startRedis();
   const kit = await kitFor(redis);
   const app = await buildServer(kit, readSettings({ PORT: '0', SESSION_SECRET: 'x'.repeat(40) }), pino({ level: 'silent' }));
-  t.after(async () => { await app.close(); await kit.close(); await stopRedis(redis); });
+  t.after(async () => {
+    await app.close();
+    await kit.close();
+    await stopRedis(redis);
+  });
   let cookie = '';
   const call = async (method: 'GET' | 'POST', url: string, payload?: object) => {
     const res = await app.inject({ method, url, payload, headers: cookie ? { cookie } : {} });

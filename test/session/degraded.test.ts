@@ -78,7 +78,12 @@ test('an ACL user without access to the session keys: SessionUnavailableError NO
   const kit = await kitFor(redis, { url: `redis://nosession:pw@127.0.0.1:${redis.port}`, keyPrefix, logger });
   try {
     for (const store of [kit.sessionStore(), kit.sessionStore({ onRedisDown: 'fail' })]) {
-      for (const op of [() => store.get('secret-sid-1'), () => store.set('secret-sid-1', data('x')), () => store.touch('secret-sid-1', data('x')), () => store.destroy('secret-sid-1')]) {
+      for (const op of [
+        () => store.get('secret-sid-1'),
+        () => store.set('secret-sid-1', data('x')),
+        () => store.touch('secret-sid-1', data('x')),
+        () => store.destroy('secret-sid-1'),
+      ]) {
         await assert.rejects(op(), (err: Error) => {
           assert.ok(err instanceof SessionUnavailableError, `${err.name}: ${err.message}`);
           assert.equal(err.reason, 'NOPERM');
@@ -87,7 +92,10 @@ test('an ACL user without access to the session keys: SessionUnavailableError NO
         });
       }
     }
-    assert.ok(logger.lines.some((l) => l.includes('NOPERM')), 'the refusal is logged');
+    assert.ok(
+      logger.lines.some((l) => l.includes('NOPERM')),
+      'the refusal is logged',
+    );
     assert.ok(!logger.lines.join('\n').includes('secret-sid-1'), 'the session id was logged');
   } finally {
     await kit.close();
@@ -104,7 +112,10 @@ test('Redis out of memory (maxmemory, noeviction): a write is refused with Sessi
     await store.set('sid-o', data('kept'));
     await kit.redis!.config('SET', 'maxmemory-policy', 'noeviction');
     await kit.redis!.config('SET', 'maxmemory', '1');
-    await assert.rejects(store.set('sid-o', data('x'.repeat(1000))), (err: Error) => err instanceof SessionUnavailableError && (err as SessionUnavailableError).reason === 'OOM');
+    await assert.rejects(
+      store.set('sid-o', data('x'.repeat(1000))),
+      (err: Error) => err instanceof SessionUnavailableError && (err as SessionUnavailableError).reason === 'OOM',
+    );
     await kit.redis!.config('SET', 'maxmemory', '0');
     assert.equal((await store.get('sid-o'))?.v, 'kept');
   } finally {
@@ -113,7 +124,7 @@ test('Redis out of memory (maxmemory, noeviction): a write is refused with Sessi
   }
 });
 
-test('closing the kit removes the store\'s reconnect listener', async () => {
+test("closing the kit removes the store's reconnect listener", async () => {
   const redis = await startRedis();
   const kit = await kitFor(redis);
   const before = kit.connection.listenerCount('connected');

@@ -13,13 +13,18 @@ import { waitFor } from '../helpers/util.js';
 import { browser, capturingLogger } from './helpers.js';
 
 declare module 'express-session' {
-  interface SessionData { user: string; views: number }
+  interface SessionData {
+    user: string;
+    views: number;
+  }
 }
 
 /** The app: POST /login (regenerate, as apps do against fixation), GET /me counts views, POST /logout. */
 async function startApp(kit: Redkit, options?: SessionStoreOptions): Promise<{ url: string; close(): Promise<void> }> {
   const app = express();
-  app.use(session({ store: kit.sessionStore(options).express(session), secret: 'test-secret', resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }));
+  app.use(
+    session({ store: kit.sessionStore(options).express(session), secret: 'test-secret', resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }),
+  );
   app.post('/login', (req, res, next) => {
     req.session.regenerate((err) => {
       if (err) return next(err);
@@ -37,10 +42,16 @@ async function startApp(kit: Redkit, options?: SessionStoreOptions): Promise<{ u
   app.use((err: Error & { statusCode?: number; code?: string }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(err.statusCode ?? 500).json({ code: err.code ?? 'E_INTERNAL', name: err.name });
   });
-  const server: Server = await new Promise((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -90,7 +101,10 @@ test('express-session on Redis: killed mid-session, sessions served from the cac
     assert.deepEqual((await bobElsewhere.get('/me')).body, { user: 'ada-lovelace', views: 2 });
 
     const logged = logger.lines.join('\n');
-    assert.ok(logger.lines.some((l) => l.includes('in-process cache')), 'the outage was logged');
+    assert.ok(
+      logger.lines.some((l) => l.includes('in-process cache')),
+      'the outage was logged',
+    );
     assert.ok(!logged.includes(sid), 'a session id was logged');
     assert.ok(!logged.includes('ada-lovelace'), 'session contents were logged');
   } finally {

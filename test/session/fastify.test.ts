@@ -11,13 +11,21 @@ import { waitFor } from '../helpers/util.js';
 import { browser, capturingLogger } from './helpers.js';
 
 declare module 'fastify' {
-  interface Session { user?: string; views?: number }
+  interface Session {
+    user?: string;
+    views?: number;
+  }
 }
 
 async function startApp(kit: Redkit, options?: SessionStoreOptions): Promise<{ url: string; close(): Promise<void> }> {
   const app = Fastify();
   await app.register(fastifyCookie);
-  await app.register(fastifySession, { store: kit.sessionStore(options), secret: 'a-secret-with-at-least-32-characters!', saveUninitialized: false, cookie: { secure: false, maxAge: 60_000 } });
+  await app.register(fastifySession, {
+    store: kit.sessionStore(options),
+    secret: 'a-secret-with-at-least-32-characters!',
+    saveUninitialized: false,
+    cookie: { secure: false, maxAge: 60_000 },
+  });
   app.post('/login', async (request) => {
     await request.session.regenerate();
     request.session.user = 'grace-hopper';

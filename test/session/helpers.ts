@@ -3,7 +3,9 @@ import type { Logger } from '../../src/index.js';
 /** A logger that keeps every line (object and message) as one string, to check what was logged. */
 export function capturingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const write = (level: string) => (obj: object, msg?: string) => { lines.push(`${level} ${JSON.stringify(obj)} ${msg ?? ''}`); };
+  const write = (level: string) => (obj: object, msg?: string) => {
+    lines.push(`${level} ${JSON.stringify(obj)} ${msg ?? ''}`);
+  };
   return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
@@ -17,13 +19,21 @@ export function browser(base: string) {
     if (set.length > 0) cookie = set.map((c) => c.split(';')[0]).join('; ');
     const text = await res.text();
     let body: any = null;
-    try { body = JSON.parse(text); } catch { body = text; }
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
     return { status: res.status, body, ms: performance.now() - started };
   };
   return {
     get: (path: string) => request('GET', path),
     post: (path: string) => request('POST', path),
-    get cookie() { return cookie; },
-    set cookie(value: string) { cookie = value; },
+    get cookie() {
+      return cookie;
+    },
+    set cookie(value: string) {
+      cookie = value;
+    },
   };
 }

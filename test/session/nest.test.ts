@@ -31,7 +31,11 @@ test('RedkitSessionService.store backs express-session in a NestJS app; sessions
   @Module({ imports: [RedkitModule.forRoot({ kit })], controllers: [MeController] })
   class AppModule {}
   const app = await NestFactory.create(AppModule, { logger: false });
-  t.after(async () => { await app.close(); await kit.close(); await stopRedis(redis); });
+  t.after(async () => {
+    await app.close();
+    await kit.close();
+    await stopRedis(redis);
+  });
   const service = app.get(RedkitSessionService);
   assert.equal(service.store, service.store, 'one store per app');
   app.use(session({ store: service.store.express(session), secret: 'nest-secret', resave: false, saveUninitialized: false }));

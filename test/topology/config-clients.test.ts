@@ -42,7 +42,10 @@ describe('resolved config → raw ioredis client on a password-protected topolog
       const nodes = tlsCluster.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
       const config = resolveConfig({ env: { REDIS_CLUSTER_NODES: nodes, REDIS_PASSWORD: DATA_PASSWORD, REDIS_TLS: 'true' }, tls: { ca: tlsCluster.ca } });
       assert.match(config.target, /^rediss\+cluster:\/\//);
-      const client = new Cluster([...config.clusterNodes], { redisOptions: { password: config.password, tls: config.tls || undefined }, clusterRetryStrategy: () => null });
+      const client = new Cluster([...config.clusterNodes], {
+        redisOptions: { password: config.password, tls: config.tls || undefined },
+        clusterRetryStrategy: () => null,
+      });
       try {
         const keys = Array.from({ length: 30 }, (_, i) => `${randomPrefix('ct')}:${i}`);
         await Promise.all(keys.map((k) => client.set(k, k)));
@@ -62,8 +65,13 @@ describe('resolved config → raw ioredis client on a password-protected topolog
       const config = resolveConfig({ env: { REDIS_URL: `rediss+sentinel://${hosts}/tls-master` }, tls: { ca: tlsSet.ca } });
       assert.deepEqual(config.sentinelTls, { ca: tlsSet.ca });
       const client = new Redis({
-        sentinels: [...config.sentinels], name: config.sentinelMasterName!, tls: config.tls || undefined,
-        enableTLSForSentinelMode: true, sentinelTLS: config.sentinelTls || undefined, sentinelRetryStrategy: () => null, retryStrategy: () => null,
+        sentinels: [...config.sentinels],
+        name: config.sentinelMasterName!,
+        tls: config.tls || undefined,
+        enableTLSForSentinelMode: true,
+        sentinelTLS: config.sentinelTls || undefined,
+        sentinelRetryStrategy: () => null,
+        retryStrategy: () => null,
       });
       try {
         await client.set('k', 'tls');
@@ -82,7 +90,15 @@ describe('resolved config → raw ioredis client on a password-protected topolog
     const env = { REDIS_URL: `redis+sentinel://:${DATA_PASSWORD}@${hosts}/cfg-master/1`, REDIS_SENTINEL_PASSWORD: SENTINEL_PASSWORD };
     const config = resolveConfig({ env });
     assert.equal(config.topology, 'sentinel');
-    const options = { sentinels: [...config.sentinels], name: config.sentinelMasterName!, password: config.password, db: config.db, sentinelRetryStrategy: () => null, retryStrategy: () => null, maxRetriesPerRequest: 0 };
+    const options = {
+      sentinels: [...config.sentinels],
+      name: config.sentinelMasterName!,
+      password: config.password,
+      db: config.db,
+      sentinelRetryStrategy: () => null,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+    };
     const client = new Redis({ ...options, sentinelPassword: config.sentinelPassword });
     try {
       await client.set('k', 'v');
@@ -93,7 +109,9 @@ describe('resolved config → raw ioredis client on a password-protected topolog
     }
     // The control: without the sentinels' password the same client cannot find the master.
     const noSentinelAuth = new Redis({ ...options, lazyConnect: true });
-    noSentinelAuth.on('error', () => { /* expected */ });
+    noSentinelAuth.on('error', () => {
+      /* expected */
+    });
     try {
       await assert.rejects(noSentinelAuth.connect(), /NOAUTH/);
     } finally {

@@ -14,14 +14,22 @@ import { randomPrefix, waitFor } from '../helpers/util.js';
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
   });
 }
 
 /** True while a process with this pid exists. */
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Retries `fn` until it succeeds (a client riding out a failover), returning how long it took. */
@@ -51,7 +59,9 @@ describe('test helper: Redis Cluster (3 masters, 3 replicas)', () => {
     assert.equal(info.cluster_known_nodes, '6');
 
     client = new Cluster([...cluster.seeds], { clusterRetryStrategy: () => 100, redisOptions: { maxRetriesPerRequest: 2 } });
-    client.on('error', () => { /* a killed node: the calls below retry */ });
+    client.on('error', () => {
+      /* a killed node: the calls below retry */
+    });
     const keys = Array.from({ length: 60 }, (_, i) => `${prefix}:k${i}`);
     await Promise.all(keys.map((k) => client.set(k, k)));
     assert.deepEqual(await Promise.all(keys.map((k) => client.get(k))), keys);
@@ -86,14 +96,19 @@ describe('test helper: Redis Cluster (3 masters, 3 replicas)', () => {
 
     // Restarted with its nodes.conf, the old master rejoins as a replica of the promoted node.
     await victim.start();
-    await waitFor(async () => {
-      await cluster.refresh();
-      return victim.role === 'replica' && victim.masterId === promoted.id;
-    }, 20_000, 'the old master to rejoin as a replica', 100);
+    await waitFor(
+      async () => {
+        await cluster.refresh();
+        return victim.role === 'replica' && victim.masterId === promoted.id;
+      },
+      20_000,
+      'the old master to rejoin as a replica',
+      100,
+    );
     await cluster.waitForOk();
   });
 
-  test('CLUSTER FAILOVER on a replica hands its master\'s slots over', async () => {
+  test("CLUSTER FAILOVER on a replica hands its master's slots over", async () => {
     const key = `${prefix}:handover`;
     await client.set(key, 'v');
     const master = await cluster.nodeForKey(key);
@@ -112,7 +127,7 @@ describe('test helper: Redis Cluster (3 masters, 3 replicas)', () => {
     const from = await cluster.nodeForKey(key);
     const to = cluster.masters().find((m) => m !== from)!;
     const owned = async (node: typeof from) => {
-      const ranges = await adminCall(node.port, ['CLUSTER', 'SLOTS']) as Array<[number, number, [string, number]]>;
+      const ranges = (await adminCall(node.port, ['CLUSTER', 'SLOTS'])) as Array<[number, number, [string, number]]>;
       return ranges.filter(([, , [, port]]) => port === node.port).reduce((n, [a, b]) => n + b - a + 1, 0);
     };
     const before = await owned(to);
@@ -162,19 +177,28 @@ describe('test helper: Sentinel (1 master, 2 replicas, 3 sentinels)', () => {
     const master = await set.currentMaster();
     assert.equal(master, set.dataNodes[0]);
     for (const s of set.sentinels) {
-      const replicas = await adminCall(s.port, ['SENTINEL', 'REPLICAS', 'redkit-test']) as unknown[];
+      const replicas = (await adminCall(s.port, ['SENTINEL', 'REPLICAS', 'redkit-test'])) as unknown[];
       assert.equal(replicas.length, 2);
-      assert.equal(await adminCall(s.port, ['SENTINEL', 'CKQUORUM', 'redkit-test']) as string, 'OK 3 usable Sentinels. Quorum and failover authorization can be reached');
+      assert.equal(
+        (await adminCall(s.port, ['SENTINEL', 'CKQUORUM', 'redkit-test'])) as string,
+        'OK 3 usable Sentinels. Quorum and failover authorization can be reached',
+      );
     }
     // READONLY reconnects: without them a raw client keeps writing to a demoted master for ~10 s
     // after SENTINEL FAILOVER (issue 15); this test is about the helper, not that. Not
     // failoverDetector: in ioredis 6.0.0 a +switch-master that arrives while the client is
     // reconnecting (after kill -9 of the master) ends the client for good ("Connection is closed.").
     client = new Redis({
-      sentinels: [...set.sentinelAddresses], name: 'redkit-test', maxRetriesPerRequest: 3, sentinelRetryStrategy: () => 100, retryStrategy: () => 100,
+      sentinels: [...set.sentinelAddresses],
+      name: 'redkit-test',
+      maxRetriesPerRequest: 3,
+      sentinelRetryStrategy: () => 100,
+      retryStrategy: () => 100,
       reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
     });
-    client.on('error', () => { /* a killed master: the calls below retry */ });
+    client.on('error', () => {
+      /* a killed master: the calls below retry */
+    });
     await client.set(`${prefix}:a`, '1');
     assert.equal(await adminCall(master.port, ['GET', `${prefix}:a`]), '1');
   });
@@ -193,10 +217,15 @@ describe('test helper: Sentinel (1 master, 2 replicas, 3 sentinels)', () => {
 
     // The old master comes back empty, as a master, until a sentinel converts it to a replica.
     await old.start();
-    const { elapsedMs: convertedMs } = await waitFor(async () => {
-      await set.refresh();
-      return old.role === 'replica';
-    }, 30_000, 'the restarted old master to be converted to a replica', 100);
+    const { elapsedMs: convertedMs } = await waitFor(
+      async () => {
+        await set.refresh();
+        return old.role === 'replica';
+      },
+      30_000,
+      'the restarted old master to be converted to a replica',
+      100,
+    );
     console.log(`# sentinel: restarted old master converted to a replica after ${convertedMs.toFixed(0)} ms`);
   });
 
@@ -206,10 +235,14 @@ describe('test helper: Sentinel (1 master, 2 replicas, 3 sentinels)', () => {
     const after = await set.failover(30_000);
     console.log(`# sentinel: SENTINEL FAILOVER done in ${(performance.now() - startedAt).toFixed(0)} ms`);
     assert.notEqual(after.port, before.port);
-    await eventually(async () => {
-      await client.set(`${prefix}:c`, '3');
-      return (await adminCall(after.port, ['GET', `${prefix}:c`])) === '3' || Promise.reject(new Error('write went elsewhere'));
-    }, 20_000, 'a write that lands on the new master');
+    await eventually(
+      async () => {
+        await client.set(`${prefix}:c`, '3');
+        return (await adminCall(after.port, ['GET', `${prefix}:c`])) === '3' || Promise.reject(new Error('write went elsewhere'));
+      },
+      20_000,
+      'a write that lands on the new master',
+    );
   });
 
   test('stop() leaves no process and no listener behind', async () => {

@@ -35,7 +35,9 @@ test('a cluster announcing unreachable hostnames is reached through REDIS_CLUSTE
 
   // The control: the same seed without the map dials the announced names and cannot serve a call.
   const unmapped = new Cluster([...config.clusterNodes], { clusterRetryStrategy: () => null, redisOptions: { connectTimeout: 1000 } });
-  unmapped.on('error', () => { /* expected: the announced names do not resolve */ });
+  unmapped.on('error', () => {
+    /* expected: the announced names do not resolve */
+  });
   try {
     await assert.rejects(Promise.all(keys.map((k) => unmapped.get(k))));
   } finally {

@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { HealthCheck, type HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
-import { RedkitHealthIndicator } from 'redkit/nestjs';
+import type { RedkitHealthIndicator } from 'redkit/nestjs';
 
 /**
  * `GET /api/health/terminus`: the @nestjs/terminus check (200 `ok`, 503 `error` while Redis is
@@ -10,7 +10,10 @@ import { RedkitHealthIndicator } from 'redkit/nestjs';
 @SkipThrottle()
 @Controller('api/health/terminus')
 export class HealthController {
-  constructor(private readonly health: HealthCheckService, private readonly redis: RedkitHealthIndicator) {}
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly redis: RedkitHealthIndicator,
+  ) {}
 
   @Get()
   @HealthCheck()

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RedkitLockService } from 'redkit/nestjs';
+import type { RedkitLockService } from 'redkit/nestjs';
 import { APP_SETTINGS, type AppSettings } from '../settings.js';
 
 /** What one rebuild did. */
@@ -18,15 +18,22 @@ export interface RebuildResult {
  */
 @Injectable()
 export class ReportJob {
-  constructor(private readonly locks: RedkitLockService, @Inject(APP_SETTINGS) private readonly settings: AppSettings) {}
+  constructor(
+    private readonly locks: RedkitLockService,
+    @Inject(APP_SETTINGS) private readonly settings: AppSettings,
+  ) {}
 
   /** Rebuilds the report holding the lock for up to `workMs`. @throws LockBusyError, RedisUnavailableError */
   rebuild(workMs = 200): Promise<RebuildResult> {
-    return this.locks.using('report-rebuild', async (signal, lock) => {
-      const start = Date.now();
-      // The lease outlives the work; the signal aborts the work if the lock were lost anyway.
-      await sleep(workMs, undefined, { signal });
-      return { fence: lock.fence, durationMs: Date.now() - start };
-    }, { ttl: this.settings.reportLockTtlMs });
+    return this.locks.using(
+      'report-rebuild',
+      async (signal, lock) => {
+        const start = Date.now();
+        // The lease outlives the work; the signal aborts the work if the lock were lost anyway.
+        await sleep(workMs, undefined, { signal });
+        return { fence: lock.fence, durationMs: Date.now() - start };
+      },
+      { ttl: this.settings.reportLockTtlMs },
+    );
   }
 }

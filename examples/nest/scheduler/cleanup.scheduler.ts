@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Election } from 'redkit';
-import { RedkitLeaderService } from 'redkit/nestjs';
+import type { RedkitLeaderService } from 'redkit/nestjs';
 import { APP_SETTINGS, type AppSettings } from '../settings.js';
 
 /**
@@ -17,7 +17,10 @@ export class CleanupScheduler implements OnApplicationBootstrap {
   readonly epochs: number[] = [];
   #election: Election | null = null;
 
-  constructor(private readonly leader: RedkitLeaderService, @Inject(APP_SETTINGS) private readonly settings: AppSettings) {}
+  constructor(
+    private readonly leader: RedkitLeaderService,
+    @Inject(APP_SETTINGS) private readonly settings: AppSettings,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.#election = this.leader.runWhileLeader('cleanup-scheduler', (signal, epoch) => this.#loop(signal, epoch), { ttl: this.settings.leaderTtlMs });

@@ -1,12 +1,15 @@
 import { Controller, Get } from '@nestjs/common';
 import { InjectRedkit } from 'redkit/nestjs';
 import type { Redkit } from 'redkit';
-import { CleanupScheduler } from './cleanup.scheduler.js';
+import type { CleanupScheduler } from './cleanup.scheduler.js';
 
 /** `GET /api/scheduler`: whether this instance leads the cleanup and how often it ran it. */
 @Controller('api/scheduler')
 export class SchedulerController {
-  constructor(private readonly scheduler: CleanupScheduler, @InjectRedkit() private readonly kit: Redkit) {}
+  constructor(
+    private readonly scheduler: CleanupScheduler,
+    @InjectRedkit() private readonly kit: Redkit,
+  ) {}
 
   @Get()
   status(): { instanceId: string; leader: boolean; runs: number } {

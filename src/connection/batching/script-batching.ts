@@ -40,7 +40,6 @@ export interface RegisteredScript extends LuaScript {
   batched?: { lua: string; sha: string };
 }
 
-
 /** What a batchable script sees when it runs alone. */
 export const SINGLE_CALL_PRELUDE = "local function serverTime() return redis.call('TIME') end";
 
@@ -112,10 +111,7 @@ export function batchedLua(script: LuaScript): string {
 function batchedParameterLua(script: LuaScript, parameters: readonly string[]): string {
   const keys = script.numberOfKeys;
   const args = parameters.length - keys;
-  const values = [
-    ...Array.from({ length: keys }, (_, j) => `KEYS[k + ${j + 1}]`),
-    ...Array.from({ length: args }, (_, j) => `ARGV[a + ${j + 1}]`),
-  ].join(', ');
+  const values = [...Array.from({ length: keys }, (_, j) => `KEYS[k + ${j + 1}]`), ...Array.from({ length: args }, (_, j) => `ARGV[a + ${j + 1}]`)].join(', ');
   return batchWrapper(script, parameters.join(', '), 'local out, k, a = {}, 0, 1', {
     before: '',
     args: values,
@@ -176,7 +172,12 @@ function evalScript(client: Redis, name: string, calls: number, _sha: string, lu
   if (commandTracingActive()) labelCommand(command, name, calls);
   const observer = observers.get(client);
   const started = observer ? performance.now() : 0;
-  const timed = observer ? (reply: unknown) => { observer(name, (performance.now() - started) / 1000); return reply; } : undefined;
+  const timed = observer
+    ? (reply: unknown) => {
+        observer(name, (performance.now() - started) / 1000);
+        return reply;
+      }
+    : undefined;
   // One reaction for both outcomes, as before: timing adds no promise.
   return (client.sendCommand(command) as Promise<unknown>).then(timed, (err: unknown) => {
     // NOSCRIPT: this server has not seen it yet (first call, or a restart flushed the cache); EVAL also caches it.
@@ -236,12 +237,12 @@ function enqueue<T>(
   onError: ((err: unknown) => T | PromiseLike<T>) | undefined,
 ): Promise<T> {
   let byName = pending.get(client);
-  if (!byName) pending.set(client, byName = new Map());
+  if (!byName) pending.set(client, (byName = new Map()));
   // process.nextTick runs after every promise job of the current turn: calls made by code that
   // resumes from the same socket read share the batch, and none waits for another I/O turn.
   if (byName.size === 0) process.nextTick(flush, client, byName);
   let calls = byName.get(script);
-  if (!calls) byName.set(script, calls = []);
+  if (!calls) byName.set(script, (calls = []));
   const queue = calls;
   const promise = new Promise<T>((resolve, reject) => queue.push({ keysAndArgs, resolve: resolve as (value: unknown) => void, reject, onReply, onError }));
   if (queue.length >= EAGER_BATCH) {
@@ -262,7 +263,10 @@ function flush(client: Redis, byName: Map<RegisteredScript, PendingCall[]>): voi
 function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {
   if (calls.length === 1) {
     const only = calls[0]!;
-    evalScript(client, script.name, 1, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then((reply) => settle(only, reply), (err: unknown) => fail(only, err));
+    evalScript(client, script.name, 1, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then(
+      (reply) => settle(only, reply),
+      (err: unknown) => fail(only, err),
+    );
     return;
   }
   const batched = script.batched!;
@@ -282,6 +286,8 @@ function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): vo
       const list = replies as unknown[];
       for (let i = 0; i < calls.length; i++) settle(calls[i]!, list[i]);
     },
-    (err: unknown) => { for (const call of calls) fail(call, err); },
+    (err: unknown) => {
+      for (const call of calls) fail(call, err);
+    },
   );
 }

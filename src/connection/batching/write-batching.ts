@@ -46,7 +46,10 @@ export function batchWritesPerTick(client: Redis): void {
 
 const SCRIPTS_PER_WRITE = 16;
 
-interface CorkState { corked: Socket | null; scripts: number }
+interface CorkState {
+  corked: Socket | null;
+  scripts: number;
+}
 
 const corkState = new WeakMap<Redis, CorkState>();
 

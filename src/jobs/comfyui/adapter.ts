@@ -37,7 +37,8 @@ export class ComfyUIAdapter implements ExternalJobAdapter<ComfyUIInput> {
     } catch {
       throw new InvalidArgumentError('baseUrl', `ComfyUI baseUrl must be an http(s) URL such as http://127.0.0.1:8188 (got ${JSON.stringify(opts?.baseUrl)})`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('baseUrl', `ComfyUI baseUrl must use http or https (got ${url.protocol})`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new InvalidArgumentError('baseUrl', `ComfyUI baseUrl must use http or https (got ${url.protocol})`);
     this.#base = url.toString().replace(/\/$/, '');
     this.#clientId = opts.clientId ?? randomUUID();
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
@@ -49,13 +50,16 @@ export class ComfyUIAdapter implements ExternalJobAdapter<ComfyUIInput> {
     }
     // ComfyUI keys prompts by UUID; a job id that is not one is mapped to a stable UUID-shaped id.
     const promptId = UUID.test(job.id) ? job.id : uuidFrom(job.id);
-    const reply = await this.#call('POST', '/prompt', { prompt: job.input.prompt, client_id: this.#clientId, prompt_id: promptId }) as { prompt_id?: string };
+    const reply = (await this.#call('POST', '/prompt', { prompt: job.input.prompt, client_id: this.#clientId, prompt_id: promptId })) as { prompt_id?: string };
     if (!reply?.prompt_id) throw new ExternalJobError('ComfyUI answered POST /prompt without a prompt_id');
     return reply.prompt_id;
   }
 
   async status(promptId: string): Promise<ExternalStatus> {
-    const history = await this.#call('GET', `/history/${encodeURIComponent(promptId)}`) as Record<string, { status?: { status_str?: string; completed?: boolean; messages?: unknown[] }; outputs?: unknown }>;
+    const history = (await this.#call('GET', `/history/${encodeURIComponent(promptId)}`)) as Record<
+      string,
+      { status?: { status_str?: string; completed?: boolean; messages?: unknown[] }; outputs?: unknown }
+    >;
     const entry = history?.[promptId];
     if (entry) {
       const interrupted = entry.status?.messages?.some((m) => Array.isArray(m) && m[0] === 'execution_interrupted');
@@ -63,14 +67,14 @@ export class ComfyUIAdapter implements ExternalJobAdapter<ComfyUIInput> {
       if (entry.status?.status_str === 'error') return { state: 'failed', error: errorText(entry.status.messages) };
       return { state: 'succeeded', progress: 100, result: { outputs: entry.outputs ?? {} } };
     }
-    const queue = await this.#call('GET', '/queue') as { queue_running?: unknown[][]; queue_pending?: unknown[][] };
+    const queue = (await this.#call('GET', '/queue')) as { queue_running?: unknown[][]; queue_pending?: unknown[][] };
     if (queue?.queue_running?.some((item) => item[1] === promptId)) return { state: 'running' };
     if (queue?.queue_pending?.some((item) => item[1] === promptId)) return { state: 'queued' };
     return { state: 'unknown' };
   }
 
   async cancel(promptId: string): Promise<void> {
-    const queue = await this.#call('GET', '/queue') as { queue_running?: unknown[][] };
+    const queue = (await this.#call('GET', '/queue')) as { queue_running?: unknown[][] };
     if (queue?.queue_running?.some((item) => item[1] === promptId)) await this.#call('POST', '/interrupt', { prompt_id: promptId });
     else await this.#call('POST', '/queue', { delete: [promptId] });
   }
@@ -90,7 +94,9 @@ export class ComfyUIAdapter implements ExternalJobAdapter<ComfyUIInput> {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (err) {
-      throw new ExternalJobError(`ComfyUI ${method} ${path} failed: ${(err as Error)?.message ?? err} — is ComfyUI running at ${this.#base}?`, null, { cause: err });
+      throw new ExternalJobError(`ComfyUI ${method} ${path} failed: ${(err as Error)?.message ?? err} — is ComfyUI running at ${this.#base}?`, null, {
+        cause: err,
+      });
     }
     const text = await res.text();
     if (!res.ok) throw new ExternalJobError(`ComfyUI ${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`, res.status);

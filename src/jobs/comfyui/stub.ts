@@ -69,9 +69,12 @@ export async function startComfyUIStub(opts: ComfyUIStubOptions = {}): Promise<C
     status: {
       status_str: p.state === 'success' ? 'success' : 'error',
       completed: p.state === 'success',
-      messages: p.state === 'error'
-        ? [['execution_error', { prompt_id: p.id, exception_message: 'Fail node raised an error' }]]
-        : p.state === 'interrupted' ? [['execution_interrupted', { prompt_id: p.id }]] : [['execution_success', { prompt_id: p.id }]],
+      messages:
+        p.state === 'error'
+          ? [['execution_error', { prompt_id: p.id, exception_message: 'Fail node raised an error' }]]
+          : p.state === 'interrupted'
+            ? [['execution_interrupted', { prompt_id: p.id }]]
+            : [['execution_success', { prompt_id: p.id }]],
     },
   });
   const finished = (p: StubPrompt) => p.state === 'success' || p.state === 'error' || p.state === 'interrupted';
@@ -117,7 +120,10 @@ export async function startComfyUIStub(opts: ComfyUIStubOptions = {}): Promise<C
     }
     if (req.method === 'GET' && url.pathname === '/queue') {
       const item = (p: StubPrompt) => [p.number, p.id, p.prompt, {}, Object.keys(p.prompt)];
-      return send(200, { queue_running: order.filter((p) => p.state === 'running').map(item), queue_pending: order.filter((p) => p.state === 'pending').map(item) });
+      return send(200, {
+        queue_running: order.filter((p) => p.state === 'running').map(item),
+        queue_pending: order.filter((p) => p.state === 'pending').map(item),
+      });
     }
     if (req.method === 'GET' && url.pathname.startsWith('/history')) {
       const id = decodeURIComponent(url.pathname.slice('/history/'.length));
