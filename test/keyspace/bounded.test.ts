@@ -52,30 +52,38 @@ interface Bounded {
 
 const card = async (redis: Redis, key: string, type: string): Promise<number> => {
   switch (type) {
-    case 'set': return redis.scard(key);
-    case 'zset': return redis.zcard(key);
-    case 'list': return redis.llen(key);
-    case 'stream': return redis.xlen(key);
-    case 'hash': return redis.hlen(key);
-    default: return 1;
+    case 'set':
+      return redis.scard(key);
+    case 'zset':
+      return redis.zcard(key);
+    case 'list':
+      return redis.llen(key);
+    case 'stream':
+      return redis.xlen(key);
+    case 'hash':
+      return redis.hlen(key);
+    default:
+      return 1;
   }
 };
 /**
  * A finished-jobs set: within `max`, and every job in it carries a retention count ≤ `max`
  * (BullMQ trims the set by the count of the job being finished, so the bound is the job's own).
  */
-const retained = (field: 'removeOnComplete' | 'removeOnFail', max: number) => async (redis: Redis, key: string, type: string): Promise<[number, number]> => {
-  const ids = await redis.zrange(key, '0', '-1');
-  if (type !== 'zset') return [Number.POSITIVE_INFINITY, max];
-  for (const id of ids) {
-    // Job options are JSON in the job hash's `opts` field.
-    const opts = JSON.parse((await redis.hget(`${key.slice(0, key.lastIndexOf(':'))}:${id}`, 'opts')) ?? '{}') as Record<string, unknown>;
-    const keep = opts[field] as { count?: number } | number | boolean | undefined;
-    const count = typeof keep === 'number' ? keep : typeof keep === 'object' ? keep.count : undefined;
-    if (count === undefined || count > max) return [Number.POSITIVE_INFINITY, max];
-  }
-  return [await card(redis, key, type), max];
-};
+const retained =
+  (field: 'removeOnComplete' | 'removeOnFail', max: number) =>
+  async (redis: Redis, key: string, type: string): Promise<[number, number]> => {
+    const ids = await redis.zrange(key, '0', '-1');
+    if (type !== 'zset') return [Number.POSITIVE_INFINITY, max];
+    for (const id of ids) {
+      // Job options are JSON in the job hash's `opts` field.
+      const opts = JSON.parse((await redis.hget(`${key.slice(0, key.lastIndexOf(':'))}:${id}`, 'opts')) ?? '{}') as Record<string, unknown>;
+      const keep = opts[field] as { count?: number } | number | boolean | undefined;
+      const count = typeof keep === 'number' ? keep : typeof keep === 'object' ? keep.count : undefined;
+      if (count === undefined || count > max) return [Number.POSITIVE_INFINITY, max];
+    }
+    return [await card(redis, key, type), max];
+  };
 /** A job hash whose id is in one of its queue's state sets: [1, 1]; anything else: over its bound. */
 async function jobInAState(redis: Redis, key: string, type: string): Promise<[number, number]> {
   const [, queue, id] = /^(.*?:queue:[^:]+):(.+)$/.exec(key) ?? [];
@@ -83,27 +91,32 @@ async function jobInAState(redis: Redis, key: string, type: string): Promise<[nu
   const gone = async (): Promise<[number, number]> => [(await redis.exists(key)) ? Number.POSITIVE_INFINITY : 0, 1];
   if (type !== 'hash' || !queue || !id || !(await redis.hexists(key, 'timestamp'))) return gone();
   for (const state of ['completed', 'failed', 'delayed', 'prioritized', 'waiting-children']) {
-    if (await redis.zscore(`${queue}:${state}`, id) !== null) return [1, 1];
+    if ((await redis.zscore(`${queue}:${state}`, id)) !== null) return [1, 1];
   }
   for (const state of ['wait', 'active', 'paused']) {
-    if (await redis.lpos(`${queue}:${state}`, id) !== null) return [1, 1];
+    if ((await redis.lpos(`${queue}:${state}`, id)) !== null) return [1, 1];
   }
   return gone();
 }
-const atMost = (max: number) => async (redis: Redis, key: string, type: string): Promise<[number, number]> => [await card(redis, key, type), max];
+const atMost =
+  (max: number) =>
+  async (redis: Redis, key: string, type: string): Promise<[number, number]> => [await card(redis, key, type), max];
 
 // Queue defaults (src/queue/redis-queue.ts toBullOptions): removeOnComplete 1000, removeOnFail 5000;
 // BullMQ trims the events stream to 10,000 entries (streams.events.maxLen, approximate trimming).
-const QUEUE = String.raw`queue:[^:]+`;
+const QUEUE = 'queue:[^:]+';
 const ALLOWED: Bounded[] = [
   { pattern: new RegExp(`^${QUEUE}:id$`), bound: 'BullMQ job id counter: one key per queue' },
   { pattern: new RegExp(`^${QUEUE}:meta$`), bound: 'BullMQ queue settings: one small hash per queue', size: atMost(32) },
   { pattern: new RegExp(`^${QUEUE}:events$`), bound: 'BullMQ events stream: trimmed to ~10,000 (maxLenEvents)', size: atMost(10_000 + 1000) },
   { pattern: new RegExp(`^${QUEUE}:completed$`), bound: 'completed jobs: removeOnComplete (default 1000)', size: retained('removeOnComplete', 1000) },
   { pattern: new RegExp(`^${QUEUE}:failed$`), bound: 'failed jobs: removeOnFail (default 5000)', size: retained('removeOnFail', 5000) },
-  { pattern: new RegExp(`^${QUEUE}:(wait|paused|active|prioritized|delayed|waiting-children|marker|pc|stalled|stalled-check)$`), bound: 'BullMQ job states: jobs not yet finished (each leaves on completion)' },
+  {
+    pattern: new RegExp(`^${QUEUE}:(wait|paused|active|prioritized|delayed|waiting-children|marker|pc|stalled|stalled-check)$`),
+    bound: 'BullMQ job states: jobs not yet finished (each leaves on completion)',
+  },
   { pattern: new RegExp(`^${QUEUE}:repeat$`), bound: 'BullMQ job schedulers: one entry per upsertScheduler id (removeScheduler deletes it)', size: atMost(1) },
-  { pattern: new RegExp(`^${QUEUE}:repeat:[^:]+$`), bound: 'a job scheduler\'s settings: one hash per scheduler id' },
+  { pattern: new RegExp(`^${QUEUE}:repeat:[^:]+$`), bound: "a job scheduler's settings: one hash per scheduler id" },
   // Last of the queue entries: any other key under a queue must be a job's hash whose id is in a
   // state set above (so the set's bound covers it); scheduled runs have ids `repeat:<id>:<ms>`.
   { pattern: new RegExp(`^${QUEUE}:.+$`), bound: 'a job hash: lives only while its id is in a state set (removed with it)', size: jobInAState },
@@ -122,10 +135,13 @@ async function audit(redis: Redis): Promise<{ keys: string[]; immortal: string[]
   const overBound: string[] = [];
   const seen = new Set<string>();
   for (const key of keys) {
-    if (await redis.pttl(key) !== -1) continue;
+    if ((await redis.pttl(key)) !== -1) continue;
     const rest = key.startsWith(`${prefix}:`) ? key.slice(prefix.length + 1) : null;
     const entry = rest === null ? undefined : ALLOWED.find((e) => e.pattern.test(rest));
-    if (!entry) { immortal.push(key); continue; }
+    if (!entry) {
+      immortal.push(key);
+      continue;
+    }
     seen.add(entry.bound);
     if (entry.size) {
       const [size, max] = await entry.size(redis, key, String(await redis.type(key)));
@@ -143,7 +159,14 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
   const tiered = b.cache.namespace<string>('tiered', { ttl: '1m', l1: { maxEntries: 100, ttl: '10s' }, stampedeLock: true });
   for (let i = 0; i < 50; i++) await plain.set(`k${i}`, { n: i });
   assert.deepEqual(await plain.get('k7'), { n: 7 });
-  const loads = await Promise.all(Array.from({ length: 10 }, () => tiered.getOrSet('shared', async () => { await sleep(50); return 'v'; })));
+  const loads = await Promise.all(
+    Array.from({ length: 10 }, () =>
+      tiered.getOrSet('shared', async () => {
+        await sleep(50);
+        return 'v';
+      }),
+    ),
+  );
   assert.ok(loads.every((v) => v === 'v'));
   await tiered.getOrSet('other', () => 'w');
   await plain.set('gone', { n: -1 });
@@ -190,13 +213,19 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
   // Queues: jobs processed, one failed, one delayed (still waiting at the scan).
   const queue = a.queue('video', { onRedisDown: 'reject' });
   const done: string[] = [];
-  const worker = b.worker('video', async (job) => {
-    if (job.name === 'bad') throw new Error('bad input');
-    done.push(String(job.id));
-    return { ok: true };
-  }, { concurrency: 2 });
+  const worker = b.worker(
+    'video',
+    async (job) => {
+      if (job.name === 'bad') throw new Error('bad input');
+      done.push(String(job.id));
+      return { ok: true };
+    },
+    { concurrency: 2 },
+  );
   const events: string[] = [];
-  queue.on('completed', ({ jobId }) => { events.push(String(jobId)); });
+  queue.on('completed', ({ jobId }) => {
+    events.push(String(jobId));
+  });
   await queue.listening();
   // A scheduler running every 200 ms, kept (a live schedule) and one removed.
   await queue.upsertScheduler('tick', { every: 200 }, { name: 'tick' });
@@ -205,7 +234,14 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
   for (let i = 0; i < 10; i++) await queue.add('enhance', { i });
   await queue.add('bad', {}, { attempts: 1 });
   await queue.add('later', {}, { delayMs: 60_000 });
-  await waitFor(async () => { const c = await queue.counts(); return c.completed >= 12 && c.failed === 1; }, 15_000, 'queue jobs and two scheduled runs done');
+  await waitFor(
+    async () => {
+      const c = await queue.counts();
+      return c.completed >= 12 && c.failed === 1;
+    },
+    15_000,
+    'queue jobs and two scheduled runs done',
+  );
   await waitFor(() => events.length >= 12, 5000, 'completed events heard');
   // The worker stays open to the end: its heartbeat key must be bounded while it runs.
 
@@ -218,7 +254,9 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
 
   // Realtime: bus, then presence and reactions in 1,000 rooms, joined, reacted in and left.
   const heard: unknown[] = [];
-  const off = await b.bus.subscribe('news', (m) => { heard.push(m.data); });
+  const off = await b.bus.subscribe('news', (m) => {
+    heard.push(m.data);
+  });
   await a.bus.publish('news', { hello: 1 });
   await waitFor(() => heard.length === 1, 3000, 'bus message heard');
   await off();
@@ -240,7 +278,10 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
   assert.ok(busyRealtime >= baseline + 3000, `the rooms wrote per-room keys (${busyRealtime})`);
   // The workload did reach each capability's keys (a check that the scan sees what it should).
   for (const part of ['cache:plain:', 'lock:', 'ratelimit:', 'job:', 'queue:video:', 'session:', 'realtime:']) {
-    assert.ok(busy.keys.some((k) => k.startsWith(`${prefix}:`) && k.slice(prefix.length + 1).includes(part)), `keys of ${part} present`);
+    assert.ok(
+      busy.keys.some((k) => k.startsWith(`${prefix}:`) && k.slice(prefix.length + 1).includes(part)),
+      `keys of ${part} present`,
+    );
   }
   assert.ok(busy.seen.has(ALLOWED[3]!.bound), 'the queue kept its completed set');
 
@@ -251,8 +292,14 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
   const left = await audit(redis);
   assert.deepEqual(left.immortal, [], 'every key has a TTL or an allow-listed bound (rooms left)');
   assert.deepEqual(left.overBound, []);
-  assert.deepEqual(left.keys.filter((k) => /:realtime:\{[^}]*\}:(members|meta|inst:[^:]+)$/.test(k)), [], 'presence keys gone with the last member');
+  assert.deepEqual(
+    left.keys.filter((k) => /:realtime:\{[^}]*\}:(members|meta|inst:[^:]+)$/.test(k)),
+    [],
+    'presence keys gone with the last member',
+  );
   const { elapsedMs } = await waitFor(async () => (await realtimeKeys()) <= baseline, 15_000, 'realtime keys back to the baseline', 100);
   await worker.close();
-  console.log(`# ${busy.keys.length} keys busy (${busyRealtime} realtime), realtime back to ${baseline} ${Math.round(elapsedMs)} ms after the leaves; no-TTL kinds seen:\n#   ${[...busy.seen].join('\n#   ')}`);
+  console.log(
+    `# ${busy.keys.length} keys busy (${busyRealtime} realtime), realtime back to ${baseline} ${Math.round(elapsedMs)} ms after the leaves; no-TTL kinds seen:\n#   ${[...busy.seen].join('\n#   ')}`,
+  );
 });
