@@ -98,6 +98,13 @@ async function jobInAState(redis: Redis, key: string, type: string): Promise<[nu
   }
   return gone();
 }
+/** The events stream: BullMQ trims it (approximately) to the queue's `opts.maxLenEvents`, which must be ≤ 10,000. */
+async function trimmedEvents(redis: Redis, key: string, type: string): Promise<[number, number]> {
+  const maxLen = Number(await redis.hget(`${key.slice(0, key.lastIndexOf(':'))}:meta`, 'opts.maxLenEvents'));
+  if (type !== 'stream' || !(maxLen > 0 && maxLen <= 10_000)) return [Number.POSITIVE_INFINITY, 10_000];
+  // XADD MAXLEN ~ trims whole macro nodes: allow one node (100 entries) over.
+  return [await redis.xlen(key), maxLen + 100];
+}
 const atMost =
   (max: number) =>
   async (redis: Redis, key: string, type: string): Promise<[number, number]> => [await card(redis, key, type), max];
@@ -108,7 +115,7 @@ const QUEUE = 'queue:[^:]+';
 const ALLOWED: Bounded[] = [
   { pattern: new RegExp(`^${QUEUE}:id$`), bound: 'BullMQ job id counter: one key per queue' },
   { pattern: new RegExp(`^${QUEUE}:meta$`), bound: 'BullMQ queue settings: one small hash per queue', size: atMost(32) },
-  { pattern: new RegExp(`^${QUEUE}:events$`), bound: 'BullMQ events stream: trimmed to ~10,000 (maxLenEvents)', size: atMost(10_000 + 1000) },
+  { pattern: new RegExp(`^${QUEUE}:events$`), bound: 'BullMQ events stream: trimmed to ~10,000 (maxLenEvents)', size: trimmedEvents },
   { pattern: new RegExp(`^${QUEUE}:completed$`), bound: 'completed jobs: removeOnComplete (default 1000)', size: retained('removeOnComplete', 1000) },
   { pattern: new RegExp(`^${QUEUE}:failed$`), bound: 'failed jobs: removeOnFail (default 5000)', size: retained('removeOnFail', 5000) },
   {
