@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
-import { RedkitThrottlerStorage, type Redkit } from '../../src/index.js';
+import { ComfyUIAdapter, RedkitThrottlerStorage, startComfyUIStub, type Redkit } from '../../src/index.js';
 import { kitFor } from '../helpers/kit.js';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
@@ -215,6 +215,21 @@ test('a full workload of every capability leaves only keys with a TTL or a docum
     const { id } = await a.jobs.store.create({ kind: 'render', input: { i } });
     await a.jobs.store.update(id, { status: 'running', progress: 50 });
     await a.jobs.store.update(id, { status: i % 2 ? 'succeeded' : 'failed', progress: 100 });
+  }
+
+  // The external-job runner (its job locks and tracking), one run succeeded and one failed, on the ComfyUI stub.
+  const stub = await startComfyUIStub({ runMs: 100, concurrency: 2 });
+  try {
+    const runner = b.jobs.runner({ kind: 'comfyui', adapter: new ComfyUIAdapter({ baseUrl: stub.url }), pollIntervalMs: 50, lockTtlMs: 1000 });
+    const prompt = (cls: string) => ({ prompt: { '3': { class_type: cls, inputs: {} }, '9': { class_type: 'SaveImage', inputs: {} } } });
+    const ran = await Promise.all([runner.start(prompt('KSampler')), runner.start(prompt('Fail'))]);
+    const finished = await Promise.all(ran.map((j) => runner.wait(j.id, 10_000)));
+    assert.deepEqual(
+      finished.map((j) => j.status),
+      ['succeeded', 'failed'],
+    );
+  } finally {
+    await stub.close();
   }
 
   // Queues: jobs processed, one failed, one delayed (still waiting at the scan).
