@@ -34,9 +34,7 @@ export function startHeartbeat(ctx: RedkitContext, queue: string): { stop(): Pro
   const id = `${ctx.instanceId}:${randomUUID().slice(0, 8)}`;
   const beat = () => {
     const now = Date.now();
-    ctx.connection
-      .run((c) => scripts.heartbeat(c, [key, id, now, HEARTBEAT_STALE_MS, 2 * HEARTBEAT_STALE_MS]))
-      .catch(() => undefined);
+    ctx.connection.run((c) => scripts.heartbeat(c, [key, id, now, HEARTBEAT_STALE_MS, 2 * HEARTBEAT_STALE_MS])).catch(() => undefined);
   };
   beat();
   const timer = setInterval(beat, HEARTBEAT_MS);

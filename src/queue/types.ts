@@ -196,4 +196,13 @@ export const WORKER_DEFAULTS = { lockDurationMs: 20_000, stalledIntervalMs: 5_00
 /** The allowed keys of each options object, for unknown-option errors. */
 export const JOB_OPTION_KEYS = ['jobId', 'attempts', 'backoff', 'delayMs', 'priority', 'removeOnComplete', 'removeOnFail'] as const;
 export const QUEUE_OPTION_KEYS = ['onRedisDown', 'inlineHandler', 'inlineConcurrency', 'defaultJobOptions', 'maxPayloadBytes', 'addTimeoutMs'] as const;
-export const WORKER_OPTION_KEYS = ['concurrency', 'timeoutMs', 'lockDurationMs', 'stalledIntervalMs', 'maxStalledCount', 'closeTimeoutMs', 'limiter', 'drainDelayMs'] as const;
+export const WORKER_OPTION_KEYS = [
+  'concurrency',
+  'timeoutMs',
+  'lockDurationMs',
+  'stalledIntervalMs',
+  'maxStalledCount',
+  'closeTimeoutMs',
+  'limiter',
+  'drainDelayMs',
+] as const;
