@@ -6,7 +6,7 @@ import type { ThrottlerStorage } from '@nestjs/throttler';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
 import { randomPrefix, waitFor } from '../helpers/util.js';
-import type { RedkitThrottlerStorage, Redkit } from '../../src/index.js';
+import { RedkitThrottlerStorage, type Redkit } from '../../src/index.js';
 import { startNestApp } from './fixtures/nest-app.js';
 
 // Compile-time proof that the storage is exactly @nestjs/throttler v6's ThrottlerStorage.

@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, Headers, HttpCode, UnauthorizedException } from '@nestjs/common';
-import type { AuthCacheService, SessionUser } from './auth-cache.service.js';
+import { AuthCacheService, type SessionUser } from './auth-cache.service.js';
 
 function bearer(header: string | undefined): string {
   const token = header?.startsWith('Bearer ') ? header.slice(7) : '';

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Cache } from 'redkit';
-import type { RedkitCacheService } from 'redkit/nestjs';
+import { RedkitCacheService } from 'redkit/nestjs';
 
 /** One page of a user's gallery. */
 export interface GalleryPage {

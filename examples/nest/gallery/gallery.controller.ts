@@ -1,6 +1,6 @@
 import { BadRequestException, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { Throttle } from '@nestjs/throttler';
-import type { GalleryCacheService, GalleryPage } from './gallery-cache.service.js';
+import { GalleryCacheService, type GalleryPage } from './gallery-cache.service.js';
 
 function userIdOf(value: string): string {
   if (!/^[a-z0-9-]{1,64}$/i.test(value)) throw new BadRequestException('userId: 1–64 letters, digits or "-"');

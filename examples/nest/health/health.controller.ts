@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
-import { HealthCheck, type HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
-import type { RedkitHealthIndicator } from 'redkit/nestjs';
+import { RedkitHealthIndicator } from 'redkit/nestjs';
 
 /**
  * `GET /api/health/terminus`: the @nestjs/terminus check (200 `ok`, 503 `error` while Redis is

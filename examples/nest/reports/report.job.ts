@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { RedkitLockService } from 'redkit/nestjs';
+import { RedkitLockService } from 'redkit/nestjs';
 import { APP_SETTINGS, type AppSettings } from '../settings.js';
 
 /** What one rebuild did. */

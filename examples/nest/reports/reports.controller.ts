@@ -1,6 +1,6 @@
 import { ConflictException, Controller, HttpCode, HttpException, HttpStatus, Post, Query, ServiceUnavailableException } from '@nestjs/common';
 import { LockBusyError, RedisUnavailableError } from 'redkit';
-import type { ReportJob, RebuildResult } from './report.job.js';
+import { ReportJob, type RebuildResult } from './report.job.js';
 
 /**
  * `POST /api/reports/rebuild`: 200 with the fence; 409 while another instance rebuilds; 503 while

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Election } from 'redkit';
-import type { RedkitLeaderService } from 'redkit/nestjs';
+import { RedkitLeaderService } from 'redkit/nestjs';
 import { APP_SETTINGS, type AppSettings } from '../settings.js';
 
 /**

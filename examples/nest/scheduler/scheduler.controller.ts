@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { InjectRedkit } from 'redkit/nestjs';
 import type { Redkit } from 'redkit';
-import type { CleanupScheduler } from './cleanup.scheduler.js';
+import { CleanupScheduler } from './cleanup.scheduler.js';
 
 /** `GET /api/scheduler`: whether this instance leads the cleanup and how often it ran it. */
 @Controller('api/scheduler')

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import type { RedisInfoService } from './redis-info.service.js';
+import { RedisInfoService } from './redis-info.service.js';
 
 /** `GET /api/system/redis`: Redis version, or `configured: false` standalone. */
 @Controller('api/system')
