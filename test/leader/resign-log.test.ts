@@ -76,7 +76,8 @@ test('the reference server shut down as leader logs no WARN about leadership', a
   });
   const appLog = pino({ level: 'debug' }, sink);
   const kit = await kitFor(server, { logger });
-  const app = await buildServer(kit, readSettings({ PORT: '0' }), appLog);
+  // A 10 s lease (the server's default is 30 s): the restart guard waits one lease of uptime.
+  const app = await buildServer(kit, readSettings({ PORT: '0', LEADER_LEASE_MS: '10000' }), appLog);
   try {
     await waitFor(
       async () => (await app.inject({ url: '/api/leader' })).json().isLeader === true,
