@@ -11,18 +11,9 @@ const log = pino({ level: settings.logLevel, base: { pid: process.pid } });
 // connecting) from the first moment, and startup never waits on Redis.
 const kit = new Redkit({ logger: log.child({ component: 'redkit' }) });
 const app = await buildServer(kit, settings, log);
-await app.listen({ port: settings.port, host: settings.host });
-const address = app.server.address();
-const port = typeof address === 'object' && address ? address.port : settings.port;
-await kit.ready();
-if (kit.mode === 'standalone') log.warn('Redis not configured (REDIS_URL / REDIS_HOST unset) - running in standalone mode: all state is in this process');
-else if (kit.mode === 'degraded')
-  log.warn(
-    { reason: kit.connection.lastError?.reason, hint: kit.connection.lastError?.hint },
-    'Redis configured but unreachable - serving degraded, reconnecting in the background',
-  );
-log.info({ mode: kit.mode, instanceId: kit.instanceId, port, redis: kit.config.target }, `redkit reference server listening on :${port} in ${kit.mode} mode`);
 
+// Installed before listening and before Redis answers: a deploy's SIGTERM can arrive while the
+// first connect is still under way (the platform gave up waiting on /api/health/ready).
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -46,3 +37,15 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+await app.listen({ port: settings.port, host: settings.host });
+const address = app.server.address();
+const port = typeof address === 'object' && address ? address.port : settings.port;
+await kit.ready();
+if (kit.mode === 'standalone') log.warn('Redis not configured (REDIS_URL / REDIS_HOST unset) - running in standalone mode: all state is in this process');
+else if (kit.mode === 'degraded')
+  log.warn(
+    { reason: kit.connection.lastError?.reason, hint: kit.connection.lastError?.hint },
+    'Redis configured but unreachable - serving degraded, reconnecting in the background',
+  );
+log.info({ mode: kit.mode, instanceId: kit.instanceId, port, redis: kit.config.target }, `redkit reference server listening on :${port} in ${kit.mode} mode`);
