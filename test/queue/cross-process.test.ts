@@ -123,7 +123,8 @@ describe('queue across processes (least-privilege ACL user)', () => {
     await stopPeer(a, 'SIGKILL');
     const { elapsedMs } = await waitFor(async () => (await q.counts()).workers === 1, 45_000, 'the killed worker is no longer counted', 250);
     t.diagnostic(`killed worker no longer counted after ${elapsedMs} ms`);
-    assert.ok(elapsedMs < 25_000, `dropped after ${elapsedMs} ms`);
+    // Counted until its last beat is 25 s old (HEARTBEAT_STALE_MS): 15–25 s after the kill, plus a read.
+    assert.ok(elapsedMs < 30_000, `dropped after ${elapsedMs} ms`);
     await stopPeer(b);
     assert.equal((await q.counts()).workers, 0, 'a closed worker leaves the set at once');
   });
