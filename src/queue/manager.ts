@@ -185,7 +185,12 @@ export class QueueManager {
   /** One fail-fast producer client for every queue of this toolkit. */
   #producerClient(): Redis {
     if (!this.#producer) {
-      this.#producer = this.#ctx.connection.dedicatedClient({ purpose: 'queue-producer', overrides: { enableOfflineQueue: false, maxRetriesPerRequest: 1 } });
+      // No replay after a reconnect: a call that already failed (timed out on a paused Redis) must
+      // not run later on a restarted one — a replayed pause() left the queue paused for good.
+      this.#producer = this.#ctx.connection.dedicatedClient({
+        purpose: 'queue-producer',
+        overrides: { enableOfflineQueue: false, maxRetriesPerRequest: 1, autoResendUnfulfilledCommands: false },
+      });
       // Each add waiting for the producer to reconnect listens for 'ready' (bounded by addTimeoutMs).
       this.#producer.setMaxListeners(0);
     }
