@@ -7,7 +7,7 @@ import { KeySpace } from './keys.js';
 import { ConfigError, InvalidArgumentError } from './errors.js';
 import { assertOptions } from './options.js';
 import { createDefaultLogger } from './logger.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection/cluster.js';
 import { RateLimiter, type RateLimiterOptions } from './ratelimit/index.js';
 import { QueueManager, type Queue, type QueueOptions, type QueueWorker, type JobHandler, type WorkerOptions } from './queue/index.js';
 import { JobsManager } from './jobs/index.js';
@@ -133,7 +133,7 @@ export class Redkit implements RedkitContext {
   }
 
   /** The shared ioredis command client, or `null` in standalone mode. Prefer the capabilities. */
-  get redis(): Redis | null {
+  get redis(): RedisClient | null {
     return this.connection.client;
   }
 

@@ -184,10 +184,11 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
   }
 
   const connection = new RedisConnection(config, silentLogger);
+  // Cluster nodes are checked one by one (cluster steps); here the seed answers as one server.
   const client = connection.dedicatedClient({
     purpose: 'doctor',
     overrides: { lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: true, maxRetriesPerRequest: 0 },
-  });
+  }) as Redis;
   // ioredis reports WRONGPASS/NOAUTH as an 'error' event and rejects connect() with a bare
   // "Connection is closed"; the event holds the cause worth showing.
   let emitted: unknown;

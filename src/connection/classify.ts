@@ -18,6 +18,9 @@ export interface ClassifiedError {
     | 'CONNECTION_LOST'
     | 'WRONG_ROLE'
     | 'FAILOVER'
+    | 'CLUSTER_PARTIAL'
+    | 'CLUSTER_DOWN'
+    | 'NOT_A_CLUSTER'
     | 'UNKNOWN';
   /** What happened, never containing a secret. */
   message: string;
@@ -40,6 +43,21 @@ export function classifyError(error: unknown, ctx: { target: string; tls: boolea
   const raw = maskSecrets(String(e.message ?? error), ctx.secrets ?? []);
   const code = e.code ?? '';
   const at = ctx.target;
+  // Redis Cluster, before the generic cases: ioredis's own words for a cluster it cannot use.
+  if (/cluster support disabled/i.test(raw)) {
+    return {
+      reason: 'NOT_A_CLUSTER',
+      message: `${at} is not a Redis Cluster node (cluster support disabled)`,
+      hint: 'unset REDIS_CLUSTER / REDIS_CLUSTER_NODES and use REDIS_URL for a single server, or point REDIS_CLUSTER_NODES at the cluster',
+    };
+  }
+  if (e.name === 'ClusterAllFailedError' || /Too many Cluster redirections|Cluster isn't ready|Cluster is ended|No sharded subscriber|CLUSTERDOWN/.test(raw)) {
+    return {
+      reason: 'CLUSTER_DOWN',
+      message: `Redis Cluster at ${at} cannot serve the call (${raw.slice(0, 160)})`,
+      hint: 'a failover or reshard is probably in progress: redkit follows the new slot map by itself; if it lasts, run `npx redkit doctor`',
+    };
+  }
   if (code === 'ECONNREFUSED' || raw.includes('ECONNREFUSED')) {
     return {
       reason: 'ECONNREFUSED',

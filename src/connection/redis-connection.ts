@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger, RedkitConfig } from '../config/types.js';
-import { ClosedError, ConfigError, RedisUnavailableError, RedkitError } from '../errors.js';
+import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { classifyError, roleError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
@@ -12,6 +12,7 @@ import { SharedSubscriber } from './subscriber.js';
 import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
 import { ServerWatch, type HealthWarning } from './server-identity.js';
 import { readRole, reviveOnEnd, sentinelOptions, type ServerRole } from './sentinel.js';
+import { clusterOptions, describeRanges, isCluster, probeCluster, type RedisClient, type SlotRange } from './cluster.js';
 
 /** Where the shared connection stands. */
 export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
@@ -36,13 +37,17 @@ export interface RedisHealth {
 /** `health().topology`. */
 export interface RedisTopologyHealth {
   /** `memory` in standalone mode. */
-  kind: 'memory' | 'single' | 'sentinel';
+  kind: 'memory' | 'single' | 'sentinel' | 'cluster';
   /** `host:port` of the server the shared client is connected to, or null while not connected. */
   master: string | null;
   /** That server's answer to `ROLE`, or null when unknown (not connected, or ROLE not permitted). */
   role: ServerRole | null;
   /** When the sentinels last moved the master under redkit (ISO 8601), or null. */
   lastFailoverAt: string | null;
+  /** Cluster only: the masters of the slot map (`host:port`) as of the last probe. */
+  masters?: string[];
+  /** Cluster only: slot ranges with no answering master (`0-5460 (127.0.0.1:7000)`), or null when every slot is served. */
+  unservedSlots?: string | null;
 }
 
 /** Options of `RedisConnection` beyond the config. */
@@ -57,8 +62,10 @@ export interface ConnectionOptions {
 export interface DedicatedClientOptions {
   /** Shown in `CLIENT LIST` as `redkit:<instance>:<purpose>`. */
   purpose: string;
-  /** ioredis options to override (e.g. `maxRetriesPerRequest: null` for blocking BullMQ workers). */
+  /** ioredis options to override (e.g. `maxRetriesPerRequest: null` for blocking BullMQ workers); on a cluster, they apply to every node. */
   overrides?: Partial<RedisOptions>;
+  /** Cluster only: ioredis Cluster options to override (e.g. `shardedSubscribers`). */
+  clusterOverrides?: Partial<ClusterOptions>;
 }
 
 /**
@@ -72,8 +79,8 @@ export class RedisConnection extends EventEmitter {
   readonly config: RedkitConfig;
   #logger: Logger;
   #backoff: BackoffOptions;
-  #client: Redis | null = null;
-  #dedicated = new Set<Redis>();
+  #client: RedisClient | null = null;
+  #dedicated = new Set<RedisClient>();
   #state: ConnectionState;
   #since = new Date();
   #lastError: (ClassifiedError & { at: string }) | null = null;
@@ -96,17 +103,14 @@ export class RedisConnection extends EventEmitter {
   #role: ServerRole | null = null;
   #roleOk = false;
   #master: string | null = null;
+  /** Cluster: ranges without an answering master as of the last probe (the cluster is still usable for the rest). */
+  #unserved: SlotRange[] = [];
+  #masters: string[] = [];
+  /** Cluster: one stall watchdog per node connection (a paused node stalls only its own slots). */
+  #nodeWatchdogs = new Map<Redis, StallWatchdog>();
 
   constructor(config: RedkitConfig, logger: Logger, options: ConnectionOptions | BackoffOptions = {}) {
     super();
-    // Until the connection speaks Cluster, connecting to the first seed would silently write to
-    // the wrong node (only the keys of its slots land; the rest fail with MOVED).
-    if (config.topology === 'cluster') {
-      throw new ConfigError(
-        'REDIS_CLUSTER_NODES',
-        'Redis Cluster is configured, but Cluster support is not there yet in this redkit version: unset REDIS_CLUSTER_NODES (and REDIS_CLUSTER) and point REDIS_URL at one server, or use Sentinel (REDIS_SENTINELS) for high availability',
-      );
-    }
     this.config = config;
     this.#logger = logger;
     this.#secrets = [config.password, config.sentinelPassword];
@@ -147,8 +151,8 @@ export class RedisConnection extends EventEmitter {
     return this.#server.serverId;
   }
 
-  /** The shared command client, or null in standalone mode or before `start()`. */
-  get client(): Redis | null {
+  /** The shared command client (a `Cluster` on Redis Cluster), or null in standalone mode or before `start()`. */
+  get client(): RedisClient | null {
     return this.#client;
   }
 
@@ -176,8 +180,20 @@ export class RedisConnection extends EventEmitter {
       // which keeps one batch in flight per client (see write-batching.ts).
       enableAutoPipelining: false,
     });
-    batchWritesPerTick(client);
     this.#client = client;
+    if (isCluster(client)) this.#watchCluster(client);
+    else this.#watchSingle(client);
+    client.on('error', (err: unknown) => this.#recordError(err));
+    this.#startProbe();
+    await this.#firstConnect(client);
+    // One PING (bounded by the command timeout) so that health has a latency from the start.
+    if (this.isReady && this.#firstProbe) await this.#firstProbe;
+  }
+
+  /** One server (single, Sentinel): writes corked per tick, one stall watchdog, ROLE checked on every connect. */
+  #watchSingle(client: Redis): void {
+    const cfg = this.config;
+    batchWritesPerTick(client);
     this.#watchdog = new StallWatchdog(
       client,
       this.stallMs,
@@ -199,14 +215,63 @@ export class RedisConnection extends EventEmitter {
         void this.#server.check(client);
       });
     });
-    client.on('error', (err: unknown) => this.#recordError(err));
     client.on('close', () => {
       this.#roleOk = false;
       if (this.#closed) return;
       if (this.#state === 'connected' || this.#state === 'connecting') this.#setState('disconnected', this.#lastError);
     });
-    this.#startProbe();
-    await new Promise<void>((resolve) => {
+  }
+
+  /**
+   * Redis Cluster: writes corked per tick and a stall watchdog on every node connection (ioredis
+   * opens one per node it learns of), and the state from a probe of every master: connected
+   * while some master answers (calls to healthy shards go on), with the unserved ranges in health.
+   */
+  #watchCluster(cluster: Cluster): void {
+    cluster.on('+node', (node: Redis) => {
+      batchWritesPerTick(node);
+      const watchdog = new StallWatchdog(
+        node,
+        this.stallMs,
+        (waitedMs) => this.#onNodeStall(node, watchdog, waitedMs),
+        () => void this.#probe(),
+      );
+      this.#nodeWatchdogs.set(node, watchdog);
+      watchdog.start();
+      node.on('ready', () => watchdog.clear());
+      this.emit('node', node);
+    });
+    cluster.on('-node', (node: Redis) => {
+      this.#nodeWatchdogs.get(node)?.stop();
+      this.#nodeWatchdogs.delete(node);
+    });
+    cluster.on('ready', () => {
+      this.#attempt = 0;
+      this.#roleOk = true;
+      this.#role = 'master';
+      void this.#probe();
+    });
+    cluster.on('node error', (err: unknown) => this.#recordError(err, true));
+    cluster.on('close', () => {
+      if (this.#closed) return;
+      if (this.#state === 'connected' || this.#state === 'connecting') this.#setState('disconnected', this.#lastError);
+    });
+  }
+
+  /** A node stopped answering: its waiting commands fail now; the probe finds which slots it leaves unserved. */
+  #onNodeStall(node: Redis, watchdog: StallWatchdog, waitedMs: number): void {
+    const where = node.options.host ? `${node.options.host}:${node.options.port}` : 'a cluster node';
+    const error = stallError(where, waitedMs, this.stallMs);
+    this.#lastError = error;
+    this.#logger.warn({ reason: error.reason, node: where, waitedMs }, `[Redis] Cluster node ${error.message}: its calls fail fast until it answers`);
+    watchdog.rejectOutstanding(new RedisUnavailableError(`Redis command failed: ${error.message} — ${error.hint}`, 'TIMEOUT'));
+    void this.#probe();
+  }
+
+  /** Resolves when first connected, on a definite failure, or after `connectTimeoutMs` (then degraded). */
+  #firstConnect(client: RedisClient): Promise<void> {
+    const cfg = this.config;
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         if (this.#state !== 'connected') {
           // The attempts' own error (refused, NOAUTH, TLS…) says more than the timeout does.
@@ -257,20 +322,18 @@ export class RedisConnection extends EventEmitter {
         // The first attempt failed; retryStrategy keeps trying and 'ready' resolves us.
       });
     });
-    // One PING (bounded by the command timeout) so that health has a latency from the start.
-    if (this.isReady && this.#firstProbe) await this.#firstProbe;
   }
 
   /**
    * A dedicated client with the shared settings (for SUBSCRIBE, blocking commands, BullMQ).
    * It is closed by `close()`. Throws in standalone mode.
    */
-  dedicatedClient(options: DedicatedClientOptions): Redis {
+  dedicatedClient(options: DedicatedClientOptions): RedisClient {
     if (this.#closed) throw new ClosedError('the Redis connection');
     if (this.config.mode === 'standalone') {
       throw new RedkitError('E_STANDALONE', `cannot create a Redis client for "${options.purpose}" in standalone mode: configure REDIS_URL or REDIS_HOST`);
     }
-    const client = this.#make(options.purpose, options.overrides ?? {});
+    const client = this.#make(options.purpose, options.overrides ?? {}, options.clusterOverrides);
     client.on('error', (err: unknown) => {
       redactError(err, this.#secrets);
       this.#logger.debug({ purpose: options.purpose, err: String((err as Error)?.message ?? err) }, '[Redis] dedicated client error');
@@ -295,25 +358,27 @@ export class RedisConnection extends EventEmitter {
     return this.#subscriber;
   }
 
-  #make(purpose: string, overrides: Partial<RedisOptions>): Redis {
+  #make(purpose: string, overrides: Partial<RedisOptions>, clusterOverrides?: Partial<ClusterOptions>): RedisClient {
     const cfg = this.config;
+    if (cfg.topology === 'cluster') {
+      const { retryStrategy: _single, enableOfflineQueue, ...nodeOverrides } = overrides;
+      const nodeOptions = this.#nodeOptions(purpose, nodeOverrides);
+      // A cluster has one db (0): SELECT is refused.
+      delete nodeOptions.db;
+      return new Cluster(
+        cfg.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
+        clusterOptions(cfg, nodeOptions, (attempt) => this.#retryDelay(purpose, attempt), {
+          ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+          ...(overrides.lazyConnect !== undefined ? { lazyConnect: overrides.lazyConnect } : {}),
+          ...clusterOverrides,
+        }),
+      );
+    }
     const client = new Redis({
       ...(cfg.topology === 'sentinel'
         ? sentinelOptions(cfg, (attempt) => this.#retryDelay(`${purpose} (sentinels)`, attempt))
         : { host: cfg.host, port: cfg.port }),
-      username: cfg.username,
-      password: cfg.password,
-      db: cfg.db,
-      tls: cfg.tls === false ? undefined : { ...(isIP(cfg.host ?? '') ? {} : { servername: cfg.host }), ...cfg.tls },
-      connectTimeout: cfg.connectTimeoutMs,
-      commandTimeout: cfg.commandTimeoutMs,
-      connectionName: `redkit:${cfg.instanceId}:${purpose}`,
-      lazyConnect: true,
-      retryStrategy: (attempt: number) => this.#retryDelay(purpose, attempt),
-      // READONLY: this server was demoted (failover) or is a replica. Reconnecting re-resolves the
-      // master through the sentinels; 2 resends the command there (it was not executed here).
-      reconnectOnError: (err: Error) => (/^READONLY/.test(err.message) ? 2 : false),
-      ...overrides,
+      ...this.#nodeOptions(purpose, overrides),
     });
     if (cfg.topology === 'sentinel')
       reviveOnEnd(
@@ -323,6 +388,27 @@ export class RedisConnection extends EventEmitter {
         this.#logger,
       );
     return client;
+  }
+
+  /** What every server connection of `purpose` shares: credentials, TLS, timeouts, its name in CLIENT LIST. */
+  #nodeOptions(purpose: string, overrides: Partial<RedisOptions>): Partial<RedisOptions> {
+    const cfg = this.config;
+    return {
+      username: cfg.username,
+      password: cfg.password,
+      db: cfg.db,
+      // On a cluster each node is checked against its own announced name (node:tls's default).
+      tls: cfg.tls === false ? undefined : { ...(isIP(cfg.host ?? '') || cfg.topology === 'cluster' ? {} : { servername: cfg.host }), ...cfg.tls },
+      connectTimeout: cfg.connectTimeoutMs,
+      commandTimeout: cfg.commandTimeoutMs,
+      connectionName: `redkit:${cfg.instanceId}:${purpose}`,
+      lazyConnect: true,
+      retryStrategy: (attempt: number) => this.#retryDelay(purpose, attempt),
+      // READONLY: this server was demoted (failover) or is a replica. Reconnecting re-resolves the
+      // master through the sentinels; 2 resends the command there (it was not executed here).
+      reconnectOnError: (err: Error) => (/^READONLY/.test(err.message) ? 2 : false),
+      ...overrides,
+    };
   }
 
   /**
@@ -349,6 +435,7 @@ export class RedisConnection extends EventEmitter {
   /** Where commands go, for messages: the master's `host:port` once known, else the configured endpoint. */
   #where(): string {
     if (this.config.topology === 'sentinel') return this.#master ?? `the master "${this.config.sentinelMasterName}" (via sentinels)`;
+    if (this.config.topology === 'cluster') return `the cluster seeded by ${this.config.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
     return `${this.config.host}:${this.config.port}`;
   }
 
@@ -402,6 +489,14 @@ export class RedisConnection extends EventEmitter {
     this.#probeTimer = setInterval(
       () => {
         const client = this.#client;
+        if (isCluster(client)) {
+          // One PING per master per interval: node streams come and go with the slot map.
+          if (performance.now() - heardAt >= this.config.healthIntervalMs || this.#state !== 'connected' || this.#unserved.length > 0) {
+            heardAt = performance.now();
+            void this.#probe();
+          }
+          return;
+        }
         const stream = client?.stream;
         if (stream && stream !== heard) {
           heard = stream;
@@ -422,6 +517,7 @@ export class RedisConnection extends EventEmitter {
 
   async #probe(): Promise<void> {
     const client = this.#client;
+    if (isCluster(client)) return this.#probeCluster(client);
     if (this.#probing || !client || client.status !== 'ready') return;
     this.#probing = true;
     const started = performance.now();
@@ -448,6 +544,48 @@ export class RedisConnection extends EventEmitter {
     }
   }
 
+  /**
+   * Cluster: PING every master of the slot map. Connected while at least one answers (calls to
+   * its slots work; the rest fail by their capability's policy); health says which ranges are not
+   * served (reason CLUSTER_PARTIAL). No master answering is `disconnected`.
+   */
+  async #probeCluster(cluster: Cluster): Promise<void> {
+    if (this.#probing || cluster.status !== 'ready') return;
+    this.#probing = true;
+    try {
+      const view = await probeCluster(cluster, this.stallMs);
+      if (this.#closed) return;
+      this.#masters = view.masters;
+      const wasPartial = this.#unserved.length > 0;
+      this.#unserved = view.unserved;
+      // Some master answered (its PING set a latency).
+      const served = view.latency !== null;
+      this.#latency = view.latency;
+      if (view.unserved.length > 0) {
+        const error = {
+          reason: 'CLUSTER_PARTIAL' as const,
+          message: `Redis Cluster slots ${describeRanges(view.unserved)} have no master that answers`,
+          hint: 'calls to other slots go on; ioredis refreshes the slot map every 5 s and follows a promoted replica — check the failed node (`npx redkit doctor`)',
+          at: new Date().toISOString(),
+        };
+        if (!wasPartial) this.#logger.warn({ reason: error.reason, unserved: describeRanges(view.unserved) }, `[Redis] ${error.message}`);
+        this.#lastError = error;
+      } else if (wasPartial) {
+        this.#logger.info({ masters: view.masters.length }, '[Redis] Redis Cluster: every slot is served again');
+      }
+      if (served) {
+        if (this.#state !== 'connected') {
+          this.#setState('connected', null);
+          this.#logger.info({ target: this.config.target, masters: view.masters.length }, '[Redis] Cluster ready to receive commands');
+        }
+      } else {
+        this.#setState('disconnected', this.#lastError);
+      }
+    } finally {
+      this.#probing = false;
+    }
+  }
+
   /** The watchdog saw no reply for `waitedMs`: disconnected now, and every waiting command fails now. */
   #onStall(waitedMs: number): void {
     const error = stallError(this.#where(), waitedMs, this.stallMs);
@@ -463,7 +601,7 @@ export class RedisConnection extends EventEmitter {
    * RedisUnavailableError when it is not, and maps connection failures and timeouts to it;
    * Redis reply errors become typed RedkitErrors (reply-errors.ts), never a raw ReplyError.
    */
-  run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  run<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     // Not an async function: this wraps every command of every capability, and a plain .catch
     // costs one promise where async/await costs three.
     const client = this.#client;
@@ -495,7 +633,7 @@ export class RedisConnection extends EventEmitter {
     redactError(err, this.#secrets);
     if (err instanceof RedkitError) return err;
     const name = (err as Error)?.name;
-    if (name === 'ReplyError' && this.config.topology === 'sentinel' && /^READONLY/.test(String((err as Error).message))) {
+    if (name === 'ReplyError' && this.config.topology !== 'single' && /^READONLY/.test(String((err as Error).message))) {
       // The master moved under this call (reconnectOnError is already re-resolving it): to the
       // caller that is a short outage, not a read-only server.
       return new RedisUnavailableError(
@@ -534,17 +672,21 @@ export class RedisConnection extends EventEmitter {
   /** `health()` without the promise. */
   healthNow(): RedisHealth {
     const since = this.#since.toISOString();
+    const kind = this.config.topology;
     const topology: RedisTopologyHealth = {
-      kind: this.config.topology === 'sentinel' ? 'sentinel' : this.config.topology === 'memory' ? 'memory' : 'single',
-      master: this.isReady ? this.#master : null,
+      kind,
+      master: this.isReady && kind !== 'cluster' ? this.#master : null,
       role: this.#role,
       lastFailoverAt: this.#server.lastFailoverAt,
+      ...(kind === 'cluster' ? { masters: [...this.#masters], unservedSlots: this.#unserved.length > 0 ? describeRanges(this.#unserved) : null } : {}),
     };
     const common = { since, lastRestartAt: this.#server.lastRestartAt, warnings: [...this.#server.warnings], topology };
     if (this.config.mode === 'standalone') {
       return { status: 'not_configured', message: 'Redis not configured: running standalone (in-memory)', latency: null, lastError: null, ...common };
     }
-    if (this.isReady) return { status: 'connected', message: 'Redis connection healthy', latency: this.#latency, lastError: this.#lastError, ...common };
+    // A cluster with unserved slots still serves the rest (isReady), but it is not healthy.
+    if (this.isReady && this.#unserved.length === 0)
+      return { status: 'connected', message: 'Redis connection healthy', latency: this.#latency, lastError: this.#lastError, ...common };
     const last = this.#lastError;
     return {
       status: 'disconnected',
@@ -571,7 +713,7 @@ export class RedisConnection extends EventEmitter {
     this.removeAllListeners();
   }
 
-  async #quit(client: Redis): Promise<void> {
+  async #quit(client: RedisClient): Promise<void> {
     if (client.status === 'end') return;
     if (client.status !== 'ready') {
       client.disconnect(false);

@@ -34,7 +34,8 @@ interface ReplyErrorLike {
 // with a fixed sentence instead of NOPERM, so both shapes are recognised.
 const SCRIPT_NOPERM = /^ERR The user executing the script can't (run this command|access at least one of the (keys|channels))/;
 /** Replies that mean "the server is up but cannot serve now": retried later, like an outage. */
-const TRANSIENT = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'NOAUTH', 'WRONGPASS', 'NOREPLICAS', 'BUSYKEY']);
+// MOVED / ASK reach here only when ioredis gave up following them (a slot map in flux).
+const TRANSIENT = new Set(['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'MOVED', 'ASK', 'NOAUTH', 'WRONGPASS', 'NOREPLICAS', 'BUSYKEY']);
 
 const told = new WeakMap<Logger, Set<string>>();
 

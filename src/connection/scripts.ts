@@ -2,7 +2,7 @@
 // the socket (per-tick batching, corking) is in batching/README.md.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './cluster.js';
 import { batchedLua, SINGLE_CALL_PRELUDE, sendScript, type LuaScript, type RegisteredScript } from './batching/script-batching.js';
 
 export { observeScripts, type ScriptObserver } from './batching/script-batching.js';
@@ -58,7 +58,7 @@ export type ScriptValues<S extends ScriptSpec> = S extends { readonly parameters
  * `.then(onReply, onError)` would, one promise less: hot paths use it).
  */
 export type ScriptCaller<S extends ScriptSpec> = <T = unknown>(
-  client: Redis,
+  client: RedisClient,
   values: ScriptValues<S>,
   onReply?: (reply: unknown) => T | PromiseLike<T>,
   onError?: (err: unknown) => T | PromiseLike<T>,
@@ -117,7 +117,7 @@ function registerScript(id: string, script: LuaScript): void {
  * batching/README.md for what is known of defineCommand's own cost.
  */
 function runScript<T>(
-  client: Redis,
+  client: RedisClient,
   id: string,
   script: RegisteredScript,
   keysAndArgs: ReadonlyArray<string | number>,

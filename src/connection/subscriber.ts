@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './cluster.js';
 
 /** Called with each message of a channel; `channel` is the full Redis channel name. */
 export type MessageHandler = (message: string, channel: string) => void;
@@ -10,7 +10,7 @@ export type MessageHandler = (message: string, channel: string) => void;
  * whatever state matters — pub/sub is at-most-once, messages sent while down are gone.
  */
 export class SharedSubscriber {
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   readonly #handlers = new Map<string, Set<MessageHandler>>();
   readonly #resync = new Set<() => void>();
   readonly #redisUp: () => boolean;
@@ -18,7 +18,7 @@ export class SharedSubscriber {
   #unconfirmed = false;
 
   /** `redisUp` tells whether the shared connection is up, i.e. whether this client will connect soon. */
-  constructor(client: Redis, redisUp: () => boolean = () => true) {
+  constructor(client: RedisClient, redisUp: () => boolean = () => true) {
     this.#client = client;
     this.#redisUp = redisUp;
     // ioredis's autoResubscribe calls subscribe() on reconnect without a rejection handler, so a

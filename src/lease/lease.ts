@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import { defineScripts } from '../connection/scripts.js';
 
 /*
@@ -12,16 +12,16 @@ const scripts = defineScripts(import.meta.url, 'lease', {
 });
 
 /** Takes the lease at `key` for `leaseMs` ms with `token`; false when someone holds it. */
-export async function acquireLease(client: Redis, key: string, token: string, leaseMs: number): Promise<boolean> {
+export async function acquireLease(client: RedisClient, key: string, token: string, leaseMs: number): Promise<boolean> {
   return (await client.set(key, token, 'PX', leaseMs, 'NX')) === 'OK';
 }
 
 /** Renews the lease at `key` for `leaseMs` ms if `token` still holds it; false when lost. */
-export async function extendLease(client: Redis, key: string, token: string, leaseMs: number): Promise<boolean> {
+export async function extendLease(client: RedisClient, key: string, token: string, leaseMs: number): Promise<boolean> {
   return Number(await scripts.extend(client, [key, token, leaseMs])) === 1;
 }
 
 /** Releases the lease at `key` if `token` still holds it (never someone else's); true when released. */
-export async function releaseLease(client: Redis, key: string, token: string): Promise<boolean> {
+export async function releaseLease(client: RedisClient, key: string, token: string): Promise<boolean> {
   return Number(await scripts.release(client, [key, token])) === 1;
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.js';
 import { randomBytes } from 'node:crypto';
@@ -81,7 +81,7 @@ export class RedisLockBackend implements LockBackend {
     return this.#names(ref).channel;
   }
 
-  #run<T>(fn: (client: Redis) => Promise<T>): Promise<T> {
+  #run<T>(fn: (client: RedisClient) => Promise<T>): Promise<T> {
     return this.#ctx.connection.run(fn);
   }
 
@@ -90,7 +90,7 @@ export class RedisLockBackend implements LockBackend {
    * server's run_id from INFO, or, where the ACL user may not run INFO (@dangerous), the data
    * marker of this Redis with its creation time. Learned once per connection.
    */
-  #serverRun(client: Redis): ServerRun | Promise<ServerRun> {
+  #serverRun(client: RedisClient): ServerRun | Promise<ServerRun> {
     if (this.#runId) return this.#runId;
     this.#runIdLoading ??= (
       this.#useMarker
@@ -119,7 +119,7 @@ export class RedisLockBackend implements LockBackend {
     return this.#runIdLoading;
   }
 
-  #marker(client: Redis): Promise<ServerRun> {
+  #marker(client: RedisClient): Promise<ServerRun> {
     // One key per prefix, without a TTL (bounded: one); lost with the data, which is its point.
     return readMarker(client, this.#ctx.keys.key('lock', 'marker'), randomBytes(20).toString('hex')).then((m) => {
       const [id, born] = String(m).split(':');

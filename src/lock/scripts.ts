@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import { defineScripts } from '../connection/scripts.js';
 
 /** A lock's three keys, in the order every lock script takes them: holders, waiters, meta. */
@@ -27,6 +27,6 @@ export const lockScripts = defineScripts(import.meta.url, 'lock', {
 });
 
 /** The marker at `key` ("<id>:<created ms>"), created with `newId` when missing. */
-export function readMarker(client: Redis, key: string, newId: string): Promise<string> {
+export function readMarker(client: RedisClient, key: string, newId: string): Promise<string> {
   return lockScripts.marker<string>(client, [key, newId]);
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { observeScripts } from '../connection/scripts.js';
 import type { Metrics } from './index.js';
@@ -21,7 +21,7 @@ export function instrumentConnection(metrics: Metrics, connection: RedisConnecti
     latencyMs: async () => connection.healthNow().latency,
   });
   let lastMode = mode();
-  const timed = new WeakSet<Redis>();
+  const timed = new WeakSet<RedisClient>();
   const scripts = new Map<string, HistogramSeries>();
   connection.on('state', (next: string, previous: string) => {
     m.state(previous, next);

@@ -1,5 +1,5 @@
 import diagnostics from 'node:diagnostics_channel';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 
 /**
  * What identifies a redkit operation in a trace: `name` is `redkit.<capability>.<operation>`
@@ -99,7 +99,7 @@ interface ContextBuilder {
  * builds that context only when the channel has subscribers, so this costs nothing otherwise.
  * The builder is an ioredis internal: when a version lacks it, contexts stay unlabelled.
  */
-export function labelClientCommands(client: Redis): void {
+export function labelClientCommands(client: RedisClient): void {
   const target = client as unknown as ContextBuilder;
   const build = target._buildCommandContext;
   if (typeof build !== 'function' || (build as { labelled?: boolean }).labelled) return;

@@ -1,5 +1,5 @@
 import type { Worker as BullWorker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, InvalidArgumentError } from '../errors.js';
 import { assertName } from '../keys.js';
@@ -32,7 +32,7 @@ export class QueueManager {
   readonly #locals = new Map<string, MemoryQueue>();
   readonly #workers = new Set<QueueWorker>();
   readonly #closeTimeouts = new Map<QueueWorker, number>();
-  #producer: Redis | null = null;
+  #producer: RedisClient | null = null;
   #closed = false;
 
   readonly #metrics: ReturnType<typeof queueMetrics>;
@@ -183,7 +183,7 @@ export class QueueManager {
   }
 
   /** One fail-fast producer client for every queue of this toolkit. */
-  #producerClient(): Redis {
+  #producerClient(): RedisClient {
     if (!this.#producer) {
       // No replay after a reconnect: a call that already failed (timed out on a paused Redis) must
       // not run later on a restarted one — a replayed pause() left the queue paused for good.

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Queue as BullQueue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobNotFoundError, QueueUnavailableError, RedisUnavailableError } from '../errors.js';
 import { assertName } from '../keys.js';
@@ -74,7 +74,7 @@ export class Queue {
   #scheduler: MemoryScheduler | null = null;
 
   /** Use `kit.queue(name, opts)`. */
-  constructor(ctx: RedkitContext, manager: QueueManager, name: string, opts: QueueOptions, producer: (() => Redis) | null) {
+  constructor(ctx: RedkitContext, manager: QueueManager, name: string, opts: QueueOptions, producer: (() => RedisClient) | null) {
     this.#ctx = ctx;
     this.#manager = manager;
     this.name = name;

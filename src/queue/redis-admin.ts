@@ -1,5 +1,5 @@
 import { QueueEvents, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError, JobNotFoundError } from '../errors.js';
 import { bullPrefix, toBullOptions, type RedisQueue } from './redis-queue.js';
@@ -98,7 +98,7 @@ export function redisRemoveScheduler(rq: RedisQueue, id: string): Promise<boolea
  */
 export class RedisEvents {
   readonly events: QueueEvents;
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   #closing = false;
 
   constructor(ctx: RedkitContext, name: string, emit: <K extends keyof QueueEventMap>(event: K, payload: QueueEventMap[K]) => void) {

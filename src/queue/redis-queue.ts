@@ -1,5 +1,5 @@
 import { Queue as BullQueue, Worker as BullWorker, WaitingError, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import { ClosedError, RedisUnavailableError } from '../errors.js';
 import { backoffDelay } from '../connection/backoff.js';
@@ -63,11 +63,11 @@ export function toBullOptions(opts: JobOptions): JobsOptions {
 export class RedisQueue {
   readonly name: string;
   readonly #ctx: RedkitContext;
-  readonly #producer: () => Redis;
+  readonly #producer: () => RedisClient;
   readonly #addTimeoutMs: number;
   #queue: BullQueue | null = null;
 
-  constructor(ctx: RedkitContext, name: string, producer: () => Redis, addTimeoutMs: number) {
+  constructor(ctx: RedkitContext, name: string, producer: () => RedisClient, addTimeoutMs: number) {
     this.#ctx = ctx;
     this.name = name;
     this.#producer = producer;
@@ -171,7 +171,7 @@ export class RedisQueue {
  */
 export class RedisWorker {
   readonly #worker: BullWorker;
-  readonly #client: Redis;
+  readonly #client: RedisClient;
   readonly #running = new Map<Promise<unknown>, RunningJob>();
   readonly #ctx: RedkitContext;
   readonly #name: string;

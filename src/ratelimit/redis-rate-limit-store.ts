@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import { defineScripts } from '../connection/scripts.js';
 import { assertOptions } from '../options.js';
@@ -20,7 +20,7 @@ interface Script {
 }
 
 /** A policy script's caller; its keys are built per policy at run time (defineScripts checks their count against the file name). */
-type PolicyScript = (client: Redis, keysAndArgs: ReadonlyArray<string | number>) => Promise<number[]>;
+type PolicyScript = (client: RedisClient, keysAndArgs: ReadonlyArray<string | number>) => Promise<number[]>;
 
 interface Waiter {
   cost: number;

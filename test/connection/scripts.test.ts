@@ -13,7 +13,7 @@ const scripts = defineScripts(import.meta.url, 'test', {
 
 /** Counts the EVAL/EVALSHA commands Redis receives that touch `marker` keys (MONITOR sees every command). */
 async function countScriptCalls(kit: Redkit, marker: string, body: () => Promise<unknown>): Promise<number> {
-  const monitor = await kit.connection.dedicatedClient({ purpose: 'test-monitor' }).monitor();
+  const monitor = await (kit.connection.dedicatedClient({ purpose: 'test-monitor' }) as import('ioredis').Redis).monitor();
   let calls = 0;
   monitor.on('monitor', (_time: string, args: string[]) => {
     if (/^eval/i.test(args[0] ?? '') && args.some((a) => a.includes(marker))) calls++;

@@ -9,13 +9,16 @@ import { randomPrefix } from './util.js';
  */
 export function kitFor(server: RedisServer, options: RedkitOptions = {}): Promise<Redkit> {
   // REDKIT_TEST_TOPOLOGY=sentinel: the same kit, finding the master through the sentinels.
-  const target = server.sentinel
-    ? {
-        sentinels: server.sentinel.addresses.map((s) => `${s.host}:${s.port}`).join(','),
-        sentinelMasterName: server.sentinel.masterName,
-        password: server.options.password,
-      }
-    : { url: server.url };
+  // REDKIT_TEST_TOPOLOGY=cluster: seeded from every node of the cluster.
+  const target = server.cluster
+    ? { clusterNodes: server.cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','), password: server.options.password }
+    : server.sentinel
+      ? {
+          sentinels: server.sentinel.addresses.map((s) => `${s.host}:${s.port}`).join(','),
+          sentinelMasterName: server.sentinel.masterName,
+          password: server.options.password,
+        }
+      : { url: server.url };
   return createRedkit({
     ...target,
     tls: server.ca ? { ca: server.ca } : undefined,

@@ -44,12 +44,18 @@ export interface RedisServer {
    * above act on the master as started.
    */
   readonly sentinel?: { addresses: ReadonlyArray<{ host: string; port: number }>; masterName: string; stopAll(): Promise<void> };
+  /**
+   * Set when `REDKIT_TEST_TOPOLOGY=cluster` made this a Redis Cluster (3 masters, 3 replicas):
+   * `kitFor` then seeds from every node, and the fault methods above act on every node at once
+   * (the whole cluster is down, paused or restarted empty), as they act on the one server.
+   */
+  readonly cluster?: { seeds: ReadonlyArray<{ host: string; port: number }>; stopAll(): Promise<void> };
 }
 
-/** `REDKIT_TEST_TOPOLOGY`: `single` (default) or `sentinel`. */
-export function testTopology(): 'single' | 'sentinel' {
+/** `REDKIT_TEST_TOPOLOGY`: `single` (default), `sentinel` or `cluster`. */
+export function testTopology(): 'single' | 'sentinel' | 'cluster' {
   const value = process.env.REDKIT_TEST_TOPOLOGY ?? 'single';
-  if (value !== 'single' && value !== 'sentinel') throw new Error(`REDKIT_TEST_TOPOLOGY=${value}: use single or sentinel`);
+  if (value !== 'single' && value !== 'sentinel' && value !== 'cluster') throw new Error(`REDKIT_TEST_TOPOLOGY=${value}: use single, sentinel or cluster`);
   return value;
 }
 
@@ -119,6 +125,7 @@ process.on('exit', () => {
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   // ACL files and extra arguments configure one server; those tests keep a single one.
   if (testTopology() === 'sentinel' && !options.aclUser && !options.args?.length) return startSentinelBacked(options);
+  if (testTopology() === 'cluster' && !options.aclUser && !options.args?.length) return startClusterBacked(options);
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redkit-redis-'));
   const args = [
@@ -252,10 +259,47 @@ async function startSentinelBacked(options: RedisServerOptions): Promise<RedisSe
   };
 }
 
+/** A Redis Cluster seen as one server: every fault acts on every node. */
+async function startClusterBacked(options: RedisServerOptions): Promise<RedisServer> {
+  const { startCluster } = await import('./cluster.js');
+  const cluster = await startCluster({ password: options.password, tls: options.tls });
+  const first = cluster.nodes[0]!;
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
+  const all = async (act: (node: (typeof cluster.nodes)[number]) => Promise<void> | void) => {
+    await Promise.all(cluster.nodes.map(async (node) => act(node)));
+  };
+  return {
+    host: first.host,
+    port: first.port,
+    url: `${options.tls ? 'rediss' : 'redis'}://${auth}${first.host}:${first.port}`,
+    ca: cluster.ca,
+    options,
+    get pid() {
+      return first.pid;
+    },
+    stop: () => all((n) => n.stop()),
+    kill: () => all((n) => n.kill()),
+    pause: () => void all((n) => n.pause()),
+    resume: () => void all((n) => n.resume()),
+    // Every node back with its nodes.conf: the cluster re-forms, its data gone.
+    start: async () => {
+      await all((n) => n.start());
+      await cluster.waitForOk(30_000);
+    },
+    restart: async () => {
+      await all((n) => n.kill());
+      await all((n) => n.start());
+      await cluster.waitForOk(30_000);
+    },
+    cluster: { seeds: cluster.seeds, stopAll: () => cluster.stop() },
+  };
+}
+
 /** Stops a server and removes nothing else; safe to call twice. */
 export async function stopRedis(server: RedisServer | undefined): Promise<void> {
   if (!server) return;
   if (server.sentinel) return server.sentinel.stopAll();
+  if (server.cluster) return server.cluster.stopAll();
   server.resume();
   await server.kill();
 }

@@ -159,7 +159,7 @@ async function audit(redis: Redis): Promise<{ keys: string[]; immortal: string[]
 }
 
 test('a full workload of every capability leaves only keys with a TTL or a documented bound', async () => {
-  const redis = a.connection.client!;
+  const redis = a.connection.client! as Redis;
 
   // Cache: plain, l1, stampede lock, getOrSet, clear.
   const plain = a.cache.namespace<{ n: number }>('plain', { ttl: '1m' });

@@ -64,7 +64,7 @@ describe('sentinel: connection and health', () => {
   test("a sentinel client that ioredis leaves in 'end' is connected again", async () => {
     const kit = await sentinelKit(set, { sentinelPassword: SENTINEL_PASSWORD } as never);
     try {
-      const client = kit.redis!;
+      const client = kit.redis! as import('ioredis').Redis;
       // The end state the +switch-master race leaves: ioredis closes without reconnecting, as if
       // the close were asked for (manuallyClosing), while nobody called quit or disconnect.
       (client as unknown as { manuallyClosing: boolean }).manuallyClosing = true;

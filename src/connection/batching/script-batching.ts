@@ -1,6 +1,8 @@
 // Per-tick script batching: calls of a batchable script made in one tick on one client go to
 // Redis as one EVALSHA of a generated wrapper. Why, and every limit, in README.md beside this file.
-import { Command, type Redis } from 'ioredis';
+import { Command } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { isCluster, type RedisClient } from '../cluster.js';
 import { flushWrites } from './write-batching.js';
 import { commandTracingActive, labelCommand } from '../../metrics/spans.js';
 
@@ -122,10 +124,10 @@ function batchedParameterLua(script: LuaScript, parameters: readonly string[]): 
 
 /** Receives each script call's round trip (one EVALSHA, batched calls included), per client. */
 export type ScriptObserver = (name: string, seconds: number) => void;
-const observers = new WeakMap<Redis, ScriptObserver>();
+const observers = new WeakMap<RedisClient, ScriptObserver>();
 
 /** Times the scripts `client` runs (the toolkit feeds `redkit_script_duration_seconds` with it). */
-export function observeScripts(client: Redis, observer: ScriptObserver): void {
+export function observeScripts(client: RedisClient, observer: ScriptObserver): void {
   observers.set(client, observer);
 }
 
@@ -135,7 +137,7 @@ export function observeScripts(client: Redis, observer: ScriptObserver): void {
  * reaction that settles it.
  */
 export function sendScript<T>(
-  client: Redis,
+  client: RedisClient,
   script: RegisteredScript,
   keysAndArgs: ReadonlyArray<string | number>,
   onReply?: (reply: unknown) => T | PromiseLike<T>,
@@ -166,7 +168,7 @@ function flatArgs(sha: string, numberOfKeys: number, keysAndArgs: ReadonlyArray<
 }
 
 /** Sends one EVALSHA of script `name` carrying `calls` calls; labelled for tracers, timed for metrics. */
-function evalScript(client: Redis, name: string, calls: number, _sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
+function evalScript(client: RedisClient, name: string, calls: number, _sha: string, lua: string, numberOfKeys: number, args: FlatArgs): Promise<unknown> {
   const command = new Command('evalsha', args, { replyEncoding: 'utf8' });
   // Tracers then see `redkit.lock.acquire`, not an anonymous evalsha (only built when someone listens).
   if (commandTracingActive()) labelCommand(command, name, calls);
@@ -219,23 +221,25 @@ function fail(call: PendingCall, err: unknown): void {
 }
 
 /** Calls of batchable scripts waiting for the end of the tick, per client and script. */
-const pending = new WeakMap<Redis, Map<RegisteredScript, PendingCall[]>>();
+const pending = new WeakMap<RedisClient, Map<RegisteredScript, PendingCall[]>>();
 
 /*
  * Batched here, not only written together (write-batching.ts does that for every command): a
  * call sent on its own costs Redis one script start and ioredis one command object and reply;
  * here a batch of calls costs one of each (measured with the eager send below: lock cycles
  * ~24 k → ~33 k/s, rate-limit decisions on distinct keys ~72 k → ~120 k/s).
- * The batch spans keys of different hash slots: right for the one Redis node redkit connects
- * to today; Redis Cluster support would have to batch per slot.
+ * On one server a batch spans keys of any slot. On a Cluster one EVALSHA must stay in one slot
+ * (every call's keys share a hash tag), so calls are batched per script and slot: the slot of a
+ * call's first key, computed here as ioredis computes it to route the command.
  */
 function enqueue<T>(
-  client: Redis,
+  client: RedisClient,
   script: RegisteredScript,
   keysAndArgs: ReadonlyArray<string | number>,
   onReply: ((reply: unknown) => T | PromiseLike<T>) | undefined,
   onError: ((err: unknown) => T | PromiseLike<T>) | undefined,
 ): Promise<T> {
+  if (isCluster(client)) return enqueueInSlot(client, script, keysAndArgs, onReply, onError);
   let byName = pending.get(client);
   if (!byName) pending.set(client, (byName = new Map()));
   // process.nextTick runs after every promise job of the current turn: calls made by code that
@@ -254,13 +258,46 @@ function enqueue<T>(
   return promise;
 }
 
+/** Calls waiting for the end of the tick on a Cluster, per script and hash slot. */
+const pendingInSlots = new WeakMap<RedisClient, Map<RegisteredScript, Map<number, PendingCall[]>>>();
+
+/** `enqueue` on a Cluster: one batch per script and slot, so each EVALSHA goes to one node. */
+function enqueueInSlot<T>(
+  client: RedisClient,
+  script: RegisteredScript,
+  keysAndArgs: ReadonlyArray<string | number>,
+  onReply: ((reply: unknown) => T | PromiseLike<T>) | undefined,
+  onError: ((err: unknown) => T | PromiseLike<T>) | undefined,
+): Promise<T> {
+  let byName = pendingInSlots.get(client);
+  if (!byName) pendingInSlots.set(client, (byName = new Map()));
+  if (byName.size === 0) process.nextTick(flushSlots, client, byName);
+  let bySlot = byName.get(script);
+  if (!bySlot) byName.set(script, (bySlot = new Map()));
+  const slot = script.numberOfKeys > 0 ? calculateSlot(String(keysAndArgs[0])) : 0;
+  let calls = bySlot.get(slot);
+  if (!calls) bySlot.set(slot, (calls = []));
+  const queue = calls;
+  const promise = new Promise<T>((resolve, reject) => queue.push({ keysAndArgs, resolve: resolve as (value: unknown) => void, reject, onReply, onError }));
+  if (queue.length >= EAGER_BATCH) {
+    bySlot.delete(slot);
+    send(client, script, queue);
+  }
+  return promise;
+}
+
+function flushSlots(client: RedisClient, byName: Map<RegisteredScript, Map<number, PendingCall[]>>): void {
+  for (const [script, bySlot] of byName) for (const calls of bySlot.values()) send(client, script, calls);
+  byName.clear();
+}
+
 /** Sends what the tick left of every script's batch (the client's write batching makes that one socket write). */
-function flush(client: Redis, byName: Map<RegisteredScript, PendingCall[]>): void {
+function flush(client: RedisClient, byName: Map<RegisteredScript, PendingCall[]>): void {
   for (const [script, calls] of byName) send(client, script, calls);
   byName.clear();
 }
 
-function send(client: Redis, script: RegisteredScript, calls: PendingCall[]): void {
+function send(client: RedisClient, script: RegisteredScript, calls: PendingCall[]): void {
   if (calls.length === 1) {
     const only = calls[0]!;
     evalScript(client, script.name, 1, script.sha, script.lua, script.numberOfKeys, flatArgs(script.sha, script.numberOfKeys, only.keysAndArgs)).then(

@@ -54,8 +54,9 @@ interface CorkState {
 const corkState = new WeakMap<Redis, CorkState>();
 
 /** Writes what `client` holds corked now; later commands of this tick are corked again. */
-export function flushWrites(client: Redis): void {
-  const state = corkState.get(client);
+export function flushWrites(client: object): void {
+  // A Cluster has no cork state of its own (its node connections do): nothing to flush here.
+  const state = corkState.get(client as Redis);
   if (state) flush(state);
 }
 
