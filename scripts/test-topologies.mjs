@@ -4,9 +4,16 @@
 // Cluster joins here once the connection speaks it.
 import { spawnSync } from 'node:child_process';
 
-const files = ['cache/contract', 'lock/contract', 'ratelimit/contract', 'realtime/contract', 'session/contract', 'jobs/store', 'queue/queue'].map(
-  (suite) => `dist/test/${suite}.test.js`,
-);
+const files = [
+  'cache/contract',
+  'lock/contract',
+  'ratelimit/contract',
+  'realtime/contract',
+  'session/contract',
+  'jobs/store',
+  'queue/queue',
+  'queue/queue-redis-down',
+].map((suite) => `dist/test/${suite}.test.js`);
 const started = Date.now();
 // First the topology tests themselves (the helpers, Sentinel failover, doctor): kept out of
 // `npm test` for time, since each file starts its own Cluster or Sentinel set.

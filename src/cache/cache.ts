@@ -1,16 +1,17 @@
 import type { RedkitContext } from '../context.js';
 import { InvalidArgumentError } from '../errors.js';
-import type { LruMap } from './memory-cache.js';
+import { getMany, setMany, type BatchHost } from './batch.js';
+import { L1Tier } from './l1.js';
+import { CacheMeter } from './meter.js';
 import type { RedisCacheBus, CacheEvent } from './redis-cache.js';
 import { hashKey, jsonSerializer, type CacheSerializer } from './serialize.js';
 import type { Duration } from '../duration.js';
-import { GET_OR_SET_KEYS, ITEM_KEYS, SET_KEYS, WRAP_KEYS, badKey, isKey } from './validate.js';
+import { GET_OR_SET_KEYS, SET_KEYS, WRAP_KEYS, badKey, isKey } from './validate.js';
 import { assertOptions } from '../options.js';
 import { encodeValue, newEntry, resolveSettings, type CacheSettings } from './settings.js';
 import { KeyWatchers, loadLocked, type StampedeHost } from './stampede.js';
-import type { CacheEntry, CacheStore, StoreWrite } from './store.js';
+import type { CacheEntry, CacheStore } from './store.js';
 import type { CacheStats, GetOrSetOptions, NamespaceOptions, SetOptions, WrapOptions } from './types.js';
-import type { RedkitEvents } from '../metrics/events.js';
 import { operationLabel, traced } from '../metrics/spans.js';
 
 /** The `redkit:operation` label of a cache loader run. */
@@ -42,58 +43,49 @@ export class Cache<T = unknown> {
   /** TTL, grace, jitter, serializer and size bound, for encodeValue / newEntry. */
   readonly #settings: CacheSettings<T>;
   readonly #strict: boolean;
-  readonly #l1: LruMap<T> | null;
-  readonly #l1TtlMs: number;
+  /** The coherent in-process tier, when the namespace asked for one (Redis store only). */
+  readonly #l1: L1Tier<T> | null;
   readonly #lock: { ttlMs: number; waitMs: number } | null;
   /** Publish set/delete events: other instances' L1 and lock waiters need them. */
   readonly #notify: boolean;
   readonly #inflight = new Map<string, Promise<T>>();
   readonly #refreshing = new Set<string>();
   readonly #watchers = new KeyWatchers();
-  readonly #stampede: StampedeHost<T>;
-  /**
-   * Bumped by every write and invalidation. A read fills L1 only if no write or invalidation
-   * happened while it was in flight, so a slow read never puts an overwritten value in L1.
-   */
-  #epoch = 0;
+  /** This namespace as the stampede lock and the batch operations see it. */
+  readonly #host: StampedeHost<T> & BatchHost<T>;
   #ready: Promise<void>;
   #lastWarnAt = 0;
-  #hits = 0;
-  #misses = 0;
-  #loads = 0;
-  #loadErrors = 0;
-  #staleServes = 0;
-  #l1Hits = 0;
-  #coalesced = 0;
-  /** `kit.on('hit' | 'miss' | 'load')`: checked before building a payload, so unused events cost a property read. */
-  readonly #events: RedkitEvents;
-  #errors = 0;
+  /** Counters for stats() and the hit / miss / load events. */
+  readonly #meter: CacheMeter;
 
   /** @internal Use `kit.cache.namespace()`. */
   constructor(wiring: CacheWiring<T>, options: NamespaceOptions) {
     this.name = wiring.name;
     this.#ctx = wiring.ctx;
-    this.#events = wiring.ctx.metrics.events;
+    this.#meter = new CacheMeter(wiring.name, wiring.ctx.metrics.events);
     this.#store = wiring.store;
     this.#bus = wiring.bus;
     const settings = resolveSettings<T>(this.name, options, this.#store.kind);
     this.#settings = settings;
     this.#strict = settings.strict;
-    this.#l1 = settings.l1;
-    this.#l1TtlMs = settings.l1TtlMs;
+    this.#l1 = settings.l1 === null ? null : new L1Tier(settings.l1, settings.l1TtlMs, this.#bus);
     this.#lock = settings.lock;
     this.#notify = this.#bus !== null && (this.#l1 !== null || this.#lock !== null);
     this.#ready = this.#notify ? this.#bus!.start() : Promise.resolve();
     const ctx = this.#ctx;
-    this.#stampede = {
+    this.#host = {
       name: this.name,
       instanceId: ctx.instanceId,
       logger: ctx.logger,
       store: this.#store,
       watchers: this.#watchers,
+      l1: this.#l1,
+      meter: this.#meter,
+      settings,
       notify: this.#notify,
       publish: (event) => this.#publish(event),
       storeFailed: (err, op) => this.#storeFailed(err, op),
+      fallback: (key) => this.#fallback(key),
       loadAndStore: (key, loader, opts) => this.#loadAndStore(key, loader, opts),
     };
   }
@@ -113,7 +105,7 @@ export class Cache<T = unknown> {
     if (!isKey(key)) return Promise.reject(badKey(key));
     const fresh = this.#freshL1(key);
     if (fresh !== undefined) return Promise.resolve(fresh.value);
-    const epoch = this.#epoch;
+    const epoch = this.#l1 === null ? 0 : this.#l1.epoch;
     const store = this.#store;
     if (store.kind === 'memory') {
       // Synchronous store: no closures, one clock read.
@@ -133,18 +125,13 @@ export class Cache<T = unknown> {
 
   #settleGet(key: string, entry: CacheEntry<T> | undefined, epoch: number, now: number): T | undefined {
     if (entry === undefined) {
-      this.#misses++;
-      if (this.#events.wants.miss) this.#emitMiss(key);
+      this.#meter.miss(key);
       return undefined;
     }
     if (now < entry.expiresAt) {
-      this.#hits++;
-      if (this.#events.wants.hit) this.#emitHit(key, 'l2', false);
-      if (this.#l1 !== null && epoch === this.#epoch) this.#fillL1(key, entry);
-    } else {
-      this.#staleServes++;
-      if (this.#events.wants.hit) this.#emitHit(key, 'l2', true);
-    }
+      this.#meter.hit(key, 'l2');
+      this.#l1?.fill(key, entry, epoch);
+    } else this.#meter.stale(key, 'l2');
     return entry.value;
   }
 
@@ -160,7 +147,7 @@ export class Cache<T = unknown> {
   /** True when a fresh value is stored under `key` (a value in grace does not count). */
   async has(key: string): Promise<boolean> {
     if (!isKey(key)) throw badKey(key);
-    const hit = this.#l1?.get(key, Date.now());
+    const hit = this.#l1?.copy(key, Date.now());
     if (hit !== undefined && Date.now() < hit.expiresAt) return true;
     try {
       const entry = await this.#store.get(key);
@@ -190,8 +177,7 @@ export class Cache<T = unknown> {
   /** Removes `key` here and from every instance's L1. Resolves true if a stored value was removed. */
   async delete(key: string): Promise<boolean> {
     if (!isKey(key)) throw badKey(key);
-    this.#epoch++;
-    this.#l1?.delete(key);
+    this.#l1?.invalidate([key]);
     try {
       const removed = await this.#store.delete([key]);
       if (this.#notify) this.#publish({ t: 'd', i: this.#ctx.instanceId, n: this.name, k: [key] });
@@ -203,76 +189,13 @@ export class Cache<T = unknown> {
   }
 
   /** Values for `keys` in order (`undefined` for misses), in one round trip. */
-  async getMany(keys: string[]): Promise<Array<T | undefined>> {
-    if (!Array.isArray(keys)) throw new InvalidArgumentError('keys', 'getMany(keys): keys must be an array of strings');
-    for (const key of keys) if (!isKey(key)) throw badKey(key);
-    const out = new Array<T | undefined>(keys.length).fill(undefined);
-    const missing: number[] = [];
-    const now = Date.now();
-    for (let i = 0; i < keys.length; i++) {
-      const hit = this.#l1?.get(keys[i]!, now);
-      if (hit !== undefined && now < hit.expiresAt) {
-        this.#hits++;
-        this.#l1Hits++;
-        if (this.#events.wants.hit) this.#emitHit(keys[i]!, 'l1', false);
-        out[i] = hit.value;
-      } else {
-        missing.push(i);
-      }
-    }
-    if (missing.length === 0) return out;
-    const epoch = this.#epoch;
-    let entries: Array<CacheEntry<T> | undefined>;
-    try {
-      entries = await this.#store.getMany(missing.map((i) => keys[i]!));
-    } catch (err) {
-      this.#storeFailed(err, 'getMany');
-      for (const i of missing) out[i] = this.#fallback(keys[i]!)?.value;
-      return out;
-    }
-    const after = Date.now();
-    missing.forEach((i, j) => {
-      const entry = entries[j];
-      if (entry === undefined) {
-        this.#misses++;
-        if (this.#events.wants.miss) this.#emitMiss(keys[i]!);
-        return;
-      }
-      if (after < entry.expiresAt) {
-        this.#hits++;
-        if (this.#events.wants.hit) this.#emitHit(keys[i]!, 'l2', false);
-        if (this.#l1 !== null && epoch === this.#epoch) this.#fillL1(keys[i]!, entry);
-      } else {
-        this.#staleServes++;
-        if (this.#events.wants.hit) this.#emitHit(keys[i]!, 'l2', true);
-      }
-      out[i] = entry.value;
-    });
-    return out;
+  getMany(keys: string[]): Promise<Array<T | undefined>> {
+    return getMany(this.#host, keys);
   }
 
   /** Stores every item in one round trip. Validates every value first: nothing is written if one is refused. */
-  async setMany(items: Array<{ key: string; value: T; ttl?: Duration; grace?: Duration }>): Promise<void> {
-    if (!Array.isArray(items)) throw new InvalidArgumentError('items', 'setMany(items): items must be an array of { key, value, ttl? }');
-    const writes: Array<StoreWrite<T>> = items.map((item) => {
-      if (!isKey(item?.key)) throw badKey(item?.key);
-      assertOptions(item, ITEM_KEYS, 'setMany item');
-      return { key: item.key, entry: newEntry(this.#settings, item.value, item), payload: encodeValue(this.#settings, this.name, item.key, item.value) };
-    });
-    if (writes.length === 0) return;
-    this.#epoch++;
-    const live = this.#l1 !== null && this.#bus!.live;
-    for (const w of writes) {
-      if (live) this.#l1!.set(w.key, w.entry, w.payload.length);
-      else this.#l1?.delete(w.key);
-    }
-    try {
-      await this.#store.setMany(writes);
-      if (this.#notify) this.#publish({ t: 's', i: this.#ctx.instanceId, n: this.name, k: writes.map((w) => w.key) });
-    } catch (err) {
-      for (const w of writes) this.#l1?.delete(w.key);
-      this.#storeFailed(err, 'setMany');
-    }
+  setMany(items: Array<{ key: string; value: T; ttl?: Duration; grace?: Duration }>): Promise<void> {
+    return setMany(this.#host, items);
   }
 
   /**
@@ -290,7 +213,7 @@ export class Cache<T = unknown> {
     if (fresh !== undefined) return fresh.value;
     const running = this.#inflight.get(key);
     if (running !== undefined) {
-      this.#coalesced++;
+      this.#meter.coalesced++;
       return running;
     }
     const pending = this.#readOrLoad(key, loader, options);
@@ -313,7 +236,6 @@ export class Cache<T = unknown> {
 
   /** Removes every key of this namespace only (SCAN + UNLINK) here and in every instance's L1. Resolves with how many keys were removed. */
   async clear(): Promise<number> {
-    this.#epoch++;
     this.#l1?.clear();
     try {
       const removed = await this.#store.clear();
@@ -332,41 +254,23 @@ export class Cache<T = unknown> {
 
   /** Counters since creation, with the hit rate. */
   stats(): CacheStats {
-    const reads = this.#hits + this.#misses;
-    return {
-      namespace: this.name,
-      store: this.#store.kind,
-      hits: this.#hits,
-      misses: this.#misses,
-      hitRate: reads === 0 ? 0 : this.#hits / reads,
-      loads: this.#loads,
-      loadErrors: this.#loadErrors,
-      staleServes: this.#staleServes,
-      l1Hits: this.#l1Hits,
-      coalesced: this.#coalesced,
-      errors: this.#errors,
-    };
+    return this.#meter.stats(this.#store.kind);
   }
 
   /** @internal An event from another instance (the manager dispatches by namespace). */
   handleEvent(event: CacheEvent): void {
     if (event.i === this.#ctx.instanceId) return;
     if (event.t === 'c') {
-      this.#epoch++;
       this.#l1?.clear();
       return;
     }
     if (!Array.isArray(event.k)) return;
-    if (event.t === 's' || event.t === 'd') {
-      this.#epoch++;
-      if (this.#l1 !== null) for (const key of event.k) this.#l1.delete(key);
-    }
+    if (event.t === 's' || event.t === 'd') this.#l1?.invalidate(event.k);
     for (const key of event.k) this.#watchers.wake(key, event);
   }
 
   /** @internal Pub/sub is at-most-once: after a reconnect every L1 copy is suspect. */
   resync(): void {
-    this.#epoch++;
     this.#l1?.clear();
   }
 
@@ -377,7 +281,7 @@ export class Cache<T = unknown> {
    * thrown in strict mode or swallowed so that the caller degrades (read miss, write skipped).
    */
   #storeFailed(err: unknown, op: string): void {
-    this.#errors++;
+    this.#meter.errors++;
     const mapped = this.#store.mapError(err);
     if (this.#strict) throw mapped;
     const now = Date.now();
@@ -392,56 +296,22 @@ export class Cache<T = unknown> {
 
   /** When the store failed: an L1 copy still in its stale window, served instead of a miss. */
   #fallback(key: string): CacheEntry<T> | undefined {
-    const copy = this.#l1?.get(key, Date.now());
-    if (copy !== undefined) {
-      this.#staleServes++;
-      if (this.#events.wants.hit) this.#emitHit(key, 'l1', true);
-    } else {
-      this.#misses++;
-      if (this.#events.wants.miss) this.#emitMiss(key);
-    }
+    const copy = this.#l1?.copy(key, Date.now());
+    if (copy !== undefined) this.#meter.stale(key, 'l1');
+    else this.#meter.miss(key);
     return copy;
-  }
-
-  #emitHit(key: string, layer: 'l1' | 'l2', stale: boolean): void {
-    this.#events.emit('hit', { namespace: this.name, key, layer, stale });
-  }
-
-  #emitMiss(key: string): void {
-    this.#events.emit('miss', { namespace: this.name, key });
-  }
-
-  #emitLoad(key: string, started: number, ok: boolean): void {
-    this.#events.emit('load', { namespace: this.name, key, durationMs: performance.now() - started, ok });
   }
 
   /** A fresh (not yet expired) L1 copy of `key`, counted as an L1 hit; undefined otherwise. */
   #freshL1(key: string): CacheEntry<T> | undefined {
     if (this.#l1 === null) return undefined;
-    const now = Date.now();
-    const hit = this.#l1.get(key, now);
-    if (hit === undefined || now >= hit.expiresAt) return undefined;
-    this.#hits++;
-    this.#l1Hits++;
-    if (this.#events.wants.hit) this.#emitHit(key, 'l1', false);
+    const hit = this.#l1.fresh(key, Date.now());
+    if (hit !== undefined) this.#meter.hit(key, 'l1');
     return hit;
   }
 
-  #fillL1(key: string, entry: CacheEntry<T>): void {
-    // Only while subscribed: an L1 copy must be able to hear its invalidation.
-    if (!this.#bus!.live) return;
-    const l1Until = Date.now() + this.#l1TtlMs;
-    this.#l1!.set(key, { value: entry.value, expiresAt: Math.min(entry.expiresAt, l1Until), staleUntil: entry.staleUntil }, entry.bytes ?? 0);
-  }
-
   #write(key: string, entry: CacheEntry<T>, payload: string): Promise<void> {
-    this.#epoch++;
-    const l1 = this.#l1;
-    if (l1 !== null) {
-      if (this.#bus!.live)
-        l1.set(key, { value: entry.value, expiresAt: Math.min(entry.expiresAt, Date.now() + this.#l1TtlMs), staleUntil: entry.staleUntil }, payload.length);
-      else l1.delete(key);
-    }
+    this.#l1?.write(key, entry, payload.length);
     let pending;
     try {
       pending = this.#store.set(key, entry, payload);
@@ -456,7 +326,7 @@ export class Cache<T = unknown> {
 
   #writeFailed(key: string, err: unknown): Promise<void> {
     // A skipped write must not stay visible in this instance only.
-    this.#l1?.delete(key);
+    this.#l1?.drop(key);
     try {
       this.#storeFailed(err, 'set');
     } catch (thrown) {
@@ -472,7 +342,7 @@ export class Cache<T = unknown> {
   }
 
   async #readOrLoad(key: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
-    const epoch = this.#epoch;
+    const epoch = this.#l1 === null ? 0 : this.#l1.epoch;
     let entry: CacheEntry<T> | undefined;
     let storeDown = false;
     try {
@@ -481,23 +351,20 @@ export class Cache<T = unknown> {
     } catch (err) {
       this.#storeFailed(err, 'get');
       storeDown = true;
-      entry = this.#l1?.get(key, Date.now());
+      entry = this.#l1?.copy(key, Date.now());
     }
     if (entry !== undefined) {
       if (!storeDown && Date.now() < entry.expiresAt) {
-        this.#hits++;
-        if (this.#events.wants.hit) this.#emitHit(key, 'l2', false);
-        if (this.#l1 !== null && epoch === this.#epoch) this.#fillL1(key, entry);
+        this.#meter.hit(key, 'l2');
+        this.#l1?.fill(key, entry, epoch);
         return entry.value;
       }
-      this.#staleServes++;
-      if (this.#events.wants.hit) this.#emitHit(key, storeDown ? 'l1' : 'l2', true);
+      this.#meter.stale(key, storeDown ? 'l1' : 'l2');
       // In grace: answer now, refresh behind. With the store down there is nowhere to refresh into.
       if (!storeDown) this.#refresh(key, loader, options);
       return entry.value;
     }
-    this.#misses++;
-    if (this.#events.wants.miss) this.#emitMiss(key);
+    this.#meter.miss(key);
     return this.#load(key, loader, options);
   }
 
@@ -511,23 +378,21 @@ export class Cache<T = unknown> {
 
   #load(key: string, loader: () => T | Promise<T>, options: GetOrSetOptions | undefined): Promise<T> {
     const locked = options?.stampedeLock ?? this.#lock !== null;
-    if (locked && this.#store.kind === 'redis') return loadLocked(this.#stampede, this.#lock, key, loader, options);
+    if (locked && this.#store.kind === 'redis') return loadLocked(this.#host, this.#lock, key, loader, options);
     return this.#loadAndStore(key, loader, options);
   }
 
   async #loadAndStore(key: string, loader: () => T | Promise<T>, options: SetOptions | undefined): Promise<T> {
-    this.#loads++;
-    const started = this.#events.wants.load ? performance.now() : 0;
+    const started = this.#meter.loadStarted();
     let value: T;
     try {
       // A span around the app's loader: the slow part a tracer wants to see under the request.
       value = await traced(CACHE_LOAD, () => Promise.resolve(loader()));
     } catch (err) {
-      this.#loadErrors++;
-      if (this.#events.wants.load) this.#emitLoad(key, started, false);
+      this.#meter.loadEnded(key, started, false);
       throw err;
     }
-    if (this.#events.wants.load) this.#emitLoad(key, started, true);
+    this.#meter.loadEnded(key, started, true);
     const payload = encodeValue(this.#settings, this.name, key, value);
     await this.#write(key, newEntry(this.#settings, value, options), payload);
     return value;

@@ -4,21 +4,15 @@ import { connect as tlsConnect } from 'node:tls';
 import { resolveConfig } from '../config/parse.js';
 import type { RedkitConfig, RedkitOptions } from '../config/types.js';
 import { classifyError } from '../connection/classify.js';
-import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RedisConnection } from '../connection/redis-connection.js';
-import { askSentinel } from '../connection/sentinel.js';
-import { aclFix } from '../connection/reply-errors.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../logger.js';
+import { checkPermissions } from './doctor-acl.js';
+import { checkSentinels } from './doctor-sentinel.js';
+import type { DoctorStep } from './doctor-step.js';
 
-/** One line of the doctor's report. */
-export interface DoctorStep {
-  name: string;
-  status: 'ok' | 'warn' | 'fail' | 'skip';
-  detail: string;
-  fix?: string;
-}
+export type { DoctorStep } from './doctor-step.js';
 
 /** The doctor's verdict: exit code 0 usable, 1 not usable, 2 bad config. */
 export interface DoctorReport {
@@ -311,138 +305,6 @@ async function roleStep(client: Redis, target: string, topology: string): Promis
     status: 'fail',
     detail: `${target} is a read-only replica (of ${String(reply[1])}:${String(reply[2])})`,
     fix: 'point REDIS_URL at the primary, or use REDIS_SENTINELS so that redkit follows the master',
-  };
-}
-
-/**
- * Sentinel: every sentinel reachable, a quorum (CKQUORUM), every sentinel naming the same master,
- * replicas up. Returns the agreed master, or null after a failing step.
- */
-async function checkSentinels(config: RedkitConfig, steps: DoctorStep[]): Promise<{ host: string; port: number } | null> {
-  const name = config.sentinelMasterName!;
-  const views = await Promise.all(config.sentinels.map((s) => askSentinel(config, s)));
-  const up = views.filter((v) => v.error === null);
-  const down = views.filter((v) => v.error !== null);
-  const secrets = [config.password, config.sentinelPassword];
-  const reasons = down.map(
-    (v) => `${v.address}: ${classifyError(new Error(v.error!), { target: v.address, tls: config.sentinelTls !== false, secrets }).message}`,
-  );
-  steps.push({
-    name: 'sentinels',
-    status: up.length === 0 ? 'fail' : down.length ? 'warn' : 'ok',
-    detail: `${up.length}/${views.length} sentinels answer${reasons.length ? ` — ${reasons.join('; ')}` : ''}`,
-    ...(down.length ? { fix: 'check REDIS_SENTINELS, REDIS_SENTINEL_PASSWORD / REDIS_SENTINEL_TLS, and that each sentinel runs' } : {}),
-  });
-  if (up.length === 0) return null;
-  const quorum = up.find((v) => v.quorum.ok);
-  steps.push(
-    quorum
-      ? { name: 'quorum', status: 'ok', detail: quorum.quorum.message }
-      : {
-          name: 'quorum',
-          status: 'fail',
-          detail: up[0]!.quorum.message || `no sentinel monitors "${name}"`,
-          fix: `check REDIS_SENTINEL_MASTER_NAME (now "${name}") and that a majority of sentinels run: without a quorum no failover can happen`,
-        },
-  );
-  const named = new Map<string, number>();
-  for (const v of up) if (v.master) named.set(v.master, (named.get(v.master) ?? 0) + 1);
-  if (named.size === 0) {
-    steps.push({
-      name: 'master',
-      status: 'fail',
-      detail: `no sentinel knows a master named "${name}"`,
-      fix: 'check REDIS_SENTINEL_MASTER_NAME against `sentinel monitor <name> …` in sentinel.conf',
-    });
-    return null;
-  }
-  const [master, votes] = [...named].sort((a, b) => b[1] - a[1])[0]!;
-  steps.push(
-    named.size === 1
-      ? { name: 'master', status: 'ok', detail: `every answering sentinel names ${master} for "${name}"` }
-      : {
-          name: 'master',
-          status: 'warn',
-          detail: `sentinels disagree: ${[...named].map(([m, n]) => `${m} (${n})`).join(', ')}; using ${master} (${votes})`,
-          fix: "a failover may be in progress; if it lasts, check the sentinels' logs and their epochs",
-        },
-  );
-  const best = up.reduce((a, b) => (b.healthyReplicas > a.healthyReplicas ? b : a));
-  steps.push(
-    best.healthyReplicas > 0
-      ? { name: 'replicas', status: 'ok', detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync` }
-      : {
-          name: 'replicas',
-          status: 'warn',
-          detail: `${best.healthyReplicas}/${best.replicas} replicas up and in sync`,
-          fix: 'with no replica in sync a failover has nothing to promote: start replicas with replicaof <master>',
-        },
-  );
-  const i = master.lastIndexOf(':');
-  return { host: master.slice(0, i), port: Number(master.slice(i + 1)) };
-}
-
-/**
- * What redkit runs, one command of each kind, on a key and channel under the prefix: scripts
- * (every capability), strings, hashes, sorted sets, blocking pops and streams (BullMQ), pub/sub.
- */
-function permissionProbes(prefix: string): string[][] {
-  const key = `${prefix}:doctor:{probe}:${randomBytes(4).toString('hex')}`;
-  return [
-    ['SET', key, '1', 'PX', '10000'],
-    ['GET', key],
-    ['PEXPIRE', key, '10000'],
-    ['UNLINK', key],
-    ['EVAL', "return redis.call('TIME')[1]", '1', key],
-    ['EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '1', key],
-    ['HSET', `${key}:h`, 'f', '1'],
-    ['ZADD', `${key}:z`, '1', 'm'],
-    ['BZPOPMIN', `${key}:z`, '0.01'],
-    ['XADD', `${key}:x`, 'MAXLEN', '1', '*', 'f', '1'],
-    ['DEL', `${key}:h`, `${key}:z`, `${key}:x`],
-    ['SCAN', '0', 'MATCH', `${prefix}:doctor:*`, 'COUNT', '10'],
-    ['PUBLISH', `${prefix}:doctor`, 'probe'],
-    ['CLIENT', 'SETNAME', 'redkit-doctor'],
-  ];
-}
-
-/**
- * Checks that the configured user may run what redkit needs: `ACL DRYRUN` (Redis ≥ 7) when the
- * user may run it, else each probe for real (harmless: a doctor key with a TTL, deleted).
- */
-async function checkPermissions(client: Redis, username: string | undefined, prefix: string): Promise<DoctorStep> {
-  const user = await client.call('ACL', 'WHOAMI').then(String, () => username ?? 'default');
-  const fix = aclFix(user, prefix);
-  const probes = permissionProbes(prefix);
-  const dryRun = await client.call('ACL', 'DRYRUN', user, 'PING').then(
-    () => true,
-    () => false,
-  );
-  const refused: string[] = [];
-  for (const [command, ...args] of probes) {
-    if (dryRun) {
-      const verdict = String(await client.call('ACL', 'DRYRUN', user, command!, ...args));
-      if (verdict !== 'OK') refused.push(`${command}: ${verdict}`);
-      continue;
-    }
-    await client.call(command!, ...args).catch((err: unknown) => {
-      const message = String((err as Error)?.message ?? err);
-      // A probe may fail for reasons other than permissions (EVALSHA of an unknown script: NOSCRIPT): only refusals count.
-      if (/^NOPERM|can't (run|access)/.test(message)) refused.push(`${command}: ${message}`);
-    });
-  }
-  if (refused.length > 0) {
-    return {
-      name: 'permissions',
-      status: 'fail',
-      detail: `ACL user "${user}" may not run what redkit needs — ${refused.join('; ')}`,
-      fix: `as an admin: ${fix}`,
-    };
-  }
-  return {
-    name: 'permissions',
-    status: 'ok',
-    detail: `ACL user "${user}" may run what redkit needs under "${prefix}:*" (${dryRun ? 'ACL DRYRUN' : 'tried each command'}); the least it needs: ${fix}`,
   };
 }
 

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { RedkitContext } from '../context.js';
-import { ClosedError, InvalidArgumentError, LockBusyError, LockNotHeldError, RedisPermissionError, RedisUnavailableError } from '../errors.js';
-import { toMs, type Duration } from '../duration.js';
+import { ClosedError, InvalidArgumentError, LockBusyError, RedisPermissionError, RedisUnavailableError } from '../errors.js';
+import type { Duration } from '../duration.js';
 import { assertName } from '../keys.js';
 import { assertOptions } from '../options.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import type { AcquireReply, LockBackend, LockRef } from './backend.js';
+import { assertMs, HeldLock, type Lock } from './held-lock.js';
 import { MemoryLockBackend } from './memory-lock.js';
 import { RedisLockBackend } from './redis-lock.js';
+import { Semaphore } from './semaphore.js';
 import { operationLabel, traced } from '../metrics/spans.js';
 import { lockMetrics, type LockRefusal } from '../metrics/instruments.js';
 
@@ -15,17 +17,11 @@ import { lockMetrics, type LockRefusal } from '../metrics/instruments.js';
 const LOCK_ACQUIRE = operationLabel('lock', 'acquire');
 
 export type { LockBackend, LockRef, AcquireReply, HolderInfo } from './backend.js';
+export { driftMarginMs, type Lock } from './held-lock.js';
+export { Semaphore } from './semaphore.js';
 
 /** Default lease of a lock when `ttl` is not given (ms). */
 export const DEFAULT_LOCK_TTL_MS = 10_000;
-
-/**
- * The clock-drift margin (ms) subtracted from a lease before this process stops trusting it:
- * 1 % of the TTL plus 2 ms, the figure the Redis distributed-lock page uses.
- */
-export function driftMarginMs(ttlMs: number): number {
-  return Math.ceil(ttlMs * 0.01) + 2;
-}
 
 /** Options of `acquire` / `using`. */
 export interface LockOptions {
@@ -44,40 +40,8 @@ export interface LockOptions {
   restartGuard?: Duration;
 }
 
-/** A held lock (or semaphore slot). */
-export interface Lock {
-  /** The lock's name. */
-  readonly name: string;
-  /** Strictly increasing for every grant of this name, across restarts of Redis: pass it to the resource you protect. */
-  readonly fence: number;
-  /** Local time (ms since epoch) after which this holder no longer trusts the lease (drift margin applied). */
-  readonly expiresAt: number;
-  /** Fires when the lock is lost: its lease ran out, an extension failed, or it was released. */
-  readonly signal: AbortSignal;
-  /** True when granted by the in-process fallback: it excludes this process only. */
-  readonly local: boolean;
-  /** True while the lease is valid by the local clock; checking it revokes a lease that ran out (even after a pause). */
-  readonly held: boolean;
-  /** Extends the lease to `ttl` (ms or a duration string) from now (default: the acquire ttl). @throws LockNotHeldError, RedisUnavailableError */
-  extend(ttl?: Duration): Promise<void>;
-  /**
-   * Releases the lock; resolves false (and changes nothing) when it was no longer held.
-   * @throws RedisUnavailableError at once while Redis is unreachable: the lock is dropped locally and its lease runs out on Redis.
-   */
-  release(): Promise<boolean>;
-}
-
 /** Known keys of LockOptions (and the internal tokenPrefix of leader leases), for assertOptions. */
 const LOCK_OPTION_KEYS = ['ttl', 'wait', 'signal', 'fallback', 'restartGuard', 'tokenPrefix'] as const;
-
-function assertMs(value: unknown, argument: string, allowZero: boolean): number {
-  // A duration string carries its unit; a number is ms and keeps the checks (and rounding) below.
-  if (typeof value === 'string') value = toMs(value, argument);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new InvalidArgumentError(argument, `${argument} must be a finite number of milliseconds ${allowZero ? '≥ 0' : '> 0'} (got ${String(value)})`);
-  }
-  return Math.ceil(value);
-}
 
 // Tokens only have to be unique: a random per-process part and a counter (no syscall per lock).
 const PROCESS_TOKEN = randomBytes(12).toString('base64url');
@@ -86,187 +50,10 @@ function token(prefix = ''): string {
   return `${prefix}${PROCESS_TOKEN}.${(tokenCounter++).toString(36)}`;
 }
 
-// The abort reason of a released lock is an expected outcome on a hot path: built without a stack trace.
-function releasedReason(name: string): LockNotHeldError {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return new LockNotHeldError(name, 'it was released');
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 /** How a waited acquire ended without a grant, for metrics: its wait ran out, was aborted, or Redis failed. */
 function refusal(err: unknown): LockRefusal {
   if (err instanceof LockBusyError) return err.reason === 'busy' ? 'timeout' : err.reason === 'restart-guard' ? 'guard' : 'aborted';
   return err instanceof RedisUnavailableError ? 'unavailable' : 'aborted';
-}
-
-class HeldLock implements Lock {
-  readonly name: string;
-  readonly local: boolean;
-  #fence: number;
-  #expiresAt: number;
-  #ttlMs: number;
-  // The signal, its timer and the abort reason are made only once someone asks for the signal:
-  // most locks are released without it, and an AbortController per lock was a fifth of the
-  // process's time in bench/lock. `held` and `#lost` keep the state without them.
-  #controller: AbortController | null = null;
-  #lost = false;
-  #lostReason: unknown = undefined;
-  readonly #backend: LockBackend;
-  readonly #ref: LockRef;
-  readonly #token: string;
-  readonly #onDone: (lock: HeldLock) => void;
-  #timer: NodeJS.Timeout | null = null;
-  #released = false;
-  /** @internal Called when release() finds the lock no longer held. */
-  onNotHeld: ((lock: HeldLock) => void) | null = null;
-  /** @internal Called once when the lease is lost (not released). */
-  onLost: ((lock: HeldLock) => void) | null = null;
-
-  constructor(backend: LockBackend, ref: LockRef, tok: string, fence: number, sentAt: number, ttlMs: number, onDone: (lock: HeldLock) => void) {
-    this.name = ref.name;
-    this.local = false;
-    this.#backend = backend;
-    this.#ref = ref;
-    this.#token = tok;
-    this.#fence = fence;
-    this.#ttlMs = ttlMs;
-    this.#onDone = onDone;
-    this.#expiresAt = sentAt + ttlMs - driftMarginMs(ttlMs);
-  }
-
-  /** @internal */
-  markLocal(): this {
-    (this as { local: boolean }).local = true;
-    return this;
-  }
-
-  /** @internal What was acquired (`lock`, `sem` or `leader`), for metrics. */
-  get kind(): LockRef['kind'] {
-    return this.#ref.kind;
-  }
-  get fence(): number {
-    return this.#fence;
-  }
-  get expiresAt(): number {
-    return this.#expiresAt;
-  }
-  get token(): string {
-    return this.#token;
-  }
-  get ttlMs(): number {
-    return this.#ttlMs;
-  }
-
-  get signal(): AbortSignal {
-    if (!this.#controller) {
-      this.#controller = new AbortController();
-      if (this.#lost) this.#controller.abort(this.#reason());
-      else if (this.held) this.#arm();
-    }
-    return this.#controller.signal;
-  }
-
-  get held(): boolean {
-    if (this.#lost) return false;
-    if (Date.now() >= this.#expiresAt) {
-      this.lose(new LockNotHeldError(this.name, 'its lease ran out'));
-      return false;
-    }
-    return true;
-  }
-
-  // The lease is distrusted locally at expiresAt: the timer makes that an abort event.
-  #arm(): void {
-    if (!this.#controller) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(
-      () => {
-        void this.held;
-      },
-      Math.max(0, this.#expiresAt - Date.now()),
-    );
-    this.#timer.unref();
-  }
-
-  #reason(): unknown {
-    this.#lostReason ??= releasedReason(this.name);
-    return this.#lostReason;
-  }
-
-  /** @internal Marks the lock lost and fires the signal; no reason: it was released. */
-  lose(reason?: unknown): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = null;
-    if (!this.#lost) {
-      this.#lost = true;
-      this.#lostReason = reason;
-      this.#controller?.abort(this.#reason());
-      if (reason !== undefined) this.onLost?.(this);
-    }
-    this.#onDone(this);
-  }
-
-  async extend(ttl?: Duration): Promise<void> {
-    const ttlMs = ttl === undefined ? this.#ttlMs : assertMs(ttl, 'ttl', false);
-    if (this.#released) throw new LockNotHeldError(this.name, 'it was released');
-    if (!this.held) throw new LockNotHeldError(this.name, 'its lease ran out');
-    const sentAt = Date.now();
-    const fence = await this.#backend.extend(this.#ref, this.#token, ttlMs);
-    if (fence === null) {
-      const err = new LockNotHeldError(this.name);
-      this.lose(err);
-      throw err;
-    }
-    if (this.#lost) throw new LockNotHeldError(this.name, 'its lease ran out while extending');
-    this.#ttlMs = ttlMs;
-    this.#expiresAt = sentAt + ttlMs - driftMarginMs(ttlMs);
-    this.#arm();
-  }
-
-  release(): Promise<boolean> {
-    if (this.#released) return Promise.resolve(false);
-    this.#released = true;
-    const wasValid = this.held;
-    this.lose();
-    return this.#backend.release(this.#ref, this.#token).then((released) => {
-      // The critical section outlived the lease: worth a line in the log, not an exception.
-      if (!released || !wasValid) this.onNotHeld?.(this);
-      return released && wasValid;
-    });
-  }
-}
-
-/** A counting semaphore: at most `limit` holders at once, with the lock API. */
-export class Semaphore {
-  readonly name: string;
-  readonly limit: number;
-  readonly #manager: LockManager;
-
-  /** Use `kit.lock.semaphore(name, limit)`. */
-  constructor(manager: LockManager, name: string, limit: number) {
-    this.#manager = manager;
-    this.name = name;
-    this.limit = limit;
-  }
-
-  /** Takes one of the `limit` slots; options as for `kit.lock.acquire`. */
-  acquire(options: LockOptions = {}): Promise<Lock> {
-    return this.#manager.acquireRef({ kind: 'sem', name: this.name, limit: this.limit }, options);
-  }
-
-  /** Runs `fn` holding a slot (extended automatically, always released). */
-  using<T>(fn: (signal: AbortSignal, lock: Lock) => Promise<T> | T, options: LockOptions = {}): Promise<T> {
-    return this.#manager.usingRef({ kind: 'sem', name: this.name, limit: this.limit }, fn, options);
-  }
-
-  /** How many slots are held now. */
-  async count(): Promise<number> {
-    return (await this.#manager.holdersOf({ kind: 'sem', name: this.name, limit: this.limit })).length;
-  }
 }
 
 /**

@@ -3,10 +3,10 @@ import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
 import type { BusMessage } from './bus.js';
 import type { RedisBus } from './redis-bus.js';
+import { PRESENCE_CHANNEL, PresenceRegistry } from './presence-registry.js';
 import {
   assertMemberId,
   assertRoom,
-  decodeMeta,
   encodeMeta,
   LocalHoldings,
   sortedMembers,
@@ -16,10 +16,8 @@ import {
   type PresenceMember,
   type PresenceStats,
 } from './presence.js';
-import { presenceScripts } from './scripts.js';
 
-/** The bus channel presence events travel on (seed 004's `presence:events`). */
-export const PRESENCE_CHANNEL = 'presence:events';
+export { PRESENCE_CHANNEL } from './presence-registry.js';
 
 type PresenceWire = { type: 'joined'; room: string; member: { id: string; meta: MemberMeta } } | { type: 'left'; room: string; memberId: string };
 
@@ -38,9 +36,9 @@ interface RoomView {
  */
 export class RedisPresence extends EventEmitter<PresenceEventMap> implements Presence {
   readonly #ctx: RedkitContext;
-  readonly #bus: RedisBus;
-  readonly #ttlMs: number;
   readonly #local = new LocalHoldings();
+  /** The Redis side: keys, scripts, heartbeat and reaping. */
+  readonly #redis: PresenceRegistry;
   readonly #views = new Map<string, RoomView>();
   /** Leaves that could not reach Redis (`room\0member`); sent on recovery. */
   readonly #pendingLeaves = new Set<string>();
@@ -51,7 +49,6 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   #onConnected = () => this.#scheduleRecover('connected');
   #recovering: Promise<void> | null = null;
   #recoverAgain = false;
-  #beating = false;
   #closed = false;
 
   /** `options` as realtime.ts validated them: durations in ms. */
@@ -62,11 +59,11 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   ) {
     super();
     this.#ctx = ctx;
-    this.#bus = bus;
     this.#debug = options.debug ?? false;
-    this.#ttlMs = options.heartbeatTtlMs ?? 15_000;
-    const beatMs = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.#ttlMs / 3));
-    const reapMs = options.reapIntervalMs ?? Math.max(50, Math.min(500, Math.floor(this.#ttlMs / 4)));
+    const ttlMs = options.heartbeatTtlMs ?? 15_000;
+    this.#redis = new PresenceRegistry(ctx, bus, ttlMs, this.#local);
+    const beatMs = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(ttlMs / 3));
+    const reapMs = options.reapIntervalMs ?? Math.max(50, Math.min(500, Math.floor(ttlMs / 4)));
     this.#subscribed = bus.subscribe<PresenceWire>(PRESENCE_CHANNEL, (m) => this.#receive(m));
     this.#subscribed.catch(() => undefined);
     this.#removeResync = bus.onResync(() => this.#scheduleRecover('resubscribed'));
@@ -78,7 +75,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
         // then sends nothing for presence instead of 132 commands a minute (bench/idle.ts). The
         // next join renews the heartbeat first; the instances that watch rooms reap the dead.
         if (!this.#busy()) {
-          this.#beating = false;
+          this.#redis.beating = false;
           return;
         }
         if (this.#ctx.connection.isReady) fn().catch((err) => this.#log('warn', { err: String((err as Error)?.message ?? err) }, 'presence timer failed'));
@@ -95,32 +92,6 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     return this.#views.size > 0 || this.#pendingLeaves.size > 0 || this.#local.rooms().length > 0;
   }
 
-  // ---- keys -------------------------------------------------------------------------------
-
-  #membersKey(room: string) {
-    return this.#ctx.keys.tagged('realtime', room, 'members');
-  }
-  #metaKey(room: string) {
-    return this.#ctx.keys.tagged('realtime', room, 'meta');
-  }
-  #instKey(room: string, instanceId: string) {
-    return this.#ctx.keys.tagged('realtime', room, 'inst', instanceId);
-  }
-  #instancesKey() {
-    return this.#ctx.keys.key('realtime', 'instances');
-  }
-  /** Rooms an instance holds members in, for reaping it: pruned on its last leave, expires 3 heartbeat TTLs after its last beat. */
-  #instanceRoomsKey(instanceId: string) {
-    return this.#ctx.keys.key('realtime', 'instance', instanceId, 'rooms');
-  }
-  /**
-   * Zset room → deadline (ms): rooms some live instance holds members in. Every heartbeat renews
-   * the holder's rooms and drops the expired ones, so it is bounded by the occupied rooms.
-   */
-  #roomsKey() {
-    return this.#ctx.keys.key('realtime', 'active-rooms');
-  }
-
   // ---- public API -------------------------------------------------------------------------
 
   async join(room: string, memberId: string, meta: MemberMeta = {}): Promise<void> {
@@ -132,7 +103,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     this.#pendingLeaves.delete(`${room}\0${memberId}`);
     this.#log('info', { room, memberId }, 'local join');
     try {
-      if ((await this.#announce(room, memberId, json)) === 1) this.#applyJoined(room, memberId, copy, this.#ctx.instanceId);
+      if ((await this.#redis.announce(room, memberId, json)) === 1) this.#applyJoined(room, memberId, copy, this.#ctx.instanceId);
       else this.#viewSet(room, memberId, copy);
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
@@ -147,9 +118,9 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     if (this.#local.remove(room, memberId) !== true) return;
     this.#log('info', { room, memberId }, 'local leave');
     try {
-      const gone = await this.#withdraw(room, this.#ctx.instanceId, memberId);
+      const gone = await this.#redis.withdraw(room, this.#ctx.instanceId, memberId);
       for (const id of gone) this.#applyLeft(room, id, this.#ctx.instanceId);
-      await this.#forgetRoom(room, gone.length > 0);
+      await this.#redis.forgetRoom(room, gone.length > 0);
     } catch (err) {
       if (!(err instanceof RedisUnavailableError)) throw err;
       this.#pendingLeaves.add(`${room}\0${memberId}`);
@@ -161,7 +132,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     assertRoom(room);
     if (!this.#ctx.connection.isReady) return this.view(room);
     try {
-      const snapshot = await this.#snapshot(room);
+      const snapshot = await this.#redis.snapshot(room);
       if (this.#views.has(room)) this.#reconcile(room, snapshot);
       return sortedMembers(snapshot);
     } catch (err) {
@@ -174,14 +145,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     const fallback = () => [...new Set([...this.#local.rooms(), ...[...this.#views].filter(([, v]) => v.members.size > 0).map(([r]) => r)])].sort();
     if (!this.#ctx.connection.isReady) return fallback();
     try {
-      return await this.#ctx.connection.run(async (client) => {
-        const all = await client.zrangebyscore(this.#roomsKey(), Date.now(), '+inf');
-        const sizes = await Promise.all(all.map((room) => client.hlen(this.#membersKey(room))));
-        const empty = all.filter((_, i) => sizes[i] === 0);
-        // Forget empty rooms lazily; a join racing with this re-adds its room right after.
-        if (empty.length > 0) await client.zrem(this.#roomsKey(), ...empty);
-        return all.filter((_, i) => sizes[i]! > 0).sort();
-      });
+      return await this.#redis.activeRooms();
     } catch (err) {
       if (err instanceof RedisUnavailableError) return fallback();
       throw err;
@@ -197,7 +161,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
       this.#views.set(room, view);
       if (this.#ctx.connection.isReady) {
         try {
-          this.#reconcile(room, await this.#snapshot(room));
+          this.#reconcile(room, await this.#redis.snapshot(room));
         } catch (err) {
           if (!(err instanceof RedisUnavailableError)) throw err;
         }
@@ -229,12 +193,8 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     this.#removeResync();
     if (this.#ctx.connection.isReady) {
       // A clean shutdown withdraws at once instead of leaving the others to wait for the heartbeat to expire.
-      const rooms = new Set(this.#local.rooms());
       try {
-        await Promise.all([...rooms].map((room) => this.#withdraw(room, this.#ctx.instanceId, '')));
-        await this.#ctx.connection.run((client) =>
-          Promise.all([client.zrem(this.#instancesKey(), this.#ctx.instanceId), client.del(this.#instanceRoomsKey(this.#ctx.instanceId))]),
-        );
+        await this.#redis.withdrawAll();
       } catch (err) {
         this.#log('warn', { err: String((err as Error)?.message ?? err) }, 'could not withdraw members on close; they expire with the heartbeat');
       }
@@ -245,119 +205,22 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     this.removeAllListeners();
   }
 
-  // ---- Redis operations -------------------------------------------------------------------
-
-  async #announce(room: string, memberId: string, metaJson: string): Promise<number> {
-    if (!this.#beating) await this.#heartbeat();
-    return this.#ctx.connection.run(async (client) => {
-      const [, , , result] = await Promise.all([
-        client.zadd(this.#roomsKey(), Date.now() + this.#ttlMs, room),
-        client.sadd(this.#instanceRoomsKey(this.#ctx.instanceId), room),
-        client.pexpire(this.#instanceRoomsKey(this.#ctx.instanceId), 3 * this.#ttlMs),
-        presenceScripts.join(client, [
-          this.#membersKey(room),
-          this.#metaKey(room),
-          this.#instKey(room, this.#ctx.instanceId),
-          memberId,
-          metaJson,
-          this.#bus.redisChannel(PRESENCE_CHANNEL),
-          this.#ctx.instanceId,
-          room,
-          Date.now(),
-        ]),
-      ]);
-      return Number(result);
-    });
-  }
-
-  /** Withdraws `memberId` ('' for all) held by `instanceId` in `room`; returns the ids that left the room. */
-  #withdraw(room: string, instanceId: string, memberId: string): Promise<string[]> {
-    return this.#ctx.connection.run(async (client) => {
-      const result = await presenceScripts.leave(client, [
-        this.#membersKey(room),
-        this.#metaKey(room),
-        this.#instKey(room, instanceId),
-        this.#bus.redisChannel(PRESENCE_CHANNEL),
-        this.#ctx.instanceId,
-        room,
-        Date.now(),
-        memberId,
-      ]);
-      return (result as string[]) ?? [];
-    });
-  }
-
-  /**
-   * After a leave: drops the room from this instance's rooms when it holds nobody there any more,
-   * and from the active rooms when the room emptied. A join racing with this (here or elsewhere)
-   * is put back by its holder's next heartbeat at the latest.
-   */
-  async #forgetRoom(room: string, someoneLeft: boolean): Promise<void> {
-    if (this.#local.rooms().includes(room)) return;
-    await this.#ctx.connection.run(async (client) => {
-      const [, size] = await Promise.all([
-        client.srem(this.#instanceRoomsKey(this.#ctx.instanceId), room),
-        someoneLeft ? client.hlen(this.#membersKey(room)) : Promise.resolve(1),
-      ]);
-      if (size === 0) await client.zrem(this.#roomsKey(), room);
-    });
-  }
-
-  async #snapshot(room: string): Promise<Map<string, MemberMeta>> {
-    const raw = await this.#ctx.connection.run((client) => client.hgetall(this.#metaKey(room)));
-    return new Map(Object.entries(raw).map(([id, json]) => [id, decodeMeta(json)]));
-  }
-
-  /** Renews the heartbeat; returns Redis's answer (1 alive, 0 had expired, -1 unknown). */
-  async #heartbeat(): Promise<number> {
-    const result = await this.#ctx.connection.run((client) => presenceScripts.heartbeat(client, [this.#instancesKey(), this.#ctx.instanceId, this.#ttlMs]));
-    this.#beating = true;
-    return Number(result);
-  }
-
   async #tick(): Promise<void> {
-    const state = await this.#heartbeat();
-    await this.#renewRooms();
+    const state = await this.#redis.heartbeat();
+    await this.#redis.renewRooms();
     // Expired (we were stalled or partitioned, and may have been reaped) or forgotten (Redis restarted empty).
     if (state !== 1 && [...this.#local.entries()].length > 0) return this.#scheduleRecover(state === 0 ? 'heartbeat expired' : 'heartbeat unknown');
-    for (const room of this.#views.keys()) this.#reconcile(room, await this.#snapshot(room));
-  }
-
-  /** Renews this instance's rooms in the active-rooms zset and its own rooms set; drops expired rooms. */
-  async #renewRooms(): Promise<void> {
-    const rooms = this.#local.rooms();
-    const deadline = Date.now() + this.#ttlMs;
-    await this.#ctx.connection.run(async (client) => {
-      const work: Array<Promise<unknown>> = [client.zremrangebyscore(this.#roomsKey(), '-inf', Date.now())];
-      // Chunked: one command per 500 rooms keeps each argument list small.
-      for (let i = 0; i < rooms.length; i += 500) {
-        const chunk = rooms.slice(i, i + 500);
-        work.push(client.zadd(this.#roomsKey(), ...chunk.flatMap((room) => [deadline, room])));
-        work.push(client.sadd(this.#instanceRoomsKey(this.#ctx.instanceId), ...chunk));
-      }
-      if (rooms.length > 0) work.push(client.pexpire(this.#instanceRoomsKey(this.#ctx.instanceId), 3 * this.#ttlMs));
-      await Promise.all(work);
-    });
+    for (const room of this.#views.keys()) this.#reconcile(room, await this.#redis.snapshot(room));
   }
 
   async #reap(): Promise<void> {
-    const dead = (await this.#ctx.connection.run((client) => presenceScripts.expired(client, [this.#instancesKey(), '']))) as string[];
-    for (const instanceId of dead) {
+    for (const instanceId of await this.#redis.deadInstances()) {
       if (instanceId === this.#ctx.instanceId) {
         this.#scheduleRecover('own heartbeat expired');
         continue;
       }
-      const rooms = await this.#ctx.connection.run((client) => client.smembers(this.#instanceRoomsKey(instanceId)));
-      let left = 0;
-      for (const room of rooms) {
-        for (const id of await this.#withdraw(room, instanceId, '')) {
-          left++;
-          this.#applyLeft(room, id, this.#ctx.instanceId);
-        }
-      }
-      const forgot = Number(await this.#ctx.connection.run((client) => presenceScripts.expired(client, [this.#instancesKey(), instanceId])));
-      if (forgot === 1) await this.#ctx.connection.run((client) => client.del(this.#instanceRoomsKey(instanceId)));
-      this.#log('info', { deadInstance: instanceId, rooms: rooms.length, membersLeft: left }, 'reaped an instance whose heartbeat expired');
+      const { rooms, left } = await this.#redis.reap(instanceId, (room, id) => this.#applyLeft(room, id, this.#ctx.instanceId));
+      this.#log('info', { deadInstance: instanceId, rooms, membersLeft: left }, 'reaped an instance whose heartbeat expired');
     }
   }
 
@@ -382,18 +245,18 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   /** After a reconnect: renew the heartbeat, send pending leaves, re-announce every local member, re-read every watched room. */
   async #recover(): Promise<void> {
     if (!this.#ctx.connection.isReady) return;
-    await this.#heartbeat();
+    await this.#redis.heartbeat();
     for (const key of [...this.#pendingLeaves]) {
       const [room, id] = key.split('\0') as [string, string];
       this.#pendingLeaves.delete(key);
-      if (!this.#local.has(room, id)) await this.#forgetRoom(room, (await this.#withdraw(room, this.#ctx.instanceId, id)).length > 0);
+      if (!this.#local.has(room, id)) await this.#redis.forgetRoom(room, (await this.#redis.withdraw(room, this.#ctx.instanceId, id)).length > 0);
     }
     await Promise.all(
       [...this.#local.entries()].map(async ({ room, id, metaJson }) => {
-        await this.#announce(room, id, metaJson);
+        await this.#redis.announce(room, id, metaJson);
       }),
     );
-    for (const room of this.#views.keys()) this.#reconcile(room, await this.#snapshot(room));
+    for (const room of this.#views.keys()) this.#reconcile(room, await this.#redis.snapshot(room));
   }
 
   // ---- views and events -------------------------------------------------------------------

@@ -1,8 +1,10 @@
 import type { RedkitContext } from '../context.js';
-import { InvalidArgumentError, RedisCommandError, RedisUnavailableError, RedkitError, SessionDataError, SessionUnavailableError } from '../errors.js';
+import { InvalidArgumentError, RedisCommandError, RedisUnavailableError, RedkitError, SessionUnavailableError } from '../errors.js';
 import { MemorySessionBackend } from './memory-session-store.js';
 import { RedisSessionBackend } from './redis-session-store.js';
 import { expressAdapter } from './express-adapter.js';
+import { OutageCache } from './outage-cache.js';
+import { assertSid, attempt, parse, positiveInt, reasonOf, serialise, settle, toVoid } from './session-helpers.js';
 import type { SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './types.js';
 
 const DEFAULT_TTL_MS = 86_400_000;
@@ -33,14 +35,8 @@ export class SessionStore {
   /** Redis, or the in-memory store standalone. */
   readonly #backend: SessionBackend;
   readonly #redis: boolean;
-  /** Recently seen sessions (policy `'cache'` with Redis only). */
-  readonly #cache: MemorySessionBackend | null;
-  readonly #cacheTtlMs: number;
-  readonly #cacheMax: number;
-  /** Sessions created while Redis was down: written back with NX (never over a Redis copy) when it returns. */
-  readonly #createdWhileDown = new Set<string>();
-  /** Sessions destroyed while Redis was down: destroyed in Redis when it returns (a logout must reach it). */
-  readonly #destroyedWhileDown = new Set<string>();
+  /** Recently seen sessions and the outage's changes (policy `'cache'` with Redis only). */
+  readonly #outage: OutageCache | null;
   readonly #expressAdapters = new WeakMap<object, object>();
   #warned = false;
   /** Reasons of refusals already logged (one line per reason per store). */
@@ -54,8 +50,8 @@ export class SessionStore {
       if (!known.includes(key)) throw new InvalidArgumentError(`options.${key}`, `unknown session store option "${key}": use one of ${known.join(', ')}`);
     }
     this.ttlMs = positiveInt(options.ttlMs, 'options.ttlMs', DEFAULT_TTL_MS);
-    this.#cacheTtlMs = positiveInt(options.cache?.ttlMs, 'options.cache.ttlMs', DEFAULT_CACHE_TTL_MS);
-    this.#cacheMax = positiveInt(options.cache?.maxEntries, 'options.cache.maxEntries', 10_000);
+    const cacheTtlMs = positiveInt(options.cache?.ttlMs, 'options.cache.ttlMs', DEFAULT_CACHE_TTL_MS);
+    const cacheMax = positiveInt(options.cache?.maxEntries, 'options.cache.maxEntries', 10_000);
     const maxEntries = positiveInt(options.maxEntries, 'options.maxEntries', 100_000);
     const policy = options.onRedisDown ?? 'cache';
     if (policy !== 'cache' && policy !== 'fail')
@@ -64,7 +60,7 @@ export class SessionStore {
     this.#ctx = ctx;
     this.#redis = ctx.config.mode !== 'standalone';
     this.#backend = this.#redis ? new RedisSessionBackend(ctx) : new MemorySessionBackend(maxEntries);
-    this.#cache = this.#redis && policy === 'cache' ? new MemorySessionBackend(this.#cacheMax) : null;
+    this.#outage = this.#redis && policy === 'cache' ? new OutageCache(cacheMax, cacheTtlMs) : null;
     if (this.#redis) ctx.connection.on('connected', this.#onConnected);
   }
 
@@ -142,8 +138,7 @@ export class SessionStore {
     return settle(
       this.#whole(async (b) => {
         await b.clear();
-        await this.#cache?.clear();
-        this.#createdWhileDown.clear();
+        await this.#outage?.clear();
       }),
       callback,
     );
@@ -171,26 +166,14 @@ export class SessionStore {
     if (!this.#redis) return Promise.resolve();
     this.#flushing ??= (async () => {
       try {
-        for (const sid of [...this.#destroyedWhileDown]) {
-          await this.#backend.destroy([sid]);
-          this.#destroyedWhileDown.delete(sid);
-        }
-        let kept = 0;
-        for (const sid of [...this.#createdWhileDown]) {
-          const json = await this.#cache?.get(sid);
-          const data = json ? parse(json) : null;
-          const ttlMs = data ? this.#ttlOf(data) : 0;
-          // NX: a copy in Redis (written by another instance since) wins over ours.
-          if (json && ttlMs > 0 && (await this.#backend.setIfAbsent(sid, json, ttlMs))) kept++;
-          this.#createdWhileDown.delete(sid);
-        }
+        const kept = this.#outage ? await this.#outage.writeBack(this.#backend, (data) => this.#ttlOf(data)) : 0;
         if (this.#warned) {
           this.#warned = false;
           this.#ctx.logger.info({ writtenBack: kept }, '[redkit] sessions: Redis is back; sessions created during the outage were written back');
         }
       } catch (err) {
         this.#ctx.logger.warn(
-          { reason: reasonOf(err), pending: this.#createdWhileDown.size + this.#destroyedWhileDown.size },
+          { reason: reasonOf(err), pending: this.#outage?.pending ?? 0 },
           "[redkit] sessions: writing back the outage's changes failed; will retry when Redis returns",
         );
       } finally {
@@ -211,26 +194,15 @@ export class SessionStore {
     assertSid(sid);
     return this.#fallback(
       () => this.#backend.get(sid),
-      () => this.#cachedGet(sid),
+      () => this.#outage!.read(sid),
       (json) => this.#decode(sid, json),
     );
   }
 
-  #cachedGet(sid: string): string | null {
-    if (this.#destroyedWhileDown.has(sid)) return null;
-    const cached = this.#cache!.peek(sid);
-    if (cached === null)
-      throw new SessionUnavailableError(
-        'the session store cannot reach Redis and this session is not in the in-process cache: retry when Redis is back (onRedisDown: "cache")',
-        'NOT_CACHED',
-      );
-    return cached;
-  }
-
   #decode(sid: string, json: string | null): SessionData | null {
-    const fromRedis = this.#cache !== null && this.#ctx.connection.isReady;
+    const fromRedis = this.#outage !== null && this.#ctx.connection.isReady;
     if (json === null) {
-      if (fromRedis) this.#cache!.drop(sid);
+      if (fromRedis) this.#outage!.store.drop(sid);
       return null;
     }
     const data = parse(json);
@@ -248,13 +220,8 @@ export class SessionStore {
     const ttlMs = this.#ttlOf(session);
     if (ttlMs <= 0) return this.#destroy(sid);
     return this.#fallback(
-      () => (this.#cache ? this.#backend.set(sid, json, ttlMs).then(() => this.#remember(sid, json, session, ttlMs)) : this.#backend.set(sid, json, ttlMs)),
-      () => {
-        const cache = this.#cache!;
-        if (cache.peek(sid) === null && !this.#destroyedWhileDown.has(sid)) this.#bounded(this.#createdWhileDown).add(sid);
-        this.#destroyedWhileDown.delete(sid);
-        cache.put(sid, json, ttlMs);
-      },
+      () => (this.#outage ? this.#backend.set(sid, json, ttlMs).then(() => this.#remember(sid, json, session, ttlMs)) : this.#backend.set(sid, json, ttlMs)),
+      () => this.#outage!.setWhileDown(sid, json, ttlMs),
       toVoid,
     );
   }
@@ -265,22 +232,19 @@ export class SessionStore {
     if (ttlMs <= 0) return this.#destroy(sid);
     return this.#fallback(
       () => this.#backend.touch(sid, ttlMs),
-      () => this.#cache!.extend(sid, ttlMs),
+      () => this.#outage!.store.extend(sid, ttlMs),
       (found) => {
-        if (found && this.#cache && this.#ctx.connection.isReady) this.#cache.extend(sid, Math.min(ttlMs, this.#cacheTtlMs));
+        if (found && this.#outage && this.#ctx.connection.isReady) this.#outage.store.extend(sid, Math.min(ttlMs, this.#outage.ttlMs));
       },
     );
   }
 
   #destroy(sid: string): Promise<void> {
     assertSid(sid);
-    this.#cache?.drop(sid);
+    this.#outage?.store.drop(sid);
     return this.#fallback(
       () => this.#backend.destroy([sid]),
-      () => {
-        // A session created during the outage never reached Redis: nothing to destroy there.
-        if (!this.#createdWhileDown.delete(sid)) this.#bounded(this.#destroyedWhileDown).add(sid);
-      },
+      () => this.#outage!.destroyWhileDown(sid),
     );
   }
 
@@ -302,7 +266,7 @@ export class SessionStore {
   #fallback<R, T = R>(onRedis: () => Promise<R>, onDown: () => R, map?: (value: R) => T): Promise<T> {
     if (!this.#redis) return map ? onRedis().then(map) : (onRedis() as unknown as Promise<T>);
     if (!this.#ctx.connection.isReady) return this.#down(this.#ctx.connection.unavailable(), onDown, map);
-    if (this.#createdWhileDown.size + this.#destroyedWhileDown.size > 0) void this.flush();
+    if (this.#outage !== null && this.#outage.pending > 0) void this.flush();
     // One reaction for both outcomes: each extra .then() is a turn of the microtask queue per request.
     return onRedis().then(map, (raw: unknown) => {
       const err = this.#ctx.connection.toUnavailable(raw);
@@ -316,7 +280,7 @@ export class SessionStore {
   }
 
   #down<R, T>(cause: unknown, onDown: () => R, map?: (value: R) => T): Promise<T> {
-    if (!this.#cache) return Promise.reject(this.#unavailable(cause));
+    if (!this.#outage) return Promise.reject(this.#unavailable(cause));
     if (!this.#warned) {
       this.#warned = true;
       this.#ctx.logger.warn(
@@ -359,14 +323,7 @@ export class SessionStore {
 
   /** Keeps a copy for outages, no longer than the session lives nor `cache.ttlMs`. */
   #remember(sid: string, json: string, data: object, ttlMs = this.#ttlOf(data)): void {
-    const keep = Math.min(ttlMs, this.#cacheTtlMs);
-    if (keep > 0) this.#cache!.put(sid, json, keep);
-  }
-
-  /** `set` with its oldest entry dropped first when full: the outage's bookkeeping stays as bounded as the cache. */
-  #bounded(set: Set<string>): Set<string> {
-    if (set.size >= this.#cacheMax) set.delete(set.values().next().value!);
-    return set;
+    this.#outage!.remember(sid, json, ttlMs);
   }
 
   #ttlOf(session: object): number {
@@ -381,70 +338,3 @@ export class SessionStore {
     return this.ttlMs;
   }
 }
-
-/** `fn()`, with a synchronous throw (a bad argument) turned into a rejection. */
-function attempt<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return fn();
-  } catch (err) {
-    return Promise.reject(err);
-  }
-}
-
-/**
- * Calls `callback` once with the outcome, or returns the promise. An exception thrown by the
- * callback is neither swallowed nor answered with a second call: it surfaces as an unhandled
- * rejection, as an uncaught exception would in callback code.
- */
-function settle<T>(pending: Promise<T>, callback: SessionCallback<T> | undefined): Promise<T> | void {
-  if (typeof callback !== 'function') return pending;
-  void pending.then(
-    (value) => callback(null, value),
-    (err: unknown) => callback(err),
-  );
-}
-
-function serialise(session: object): string {
-  if (session === null || typeof session !== 'object')
-    throw new SessionDataError(`session data must be an object (got ${session === null ? 'null' : typeof session})`);
-  try {
-    return JSON.stringify(session);
-  } catch (err) {
-    // The message of JSON.stringify names the problem (cycle, BigInt) without the data.
-    throw new SessionDataError(
-      `session data cannot be stored as JSON: ${(err as Error).message}; keep only plain data (strings, numbers, booleans, arrays, objects) in the session`,
-    );
-  }
-}
-
-function parse(json: string): SessionData | null {
-  try {
-    const data = JSON.parse(json) as unknown;
-    return data !== null && typeof data === 'object' ? (data as SessionData) : null;
-  } catch {
-    return null;
-  }
-}
-
-function assertSid(sid: unknown): asserts sid is string {
-  // The message never quotes the id: it is a bearer credential.
-  if (typeof sid !== 'string' || sid.length === 0 || sid.length > 1024 || /[\u0000-\u001f]/.test(sid)) {
-    throw new InvalidArgumentError('sid', 'the session id must be a non-empty string of at most 1024 characters without control characters');
-  }
-}
-
-function reasonOf(err: unknown): string {
-  if (err instanceof RedisUnavailableError) return err.reason;
-  if (err instanceof RedisCommandError) return err.replyCode;
-  const word = /^([A-Z]{3,})\b/.exec(String((err as Error)?.message ?? ''))?.[1];
-  return word ?? 'UNKNOWN';
-}
-
-function positiveInt(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1)
-    throw new InvalidArgumentError(name, `${name} must be a positive integer (got ${JSON.stringify(value)})`);
-  return value;
-}
-
-function toVoid(): void {}
