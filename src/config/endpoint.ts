@@ -2,7 +2,7 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { ConfigError } from '../errors.js';
 import { MASK, maskUrl } from './mask.js';
-import { isSentinelUrl, parseSentinelUrl, type SentinelUrl } from './topology.js';
+import { isClusterUrl, isSentinelUrl, parseClusterUrl, parseSentinelUrl, type TopologyUrl } from './topology.js';
 import type { RedkitOptions } from './types.js';
 
 /** Environment variables as resolveConfig reads them (`options.env` or `process.env`). */
@@ -17,8 +17,8 @@ export interface Layer {
   tls?: boolean | TlsConnectionOptions;
   db?: number;
   sources: Record<string, string>;
-  /** What a `redis+sentinel://` URL of this layer said about the sentinels. */
-  sentinelUrl?: SentinelUrl;
+  /** What a `redis+sentinel://` or `redis+cluster://` URL of this layer said about the topology. */
+  sentinelUrl?: TopologyUrl;
 }
 
 /** Empty env values count as unset (dotenv files write `REDIS_PASSWORD=`). */
@@ -62,8 +62,8 @@ function parseHost(raw: string, variable: string): string {
 
 /** Parses a redis:// or rediss:// URL into a layer; the message never repeats the password. */
 function parseUrl(raw: string, variable: string): Layer {
-  if (isSentinelUrl(raw)) {
-    const parsed = parseSentinelUrl(raw, variable);
+  if (isSentinelUrl(raw) || isClusterUrl(raw)) {
+    const parsed = isClusterUrl(raw) ? parseClusterUrl(raw, variable) : parseSentinelUrl(raw, variable);
     const layer: Layer = { sources: { tls: variable }, tls: parsed.tls, sentinelUrl: parsed };
     if (parsed.username !== undefined) {
       layer.username = parsed.username;
@@ -73,7 +73,7 @@ function parseUrl(raw: string, variable: string): Layer {
       layer.password = parsed.password;
       layer.sources.password = variable;
     }
-    if (parsed.db !== undefined) {
+    if (parsed.kind === 'sentinel' && parsed.db !== undefined) {
       layer.db = parsed.db;
       layer.sources.db = variable;
     }
@@ -148,7 +148,7 @@ function combine(fromUrl: Layer | undefined, discrete: Layer, urlName: string): 
     out.sources[field] = discrete.sources[field]!;
   }
   if (discrete.tls !== undefined && Boolean(discrete.tls) !== Boolean(fromUrl.tls)) {
-    const scheme = `${fromUrl.tls ? 'rediss' : 'redis'}${fromUrl.sentinelUrl ? '+sentinel' : ''}://`;
+    const scheme = `${fromUrl.tls ? 'rediss' : 'redis'}${fromUrl.sentinelUrl ? `+${fromUrl.sentinelUrl.kind}` : ''}://`;
     throw new ConfigError(
       discrete.sources.tls!,
       `${discrete.sources.tls} says TLS is ${discrete.tls ? 'on' : 'off'} but ${urlName} uses ${scheme}; use rediss:// for TLS or redis:// without, and drop ${discrete.sources.tls}`,

@@ -1,6 +1,6 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { ConfigError } from '../errors.js';
-import { SENTINEL_PORT, nodeKey, parseHostList, parseMasterName, parseNatMap, parseSlotSafe, type SentinelUrl } from './topology.js';
+import { SENTINEL_PORT, nodeKey, parseHostList, parseMasterName, parseNatMap, parseSlotSafe, type TopologyUrl } from './topology.js';
 import type { HostPort, Topology } from './types.js';
 
 /** Topology fields one source (env, or options) supplies, each with the variable it came from. */
@@ -72,7 +72,7 @@ function parseString(raw: unknown, variable: string): string {
  * Reads one source's topology fields. `read` returns the raw value of a variable name (undefined
  * when unset); `url` is what that source's `redis+sentinel://` URL said, if it had one.
  */
-export function topologyLayer(read: (name: string) => unknown, names: Record<Field, string>, url: SentinelUrl | undefined, urlName: string): TopologyLayer {
+export function topologyLayer(read: (name: string) => unknown, names: Record<Field, string>, url: TopologyUrl | undefined, urlName: string): TopologyLayer {
   const t: TopologyLayer = { sources: {} };
   const take = <K extends Field>(field: K, parse: (raw: never, variable: string) => TopologyLayer[K]) => {
     const raw = read(names[field]);
@@ -90,7 +90,14 @@ export function topologyLayer(read: (name: string) => unknown, names: Record<Fie
   take('sentinelTls', (raw: unknown, v) => (typeof raw === 'object' && raw !== null ? (raw as TlsConnectionOptions) : parseFlag(raw, v)));
   take('slotSafe', (raw: string | boolean, v) => parseSlotSafe(raw, v));
 
-  if (url) {
+  if (url?.kind === 'cluster') {
+    const same = (a: HostPort[], b: HostPort[]) => a.map(nodeKey).sort().join(',') === b.map(nodeKey).sort().join(',');
+    if (t.clusterNodes && !same(t.clusterNodes, url.clusterNodes)) {
+      throw new ConfigError(names.clusterNodes, `${names.clusterNodes} and ${urlName} list different cluster nodes; list them in one place only`);
+    }
+    t.clusterNodes = url.clusterNodes;
+    t.sources.clusterNodes = urlName;
+  } else if (url) {
     const same = (a: HostPort[], b: HostPort[]) => a.map(nodeKey).sort().join(',') === b.map(nodeKey).sort().join(',');
     if (t.sentinels && !same(t.sentinels, url.sentinels)) {
       throw new ConfigError(names.sentinels, `${names.sentinels} and ${urlName} list different sentinels; list them in one place only`);

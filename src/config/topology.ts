@@ -97,12 +97,74 @@ export function parseMasterName(raw: string, variable: string): string {
 
 /** What a `redis+sentinel://` URL says; credentials are those of the master and replicas. */
 export interface SentinelUrl {
+  kind: 'sentinel';
   sentinels: HostPort[];
   masterName?: string;
   db?: number;
   username?: string;
   password?: string;
   tls: boolean;
+}
+
+/** What a `redis+cluster://` URL says: the seed nodes, credentials and TLS of every node. */
+export interface ClusterUrl {
+  kind: 'cluster';
+  clusterNodes: HostPort[];
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/** A URL that names a topology rather than one server. */
+export type TopologyUrl = SentinelUrl | ClusterUrl;
+
+/** True for `redis+cluster://` and `rediss+cluster://` URLs. */
+export function isClusterUrl(raw: string): boolean {
+  return /^\s*rediss?\+cluster:\/\//i.test(raw);
+}
+
+/**
+ * Parses `redis+cluster://[user:pass@]h1[:p],h2[:p]` (`rediss+cluster://` for TLS): the form
+ * `config.target` prints, so a printed target can be pasted back. Ports default to 6379; no db
+ * (a cluster has only db 0).
+ */
+export function parseClusterUrl(raw: string, variable: string): ClusterUrl {
+  const text = raw.trim();
+  const shown = maskSentinelUrl(text);
+  const m = /^(rediss?)\+cluster:\/\/(?:(.*)@)?([^/?#@]*)\/?$/i.exec(text);
+  if (!m || !m[3]) {
+    throw new ConfigError(
+      variable,
+      `${variable} is not a valid cluster URL ("${shown}"); expected redis+cluster://[user:password@]host1[:6379],host2[:6379], with special characters in the password percent-encoded and no path or query string`,
+    );
+  }
+  const [, scheme, userinfo, hosts] = m;
+  const out: ClusterUrl = {
+    kind: 'cluster',
+    clusterNodes: parseHostList(hosts!, `${variable} (cluster nodes)`, 6379, userinfo === undefined),
+    tls: scheme!.toLowerCase() === 'rediss',
+  };
+  Object.assign(out, parseUserinfo(userinfo, variable));
+  return out;
+}
+
+/** Decodes `user:pass` of a topology URL; messages never repeat them. */
+function parseUserinfo(userinfo: string | undefined, variable: string): { username?: string; password?: string } {
+  const out: { username?: string; password?: string } = {};
+  if (userinfo === undefined) return out;
+  const decode = (part: string, what: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new ConfigError(variable, `${variable} has a malformed percent-escape in the ${what}; encode special characters with encodeURIComponent`);
+    }
+  };
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  const pass = colon < 0 ? '' : userinfo.slice(colon + 1);
+  if (user !== '') out.username = decode(user, 'username');
+  if (pass !== '') out.password = decode(pass, 'password');
+  return out;
 }
 
 /** True for `redis+sentinel://` and `rediss+sentinel://` URLs. */
@@ -132,6 +194,7 @@ export function parseSentinelUrl(raw: string, variable: string): SentinelUrl {
   const [, scheme, userinfo, hosts, master, db] = m;
   if (!hosts) throw new ConfigError(variable, `${variable} lists no sentinel ("${shown}"); expected redis+sentinel://host1:26379,host2:26379/<master name>`);
   const out: SentinelUrl = {
+    kind: 'sentinel',
     sentinels: parseHostList(hosts, `${variable} (sentinels)`, SENTINEL_PORT, userinfo === undefined),
     tls: scheme!.toLowerCase() === 'rediss',
   };

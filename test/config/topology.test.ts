@@ -66,6 +66,13 @@ describe('config topology: cluster', () => {
     ],
     ['options.clusterNodes as an array', { env: {}, clusterNodes: ['h1:1', { host: 'h2', port: 2 }] }, ['h1:1', 'h2:2'], 'redis+cluster://h1:1,h2:2'],
     ['options.cluster with options.url', { env: {}, cluster: true, url: 'redis://seed:7000' }, ['seed:7000'], 'redis+cluster://seed:7000'],
+    ['REDIS_URL=redis+cluster://', { env: { REDIS_URL: 'redis+cluster://a:7000,b' } }, ['a:7000', 'b:6379'], 'redis+cluster://a:7000,b:6379'],
+    [
+      'options.url=rediss+cluster:// (the printed target, pasted back)',
+      { env: {}, url: 'rediss+cluster://a:7000,b:7001' },
+      ['a:7000', 'b:7001'],
+      'rediss+cluster://a:7000,b:7001',
+    ],
     [
       'options.clusterNodes override env sentinels',
       { env: { REDIS_SENTINELS: 's1', REDIS_SENTINEL_MASTER_NAME: 'm' }, clusterNodes: 'n1:7000' },
@@ -396,4 +403,21 @@ describe('config topology: bad input → ConfigError naming the variables, never
   test('a sentinel password never appears in an error about another variable', () => {
     expectConfigError({ env: { REDIS_SENTINELS: 's1', REDIS_SENTINEL_PASSWORD: SENTINEL_SECRET } }, 'REDIS_SENTINEL_MASTER_NAME');
   });
+});
+
+test('a redis+cluster:// URL carries credentials and TLS for every node, and rejects a path', () => {
+  const c = resolveConfig({ env: { REDIS_URL: 'rediss+cluster://app:p%40ss@n1:7000,n2:7001' } });
+  assert.equal(c.topology, 'cluster');
+  assert.equal(c.username, 'app');
+  assert.equal(c.password, 'p@ss');
+  assert.notEqual(c.tls, false);
+  assert.doesNotMatch(c.target, /p@ss|p%40ss/);
+  assert.throws(
+    () => resolveConfig({ env: { REDIS_URL: 'redis+cluster://n1:7000/2' } }),
+    (err: unknown) => err instanceof ConfigError && /REDIS_URL/.test((err as Error).message) && /cluster URL/.test((err as Error).message),
+  );
+  assert.throws(
+    () => resolveConfig({ env: { REDIS_URL: 'redis+cluster://n1:7000', REDIS_CLUSTER_NODES: 'n9:7000' } }),
+    (err: unknown) => err instanceof ConfigError && /different cluster nodes/.test((err as Error).message),
+  );
 });

@@ -8,19 +8,9 @@ import { randomPrefix } from './util.js';
  * empty env so the developer's REDIS_* variables never leak into a test.
  */
 export function kitFor(server: RedisServer, options: RedkitOptions = {}): Promise<Redkit> {
-  // REDKIT_TEST_TOPOLOGY=sentinel: the same kit, finding the master through the sentinels.
-  // REDKIT_TEST_TOPOLOGY=cluster: seeded from every node of the cluster.
-  const target = server.cluster
-    ? { clusterNodes: server.cluster.seeds.map((s) => `${s.host}:${s.port}`).join(','), password: server.options.password }
-    : server.sentinel
-      ? {
-          sentinels: server.sentinel.addresses.map((s) => `${s.host}:${s.port}`).join(','),
-          sentinelMasterName: server.sentinel.masterName,
-          password: server.options.password,
-        }
-      : { url: server.url };
+  // REDKIT_TEST_TOPOLOGY=cluster / sentinel: the url is a redis+cluster:// or redis+sentinel:// URL.
   return createRedkit({
-    ...target,
+    url: server.url,
     tls: server.ca ? { ca: server.ca } : undefined,
     keyPrefix: randomPrefix(),
     connectTimeoutMs: 2000,

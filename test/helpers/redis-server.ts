@@ -20,7 +20,7 @@ export interface RedisServerOptions {
 export interface RedisServer {
   readonly host: string;
   readonly port: number;
-  /** `redis://` (or `rediss://`) URL with credentials when set. */
+  /** `redis://` (or `rediss://`) URL with credentials when set; `redis+sentinel://` / `redis+cluster://` for those topologies. */
   readonly url: string;
   /** PEM CA that signed the TLS certificate (TLS servers only). */
   readonly ca?: string;
@@ -243,7 +243,8 @@ async function startSentinelBacked(options: RedisServerOptions): Promise<RedisSe
   return {
     host: master.host,
     port: master.port,
-    url: `${options.tls ? 'rediss' : 'redis'}://${auth}${master.host}:${master.port}`,
+    // The sentinel URL form: fixtures and child processes given `url` (or REDIS_URL) find the master through the sentinels.
+    url: `${options.tls ? 'rediss' : 'redis'}+sentinel://${auth}${set.sentinelAddresses.map((s) => `${s.host}:${s.port}`).join(',')}/${set.masterName}`,
     ca: set.ca,
     options,
     get pid() {
@@ -271,7 +272,8 @@ async function startClusterBacked(options: RedisServerOptions): Promise<RedisSer
   return {
     host: first.host,
     port: first.port,
-    url: `${options.tls ? 'rediss' : 'redis'}://${auth}${first.host}:${first.port}`,
+    // The cluster URL form: fixtures and child processes given `url` (or REDIS_URL) seed from every node.
+    url: `${options.tls ? 'rediss' : 'redis'}+cluster://${auth}${cluster.seeds.map((s) => `${s.host}:${s.port}`).join(',')}`,
     ca: cluster.ca,
     options,
     get pid() {
