@@ -239,6 +239,10 @@ export class RedisConnection extends EventEmitter {
       this.#nodeWatchdogs.set(node, watchdog);
       watchdog.start();
       node.on('ready', () => watchdog.clear());
+      // A node's socket closing (killed, restarted) is news now, not at the next interval.
+      node.on('close', () => {
+        if (!this.#closed && cluster.status === 'ready') setImmediate(() => void this.#probe());
+      });
       this.emit('node', node);
     });
     cluster.on('-node', (node: Redis) => {
