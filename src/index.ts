@@ -20,7 +20,10 @@ export type {
   HealthWarning,
   DedicatedClientOptions,
   MessageHandler,
+  RedisClient,
 } from './connection/index.js';
+/** True when `kit.redis` is an ioredis `Cluster` (Redis Cluster), not one server's client. */
+export { isCluster } from './connection/index.js';
 export type { KeySpace } from './keys.js';
 export { toMs, optionalMs } from './duration.js';
 /** True when a string has no lone UTF-16 surrogate (names and cache keys must not). */

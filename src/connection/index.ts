@@ -1,4 +1,6 @@
 export { RedisConnection } from './redis-connection.js';
+export { isCluster } from './cluster.js';
+export type { RedisClient } from './cluster.js';
 export type { ConnectionState, RedisHealth, RedisTopologyHealth, DedicatedClientOptions, ConnectionOptions } from './redis-connection.js';
 export type { ServerRole } from './sentinel.js';
 export type { RedisRestartEvent, RedisFailoverEvent, HealthWarning } from './server-identity.js';

@@ -17,5 +17,8 @@ export { RedkitHealthIndicator, createHealthController } from './health.js';
 export type { RedkitHealthIndicatorResult, RedkitHealthCheckOptions, RedkitIndicatorStatus, RedkitHealthControllerOptions } from './health.js';
 // Re-exported for `ThrottlerModule.forRootAsync({ inject: [RedkitThrottlerStorage], ... })`.
 export { RedkitThrottlerStorage } from '../ratelimit/index.js';
-/** The type of what `REDIS_CLIENT` injects (besides `null` standalone): ioredis's `Redis`. */
-export type { Redis as RedisClient } from 'ioredis';
+/**
+ * The type of what `REDIS_CLIENT` injects (besides `null` standalone): ioredis's `Redis`, or its
+ * `Cluster` on Redis Cluster (narrow with `instanceof Cluster` or `redkit`'s `isCluster`).
+ */
+export type { RedisClient } from '../connection/cluster.js';

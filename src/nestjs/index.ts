@@ -33,7 +33,7 @@ const api = require('./api.js') as Api;
 
 export type { RedkitModuleOptions, RedkitModuleShape, RedkitModuleAsyncOptions, RedkitOptionsFactory } from './api.js';
 export type { RedkitHealthIndicatorResult, RedkitHealthCheckOptions, RedkitIndicatorStatus, RedkitHealthControllerOptions } from './api.js';
-/** The type of what `REDIS_CLIENT` injects (besides `null` standalone): ioredis's `Redis`. */
+/** The type of what `REDIS_CLIENT` injects (besides `null` standalone): ioredis's `Redis`, or its `Cluster` on Redis Cluster. */
 export type { RedisClient } from './api.js';
 
 /** The Nest module: `RedkitModule.forRoot(options)`, `forRootAsync(...)`, `forFeature({ caches })`. */
