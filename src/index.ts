@@ -69,6 +69,8 @@ export type {
   GetOrSetOptions,
   WrapOptions,
   CacheStats,
+  DeploymentCacheStats,
+  DeploymentNamespaceStats,
   CacheStore,
   CacheEntry,
   CacheSerializer,

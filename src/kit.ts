@@ -117,6 +117,14 @@ export class Redkit implements RedkitContext {
     this.connection = new RedisConnection(this.config, this.logger, { backoff: options.backoff, stallMs: options.stallMs });
     this.metrics = new Metrics({ logger: this.logger });
     instrumentConnection(this.metrics, this.connection, () => this.mode);
+    // One series per process: a scraper that reaches instances through one address (a load
+    // balancer) sees the id change between scrapes, and a sum can be checked against the count.
+    this.metrics.gauge({
+      name: 'redkit_instance_info',
+      help: 'Always 1; instance_id names this process (one series per process, never per request).',
+      labelNames: ['instance_id'],
+      collect: () => [{ labels: { instance_id: this.instanceId }, value: 1 }],
+    });
     this.onClose(() => this.metrics.close());
   }
 
