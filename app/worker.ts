@@ -19,8 +19,8 @@ const closeTimeoutMs = Number(process.env.WORKER_CLOSE_TIMEOUT_MS ?? 25_000);
 // (5 s: 12 a minute per queue, the largest idle cost left; bench/idle.ts). Longer is cheaper
 // and re-runs a killed worker's jobs later (within lockDurationMs + 2 periods).
 const stalledIntervalMs = process.env.WORKER_STALLED_INTERVAL_MS ? Number(process.env.WORKER_STALLED_INTERVAL_MS) : undefined;
-// How long one blocking wait for a job lasts on an idle queue (default 5 s); 30 s cuts idle
-// commands, but after Redis was paused and restarted a worker may take that long to see new jobs.
+// How long one blocking wait for a job lasts on an idle queue (default 30 s: 4 commands a minute
+// per queue); a new job ends the wait at once, so shorter only polls more.
 const drainDelayMs = process.env.WORKER_DRAIN_DELAY_MS ? Number(process.env.WORKER_DRAIN_DELAY_MS) : undefined;
 const workers = Object.entries(demoProcessors).map(([name, handler]) =>
   kit.worker(name, handler, { concurrency, closeTimeoutMs, stalledIntervalMs, drainDelayMs }),

@@ -33,7 +33,7 @@ const CONFIGS: Config[] = [
   { name: 'server+worker', worker: true, env: {} },
   { name: 'server (lease 10 s)', worker: false, env: { LEADER_LEASE_MS: '10000' } },
   { name: 'server+worker (stalled check 30 s)', worker: true, env: { WORKER_STALLED_INTERVAL_MS: '30000' } },
-  { name: 'server+worker (drain delay 30 s)', worker: true, env: { WORKER_DRAIN_DELAY_MS: '30000' } },
+  { name: 'server+worker (drain delay 5 s, BullMQ default)', worker: true, env: { WORKER_DRAIN_DELAY_MS: '5000' } },
 ];
 
 function spawnNode(file: string, env: Record<string, string>): ChildProcess {

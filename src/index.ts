@@ -72,6 +72,8 @@ export type {
   GetOrSetOptions,
   WrapOptions,
   CacheStats,
+  DeploymentCacheStats,
+  DeploymentNamespaceStats,
   CacheStore,
   CacheEntry,
   CacheSerializer,

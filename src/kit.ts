@@ -117,6 +117,14 @@ export class Redkit implements RedkitContext {
     this.connection = new RedisConnection(this.config, this.logger, { backoff: options.backoff, stallMs: options.stallMs });
     this.metrics = new Metrics({ logger: this.logger });
     instrumentConnection(this.metrics, this.connection, () => this.mode);
+    // One series per process: a scraper that reaches instances through one address (a load
+    // balancer) sees the id change between scrapes, and a sum can be checked against the count.
+    this.metrics.gauge({
+      name: 'redkit_instance_info',
+      help: 'Always 1; instance_id names this process (one series per process, never per request).',
+      labelNames: ['instance_id'],
+      collect: () => [{ labels: { instance_id: this.instanceId }, value: 1 }],
+    });
     this.onClose(() => this.metrics.close());
   }
 
@@ -139,15 +147,17 @@ export class Redkit implements RedkitContext {
 
   /**
    * Redis health: `{ status, message, latency, since, lastError, lastRestartAt, warnings }` from
-   * the connection's state; never waits on Redis (latency comes from the background probe).
+   * the connection's state. When nothing was heard from Redis for over a second, one PING
+   * (shared by concurrent callers, bounded by `stallMs`) goes out first, so that a stalled Redis
+   * shows within a second of asking while an idle kit sends no PING nobody asked for.
    */
   health(): Promise<RedisHealth> {
-    return this.connection.health();
+    return this.connection.healthFresh();
   }
 
-  /** The app-level report served at `/api/health` (seed 002 shape); never waits on Redis. */
+  /** The app-level report served at `/api/health` (seed 002 shape); waits as `health()` does, at most `stallMs`. */
   async healthReport(): Promise<HealthReport> {
-    const redis = this.connection.healthNow();
+    const redis = await this.connection.healthFresh();
     return {
       status: redis.status === 'disconnected' ? 'degraded' : 'healthy',
       mode: this.mode,

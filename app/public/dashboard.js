@@ -21,7 +21,7 @@ const SERIES = [
   { id: 'plot-mode', value: (s) => (s.mode === 'degraded' ? 0 : 1), max: () => 1, text: (v, s) => s.mode, step: true },
 ];
 
-// Hit rate since the server started (seed 002's figure); undefined (not null) before the first read: nothing to plot, nothing missing.
+// Hit rate of the whole deployment (every instance, summed in Redis); undefined (not null) before the first read: nothing to plot, nothing missing.
 function rate(hits, misses) {
   return hits + misses > 0 ? (100 * hits) / (hits + misses) : undefined;
 }

@@ -242,14 +242,23 @@ async function poll() {
     if (!state.instanceId) $('instance').textContent = health.body.instanceId;
   }
   const cache = await getJson('/api/cache/stats');
-  if (cache.ok && cache.body?.namespaces && typeof cache.body.namespaces === 'object') {
+  // The deployment's figure (every instance, summed in Redis); this instance's only when that is unavailable, and said so.
+  const deployment = cache.body?.deployment;
+  if (cache.ok && (deployment || (cache.body?.namespaces && typeof cache.body.namespaces === 'object'))) {
     let hits = 0;
     let misses = 0;
-    for (const ns of Object.values(cache.body.namespaces)) {
-      hits += Number(ns?.hits) || 0;
-      misses += Number(ns?.misses) || 0;
+    if (deployment) {
+      hits = Number(deployment.hits) || 0;
+      misses = Number(deployment.misses) || 0;
+    } else {
+      for (const ns of Object.values(cache.body.namespaces)) {
+        hits += Number(ns?.hits) || 0;
+        misses += Number(ns?.misses) || 0;
+      }
     }
-    $('cache').textContent = hits + misses === 0 ? 'no reads yet' : `${((100 * hits) / (hits + misses)).toFixed(1)}% (${hits} hits, ${misses} misses)`;
+    const scope = deployment?.scope === 'deployment' ? 'all instances' : 'this instance';
+    $('cache').textContent =
+      hits + misses === 0 ? 'no reads yet' : `${((100 * hits) / (hits + misses)).toFixed(1)}% (${hits} hits, ${misses} misses; ${scope})`;
   }
   // The admin token (ADMIN_TOKEN) is typed in by the operator and kept for this tab only.
   const queues = await getJson('/api/admin/queue/stats', sessionStorage.getItem('redkit-admin-token'));

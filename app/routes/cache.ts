@@ -40,7 +40,7 @@ export function moderateGuards(ctx: AppContext): Array<(request: FastifyRequest,
   return [moderateLimiter(ctx)];
 }
 
-/** `POST /api/moderate { text }` → `{ result, cached }` through a 24 h cache keyed by SHA-256; `GET /api/cache/stats`. */
+/** `POST /api/moderate { text }` → `{ result, cached }` through a 24 h cache keyed by SHA-256; `GET /api/cache/stats` (this instance and the whole deployment). */
 export const cacheRoutes: RouteModule = (app, ctx) => {
   const { kit, settings } = ctx;
   const delayMs = toMs(settings.env.MODERATION_DELAY_MS ?? 300, 'MODERATION_DELAY_MS');
@@ -81,5 +81,10 @@ export const cacheRoutes: RouteModule = (app, ctx) => {
     return { result, cached: !ran };
   });
 
-  app.get('/api/cache/stats', async () => ({ mode: kit.mode, namespaces: kit.cache.stats() }));
+  // `namespaces`: this instance since it started; `deployment`: every instance (null while Redis is unreachable).
+  app.get('/api/cache/stats', async () => ({
+    mode: kit.mode,
+    namespaces: kit.cache.stats(),
+    deployment: await kit.cache.deploymentStats().catch(() => null),
+  }));
 };

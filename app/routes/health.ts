@@ -5,8 +5,9 @@ import type { RouteModule } from '../context.js';
 import type { AppSettings } from '../settings.js';
 
 /**
- * Health for people and for platforms. None of these waits on Redis: they answer from the
- * connection's state (latency comes from redkit's background probe).
+ * Health for people and for platforms. They answer from the connection's state; when nothing was
+ * heard from Redis for over a second, one PING (bounded by the stall bound, 750 ms; shared by
+ * concurrent requests) goes out first, so a frozen Redis shows within a second of asking.
  *
  * - `GET /api/health`: seed 002's JSON. 200 while the process serves, `status: "degraded"` in
  *   the body when Redis is down (the app still serves: a 503 would pull every instance out of
@@ -35,6 +36,8 @@ export const healthRoutes: RouteModule = (app, { kit, settings }) => {
   app.get('/api/health/live', async () => ({ status: 'ok', instanceId: kit.instanceId }));
 
   app.get('/api/health/ready', async (_request, reply) => {
+    // Ready does not depend on Redis (degraded still serves), but `mode` should be true now.
+    await kit.health();
     const starting = kit.connection.state === 'connecting';
     const ready = !closing && !starting;
     reply.code(ready ? 200 : 503);

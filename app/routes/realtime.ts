@@ -36,7 +36,7 @@ interface DashboardSample {
   instanceId: string;
   mode: string;
   redis: string;
-  cache: { hits: number; misses: number } | null;
+  cache: { hits: number; misses: number; scope: string } | null;
   refused: number;
   clients: number;
   queueDepth: number | null;
@@ -116,7 +116,8 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
   const sample = async (): Promise<DashboardSample> => {
     const health = await kit.healthReport();
     const up = kit.mode !== 'degraded';
-    const cache = Object.values(kit.cache.stats() as Record<string, { hits?: number; misses?: number }>);
+    // The whole deployment's hit rate (every instance's counters, summed in Redis), not this instance's.
+    const cache = up ? await kit.cache.deploymentStats().catch(() => null) : null;
     let depth: number | null = 0;
     try {
       for (const q of Object.values(await kit.queues.stats())) {
@@ -137,7 +138,7 @@ export const realtimeRoutes: RouteModule = (app, ctx) => {
       // Status words only: the report's message names the Redis host and its fix (HEALTH_DETAILS).
       redis: health.redis.status,
       // While Redis is down every read misses by design: a hit rate then would be a false 0 %.
-      cache: up ? { hits: cache.reduce((n, c) => n + (c.hits ?? 0), 0), misses: cache.reduce((n, c) => n + (c.misses ?? 0), 0) } : null,
+      cache: cache ? { hits: cache.hits, misses: cache.misses, scope: cache.scope } : null,
       refused: refused + gateway.stats().rejected,
       clients: gateway.stats().connections,
       queueDepth: up ? depth : null,

@@ -1,6 +1,7 @@
 export { Cache } from './cache.js';
 export { CacheManager } from './manager.js';
 export type { NamespaceOptions, L1Options, StampedeLockOptions, SetOptions, GetOrSetOptions, WrapOptions, CacheStats } from './types.js';
+export type { DeploymentCacheStats, DeploymentNamespaceStats } from './deployment-stats.js';
 export type { CacheStore, CacheEntry, StoreWrite } from './store.js';
 export { MemoryCacheStore, LruMap } from './memory-cache.js';
 export type { LruOptions, MemoryCacheStoreOptions } from './memory-cache.js';

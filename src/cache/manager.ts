@@ -4,6 +4,7 @@ import { assertOptions } from '../options.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
 import { cacheMetrics } from '../metrics/instruments.js';
 import { Cache } from './cache.js';
+import { DeploymentStats, type DeploymentCacheStats } from './deployment-stats.js';
 import { MemoryCacheStore } from './memory-cache.js';
 import { RedisCacheBus, RedisCacheStore, type CacheEvent } from './redis-cache.js';
 import { hashKey, jsonSerializer } from './serialize.js';
@@ -21,6 +22,7 @@ export class CacheManager {
   readonly #ctx: RedkitContext;
   readonly #namespaces = new Map<string, { cache: Cache<any>; signature: string }>();
   readonly #bus: RedisCacheBus | null;
+  readonly #deployment: DeploymentStats;
   #closed = false;
 
   readonly #warn: RateLimitedLogFn;
@@ -43,6 +45,7 @@ export class CacheManager {
     if (this.#bus) ctx.connection.on('connected', () => this.#bus?.lost());
     // The namespaces' own totals, read at scrape time: a cache read pays nothing for metrics.
     cacheMetrics(ctx.metrics, () => this.stats());
+    this.#deployment = new DeploymentStats(ctx, () => this.stats());
   }
 
   /**
@@ -114,10 +117,23 @@ export class CacheManager {
     return out;
   }
 
+  /**
+   * Hits, misses, stale serves and loads summed over every instance of the deployment (with
+   * Redis; standalone: this process), per namespace and in total. Each instance adds its changed
+   * counters to a shared hash every 5 s and sends nothing while they do not change, so the
+   * figure lags other instances by up to 5 s. Counts since the shared hash began (a Redis that
+   * lost its data starts over), whereas `stats()` counts since this process started.
+   * @throws RedisUnavailableError while Redis is unreachable.
+   */
+  deploymentStats(): Promise<DeploymentCacheStats> {
+    return this.#deployment.read();
+  }
+
   /** Unsubscribes; called by `kit.close()`. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#deployment.close();
     await this.#bus?.close();
   }
 

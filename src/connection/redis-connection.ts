@@ -85,6 +85,9 @@ export class RedisConnection extends EventEmitter {
   #since = new Date();
   #lastError: (ClassifiedError & { at: string }) | null = null;
   #probeTimer: NodeJS.Timeout | null = null;
+  /** When the shared client last read anything from Redis (any reply proves it alive). */
+  #heardAt = performance.now();
+  #probeRun: Promise<void> | null = null;
   #probing = false;
   #attempt = 0;
   #lastRetryLog = 0;
@@ -488,7 +491,6 @@ export class RedisConnection extends EventEmitter {
    * plus the stall bound.
    */
   #startProbe(): void {
-    let heardAt = performance.now();
     let heard: unknown = null;
     this.#probeTimer = setInterval(
       () => {
@@ -505,10 +507,10 @@ export class RedisConnection extends EventEmitter {
         if (stream && stream !== heard) {
           heard = stream;
           stream.on('data', () => {
-            heardAt = performance.now();
+            this.#heardAt = performance.now();
           });
         }
-        if (client && this.#state === 'connected' && performance.now() - heardAt < this.config.healthIntervalMs) {
+        if (client && this.#state === 'connected' && performance.now() - this.#heardAt < this.config.healthIntervalMs) {
           if (this.#server.markerDue) void this.#server.check(client);
           return;
         }
@@ -519,7 +521,15 @@ export class RedisConnection extends EventEmitter {
     this.#probeTimer.unref();
   }
 
-  async #probe(): Promise<void> {
+  /** One probe at a time: callers that ask while one is in flight share its answer. */
+  #probe(): Promise<void> {
+    this.#probeRun ??= this.#probeOnce().finally(() => {
+      this.#probeRun = null;
+    });
+    return this.#probeRun;
+  }
+
+  async #probeOnce(): Promise<void> {
     const client = this.#client;
     if (isCluster(client)) return this.#probeCluster(client);
     if (this.#probing || !client || client.status !== 'ready') return;
@@ -527,6 +537,7 @@ export class RedisConnection extends EventEmitter {
     const started = performance.now();
     try {
       await client.ping();
+      this.#heardAt = performance.now();
       this.#latency = Math.round((performance.now() - started) * 100) / 100;
       if (this.#watchdog?.stalled) {
         this.#watchdog.clear();
@@ -671,6 +682,16 @@ export class RedisConnection extends EventEmitter {
    */
   health(): Promise<RedisHealth> {
     return Promise.resolve(this.healthNow());
+  }
+
+  /**
+   * `health()`, truthful at the moment of asking: when nothing was read from Redis for
+   * `maxSilenceMs`, one PING (shared by concurrent callers) goes out first, and a stalled Redis
+   * shows as `disconnected` within the stall bound (`stallMs`). Traffic makes it free.
+   */
+  async healthFresh(maxSilenceMs = 1000): Promise<RedisHealth> {
+    if (this.#client && this.#state === 'connected' && performance.now() - this.#heardAt > maxSilenceMs) await this.#probe();
+    return this.healthNow();
   }
 
   /** `health()` without the promise. */

@@ -79,9 +79,11 @@ export interface WorkerOptions {
   maxStalledCount?: number;
   /**
    * How long one blocking wait for a job lasts on an idle queue, in ms (BullMQ's `drainDelay`).
-   * A new job wakes the worker at once, and a delayed job's due time shortens it; a longer wait
-   * means fewer idle commands (one per queue per wait) but, after Redis was paused and then
-   * restarted, a worker can take up to one wait to see new jobs. Default 5 000 (BullMQ's).
+   * A new job wakes the worker at once (BullMQ's marker ends the wait), and a delayed job's due
+   * time shortens it, so this only sets how often an idle queue polls: two commands per wait.
+   * Default 30 000 (4 commands a minute per idle queue; BullMQ's own 5 000 costs 24). A worker
+   * left blocked through a paused then restarted Redis takes the next job at once
+   * (test/queue/idle-wait, test/queue/cross-process).
    */
   drainDelayMs?: number;
   /**
@@ -191,7 +193,7 @@ export interface SchedulerInfo {
  * stalledIntervalMs puts them back); the README has the measured figures. BullMQ's own
  * 30 s / 30 s: 46 s in the same test, up to 90 s.
  */
-export const WORKER_DEFAULTS = { lockDurationMs: 20_000, stalledIntervalMs: 5_000, maxStalledCount: 1, closeTimeoutMs: 25_000, drainDelayMs: 5_000 } as const;
+export const WORKER_DEFAULTS = { lockDurationMs: 20_000, stalledIntervalMs: 5_000, maxStalledCount: 1, closeTimeoutMs: 25_000, drainDelayMs: 30_000 } as const;
 
 /** The allowed keys of each options object, for unknown-option errors. */
 export const JOB_OPTION_KEYS = ['jobId', 'attempts', 'backoff', 'delayMs', 'priority', 'removeOnComplete', 'removeOnFail'] as const;

@@ -171,7 +171,7 @@ describe('reference server', () => {
     }
   });
 
-  test('paused Redis (SIGSTOP) while serving: /api/health answers in ms, disconnected within 1.8 s (default command timeout)', async () => {
+  test('paused Redis (SIGSTOP) while serving: /api/health answers within the stall bound, disconnected within 1.8 s (default command timeout)', async () => {
     const server = await startRedis();
     try {
       const app = await startApp({ REDIS_URL: server.url });
@@ -183,7 +183,8 @@ describe('reference server', () => {
         async () => {
           const t = performance.now();
           const h = await health(app.port);
-          assert.ok(performance.now() - t < 500, `health took ${Math.round(performance.now() - t)} ms`);
+          // After a second without a reply, an ask PINGs first: bounded by the stall bound (750 ms).
+          assert.ok(performance.now() - t < 1500, `health took ${Math.round(performance.now() - t)} ms`);
           return h.body.redis.status === 'disconnected' ? h : null;
         },
         3000,

@@ -230,7 +230,7 @@ test('Redis paused (SIGSTOP): the indicator answers down (bounded by the command
   assert.equal((await indicator.isHealthy()).redis.status, 'up');
   paused.pause();
   try {
-    // Health answers from the connection's state and never waits on Redis; the stall watchdog
+    // Health answers from the connection's state (after a silence, one PING bounded by stallMs); the stall watchdog
     // turns the state to disconnected within stallMs (here min(500, 750)) plus a tick.
     const { value: result } = await waitFor(
       async () => {

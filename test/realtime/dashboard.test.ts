@@ -87,6 +87,8 @@ test('the dashboard plots hit rate, refusals and clients on a phone, then says "
   await page.waitForFunction(() => /%/.test(document.querySelector('figure:has(#plot-hit-rate) .value')?.textContent ?? ''), undefined, { timeout: 10_000 });
   await page.waitForFunction(() => document.querySelector('figure:has(#plot-clients) .value')?.textContent === '1', undefined, { timeout: 10_000 });
   assert.equal(await page.locator('figure:has(#plot-queue) .value').textContent(), '0 jobs');
+  // The hit rate is the deployment's (summed in Redis across instances), and the page says so.
+  assert.match((await page.locator('figure:has(#plot-hit-rate) figcaption').textContent()) ?? '', /all instances/);
   // Two more samples so that every series has a line, not a dot.
   await page.waitForTimeout(4500);
   await page.screenshot({ path: 'test-artifacts/dashboard-phone.png', fullPage: true });

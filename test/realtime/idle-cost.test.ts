@@ -140,3 +140,38 @@ test('traffic costs no health PING; an idle stall is still seen by the probe wit
     await kit.close();
   }
 });
+
+test('health asked of an idle kit is truthful within ~1 s: one shared PING, and a frozen Redis shows at once', async () => {
+  // Default health interval (10 s): the background probe alone would see the freeze after ~13 s.
+  const kit = await kitFor(server, { healthIntervalMs: undefined, commandTimeoutMs: 1000 });
+  try {
+    await kit.connection.run((c) => c.get('warm'));
+    await sleep(1300);
+    const before = (await commandStats()).get('ping') ?? 0;
+    const answers = await Promise.all(Array.from({ length: 5 }, () => kit.health()));
+    assert.ok(answers.every((h) => h.status === 'connected'));
+    const pings = ((await commandStats()).get('ping') ?? 0) - before;
+    assert.equal(pings, 1, `${pings} PINGs for 5 concurrent health requests after a silence`);
+    const again = (await commandStats()).get('ping') ?? 0;
+    await kit.health();
+    assert.equal(((await commandStats()).get('ping') ?? 0) - again, 0, 'no PING when Redis was just heard');
+
+    await sleep(1300);
+    server.pause();
+    try {
+      const t0 = performance.now();
+      const health = await kit.health();
+      const askedMs = Math.round(performance.now() - t0);
+      console.log(`# frozen Redis reported ${askedMs} ms after health was asked (stallMs ${kit.connection.stallMs})`);
+      assert.equal(health.status, 'disconnected', `health said ${health.status} ${askedMs} ms after asking`);
+      assert.ok(askedMs < 1500, `answered after ${askedMs} ms`);
+      const report = await kit.healthReport();
+      assert.equal(report.status, 'degraded');
+    } finally {
+      server.resume();
+    }
+    await waitFor(async () => (await kit.health()).status === 'connected', 5000, 'connected after SIGCONT');
+  } finally {
+    await kit.close();
+  }
+});
