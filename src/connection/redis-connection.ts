@@ -492,13 +492,14 @@ export class RedisConnection extends EventEmitter {
    */
   #startProbe(): void {
     let heard: unknown = null;
+    let clusterProbedAt = performance.now();
     this.#probeTimer = setInterval(
       () => {
         const client = this.#client;
         if (isCluster(client)) {
           // One PING per master per interval: node streams come and go with the slot map.
-          if (performance.now() - heardAt >= this.config.healthIntervalMs || this.#state !== 'connected' || this.#unserved.length > 0) {
-            heardAt = performance.now();
+          if (performance.now() - clusterProbedAt >= this.config.healthIntervalMs || this.#state !== 'connected' || this.#unserved.length > 0) {
+            clusterProbedAt = performance.now();
             void this.#probe();
           }
           return;
@@ -570,6 +571,7 @@ export class RedisConnection extends EventEmitter {
     try {
       const view = await probeCluster(cluster, this.stallMs);
       if (this.#closed) return;
+      if (view.latency !== null) this.#heardAt = performance.now();
       this.#masters = view.masters;
       const wasPartial = this.#unserved.length > 0;
       this.#unserved = view.unserved;
