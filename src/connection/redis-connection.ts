@@ -1,54 +1,23 @@
 import { EventEmitter } from 'node:events';
-import { isIP } from 'node:net';
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Cluster } from 'ioredis';
 import type { Logger, RedkitConfig } from '../config/types.js';
 import { ClosedError, RedisUnavailableError, RedkitError } from '../errors.js';
-import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { classifyError, roleError, type ClassifiedError } from './classify.js';
+import type { BackoffOptions } from './backoff.js';
+import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
-import { mapReplyError } from './reply-errors.js';
-import { batchWritesPerTick } from './batching/write-batching.js';
+import { mapCallError, unusableError, type CallContext } from './call-errors.js';
 import { SharedSubscriber } from './subscriber.js';
-import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
-import { ServerWatch, type HealthWarning } from './server-identity.js';
-import { readRole, reviveOnEnd, sentinelOptions, type ServerRole } from './sentinel.js';
-import { clusterOptions, describeRanges, isCluster, probeCluster, type RedisClient, type SlotRange } from './cluster.js';
+import { stallThresholdMs } from './watchdog.js';
+import { ServerWatch } from './server-identity.js';
+import { isCluster, type RedisClient } from './cluster.js';
+import { ClusterWatch, type ClusterWatchHost } from './cluster-watch.js';
+import { SingleWatch, type SingleWatchHost } from './single-watch.js';
+import { ClientPool, type DedicatedClientOptions } from './client-factory.js';
+import { waitForFirstConnect } from './first-connect.js';
+import { buildHealth, type ConnectionState, type RedisHealth } from './health.js';
 
-/** Where the shared connection stands. */
-export type ConnectionState = 'not_configured' | 'connecting' | 'connected' | 'disconnected';
-
-/** `kit.health()`: the seed 002 `redis` object plus when the state began and the last error. */
-export interface RedisHealth {
-  status: 'connected' | 'disconnected' | 'not_configured';
-  message: string;
-  /** PING round trip in ms, or null when not connected. */
-  latency: number | null;
-  /** When the current status began (ISO 8601). */
-  since: string;
-  lastError: (ClassifiedError & { at: string }) | null;
-  /** When a restart (new `run_id`) or lost data (marker key gone) was last seen (ISO 8601), or null. */
-  lastRestartAt: string | null;
-  /** Server settings that put redkit's state at risk (e.g. an evicting `maxmemory-policy`). */
-  warnings: HealthWarning[];
-  /** What redkit sees: the configured kind, the master it writes to, and that server's `ROLE`. */
-  topology: RedisTopologyHealth;
-}
-
-/** `health().topology`. */
-export interface RedisTopologyHealth {
-  /** `memory` in standalone mode. */
-  kind: 'memory' | 'single' | 'sentinel' | 'cluster';
-  /** `host:port` of the server the shared client is connected to, or null while not connected. */
-  master: string | null;
-  /** That server's answer to `ROLE`, or null when unknown (not connected, or ROLE not permitted). */
-  role: ServerRole | null;
-  /** When the sentinels last moved the master under redkit (ISO 8601), or null. */
-  lastFailoverAt: string | null;
-  /** Cluster only: the masters of the slot map (`host:port`) as of the last probe. */
-  masters?: string[];
-  /** Cluster only: slot ranges with no answering master (`0-5460 (127.0.0.1:7000)`), or null when every slot is served. */
-  unservedSlots?: string | null;
-}
+export type { ConnectionState, RedisHealth, RedisTopologyHealth } from './health.js';
+export type { DedicatedClientOptions } from './client-factory.js';
 
 /** Options of `RedisConnection` beyond the config. */
 export interface ConnectionOptions {
@@ -56,16 +25,6 @@ export interface ConnectionOptions {
   backoff?: BackoffOptions;
   /** How long the oldest unanswered command may wait before Redis counts as stalled. Default `min(commandTimeoutMs, 750)`. */
   stallMs?: number;
-}
-
-/** Options of a dedicated client made with `dedicatedClient`. */
-export interface DedicatedClientOptions {
-  /** Shown in `CLIENT LIST` as `redkit:<instance>:<purpose>`. */
-  purpose: string;
-  /** ioredis options to override (e.g. `maxRetriesPerRequest: null` for blocking BullMQ workers); on a cluster, they apply to every node. */
-  overrides?: Partial<RedisOptions>;
-  /** Cluster only: ioredis Cluster options to override (e.g. `shardedSubscribers`). */
-  clusterOverrides?: Partial<ClusterOptions>;
 }
 
 /**
@@ -78,9 +37,7 @@ export interface DedicatedClientOptions {
 export class RedisConnection extends EventEmitter {
   readonly config: RedkitConfig;
   #logger: Logger;
-  #backoff: BackoffOptions;
   #client: RedisClient | null = null;
-  #dedicated = new Set<RedisClient>();
   #state: ConnectionState;
   #since = new Date();
   #lastError: (ClassifiedError & { at: string }) | null = null;
@@ -89,28 +46,23 @@ export class RedisConnection extends EventEmitter {
   #heardAt = performance.now();
   #probeRun: Promise<void> | null = null;
   #probing = false;
-  #attempt = 0;
-  #lastRetryLog = 0;
   #closed = false;
   #started: Promise<void> | null = null;
   #subscriber: SharedSubscriber | null = null;
-  #watchdog: StallWatchdog | null = null;
   /** Bound on the oldest unanswered command's wait before Redis counts as stalled (ms). */
   readonly stallMs: number;
   #latency: number | null = null;
   #server: ServerWatch;
-  #firstProbe: Promise<void> | null = null;
   /** Every secret of the config, masked in errors and messages. */
   #secrets: Array<string | undefined>;
-  /** `ROLE` of the server the shared client is on; anything but `master` keeps the state `disconnected`. */
-  #role: ServerRole | null = null;
-  #roleOk = false;
-  #master: string | null = null;
-  /** Cluster: ranges without an answering master as of the last probe (the cluster is still usable for the rest). */
-  #unserved: SlotRange[] = [];
-  #masters: string[] = [];
-  /** Cluster: one stall watchdog per node connection (a paused node stalls only its own slots). */
-  #nodeWatchdogs = new Map<Redis, StallWatchdog>();
+  /** Every client made for this connection (client-factory.ts). */
+  #pool: ClientPool;
+  /** One server: its role, stall watchdog and probe (single-watch.ts). */
+  #single = new SingleWatch();
+  /** Cluster: node connections and slot coverage (cluster-watch.ts). */
+  #clusterWatch = new ClusterWatch();
+  readonly #singleHost: SingleWatchHost;
+  readonly #clusterHost: ClusterWatchHost;
 
   constructor(config: RedkitConfig, logger: Logger, options: ConnectionOptions | BackoffOptions = {}) {
     super();
@@ -119,7 +71,14 @@ export class RedisConnection extends EventEmitter {
     this.#secrets = [config.password, config.sentinelPassword];
     // The third argument was the backoff alone; both shapes are accepted.
     const opts: ConnectionOptions = 'backoff' in options || 'stallMs' in options ? (options as ConnectionOptions) : { backoff: options as BackoffOptions };
-    this.#backoff = opts.backoff ?? {};
+    this.#pool = new ClientPool(
+      config,
+      logger,
+      opts.backoff ?? {},
+      this.#secrets,
+      () => this.#closed,
+      () => this.#lastError?.reason,
+    );
     this.stallMs = stallThresholdMs(config.commandTimeoutMs, opts.stallMs);
     this.#server = new ServerWatch(
       config.prefix,
@@ -128,6 +87,8 @@ export class RedisConnection extends EventEmitter {
       (event) => this.emit('failover', event),
     );
     this.#state = config.mode === 'standalone' ? 'not_configured' : 'connecting';
+    this.#singleHost = this.#makeSingleHost();
+    this.#clusterHost = this.#makeClusterHost();
     // The connection emits 'disconnected' as a state change; an 'error' event is never emitted, so no listener is required.
   }
 
@@ -174,7 +135,7 @@ export class RedisConnection extends EventEmitter {
   async #connect(): Promise<void> {
     const cfg = this.config;
     this.#logger.info({ target: cfg.target, instanceId: cfg.instanceId }, `[Redis] Initializing connection to ${this.#where()}`);
-    const client = this.#make('command', {
+    const client = this.#pool.make('command', {
       // Fail fast while disconnected: ioredis's offline queue is unbounded and its commands
       // fail only after many reconnect attempts, which would hang the request path.
       enableOfflineQueue: false,
@@ -185,77 +146,23 @@ export class RedisConnection extends EventEmitter {
     });
     this.#client = client;
     if (isCluster(client)) this.#watchCluster(client);
-    else this.#watchSingle(client);
+    else this.#single.attach(client, this.#singleHost);
     client.on('error', (err: unknown) => this.#recordError(err));
     this.#startProbe();
     await this.#firstConnect(client);
     // One PING (bounded by the command timeout) so that health has a latency from the start.
-    if (this.isReady && this.#firstProbe) await this.#firstProbe;
-  }
-
-  /** One server (single, Sentinel): writes corked per tick, one stall watchdog, ROLE checked on every connect. */
-  #watchSingle(client: Redis): void {
-    const cfg = this.config;
-    batchWritesPerTick(client);
-    this.#watchdog = new StallWatchdog(
-      client,
-      this.stallMs,
-      (waitedMs) => this.#onStall(waitedMs),
-      () => void this.#probe(),
-    );
-    this.#watchdog.start();
-    client.on('ready', () => {
-      this.#attempt = 0;
-      this.#watchdog?.clear();
-      this.#master = client.stream?.remoteAddress ? `${client.stream.remoteAddress}:${client.stream.remotePort}` : null;
-      // A replica or a sentinel port answers PING too: only a master makes the state `connected`.
-      void this.#checkRole(client).then((ok) => {
-        if (!ok || client.status !== 'ready' || this.#closed) return;
-        this.#setState('connected', null);
-        this.#logger.info({ target: cfg.target, master: this.#master }, '[Redis] Client ready to receive commands');
-        // Latency for health from the first moment, measured in the background.
-        this.#firstProbe ??= this.#probe();
-        void this.#server.check(client);
-      });
-    });
-    client.on('close', () => {
-      this.#roleOk = false;
-      if (this.#closed) return;
-      if (this.#state === 'connected' || this.#state === 'connecting') this.#setState('disconnected', this.#lastError);
-    });
+    if (this.isReady && this.#single.firstProbe) await this.#single.firstProbe;
   }
 
   /**
-   * Redis Cluster: writes corked per tick and a stall watchdog on every node connection (ioredis
-   * opens one per node it learns of), and the state from a probe of every master: connected
-   * while some master answers (calls to healthy shards go on), with the unserved ranges in health.
+   * Redis Cluster: writes corked and stalls watched per node connection (cluster-watch.ts), and
+   * the state from a probe of every master: connected while some master answers (calls to
+   * healthy shards go on), with the unserved ranges in health.
    */
   #watchCluster(cluster: Cluster): void {
-    cluster.on('+node', (node: Redis) => {
-      batchWritesPerTick(node);
-      const watchdog = new StallWatchdog(
-        node,
-        this.stallMs,
-        (waitedMs) => this.#onNodeStall(node, watchdog, waitedMs),
-        () => void this.#probe(),
-      );
-      this.#nodeWatchdogs.set(node, watchdog);
-      watchdog.start();
-      node.on('ready', () => watchdog.clear());
-      // A node's socket closing (killed, restarted) is news now, not at the next interval.
-      node.on('close', () => {
-        if (!this.#closed && cluster.status === 'ready') setImmediate(() => void this.#probe());
-      });
-      this.emit('node', node);
-    });
-    cluster.on('-node', (node: Redis) => {
-      this.#nodeWatchdogs.get(node)?.stop();
-      this.#nodeWatchdogs.delete(node);
-    });
+    this.#clusterWatch.attach(cluster, this.#clusterHost);
     cluster.on('ready', () => {
-      this.#attempt = 0;
-      this.#roleOk = true;
-      this.#role = 'master';
+      this.#pool.attempt = 0;
       void this.#probe();
     });
     cluster.on('node error', (err: unknown) => this.#recordError(err, true));
@@ -265,69 +172,57 @@ export class RedisConnection extends EventEmitter {
     });
   }
 
-  /** A node stopped answering: its waiting commands fail now; the probe finds which slots it leaves unserved. */
-  #onNodeStall(node: Redis, watchdog: StallWatchdog, waitedMs: number): void {
-    const where = node.options.host ? `${node.options.host}:${node.options.port}` : 'a cluster node';
-    const error = stallError(where, waitedMs, this.stallMs);
-    this.#lastError = error;
-    this.#logger.warn({ reason: error.reason, node: where, waitedMs }, `[Redis] Cluster node ${error.message}: its calls fail fast until it answers`);
-    watchdog.rejectOutstanding(new RedisUnavailableError(`Redis command failed: ${error.message} — ${error.hint}`, 'TIMEOUT'));
-    void this.#probe();
+  /** What the single-server watch may see and change of this connection. */
+  #makeSingleHost(): SingleWatchHost {
+    return {
+      config: this.config,
+      logger: this.#logger,
+      stallMs: this.stallMs,
+      server: this.#server,
+      isClosed: () => this.#closed,
+      state: () => this.#state,
+      lastError: () => this.#lastError,
+      setState: (next, error) => this.#setState(next, error),
+      setLastError: (error) => {
+        this.#lastError = error;
+      },
+      recordError: (err) => this.#recordError(err),
+      setLatency: (ms) => {
+        this.#latency = ms;
+      },
+      heard: () => {
+        this.#heardAt = performance.now();
+      },
+      heardAt: () => this.#heardAt,
+      requestProbe: () => this.#probe(),
+      where: () => this.#where(),
+      onReady: () => {
+        this.#pool.attempt = 0;
+      },
+    };
+  }
+
+  /** What the cluster watch may see and change of this connection. */
+  #makeClusterHost(): ClusterWatchHost {
+    return {
+      stallMs: this.stallMs,
+      logger: this.#logger,
+      isClosed: () => this.#closed,
+      requestProbe: () => void this.#probe(),
+      onNodeError: (error) => {
+        this.#lastError = error;
+      },
+      onNode: (node) => this.emit('node', node),
+    };
   }
 
   /** Resolves when first connected, on a definite failure, or after `connectTimeoutMs` (then degraded). */
   #firstConnect(client: RedisClient): Promise<void> {
-    const cfg = this.config;
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.#state !== 'connected') {
-          // The attempts' own error (refused, NOAUTH, TLS…) says more than the timeout does.
-          if (!this.#lastError) this.#recordError(Object.assign(new Error(`connect timed out after ${cfg.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }), true);
-          this.#setState('disconnected', this.#lastError);
-          this.#logger.warn(
-            { target: cfg.target, reason: this.#lastError?.reason, hint: this.#lastError?.hint },
-            `[Redis] Not reachable within ${cfg.connectTimeoutMs} ms: starting degraded, reconnecting in the background`,
-          );
-        }
-        done();
-      }, cfg.connectTimeoutMs);
-      // A definite answer (refused, unknown host, bad credentials, TLS mismatch) needs no more
-      // waiting: start degraded now and keep reconnecting; only silence waits the full timeout.
-      const definite = () => {
-        const reason = this.#lastError?.reason;
-        if (reason && reason !== 'TIMEOUT' && reason !== 'UNKNOWN' && this.#state !== 'connected') {
-          this.#setState('disconnected', this.#lastError);
-          this.#logger.warn(
-            { target: cfg.target, reason, hint: this.#lastError?.hint },
-            `[Redis] Not available (${reason}): starting degraded, reconnecting in the background`,
-          );
-          done();
-        }
-      };
-      // A replica or a sentinel port answered ROLE: a definite answer too.
-      const wrongRole = (error: ClassifiedError | null) => {
-        if (error?.reason !== 'WRONG_ROLE') return;
-        this.#logger.warn(
-          { target: cfg.target, reason: error.reason, hint: error.hint },
-          `[Redis] ${error.message}: starting degraded, checking again in the background`,
-        );
-        done();
-      };
-      const done = () => {
-        clearTimeout(timer);
-        this.off('disconnected', wrongRole);
-        this.off('connected', done);
-        this.off('closed', done);
-        client.off('error', definite);
-        resolve();
-      };
-      this.once('connected', done);
-      this.once('closed', done);
-      this.on('disconnected', wrongRole);
-      client.on('error', definite);
-      client.connect().catch(() => {
-        // The first attempt failed; retryStrategy keeps trying and 'ready' resolves us.
-      });
+    return waitForFirstConnect(this, client, this.#logger, (timedOut) => {
+      // The attempts' own error (refused, NOAUTH, TLS…) says more than the timeout does.
+      if (timedOut && !this.#lastError)
+        this.#recordError(Object.assign(new Error(`connect timed out after ${this.config.connectTimeoutMs} ms`), { code: 'ETIMEDOUT' }), true);
+      this.#setState('disconnected', this.#lastError);
     });
   }
 
@@ -340,16 +235,7 @@ export class RedisConnection extends EventEmitter {
     if (this.config.mode === 'standalone') {
       throw new RedkitError('E_STANDALONE', `cannot create a Redis client for "${options.purpose}" in standalone mode: configure REDIS_URL or REDIS_HOST`);
     }
-    const client = this.#make(options.purpose, options.overrides ?? {}, options.clusterOverrides);
-    client.on('error', (err: unknown) => {
-      redactError(err, this.#secrets);
-      this.#logger.debug({ purpose: options.purpose, err: String((err as Error)?.message ?? err) }, '[Redis] dedicated client error');
-    });
-    client.once('end', () => this.#dedicated.delete(client));
-    this.#dedicated.add(client);
-    // lazyConnect: false means ioredis is already connecting (it does so in its constructor).
-    if (options.overrides?.lazyConnect === undefined) client.connect().catch(() => {});
-    return client;
+    return this.#pool.dedicated(options);
   }
 
   /**
@@ -365,100 +251,11 @@ export class RedisConnection extends EventEmitter {
     return this.#subscriber;
   }
 
-  #make(purpose: string, overrides: Partial<RedisOptions>, clusterOverrides?: Partial<ClusterOptions>): RedisClient {
-    const cfg = this.config;
-    if (cfg.topology === 'cluster') {
-      const { retryStrategy: _single, enableOfflineQueue, ...nodeOverrides } = overrides;
-      const nodeOptions = this.#nodeOptions(purpose, nodeOverrides);
-      // A cluster has one db (0): SELECT is refused.
-      delete nodeOptions.db;
-      return new Cluster(
-        cfg.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
-        clusterOptions(cfg, nodeOptions, (attempt) => this.#retryDelay(purpose, attempt), {
-          ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
-          ...(overrides.lazyConnect !== undefined ? { lazyConnect: overrides.lazyConnect } : {}),
-          ...clusterOverrides,
-        }),
-      );
-    }
-    const client = new Redis({
-      ...(cfg.topology === 'sentinel'
-        ? sentinelOptions(cfg, (attempt) => this.#retryDelay(`${purpose} (sentinels)`, attempt))
-        : { host: cfg.host, port: cfg.port }),
-      ...this.#nodeOptions(purpose, overrides),
-    });
-    if (cfg.topology === 'sentinel')
-      reviveOnEnd(
-        client,
-        () => this.#closed,
-        (attempt) => backoffDelay(attempt, this.#backoff),
-        this.#logger,
-      );
-    return client;
-  }
-
-  /** What every server connection of `purpose` shares: credentials, TLS, timeouts, its name in CLIENT LIST. */
-  #nodeOptions(purpose: string, overrides: Partial<RedisOptions>): Partial<RedisOptions> {
-    const cfg = this.config;
-    return {
-      username: cfg.username,
-      password: cfg.password,
-      db: cfg.db,
-      // On a cluster each node is checked against its own announced name (node:tls's default).
-      tls: cfg.tls === false ? undefined : { ...(isIP(cfg.host ?? '') || cfg.topology === 'cluster' ? {} : { servername: cfg.host }), ...cfg.tls },
-      connectTimeout: cfg.connectTimeoutMs,
-      commandTimeout: cfg.commandTimeoutMs,
-      connectionName: `redkit:${cfg.instanceId}:${purpose}`,
-      lazyConnect: true,
-      retryStrategy: (attempt: number) => this.#retryDelay(purpose, attempt),
-      // READONLY: this server was demoted (failover) or is a replica. Reconnecting re-resolves the
-      // master through the sentinels; 2 resends the command there (it was not executed here).
-      reconnectOnError: (err: Error) => (/^READONLY/.test(err.message) ? 2 : false),
-      ...overrides,
-    };
-  }
-
-  /**
-   * Asks the server its `ROLE`; true for a master (or when ROLE is not permitted). A replica or a
-   * sentinel makes the state `disconnected` with the fix; on Sentinel the client reconnects so
-   * that the sentinels are asked again.
-   */
-  async #checkRole(client: Redis): Promise<boolean> {
-    const role = await readRole(client);
-    if (role === undefined) return false;
-    this.#role = role;
-    this.#roleOk = role !== 'replica' && role !== 'sentinel';
-    if (this.#roleOk) return true;
-    const error = { ...roleError(role as 'replica' | 'sentinel', this.#where(), this.config.topology), at: new Date().toISOString() };
-    const changed = this.#lastError?.reason !== error.reason;
-    this.#lastError = error;
-    this.#latency = null;
-    if (changed) this.#logger.error({ reason: error.reason, hint: error.hint }, `[Redis] ❌ ${error.message}`);
-    this.#setState('disconnected', error);
-    if (this.config.topology === 'sentinel') client.disconnect(true);
-    return false;
-  }
-
   /** Where commands go, for messages: the master's `host:port` once known, else the configured endpoint. */
   #where(): string {
-    if (this.config.topology === 'sentinel') return this.#master ?? `the master "${this.config.sentinelMasterName}" (via sentinels)`;
+    if (this.config.topology === 'sentinel') return this.#single.master ?? `the master "${this.config.sentinelMasterName}" (via sentinels)`;
     if (this.config.topology === 'cluster') return `the cluster seeded by ${this.config.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
     return `${this.config.host}:${this.config.port}`;
-  }
-
-  #retryDelay(purpose: string, attempt: number): number | null {
-    if (this.#closed) return null;
-    const delay = backoffDelay(attempt, this.#backoff);
-    if (purpose === 'command') {
-      this.#attempt = attempt;
-      // Logs the first five attempts, then at most one line every 30 s: reconnecting is forever.
-      const now = Date.now();
-      if (attempt <= 5 || now - this.#lastRetryLog >= 30_000) {
-        this.#lastRetryLog = now;
-        this.#logger.warn({ attempt, delayMs: delay, reason: this.#lastError?.reason }, `[Redis] Retry attempt ${attempt}, waiting ${delay}ms`);
-      }
-    }
-    return delay;
   }
 
   #recordError(err: unknown, quiet = false): void {
@@ -466,7 +263,7 @@ export class RedisConnection extends EventEmitter {
     const classified = classifyError(err, { target: this.#where(), tls: this.config.tls !== false, secrets: this.#secrets });
     const previous = this.#lastError;
     this.#lastError = { ...classified, at: new Date().toISOString() };
-    if (!quiet && (previous?.reason !== classified.reason || this.#attempt <= 1)) {
+    if (!quiet && (previous?.reason !== classified.reason || this.#pool.attempt <= 1)) {
       this.#logger.error({ reason: classified.reason, hint: classified.hint }, `[Redis] ❌ Connection error: ${classified.reason}: ${classified.message}`);
     }
   }
@@ -483,41 +280,19 @@ export class RedisConnection extends EventEmitter {
 
   /**
    * A paused (SIGSTOP) Redis keeps its TCP connection open, so only a timed-out PING reveals it;
-   * the probe turns that into `disconnected`, and a later answer back into `connected`.
-   * It PINGs only after `healthIntervalMs` in which nothing was read from Redis: any reply proves
-   * the connection alive, a killed Redis closes the socket at once, and a stall that a command
-   * waits on is the watchdog's (watchdog.ts). So traffic costs no PING, and an idle kit pays one
-   * per interval at most (bench/idle.ts); a stall nothing waits on is seen within 1.25 intervals
-   * plus the stall bound.
+   * the probe turns that into `disconnected`, and a later answer back into `connected`. When a
+   * probe is due is the watches' call (single-watch.ts: only after a silence; cluster-watch.ts:
+   * once per interval), so traffic costs no PING.
    */
   #startProbe(): void {
-    let heard: unknown = null;
-    let clusterProbedAt = performance.now();
+    const interval = this.config.healthIntervalMs;
     this.#probeTimer = setInterval(
       () => {
         const client = this.#client;
-        if (isCluster(client)) {
-          // One PING per master per interval: node streams come and go with the slot map.
-          if (performance.now() - clusterProbedAt >= this.config.healthIntervalMs || this.#state !== 'connected' || this.#unserved.length > 0) {
-            clusterProbedAt = performance.now();
-            void this.#probe();
-          }
-          return;
-        }
-        const stream = client?.stream;
-        if (stream && stream !== heard) {
-          heard = stream;
-          stream.on('data', () => {
-            this.#heardAt = performance.now();
-          });
-        }
-        if (client && this.#state === 'connected' && performance.now() - this.#heardAt < this.config.healthIntervalMs) {
-          if (this.#server.markerDue) void this.#server.check(client);
-          return;
-        }
-        void this.#probe();
+        const due = isCluster(client) ? this.#clusterWatch.probeDue(interval, this.#state) : this.#single.probeDue(client, interval, this.#singleHost);
+        if (due) void this.#probe();
       },
-      Math.max(20, Math.round(this.config.healthIntervalMs / 4)),
+      Math.max(20, Math.round(interval / 4)),
     );
     this.#probeTimer.unref();
   }
@@ -535,26 +310,8 @@ export class RedisConnection extends EventEmitter {
     if (isCluster(client)) return this.#probeCluster(client);
     if (this.#probing || !client || client.status !== 'ready') return;
     this.#probing = true;
-    const started = performance.now();
     try {
-      await client.ping();
-      this.#heardAt = performance.now();
-      this.#latency = Math.round((performance.now() - started) * 100) / 100;
-      if (this.#watchdog?.stalled) {
-        this.#watchdog.clear();
-        this.#logger.info({ target: this.config.target }, '[Redis] Answering again after a stall');
-      }
-      if (!this.#roleOk && !(await this.#checkRole(client))) return;
-      if (this.#state !== 'connected') this.#setState('connected', null);
-      // Without INFO the marker is the only sign of lost data; a FLUSHALL or an eviction
-      // between reconnects is seen within a minute.
-      if (this.#server.markerDue) void this.#server.check(client);
-    } catch (err) {
-      this.#latency = null;
-      // A stall was already reported; the probe's PING waits for Redis to answer again.
-      if (this.#watchdog?.stalled) return;
-      this.#recordError(err);
-      this.#setState('disconnected', this.#lastError);
+      await this.#single.probe(client, this.#singleHost);
     } finally {
       this.#probing = false;
     }
@@ -569,48 +326,19 @@ export class RedisConnection extends EventEmitter {
     if (this.#probing || cluster.status !== 'ready') return;
     this.#probing = true;
     try {
-      const view = await probeCluster(cluster, this.stallMs);
+      const verdict = await this.#clusterWatch.probe(cluster, this.#clusterHost);
       if (this.#closed) return;
-      if (view.latency !== null) this.#heardAt = performance.now();
-      this.#masters = view.masters;
-      const wasPartial = this.#unserved.length > 0;
-      this.#unserved = view.unserved;
-      // Some master answered (its PING set a latency).
-      const served = view.latency !== null;
-      this.#latency = view.latency;
-      if (view.unserved.length > 0) {
-        const error = {
-          reason: 'CLUSTER_PARTIAL' as const,
-          message: `Redis Cluster slots ${describeRanges(view.unserved)} have no master that answers`,
-          hint: 'calls to other slots go on; ioredis refreshes the slot map every 5 s and follows a promoted replica — check the failed node (`npx redkit doctor`)',
-          at: new Date().toISOString(),
-        };
-        if (!wasPartial) this.#logger.warn({ reason: error.reason, unserved: describeRanges(view.unserved) }, `[Redis] ${error.message}`);
-        this.#lastError = error;
-      } else if (wasPartial) {
-        this.#logger.info({ masters: view.masters.length }, '[Redis] Redis Cluster: every slot is served again');
-      }
-      if (served) {
-        if (this.#state !== 'connected') {
-          this.#setState('connected', null);
-          this.#logger.info({ target: this.config.target, masters: view.masters.length }, '[Redis] Cluster ready to receive commands');
-        }
-      } else {
-        this.#setState('disconnected', this.#lastError);
+      if (verdict.served) this.#heardAt = performance.now();
+      this.#latency = verdict.latency;
+      if (verdict.error) this.#lastError = verdict.error;
+      if (!verdict.served) this.#setState('disconnected', this.#lastError);
+      else if (this.#state !== 'connected') {
+        this.#setState('connected', null);
+        this.#logger.info({ target: this.config.target }, '[Redis] Cluster ready to receive commands');
       }
     } finally {
       this.#probing = false;
     }
-  }
-
-  /** The watchdog saw no reply for `waitedMs`: disconnected now, and every waiting command fails now. */
-  #onStall(waitedMs: number): void {
-    const error = stallError(this.#where(), waitedMs, this.stallMs);
-    this.#lastError = error;
-    this.#latency = null;
-    this.#logger.warn({ reason: error.reason, waitedMs, stallMs: this.stallMs }, `[Redis] ${error.message}: failing fast until it answers`);
-    this.#setState('disconnected', error);
-    this.#watchdog?.rejectOutstanding(new RedisUnavailableError(`Redis command failed: ${error.message} — ${error.hint}`, 'TIMEOUT'));
   }
 
   /**
@@ -638,35 +366,22 @@ export class RedisConnection extends EventEmitter {
 
   /** The error capabilities throw when Redis is configured but not usable now. */
   unavailable(cause?: unknown): RedisUnavailableError {
-    if (this.#closed) return new RedisUnavailableError('redkit is closed', 'CLOSED');
-    if (this.config.mode === 'standalone') return new RedisUnavailableError('Redis is not configured (standalone mode)', 'NOT_CONFIGURED');
-    const last = this.#lastError;
-    const detail = last ? `${last.message} — ${last.hint}` : 'not connected yet';
-    return new RedisUnavailableError(`Redis at ${this.#where()} is ${this.#state}: ${detail}`, last?.reason ?? 'UNAVAILABLE', { cause });
+    return unusableError(this.#callContext(), this.#state, this.#closed, this.#lastError, cause);
   }
 
-  /** Maps a thrown error: connection trouble → RedisUnavailableError; a Redis reply error → its typed RedkitError (reply-errors.ts). */
+  /** Maps a thrown error: connection trouble → RedisUnavailableError; a Redis reply error → its typed RedkitError (call-errors.ts). */
   toUnavailable(err: unknown): unknown {
     redactError(err, this.#secrets);
-    if (err instanceof RedkitError) return err;
-    const name = (err as Error)?.name;
-    if (name === 'ReplyError' && this.config.topology !== 'single' && /^READONLY/.test(String((err as Error).message))) {
-      // The master moved under this call (reconnectOnError is already re-resolving it): to the
-      // caller that is a short outage, not a read-only server.
-      return new RedisUnavailableError(
-        `Redis command failed: ${this.#where()} is no longer the master (failover in progress) — redkit reconnects to the new master by itself`,
-        'FAILOVER',
-        { cause: err },
-      );
-    }
-    if (name === 'ReplyError' && !/^(NOAUTH|WRONGPASS)/.test(String((err as Error).message)))
-      return mapReplyError(err, { username: this.config.username, prefix: this.config.prefix, logger: this.#logger });
-    const classified = classifyError(err, { target: this.#where(), tls: this.config.tls !== false, secrets: this.#secrets });
-    if (classified.reason === 'TIMEOUT') void this.#probe();
+    const { error, classified } = mapCallError(err, this.#callContext());
+    if (classified?.reason === 'TIMEOUT') void this.#probe();
     // The socket may be gone before ioredis emits 'close': the state must not lag behind a failure we just saw.
-    else if (this.#client && this.#client.status !== 'ready')
+    else if (classified && this.#client && this.#client.status !== 'ready')
       this.#setState('disconnected', this.#lastError ?? { ...classified, at: new Date().toISOString() });
-    return new RedisUnavailableError(`Redis command failed: ${classified.message} — ${classified.hint}`, classified.reason, { cause: err });
+    return error;
+  }
+
+  #callContext(): CallContext {
+    return { config: this.config, logger: this.#logger, secrets: this.#secrets, where: this.#where() };
   }
 
   /** PING round trip in ms; throws RedisUnavailableError when Redis is not usable. */
@@ -698,30 +413,23 @@ export class RedisConnection extends EventEmitter {
 
   /** `health()` without the promise. */
   healthNow(): RedisHealth {
-    const since = this.#since.toISOString();
     const kind = this.config.topology;
-    const topology: RedisTopologyHealth = {
-      kind,
-      master: this.isReady && kind !== 'cluster' ? this.#master : null,
-      role: this.#role,
-      lastFailoverAt: this.#server.lastFailoverAt,
-      ...(kind === 'cluster' ? { masters: [...this.#masters], unservedSlots: this.#unserved.length > 0 ? describeRanges(this.#unserved) : null } : {}),
-    };
-    const common = { since, lastRestartAt: this.#server.lastRestartAt, warnings: [...this.#server.warnings], topology };
-    if (this.config.mode === 'standalone') {
-      return { status: 'not_configured', message: 'Redis not configured: running standalone (in-memory)', latency: null, lastError: null, ...common };
-    }
-    // A cluster with unserved slots still serves the rest (isReady), but it is not healthy.
-    if (this.isReady && this.#unserved.length === 0)
-      return { status: 'connected', message: 'Redis connection healthy', latency: this.#latency, lastError: this.#lastError, ...common };
-    const last = this.#lastError;
-    return {
-      status: 'disconnected',
-      message: last ? `${last.message} — ${last.hint}` : 'Redis configured but not connected yet',
-      latency: null,
-      lastError: last,
-      ...common,
-    };
+    return buildHealth({
+      mode: this.config.mode,
+      ready: this.isReady,
+      since: this.#since,
+      latency: this.#latency,
+      lastError: this.#lastError,
+      lastRestartAt: this.#server.lastRestartAt,
+      warnings: this.#server.warnings,
+      topology: {
+        kind,
+        master: this.isReady && kind !== 'cluster' ? this.#single.master : null,
+        role: kind === 'cluster' ? 'master' : this.#single.role,
+        lastFailoverAt: this.#server.lastFailoverAt,
+        ...(kind === 'cluster' ? this.#clusterWatch.healthFields() : {}),
+      },
+    });
   }
 
   /**
@@ -732,30 +440,10 @@ export class RedisConnection extends EventEmitter {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#probeTimer) clearInterval(this.#probeTimer);
-    this.#watchdog?.stop();
+    this.#single.stop();
+    this.#clusterWatch.stop();
     this.emit('closed');
-    const clients = [...this.#dedicated, ...(this.#client ? [this.#client] : [])];
-    await Promise.all(clients.map((c) => this.#quit(c)));
-    this.#dedicated.clear();
+    await this.#pool.closeAll(this.#client ? [this.#client] : []);
     this.removeAllListeners();
-  }
-
-  async #quit(client: RedisClient): Promise<void> {
-    if (client.status === 'end') return;
-    if (client.status !== 'ready') {
-      client.disconnect(false);
-      return;
-    }
-    // Commands of this tick are still corked (write-batching.ts); QUIT must queue behind them.
-    await new Promise((resolve) => setImmediate(resolve));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      client.quit().catch(() => undefined),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, this.config.commandTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    if ((client.status as string) !== 'end') client.disconnect(false);
   }
 }
