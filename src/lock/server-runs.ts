@@ -21,7 +21,7 @@ let slotTags: string[] | null = null;
 /**
  * A short hash tag that hashes to `slot`. The cluster marker of a slot is stored under it, so the
  * marker lives, migrates and is lost with the slot's data, which is what the guard must detect.
- * The table is built once (about 170 k CRC16s of short strings, ~30 ms), only where INFO is refused.
+ * The table is built once (about 170 k CRC16s of short strings: 15 ms measured), only where INFO is refused.
  */
 export function tagForSlot(slot: number): string {
   if (!slotTags) {
