@@ -1,7 +1,7 @@
 // Runs the capability contract suites again with every test server replaced by a real Sentinel
-// set (REDKIT_TEST_TOPOLOGY=sentinel: 1 master, 2 replicas, 3 sentinels; see
-// test/helpers/redis-server.ts). Expects a build (`npm test` builds). `npm run test:topologies`.
-// Cluster joins here once the connection speaks it.
+// set (REDKIT_TEST_TOPOLOGY=sentinel: 1 master, 2 replicas, 3 sentinels), then by a real Redis
+// Cluster (REDKIT_TEST_TOPOLOGY=cluster: 3 masters, 3 replicas; see test/helpers/redis-server.ts).
+// Expects a build (`npm test` builds). `npm run test:topologies`. Kept out of `npm test` for time.
 import { spawnSync } from 'node:child_process';
 
 const files = [
@@ -15,16 +15,23 @@ const files = [
   'queue/queue-redis-down',
 ].map((suite) => `dist/test/${suite}.test.js`);
 const started = Date.now();
-// First the topology tests themselves (the helpers, Sentinel failover, doctor): kept out of
-// `npm test` for time, since each file starts its own Cluster or Sentinel set.
+const seconds = (from) => Math.round((Date.now() - from) / 1000);
+// First the topology tests themselves (the helpers, Sentinel failover, cluster faults, doctor):
+// each file starts its own Cluster or Sentinel set.
 const own = spawnSync(process.execPath, ['scripts/run-tests.mjs', 'dist/test/topology/', 'dist/test/sentinel/'], { stdio: 'inherit' });
-if (own.status !== 0) process.exit(own.status ?? 1);
+console.log(`test:topologies (own topology tests): ${seconds(started)} s`);
+let failed = own.status !== 0;
 // --test-force-exit: under Sentinel, queue.test.js passes every test and then does not exit
 // (a handle left open after its kill/restart tests, not found yet): without it the file would
 // end as a 180 s timeout instead of reporting its results.
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=180000', '--test-force-exit', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, REDKIT_TEST_TOPOLOGY: 'sentinel' },
-});
-console.log(`test:topologies (sentinel): ${files.length} suites in ${Math.round((Date.now() - started) / 1000)} s`);
-process.exit(result.status ?? 1);
+for (const topology of ['sentinel', 'cluster']) {
+  const from = Date.now();
+  const result = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-timeout=180000', '--test-force-exit', ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, REDKIT_TEST_TOPOLOGY: topology },
+  });
+  console.log(`test:topologies (${topology}): ${files.length} suites in ${seconds(from)} s`);
+  failed ||= result.status !== 0;
+}
+console.log(`test:topologies: ${seconds(started)} s in all`);
+process.exit(failed ? 1 : 0);

@@ -9,6 +9,7 @@ import { RedisConnection } from '../connection/redis-connection.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { checkPermissions } from './doctor-acl.js';
+import { clusterSteps, nodeConfig } from './doctor-cluster.js';
 import { checkSentinels } from './doctor-sentinel.js';
 import type { DoctorStep } from './doctor-step.js';
 
@@ -177,7 +178,8 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
     steps.push({ name: 'tls', status: 'skip', detail: 'TLS off; the server answers plain-text Redis' });
   }
 
-  const connection = new RedisConnection(config, silentLogger);
+  // Cluster: the seed is talked to as one server, then doctor-cluster.ts checks every node.
+  const connection = new RedisConnection(config.topology === 'cluster' ? nodeConfig(config, host, port) : config, silentLogger);
   // Cluster nodes are checked one by one (cluster steps); here the seed answers as one server.
   const client = connection.dedicatedClient({
     purpose: 'doctor',
@@ -198,6 +200,10 @@ export async function runDoctor(options: RedkitOptions): Promise<DoctorReport> {
         status: 'ok',
         detail: config.password ? `authenticated${config.username ? ` as ${config.username}` : ''}` : 'no password needed',
       });
+      if (config.topology === 'cluster') {
+        steps.push(...(await clusterSteps(config, client, target)));
+        return { config: printable, steps, exitCode: steps.some((s) => s.status === 'fail') ? 1 : 0 };
+      }
       const role = await roleStep(client, target, config.topology);
       steps.push(role);
       if (role.status === 'fail') return { config: printable, steps, exitCode: 1 };

@@ -44,7 +44,9 @@ export function classifyError(error: unknown, ctx: { target: string; tls: boolea
   const code = e.code ?? '';
   const at = ctx.target;
   // Redis Cluster, before the generic cases: ioredis's own words for a cluster it cannot use.
-  if (/cluster support disabled/i.test(raw)) {
+  // A seed that is no cluster node fails the slot refresh: the reason is in its lastNodeError.
+  const nodeError = String((error as { lastNodeError?: ErrorLike } | null)?.lastNodeError?.message ?? '');
+  if (/cluster support disabled/i.test(raw) || /cluster support disabled/i.test(nodeError)) {
     return {
       reason: 'NOT_A_CLUSTER',
       message: `${at} is not a Redis Cluster node (cluster support disabled)`,

@@ -1,16 +1,13 @@
-import type { RedisClient } from '../connection/cluster.js';
+import { isCluster, type RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import type { AcquireReply, HolderInfo, LockBackend, LockRef } from './backend.js';
 import { randomBytes } from 'node:crypto';
+import calculateSlot from 'cluster-key-slot';
+import type { Cluster, Redis } from 'ioredis';
 import { isReplyError } from '../connection/reply-errors.js';
 import { RedisUnavailableError } from '../errors.js';
 import { lockScripts, readMarker, type LockKeys } from './scripts.js';
-
-/** The restart guard's view of the server: run_id (born '') or data marker (born: created at, ms). */
-interface ServerRun {
-  id: string;
-  born: string;
-}
+import { ClusterRuns, tagForSlot, type ServerRun } from './server-runs.js';
 
 interface Watcher {
   handlers: Set<(token: string, fence: number) => void>;
@@ -40,8 +37,12 @@ export class RedisLockBackend implements LockBackend {
   readonly #watchers = new Map<string, Watcher>();
   readonly #resync = new Set<() => void>();
   #removeResync: (() => void) | null = null;
+  /** Redis Cluster: runs per node (or markers per slot), see server-runs.ts. */
+  readonly #clusterRuns = new ClusterRuns();
+  #watchedCluster: Cluster | null = null;
   readonly #onDisconnect = () => {
     this.#runId = null;
+    this.#clusterRuns.clear();
   };
 
   constructor(ctx: RedkitContext) {
@@ -119,11 +120,35 @@ export class RedisLockBackend implements LockBackend {
     return this.#runIdLoading;
   }
 
-  #marker(client: RedisClient): Promise<ServerRun> {
-    // One key per prefix, without a TTL (bounded: one); lost with the data, which is its point.
-    return readMarker(client, this.#ctx.keys.key('lock', 'marker'), randomBytes(20).toString('hex')).then((m) => {
+  #marker(client: RedisClient, key = this.#ctx.keys.key('lock', 'marker')): Promise<ServerRun> {
+    // One key per prefix (per slot on a cluster), without a TTL (bounded); lost with the data, which is its point.
+    return readMarker(client, key, randomBytes(20).toString('hex')).then((m) => {
       const [id, born] = String(m).split(':');
       return { id: id!, born: born! };
+    });
+  }
+
+  /**
+   * The restart guard's run for a name on a cluster: the run_id of the node serving its slot
+   * (learned from the script's "stale run_id" reply, never by an INFO sent elsewhere), or, where
+   * INFO is refused, the marker of its slot, hash-tagged into that slot so that it lives, moves
+   * and is lost with the slot's data.
+   */
+  #clusterRun(cluster: Cluster, key: string): ServerRun | Promise<ServerRun> {
+    if (this.#watchedCluster !== cluster) {
+      // A node that reconnects may have restarted empty: what was learned of it is stale.
+      this.#watchedCluster = cluster;
+      const forget = () => this.#clusterRuns.clear();
+      for (const node of cluster.nodes('all')) node.on('close', forget);
+      cluster.on('+node', (node: Redis) => node.on('close', forget));
+    }
+    if (!this.#useMarker) return this.#clusterRuns.run(this.#clusterRuns.nodeOf(cluster, key));
+    const slot = calculateSlot(key);
+    const known = this.#clusterRuns.marker(slot);
+    if (known) return known;
+    return this.#marker(cluster, `${this.#ctx.keys.key('lock', 'marker')}:{${tagForSlot(slot)}}`).then((run) => {
+      this.#clusterRuns.markerLearned(slot, run);
+      return run;
     });
   }
 
@@ -136,7 +161,7 @@ export class RedisLockBackend implements LockBackend {
     const client = connection.client;
     if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
     const { keys } = this.#names(ref);
-    const known = this.#serverRun(client);
+    const known = isCluster(client) ? this.#clusterRun(client, keys[0]) : this.#serverRun(client);
     // The reply is read, and errors are mapped, in the reaction that settles the script call:
     // acquire and release are the hot path, each promise less counts.
     const onReply = (raw: unknown): AcquireReply | Promise<AcquireReply> => {
@@ -155,6 +180,9 @@ export class RedisLockBackend implements LockBackend {
           if (reply[0] === 5) {
             this.#useMarker = true;
             this.#runId = null;
+          } else if (isCluster(client)) {
+            this.#useMarker = false;
+            this.#clusterRuns.learned(this.#clusterRuns.nodeOf(client, keys[0]), { id: String(reply[1]), born: '' });
           } else {
             this.#runId = { id: String(reply[1]), born: '' };
           }
