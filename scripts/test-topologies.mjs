@@ -1,4 +1,5 @@
-// Runs the capability contract suites again with every test server replaced by a real Sentinel
+// Runs the capability contract suites, the multi-process tests, the reference server's and the
+// NestJS tests again with every test server replaced by a real Sentinel
 // set (REDKIT_TEST_TOPOLOGY=sentinel: 1 master, 2 replicas, 3 sentinels), then by a real Redis
 // Cluster (REDKIT_TEST_TOPOLOGY=cluster: 3 masters, 3 replicas; see test/helpers/redis-server.ts).
 // Expects a build (`npm test` builds). `npm run test:topologies`. Kept out of `npm test` for time.
@@ -13,6 +14,17 @@ const files = [
   'jobs/store',
   'queue/queue',
   'queue/queue-redis-down',
+  // Several processes on one deployment, the reference server, and a real Nest app: each given
+  // the topology's URL (redis+sentinel:// or redis+cluster://) as a user would.
+  'lock/processes',
+  'leader/processes',
+  'cache/multiprocess',
+  'ratelimit/limiter',
+  'ratelimit/nest',
+  'queue/cross-process',
+  'app/server',
+  'nestjs/module',
+  'nestjs/lifecycle',
 ].map((suite) => `dist/test/${suite}.test.js`);
 const started = Date.now();
 const seconds = (from) => Math.round((Date.now() - from) / 1000);
