@@ -9,6 +9,7 @@ import { redactError } from './redact.js';
 import { mapReplyError } from './reply-errors.js';
 import { batchWritesPerTick } from './batching/write-batching.js';
 import { SharedSubscriber } from './subscriber.js';
+import { ShardedSubscriber } from './sharded-subscriber.js';
 import { StallWatchdog, stallError, stallThresholdMs } from './watchdog.js';
 import { ServerWatch, type HealthWarning } from './server-identity.js';
 import { readRole, reviveOnEnd, sentinelOptions, type ServerRole } from './sentinel.js';
@@ -91,6 +92,7 @@ export class RedisConnection extends EventEmitter {
   #closed = false;
   #started: Promise<void> | null = null;
   #subscriber: SharedSubscriber | null = null;
+  #sharded: ShardedSubscriber | null = null;
   #watchdog: StallWatchdog | null = null;
   /** Bound on the oldest unanswered command's wait before Redis counts as stalled (ms). */
   readonly stallMs: number;
@@ -356,6 +358,24 @@ export class RedisConnection extends EventEmitter {
       () => this.isReady,
     );
     return this.#subscriber;
+  }
+
+  /**
+   * Redis Cluster only: the sharded (SSUBSCRIBE) subscriber shared by every capability, one
+   * connection per master, created on first use. For channels hash-tagged like the keys they
+   * relate to; see sharded-subscriber.ts. Throws on other topologies.
+   */
+  shardedSubscriber(): ShardedSubscriber {
+    if (this.config.topology !== 'cluster') throw new RedkitError('E_CONFIG', 'sharded pub/sub needs a Redis Cluster (topology cluster)');
+    this.#sharded ??= new ShardedSubscriber(
+      this.dedicatedClient({
+        purpose: 'sharded-subscriber',
+        overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined },
+        clusterOverrides: { shardedSubscribers: true },
+      }) as Cluster,
+      () => this.isReady,
+    );
+    return this.#sharded;
   }
 
   #make(purpose: string, overrides: Partial<RedisOptions>, clusterOverrides?: Partial<ClusterOptions>): RedisClient {

@@ -16,6 +16,7 @@ import {
   type PresenceMember,
   type PresenceStats,
 } from './presence.js';
+import { RoomChannels } from './room-channels.js';
 import { presenceScripts } from './scripts.js';
 
 /** The bus channel presence events travel on (seed 004's `presence:events`). */
@@ -38,7 +39,6 @@ interface RoomView {
  */
 export class RedisPresence extends EventEmitter<PresenceEventMap> implements Presence {
   readonly #ctx: RedkitContext;
-  readonly #bus: RedisBus;
   readonly #ttlMs: number;
   readonly #local = new LocalHoldings();
   readonly #views = new Map<string, RoomView>();
@@ -46,7 +46,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   readonly #pendingLeaves = new Set<string>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #debug: boolean;
-  #subscribed: Promise<() => Promise<void>>;
+  readonly #channels: RoomChannels<PresenceWire>;
   #removeResync: () => void;
   #onConnected = () => this.#scheduleRecover('connected');
   #recovering: Promise<void> | null = null;
@@ -62,13 +62,11 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   ) {
     super();
     this.#ctx = ctx;
-    this.#bus = bus;
     this.#debug = options.debug ?? false;
     this.#ttlMs = options.heartbeatTtlMs ?? 15_000;
     const beatMs = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(this.#ttlMs / 3));
     const reapMs = options.reapIntervalMs ?? Math.max(50, Math.min(500, Math.floor(this.#ttlMs / 4)));
-    this.#subscribed = bus.subscribe<PresenceWire>(PRESENCE_CHANNEL, (m) => this.#receive(m));
-    this.#subscribed.catch(() => undefined);
+    this.#channels = new RoomChannels<PresenceWire>(bus, PRESENCE_CHANNEL, (m) => this.#receive(m));
     this.#removeResync = bus.onResync(() => this.#scheduleRecover('resubscribed'));
     ctx.connection.on('connected', this.#onConnected);
     const every = (ms: number, fn: () => Promise<void>) => {
@@ -195,6 +193,8 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     else {
       view = { refs: 1, members: this.#local.room(room) };
       this.#views.set(room, view);
+      // Subscribed before the snapshot: an event between the two is not lost (cluster: per room).
+      await this.#channels.add(room);
       if (this.#ctx.connection.isReady) {
         try {
           this.#reconcile(room, await this.#snapshot(room));
@@ -208,7 +208,10 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
       if (done) return;
       done = true;
       const v = this.#views.get(room);
-      if (v && --v.refs <= 0) this.#views.delete(room);
+      if (v && --v.refs <= 0) {
+        this.#views.delete(room);
+        this.#channels.remove(room);
+      }
     };
   }
 
@@ -239,7 +242,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
         this.#log('warn', { err: String((err as Error)?.message ?? err) }, 'could not withdraw members on close; they expire with the heartbeat');
       }
     }
-    await (await this.#subscribed.catch(() => async () => {}))().catch(() => undefined);
+    await this.#channels.close();
     this.#local.clear();
     this.#views.clear();
     this.removeAllListeners();
@@ -260,10 +263,11 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
           this.#instKey(room, this.#ctx.instanceId),
           memberId,
           metaJson,
-          this.#bus.redisChannel(PRESENCE_CHANNEL),
+          this.#channels.channel(room),
           this.#ctx.instanceId,
           room,
           Date.now(),
+          this.#channels.publishCommand,
         ]),
       ]);
       return Number(result);
@@ -277,11 +281,12 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
         this.#membersKey(room),
         this.#metaKey(room),
         this.#instKey(room, instanceId),
-        this.#bus.redisChannel(PRESENCE_CHANNEL),
+        this.#channels.channel(room),
         this.#ctx.instanceId,
         room,
         Date.now(),
         memberId,
+        this.#channels.publishCommand,
       ]);
       return (result as string[]) ?? [];
     });
