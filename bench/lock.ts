@@ -1,11 +1,14 @@
 // Locks: acquire+release cycles of redkit next to redlock (v4) and redis-semaphore (Mutex), on
 // the same redis-server in one run. Uncontended: 50 keys, 50 loops (a loop takes a free key).
 // Contended: 1 key, 10 contenders; hand-off latency = release sent → next holder's grant.
+// BENCH_TOPOLOGY=cluster: the same on a local Redis Cluster (redkit vs redis-semaphore; redlock v4
+// is left out there, it predates cluster clients).
 import { createRequire } from 'node:module';
 import { Mutex } from 'redis-semaphore';
 import { createRedkit, silentLogger, type Redkit } from '../src/index.js';
-import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
+import { stopRedis } from '../test/helpers/redis-server.js';
 import { measure, printTable, type BenchResult } from './lib/measure.js';
+import { describeServer, onCluster, startBenchRedis, targetOf } from './lib/topology.js';
 
 // redlock v4 ships no types.
 const Redlock = createRequire(import.meta.url)('redlock') as new (
@@ -80,12 +83,13 @@ async function contended(c: Contender): Promise<BenchResult & { maxShare: number
   };
 }
 
-const server = await startRedis();
+const server = await startBenchRedis();
+console.log(`# locks — ${describeServer(server)}, ${durationMs} ms per row, node ${process.version}`);
 // A fresh server is younger than the 10 s lock TTL: redkit's restart guard would hold grants back
 // for 10 s; the bench shortens the guard to the 1 s of uptime it waits for (same work per call;
 // uptime has whole-second resolution, so that is 2 s of waiting).
 await new Promise((r) => setTimeout(r, 2100));
-const kit: Redkit = await createRedkit({ url: server.url, env: {}, logger: silentLogger, keyPrefix: 'bench', commandTimeoutMs: 5000 });
+const kit: Redkit = await createRedkit({ ...targetOf(server), env: {}, logger: silentLogger, keyPrefix: 'bench', commandTimeoutMs: 5000 });
 const anchorClient = () => kit.connection.dedicatedClient({ purpose: 'bench-anchor', overrides: { enableAutoPipelining: true, maxRetriesPerRequest: 1 } });
 const redlockClient = anchorClient();
 const semaphoreClient = anchorClient();
@@ -93,7 +97,7 @@ await Promise.all([redlockClient, semaphoreClient].map((c) => new Promise((resol
 const redlockUncontended = new Redlock([redlockClient], { retryCount: 0 });
 const redlockContended = new Redlock([redlockClient], { retryCount: -1, retryDelay: 10, retryJitter: 5 });
 
-const contenders = (contendedMode: boolean): Contender[] => [
+const allContenders = (contendedMode: boolean): Contender[] => [
   {
     name: 'redkit',
     async acquire(key) {
@@ -117,6 +121,8 @@ const contenders = (contendedMode: boolean): Contender[] => [
     },
   },
 ];
+
+const contenders = (contendedMode: boolean) => allContenders(contendedMode).filter((c) => !onCluster || c.name !== 'redlock v4');
 
 // Two rounds, reported from the second: the first warms up JIT, scripts and connections for all.
 let un: BenchResult[] = [];

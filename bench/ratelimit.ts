@@ -11,11 +11,14 @@
 // Limits are set so high that every decision is an admission: the same work for every row.
 // redkit batches concurrent decisions of one key behind the one in flight (see the README), so
 // the hot-key rows show that; the distinct-key rows are one script call per decision for all.
+// BENCH_TOPOLOGY=cluster: the same rows on a local Redis Cluster (the minimal storage's two keys
+// share a hash tag there, as any Lua script's keys must).
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { ThrottlerStorageService } from '@nestjs/throttler';
 import { createRedkit, silentLogger, RedkitThrottlerStorage, type RateLimitAlgorithm } from '../src/index.js';
-import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
+import { stopRedis } from '../test/helpers/redis-server.js';
 import { measure, printTable, type BenchResult } from './lib/measure.js';
+import { describeServer, startBenchRedis, targetOf } from './lib/topology.js';
 
 const durationMs = Number(process.env.BENCH_MS ?? 3000);
 const concurrency = 100;
@@ -33,8 +36,8 @@ end
 if blockTtl < 0 then blockTtl = 0 end
 return {hits, ttl, blockTtl}`;
 
-const server = await startRedis();
-const kit = await createRedkit({ url: server.url, logger: silentLogger, env: {}, keyPrefix: 'bench' });
+const server = await startBenchRedis();
+const kit = await createRedkit({ ...targetOf(server), logger: silentLogger, env: {}, keyPrefix: 'bench' });
 
 // Anchors get their own clients from the same connection settings; with and without ioredis
 // auto-pipelining (redkit's shared client batches its writes per tick instead).
@@ -69,11 +72,11 @@ const contenders: Array<[string, Op]> = [
   ['redkit sliding-window (exact log)', (k) => limiters['sliding-window']!.consume(k)],
   ['redkit ThrottlerStorage (Redis, default log)', (k) => storage.increment(k, 60_000, BIG, 60_000, 'default')],
   ['redkit ThrottlerStorage (Redis, fixed-window)', (k) => storageFixed.increment(k, 60_000, BIG, 60_000, 'fixed')],
-  ['minimal throttler Redis storage (see header)', (k) => minimal.minimalThrottlerIncrement(`mt:${k}`, `mt:${k}:block`, 60_000, BIG, 60_000)],
+  ['minimal throttler Redis storage (see header)', (k) => minimal.minimalThrottlerIncrement(`mt:{${k}}`, `mt:{${k}}:block`, 60_000, BIG, 60_000)],
   ['@nestjs/throttler in-memory (not shared)', (k) => nestMemory.increment(k, 60_000, BIG, 60_000, 'default')],
 ];
 
-console.log(`# rate limiting — ${concurrency} concurrent, ${durationMs} ms per row, redis-server ${server.port}, node ${process.version}`);
+console.log(`# rate limiting — ${concurrency} concurrent, ${durationMs} ms per row, ${describeServer(server)}, node ${process.version}`);
 console.log(
   '# @nest-lab/throttler-storage-redis: not installable here (npm ERESOLVE: peer @nestjs/common ^7–^11 vs 12.5.1); rows labelled "minimal" and "in-memory" stand in for it',
 );

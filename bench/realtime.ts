@@ -3,13 +3,16 @@
 // throughput as frames delivered to all clients per second. redkit's gateway (reactions:
 // HINCRBY + PUBLISH in one script) side by side with socket.io + @socket.io/redis-adapter.
 //   BENCH_MS=2000 node dist/bench/realtime.js        (BENCH_CLIENTS=500 per instance, BENCH_WINDOW=4 in flight)
+// BENCH_TOPOLOGY=cluster: both on a local Redis Cluster with sharded pub/sub — redkit's per-room
+// SPUBLISH from the reactions script, and @socket.io/redis-adapter's sharded adapter.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { startRedis, stopRedis, freePort, waitForPort } from '../test/helpers/redis-server.js';
+import { stopRedis, freePort, waitForPort } from '../test/helpers/redis-server.js';
 import { printTable, type BenchResult } from './lib/measure.js';
+import { describeServer, onCluster, startBenchRedis, targetOf } from './lib/topology.js';
 
 const ROOM = 'bench';
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 500);
@@ -18,19 +21,28 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 4);
 
 // ---- server side (this same file, spawned with --serve) ------------------------------------
 
-async function serve(kind: string, port: number, redisUrl: string, prefix: string): Promise<void> {
+/** `redisTarget`: a redis:// URL, or `cluster:<seeds>` on a cluster. */
+async function serve(kind: string, port: number, redisTarget: string, prefix: string): Promise<void> {
   const { createRedkit, createGateway, silentLogger } = await import('../src/index.js');
-  const kit = await createRedkit({ url: redisUrl, keyPrefix: prefix, logger: silentLogger, env: {} });
+  const cluster = redisTarget.startsWith('cluster:');
+  const target = cluster ? { clusterNodes: redisTarget.slice('cluster:'.length) } : { url: redisTarget };
+  const kit = await createRedkit({ ...target, keyPrefix: prefix, logger: silentLogger, env: {} });
   const http = createServer();
   if (kind === 'redkit') {
     createGateway(kit, { ratePerSecond: 1e6, rateBurst: 1e6, floodCloseAfter: 1e9 }).attach(http);
   } else {
     const { Server } = await import('socket.io');
-    const { createAdapter } = await import('@socket.io/redis-adapter');
+    const { createAdapter, createShardedAdapter } = await import('@socket.io/redis-adapter');
     // The adapter's clients come from redkit's connection, like every client in this project.
-    const pub = kit.connection.dedicatedClient({ purpose: 'socketio-pub' });
-    const sub = kit.connection.dedicatedClient({ purpose: 'socketio-sub' });
-    const io = new Server(http, { adapter: createAdapter(pub, sub, { key: `${prefix}:sio` }), transports: ['websocket'] });
+    // On a cluster: the sharded adapter (SPUBLISH, one SSUBSCRIBE channel per room), whose
+    // subscriber needs ioredis's sharded subscribers; both queue commands until the slot map is known.
+    const pub = kit.connection.dedicatedClient({ purpose: 'socketio-pub', overrides: cluster ? { enableOfflineQueue: true } : {} });
+    const sub = kit.connection.dedicatedClient({
+      purpose: 'socketio-sub',
+      ...(cluster ? { overrides: { enableOfflineQueue: true }, clusterOverrides: { shardedSubscribers: true } } : {}),
+    });
+    const adapter = cluster ? createShardedAdapter(pub, sub, { channelPrefix: `${prefix}:sio` }) : createAdapter(pub, sub, { key: `${prefix}:sio` });
+    const io = new Server(http, { adapter, transports: ['websocket'] });
     let count = 0;
     io.on('connection', (socket) => {
       socket.on('join', (m: { room: string; id: string }) => {
@@ -201,17 +213,20 @@ async function until(check: () => boolean, timeoutMs: number, what: string): Pro
 }
 
 async function main(): Promise<void> {
-  const redis = await startRedis();
+  const redis = await startBenchRedis();
+  const target = onCluster ? `cluster:${targetOf(redis).clusterNodes}` : redis.url;
+  const socketIoName = onCluster ? 'socket.io + sharded redis-adapter' : 'socket.io + redis-adapter';
+  console.log(`# realtime fan-out — ${describeServer(redis)}, node ${process.version}`);
   const results: Array<BenchResult & { messagesPerSec: number; messages: number; serverCpuMsPerMessage: number }> = [];
   try {
     for (const kind of ['redkit', 'socket.io'] as const) {
       const prefix = `bench${Date.now()}`;
       const ports: [number, number] = [await freePort(), await freePort()];
-      const servers = ports.map((port) => spawnServer(kind, port, redis.url, prefix));
+      const servers = ports.map((port) => spawnServer(kind, port, target, prefix));
       try {
         await Promise.all(ports.map((p) => waitForPort(p, 20_000)));
         const harness = kind === 'redkit' ? await redkitHarness(ports) : await socketIoHarness(ports);
-        const result = await run(kind === 'redkit' ? 'redkit gateway (reactions)' : 'socket.io + redis-adapter', harness, 0, servers);
+        const result = await run(kind === 'redkit' ? 'redkit gateway (reactions)' : socketIoName, harness, 0, servers);
         await new Promise((r) => setTimeout(r, 200));
         const serverCpuMs = servers.reduce((sum, s) => sum + (s.cpu[1] ?? 0), 0);
         results.push({ ...result, serverCpuMsPerMessage: serverCpuMs / Math.max(1, result.messages) });
@@ -227,7 +242,7 @@ async function main(): Promise<void> {
   printTable(
     `fan-out: 2 instances × ${CLIENTS} clients, 1 sender on A, ${WINDOW} messages in flight; ops = frames delivered, latency at B's clients`,
     results,
-    'socket.io + redis-adapter',
+    socketIoName,
   );
   for (const r of results)
     console.log(

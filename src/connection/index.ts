@@ -11,6 +11,7 @@ export { redactError } from './redact.js';
 export { backoffDelay } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
 export { SharedSubscriber } from './subscriber.js';
+export { ShardedSubscriber, type PubSubSubscriber } from './sharded-subscriber.js';
 export type { MessageHandler } from './subscriber.js';
 export { defineScripts } from './scripts.js';
 export type { ScriptSpec, ScriptCaller, ScriptValues } from './scripts.js';

@@ -7,6 +7,7 @@ import { classifyError, type ClassifiedError } from './classify.js';
 import { redactError } from './redact.js';
 import { mapCallError, unusableError, type CallContext } from './call-errors.js';
 import { SharedSubscriber } from './subscriber.js';
+import { ShardedSubscriber } from './sharded-subscriber.js';
 import { stallThresholdMs } from './watchdog.js';
 import { ServerWatch } from './server-identity.js';
 import { isCluster, type RedisClient } from './cluster.js';
@@ -49,6 +50,7 @@ export class RedisConnection extends EventEmitter {
   #closed = false;
   #started: Promise<void> | null = null;
   #subscriber: SharedSubscriber | null = null;
+  #sharded: ShardedSubscriber | null = null;
   /** Bound on the oldest unanswered command's wait before Redis counts as stalled (ms). */
   readonly stallMs: number;
   #latency: number | null = null;
@@ -249,6 +251,24 @@ export class RedisConnection extends EventEmitter {
       () => this.isReady,
     );
     return this.#subscriber;
+  }
+
+  /**
+   * Redis Cluster only: the sharded (SSUBSCRIBE) subscriber shared by every capability, one
+   * connection per master, created on first use. For channels hash-tagged like the keys they
+   * relate to; see sharded-subscriber.ts. Throws on other topologies.
+   */
+  shardedSubscriber(): ShardedSubscriber {
+    if (this.config.topology !== 'cluster') throw new RedkitError('E_CONFIG', 'sharded pub/sub needs a Redis Cluster (topology cluster)');
+    this.#sharded ??= new ShardedSubscriber(
+      this.dedicatedClient({
+        purpose: 'sharded-subscriber',
+        overrides: { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined },
+        clusterOverrides: { shardedSubscribers: true },
+      }) as Cluster,
+      () => this.isReady,
+    );
+    return this.#sharded;
   }
 
   /** Where commands go, for messages: the master's `host:port` once known, else the configured endpoint. */

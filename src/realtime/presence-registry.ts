@@ -65,10 +65,11 @@ export class PresenceRegistry {
           this.#instKey(room, this.#ctx.instanceId),
           memberId,
           metaJson,
-          this.#bus.redisChannel(PRESENCE_CHANNEL),
+          this.#bus.roomChannel(PRESENCE_CHANNEL, room),
           this.#ctx.instanceId,
           room,
           Date.now(),
+          this.#bus.publishCommand,
         ]),
       ]);
       return Number(result);
@@ -82,11 +83,12 @@ export class PresenceRegistry {
         this.#membersKey(room),
         this.#metaKey(room),
         this.#instKey(room, instanceId),
-        this.#bus.redisChannel(PRESENCE_CHANNEL),
+        this.#bus.roomChannel(PRESENCE_CHANNEL, room),
         this.#ctx.instanceId,
         room,
         Date.now(),
         memberId,
+        this.#bus.publishCommand,
       ]);
       return (result as string[]) ?? [];
     });

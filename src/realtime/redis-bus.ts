@@ -1,15 +1,23 @@
 import type { RedkitContext } from '../context.js';
 import { RedisUnavailableError } from '../errors.js';
+import type { PubSubSubscriber } from '../connection/sharded-subscriber.js';
 import { rateLimitedLog, type RateLimitedLogFn } from '../rate-limited-log.js';
-import { assertChannel, decodeEnvelope, encodeEnvelope, HandlerTable, type Bus, type BusHandler } from './bus.js';
+import { assertChannel, decodeEnvelope, encodeEnvelope, HandlerTable, type Bus, type BusHandler, type BusMessage } from './bus.js';
 
 /**
  * The bus over Redis pub/sub on the connection's shared subscriber. Publishing delivers to this
  * instance's handlers at once and PUBLISHes on the shared command client; copies of our own
  * messages coming back from Redis are dropped, so every handler sees each message once.
+ *
+ * On a Redis Cluster the bus uses sharded pub/sub (SPUBLISH/SSUBSCRIBE, Redis >= 7): a classic
+ * PUBLISH is copied to every node of the cluster. Each channel is then hash-tagged: a bus channel
+ * by its own name, a room's event channel (roomChannel) by the room, so that the Lua scripts that
+ * change a room's keys can SPUBLISH from the room's slot.
  */
 export class RedisBus implements Bus {
   readonly instanceId: string;
+  /** True on a Redis Cluster: sharded pub/sub, hash-tagged channels. */
+  readonly sharded: boolean;
   readonly #ctx: RedkitContext;
   readonly #table: HandlerTable;
   readonly #unsubscribe = new Map<string, Promise<() => Promise<void>>>();
@@ -21,6 +29,7 @@ export class RedisBus implements Bus {
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
     this.instanceId = ctx.instanceId;
+    this.sharded = ctx.connection.config.topology === 'cluster';
     // A handler that throws does so on every message: a few lines a minute per channel.
     this.#warn = rateLimitedLog(ctx.logger, 'warn', { burst: 3 });
     this.#table = new HandlerTable((err, channel) =>
@@ -28,9 +37,49 @@ export class RedisBus implements Bus {
     );
   }
 
-  /** The Redis channel of a logical channel: `<prefix>:realtime:<channel>`. */
+  /** The Redis channel of a logical channel: `<prefix>:realtime:<channel>` (`<prefix>:realtime:{<channel>}` on a cluster). */
   redisChannel(channel: string): string {
-    return this.#ctx.keys.key('realtime', channel);
+    return this.sharded ? this.#ctx.keys.tagged('realtime', channel) : this.#ctx.keys.key('realtime', channel);
+  }
+
+  /**
+   * The Redis channel a room's `base` events are published on: the bus channel `base` shared by
+   * every room, or on a cluster one channel per room in the slot of the room's keys.
+   */
+  roomChannel(base: string, room: string): string {
+    return this.sharded ? this.#ctx.keys.tagged('realtime', room, base) : this.redisChannel(base);
+  }
+
+  /** What Lua scripts publish room events with. */
+  get publishCommand(): 'PUBLISH' | 'SPUBLISH' {
+    return this.sharded ? 'SPUBLISH' : 'PUBLISH';
+  }
+
+  /**
+   * Cluster only: subscribes `handler` to one room's `base` channel (roomChannel), for the rooms
+   * this instance shows. Messages reach `handler` alone, as messages of the logical channel `base`.
+   */
+  subscribeRoom<T>(base: string, room: string, handler: BusHandler<T>): Promise<() => Promise<void>> {
+    const subscriber = this.#subscriber();
+    return subscriber.subscribe(this.roomChannel(base, room), (raw) => {
+      if (this.#closed) return;
+      const message = decodeEnvelope(base, raw);
+      if (!message || message.from === this.instanceId) return;
+      try {
+        handler(message as BusMessage<T>);
+      } catch (err) {
+        this.#warn(`handler:${base}`, { channel: base, err: String((err as Error)?.message ?? err) }, '[realtime] a bus handler threw');
+      }
+    });
+  }
+
+  /** The subscriber of this topology, with this bus's resync hook installed on first use. */
+  #subscriber(): PubSubSubscriber {
+    const subscriber: PubSubSubscriber = this.sharded ? this.#ctx.connection.shardedSubscriber() : this.#ctx.connection.subscriber();
+    this.#removeResync ??= subscriber.onResync(() => {
+      for (const fn of this.#resync) this.#safe(fn);
+    });
+    return subscriber;
   }
 
   async publish<T>(channel: string, data: T): Promise<boolean> {
@@ -40,7 +89,8 @@ export class RedisBus implements Bus {
     this.#table.deliver({ channel, from: this.instanceId, at, data: JSON.parse(raw).data });
     if (!this.#ctx.connection.isReady) return false;
     try {
-      await this.#ctx.connection.run((client) => client.publish(this.redisChannel(channel), raw));
+      const target = this.redisChannel(channel);
+      await this.#ctx.connection.run((client) => (this.sharded ? client.spublish(target, raw) : client.publish(target, raw)));
       return true;
     } catch (err) {
       if (err instanceof RedisUnavailableError) return false;
@@ -53,11 +103,7 @@ export class RedisBus implements Bus {
     this.#table.add(channel, handler as BusHandler);
     let subscribed = this.#unsubscribe.get(channel);
     if (!subscribed) {
-      const subscriber = this.#ctx.connection.subscriber();
-      this.#removeResync ??= subscriber.onResync(() => {
-        for (const fn of this.#resync) this.#safe(fn);
-      });
-      subscribed = subscriber.subscribe(this.redisChannel(channel), (raw) => this.#receive(channel, raw));
+      subscribed = this.#subscriber().subscribe(this.redisChannel(channel), (raw) => this.#receive(channel, raw));
       this.#unsubscribe.set(channel, subscribed);
     }
     // While Redis is down the SUBSCRIBE waits for the reconnect; local delivery works meanwhile.

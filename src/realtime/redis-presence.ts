@@ -16,6 +16,7 @@ import {
   type PresenceMember,
   type PresenceStats,
 } from './presence.js';
+import { RoomChannels } from './room-channels.js';
 
 export { PRESENCE_CHANNEL } from './presence-registry.js';
 
@@ -44,7 +45,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
   readonly #pendingLeaves = new Set<string>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #debug: boolean;
-  #subscribed: Promise<() => Promise<void>>;
+  readonly #channels: RoomChannels<PresenceWire>;
   #removeResync: () => void;
   #onConnected = () => this.#scheduleRecover('connected');
   #recovering: Promise<void> | null = null;
@@ -64,8 +65,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     this.#redis = new PresenceRegistry(ctx, bus, ttlMs, this.#local);
     const beatMs = options.heartbeatIntervalMs ?? Math.max(50, Math.floor(ttlMs / 3));
     const reapMs = options.reapIntervalMs ?? Math.max(50, Math.min(500, Math.floor(ttlMs / 4)));
-    this.#subscribed = bus.subscribe<PresenceWire>(PRESENCE_CHANNEL, (m) => this.#receive(m));
-    this.#subscribed.catch(() => undefined);
+    this.#channels = new RoomChannels<PresenceWire>(bus, PRESENCE_CHANNEL, (m) => this.#receive(m));
     this.#removeResync = bus.onResync(() => this.#scheduleRecover('resubscribed'));
     ctx.connection.on('connected', this.#onConnected);
     const every = (ms: number, fn: () => Promise<void>) => {
@@ -159,6 +159,8 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
     else {
       view = { refs: 1, members: this.#local.room(room) };
       this.#views.set(room, view);
+      // Subscribed before the snapshot: an event between the two is not lost (cluster: per room).
+      await this.#channels.add(room);
       if (this.#ctx.connection.isReady) {
         try {
           this.#reconcile(room, await this.#redis.snapshot(room));
@@ -172,7 +174,10 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
       if (done) return;
       done = true;
       const v = this.#views.get(room);
-      if (v && --v.refs <= 0) this.#views.delete(room);
+      if (v && --v.refs <= 0) {
+        this.#views.delete(room);
+        this.#channels.remove(room);
+      }
     };
   }
 
@@ -199,7 +204,7 @@ export class RedisPresence extends EventEmitter<PresenceEventMap> implements Pre
         this.#log('warn', { err: String((err as Error)?.message ?? err) }, 'could not withdraw members on close; they expire with the heartbeat');
       }
     }
-    await (await this.#subscribed.catch(() => async () => {}))().catch(() => undefined);
+    await this.#channels.close();
     this.#local.clear();
     this.#views.clear();
     this.removeAllListeners();

@@ -13,6 +13,7 @@ import {
   type ReactionsEventMap,
 } from './reactions.js';
 import type { RedisBus } from './redis-bus.js';
+import { RoomChannels } from './room-channels.js';
 import { reactionScripts } from './scripts.js';
 
 /** The bus channel reaction events travel on (seed 004's `reactions:events`). */
@@ -33,12 +34,11 @@ type ReactionWire = { type: 'reaction'; room: string; reaction: string; count: n
  */
 export class RedisReactions extends EventEmitter<ReactionsEventMap> implements Reactions {
   readonly #ctx: RedkitContext;
-  readonly #bus: RedisBus;
   readonly #idleTtlMs: number;
   readonly #views = new Map<string, { refs: number; counts: Map<string, number> }>();
   /** This instance's own totals: room → reaction → count (bounded: forgotten once the room's key is gone). */
   readonly #mine = new Map<string, Map<string, number>>();
-  readonly #subscribed: Promise<() => Promise<void>>;
+  readonly #channels: RoomChannels<ReactionWire>;
   readonly #removeResync: () => void;
   readonly #timer: NodeJS.Timeout;
   /** Bumped on every 'connected': a sweep only trusts a reply from a connection already re-asserted. */
@@ -56,10 +56,8 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   constructor(ctx: RedkitContext, bus: RedisBus, options: { idleTtlMs?: number } = {}) {
     super();
     this.#ctx = ctx;
-    this.#bus = bus;
     this.#idleTtlMs = options.idleTtlMs ?? DEFAULT_REACTIONS_IDLE_TTL_MS;
-    this.#subscribed = bus.subscribe<ReactionWire>(REACTIONS_CHANNEL, (m) => this.#receive(m));
-    this.#subscribed.catch(() => undefined);
+    this.#channels = new RoomChannels<ReactionWire>(bus, REACTIONS_CHANNEL, (m) => this.#receive(m));
     this.#removeResync = bus.onResync(() => this.#scheduleRecover());
     ctx.connection.on('connected', this.#onConnected);
     // A third of the idle TTL: a watched room's TTL is renewed twice before it could lapse.
@@ -124,6 +122,8 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
     if (existing) existing.refs++;
     else {
       this.#views.set(room, { refs: 1, counts: new Map() });
+      // Subscribed before the read: a count between the two is not lost (cluster: per room).
+      await this.#channels.add(room);
       if (this.#ctx.connection.isReady) {
         try {
           this.#replace(room, await this.#read(room), false);
@@ -137,7 +137,10 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
       if (done) return;
       done = true;
       const v = this.#views.get(room);
-      if (v && --v.refs <= 0) this.#views.delete(room);
+      if (v && --v.refs <= 0) {
+        this.#views.delete(room);
+        this.#channels.remove(room);
+      }
     };
   }
 
@@ -160,7 +163,7 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
         ),
       ).catch(() => undefined);
     }
-    await (await this.#subscribed.catch(() => async () => {}))().catch(() => undefined);
+    await this.#channels.close();
     this.#views.clear();
     this.#mine.clear();
     this.removeAllListeners();
@@ -183,13 +186,14 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
         this.#byKey(room),
         reaction,
         1,
-        this.#bus.redisChannel(REACTIONS_CHANNEL),
+        this.#channels.channel(room),
         this.#ctx.instanceId,
         room,
         Date.now(),
         by,
         MAX_REACTIONS_PER_ROOM,
         this.#idleTtlMs,
+        this.#channels.publishCommand,
       ]),
     );
     const count = Number(result);
@@ -274,19 +278,19 @@ export class RedisReactions extends EventEmitter<ReactionsEventMap> implements R
   async #recover(): Promise<void> {
     if (!this.#ctx.connection.isReady) return;
     const generation = this.#generation;
-    const channel = this.#bus.redisChannel(REACTIONS_CHANNEL);
     await this.#ctx.connection.run(async (client) => {
       await Promise.all(
         [...this.#mine].map(([room, counts]) =>
           reactionScripts.assert(client, [
             this.#key(room),
             this.#byKey(room),
-            channel,
+            this.#channels.channel(room),
             this.#ctx.instanceId,
             room,
             Date.now(),
             MAX_REACTIONS_PER_ROOM,
             this.#idleTtlMs,
+            this.#channels.publishCommand,
             ...[...counts].flat(),
           ]),
         ),

@@ -4,10 +4,12 @@
 -- instances that held the same view never count each other's reactions twice.
 -- KEYS[1] <room>:reactions  KEYS[2] <room>:reactions:by  (as in reactions-add-2.lua)
 -- ARGV[1] channel  ARGV[2] instanceId  ARGV[3] room  ARGV[4] now ms  ARGV[5] max distinct
--- reactions per room  ARGV[6] idle ttl ms  ARGV[7..] pairs: reaction, this instance's total
+-- reactions per room  ARGV[6] idle ttl ms  ARGV[7] PUBLISH, or SPUBLISH on a cluster
+-- ARGV[8..] pairs: reaction, this instance's total
 -- Returns the number of reactions whose count changed.
+local publish = ARGV[7] == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH'
 local changed = 0
-for i = 7, #ARGV, 2 do
+for i = 8, #ARGV, 2 do
   local reaction = ARGV[i]
   local mine = tonumber(ARGV[i + 1])
   local field = ARGV[2] .. '\0' .. reaction
@@ -17,7 +19,7 @@ for i = 7, #ARGV, 2 do
     local n = redis.call('HINCRBY', KEYS[1], reaction, missing)
     redis.call('HSET', KEYS[2], field, mine)
     changed = changed + 1
-    redis.call('PUBLISH', ARGV[1], '{"from":' .. cjson.encode(ARGV[2]) .. ',"at":' .. ARGV[4] ..
+    redis.call(publish, ARGV[1], '{"from":' .. cjson.encode(ARGV[2]) .. ',"at":' .. ARGV[4] ..
       ',"data":{"type":"reaction","room":' .. cjson.encode(ARGV[3]) .. ',"reaction":' .. cjson.encode(reaction) ..
       ',"count":' .. n .. ',"by":""}}')
   end
