@@ -77,7 +77,9 @@ test("with the default stall settings, a SIGKILLed worker's job runs again on an
     await waitFor(() => b!.lines.includes('ready'), 15_000, 'worker B ready');
     // Kill A right after it renewed the job's lock: the lock then lapses as late as it can, so
     // this measures the slow end of the range, not a lucky kill just before a lapse.
-    const lockKey = `${kit.config.prefix}:queue:stall:${id}:lock`;
+    // On a cluster BullMQ's prefix carries one hash tag (src/queue/redis-queue.ts bullPrefix).
+    const bull = kit.config.topology === 'cluster' ? `{${kit.config.prefix}:queue}` : `${kit.config.prefix}:queue`;
+    const lockKey = `${bull}:stall:${id}:lock`;
     const client = kit.connection.client!;
     let last = await client.pttl(lockKey);
     await waitFor(
