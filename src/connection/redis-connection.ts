@@ -361,7 +361,10 @@ export class RedisConnection extends EventEmitter {
   #make(purpose: string, overrides: Partial<RedisOptions>, clusterOverrides?: Partial<ClusterOptions>): RedisClient {
     const cfg = this.config;
     if (cfg.topology === 'cluster') {
-      const { retryStrategy: _single, enableOfflineQueue, ...nodeOverrides } = overrides;
+      // Cluster-level, not per node: retries (clusterNodeRetryStrategy), the offline queue (ioredis
+      // keeps it on per node) and lazyConnect (a non-lazy node connected on its own and, the cluster
+      // not up yet, the Cluster never retried: a worker made before its Redis never took a job).
+      const { retryStrategy: _single, enableOfflineQueue, lazyConnect: _lazy, ...nodeOverrides } = overrides;
       const nodeOptions = this.#nodeOptions(purpose, nodeOverrides);
       // A cluster has one db (0): SELECT is refused.
       delete nodeOptions.db;
