@@ -20,6 +20,7 @@ export function targetEnv(server: RedisServer): Record<string, string> {
 }
 
 /** In a fixture: createRedkit options from the variables `targetEnv` set (fixtures pass `env: {}`). */
-export function targetFromEnv(env: NodeJS.ProcessEnv = process.env): { url?: string; clusterNodes?: string } {
-  return env.REDIS_CLUSTER_NODES ? { clusterNodes: env.REDIS_CLUSTER_NODES } : { url: env.REDIS_URL || undefined };
+export function targetFromEnv(env: NodeJS.ProcessEnv = process.env): { url?: string; clusterNodes?: string; username?: string; password?: string } {
+  if (!env.REDIS_CLUSTER_NODES) return { url: env.REDIS_URL || undefined };
+  return { clusterNodes: env.REDIS_CLUSTER_NODES, username: env.REDIS_USERNAME || undefined, password: env.REDIS_PASSWORD || undefined };
 }
