@@ -1,7 +1,8 @@
 // bench/queue.ts with BENCH_TOPOLOGY=cluster: redkit's queue against what a user would pick on
 // a Redis Cluster, BullMQ on an ioredis Cluster with a hash-tagged prefix, on the same local
 // 3-master/3-replica cluster. The queue lives in one slot either way (BullMQ needs it), so this
-// measures the client side, not scaling: all nodes share this machine's cores.
+// measures the client side, not scaling: all nodes share this machine's cores. No obliterate:
+// the cluster is thrown away (obliterating ~100k jobs was the slowest part, or hung: not diagnosed).
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Cluster } from 'ioredis';
 import { startCluster } from '../../test/helpers/cluster.js';
@@ -34,7 +35,6 @@ export async function queueClusterBench(opts: { durationMs: number; drainJobs: n
       () => measure('redkit queue.add (cluster)', () => ours.add('job', payload), { concurrency, durationMs }),
     ]);
     printTable(`cluster add (${concurrency} concurrent producers; median of ${ROUNDS} rotated rounds)`, adds, 'bullmq Queue.add ({raw} prefix)');
-    await raw.obliterate({ force: true });
     await raw.close();
 
     const rawFill = new BullQueue('raw-proc', { connection: producer, prefix: '{raw}' });
@@ -86,7 +86,6 @@ export async function queueClusterBench(opts: { durationMs: number; drainJobs: n
       procs,
       'bullmq Worker ({raw} prefix)',
     );
-    await rawFill.obliterate({ force: true });
     await rawFill.close();
   } finally {
     await kit.close();
