@@ -1,8 +1,10 @@
 // Queues and job state: redkit's queue vs raw BullMQ on the same redis-server, the in-process
 // fallback, and job-state updates. `BENCH_MS=2000 node dist/bench/queue.js`.
+// `BENCH_TOPOLOGY=cluster`: redkit vs BullMQ with a tagged prefix on one local Redis Cluster.
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { startRedis, stopRedis } from '../test/helpers/redis-server.js';
-import { measure, printTable, type BenchResult } from './lib/measure.js';
+import { measure, printTable } from './lib/measure.js';
+import { drain, rounds, ROUNDS } from './lib/rounds.js';
 import { createRedkit, silentLogger, type Redkit } from '../src/index.js';
 
 const durationMs = Number(process.env.BENCH_MS ?? 3000);
@@ -10,43 +12,9 @@ const DRAIN_JOBS = Number(process.env.BENCH_DRAIN ?? 4000);
 const CONCURRENCY = 50;
 const TIMING_JOBS = Number(process.env.BENCH_TIMING_JOBS ?? 10);
 
-/** Drains `count` pre-filled jobs with a worker; returns jobs/s from the first to the last completion. */
-async function drain(
-  name: string,
-  count: number,
-  fill: () => Promise<void>,
-  startWorker: (onDone: () => void) => Promise<() => Promise<void>>,
-): Promise<BenchResult> {
-  await fill();
-  let done = 0;
-  let resolve!: () => void;
-  const finished = new Promise<void>((r) => {
-    resolve = r;
-  });
-  const started = performance.now();
-  const stop = await startWorker(() => {
-    if (++done === count) resolve();
-  });
-  await finished;
-  const elapsed = performance.now() - started;
-  await stop();
-  return { name, ops: count, opsPerSec: count / (elapsed / 1000), p50Ms: 0, p99Ms: 0 };
-}
-
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-/**
- * Runs each scenario ROUNDS times, rotating the order so no scenario always goes first on a
- * shared machine, and keeps each one's median round.
- */
-async function rounds(scenarios: Array<() => Promise<BenchResult>>): Promise<BenchResult[]> {
-  const runs: BenchResult[][] = scenarios.map(() => []);
-  for (let r = 0; r < ROUNDS; r++) {
-    for (let k = 0; k < scenarios.length; k++) {
-      const i = (k + r) % scenarios.length;
-      runs[i]!.push(await scenarios[i]!());
-    }
-  }
-  return runs.map((list) => list.sort((a, b) => a.opsPerSec - b.opsPerSec)[Math.floor(list.length / 2)]!);
+if (process.env.BENCH_TOPOLOGY === 'cluster') {
+  await (await import('./lib/queue-cluster.js')).queueClusterBench({ durationMs, drainJobs: DRAIN_JOBS, concurrency: CONCURRENCY });
+  process.exit(0);
 }
 
 const server = await startRedis();

@@ -219,7 +219,11 @@ export class Redkit implements RedkitContext {
     return this.#queues;
   }
 
-  /** The job queue `name`: BullMQ with Redis, in-process standalone; see QueueOptions.onRedisDown. */
+  /**
+   * The job queue `name`: BullMQ with Redis, in-process standalone; see QueueOptions.onRedisDown.
+   * BullMQ keys are `<prefix>:queue:<name>:…`; on Redis Cluster `{<prefix>:queue}:<name>:…` (one
+   * hash tag for every queue, so BullMQ's multi-key scripts and flows stay in one slot).
+   */
   queue(name: string, opts?: QueueOptions): Queue {
     return this.queues.queue(name, opts);
   }

@@ -37,8 +37,10 @@ export function makeClient(
   hooks: ClientHooks,
 ): RedisClient {
   if (cfg.topology === 'cluster') {
-    // Node connections take the shared options; the reconnect policy and offline queue are the cluster's.
-    const { retryStrategy: _single, enableOfflineQueue, ...nodeOverrides } = overrides;
+    // Cluster-level, not per node: retries (clusterNodeRetryStrategy), the offline queue (ioredis
+    // keeps it on per node) and lazyConnect (a non-lazy node connected on its own and, the cluster
+    // not up yet, the Cluster never retried: a worker made before its Redis never took a job).
+    const { retryStrategy: _single, enableOfflineQueue, lazyConnect: _lazy, ...nodeOverrides } = overrides;
     const nodeOptions = serverOptions(cfg, purpose, nodeOverrides, hooks);
     // A cluster has one db (0): SELECT is refused.
     delete nodeOptions.db;

@@ -43,6 +43,24 @@ export async function readRole(client: Redis): Promise<ServerRole | null | undef
 }
 
 /**
+ * ioredis 6.0.0 closes the `+switch-master` subscriptions (one client per sentinel) only on
+ * `disconnect()`. A client that ends because its retryStrategy said stop (a closing BullMQ worker
+ * during an outage) left them reconnecting to the sentinels for good: the process never exited.
+ * Its duplicates (BullMQ's blocking connection) get the same treatment.
+ */
+function dropFailoverDetectorOnEnd(client: Redis): void {
+  client.on('end', () => {
+    (client as unknown as { connector?: { failoverDetector?: { cleanup(): void } | null } }).connector?.failoverDetector?.cleanup();
+  });
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (...args: Parameters<Redis['duplicate']>) => {
+    const copy = duplicate(...args);
+    dropFailoverDetectorOnEnd(copy);
+    return copy;
+  };
+}
+
+/**
  * ioredis 6.0.0 can leave a sentinel client in `end` for good when `+switch-master` arrives while
  * it reconnects after a kill -9 (measured by hand on another branch): connects it again, after
  * `delayMs(attempt)`, unless redkit (`isClosed`) or its user (quit / disconnect) closed it.
@@ -62,6 +80,7 @@ export function reviveOnEnd(client: Redis, isClosed: () => boolean, delayMs: (at
       return (quit as (...a: unknown[]) => unknown)(...args);
     },
   });
+  dropFailoverDetectorOnEnd(client);
   let attempt = 0;
   client.on('ready', () => {
     attempt = 0;

@@ -215,6 +215,9 @@ export class JobStore {
         const msg = '[redkit] writing job records back to Redis failed; will retry';
         if (err instanceof RedisUnavailableError && this.#warned) this.#ctx.logger.debug(obj, msg);
         else this.#warn('flush-failed', obj, msg);
+        // No second 'connected' may come: a cluster is connected while one master answers, and the
+        // first write-back can meet a shard still failing over (CLUSTERDOWN, a dead node's slots).
+        this.#scheduleFlush();
       } finally {
         this.#flushing = null;
       }

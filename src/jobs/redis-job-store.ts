@@ -1,3 +1,4 @@
+import { isCluster, type RedisClient } from '../connection/cluster.js';
 import type { RedkitContext } from '../context.js';
 import { JobTransitionError } from '../errors.js';
 import { fromFields, toFields } from './codec.js';
@@ -87,19 +88,42 @@ export class RedisJobStore implements JobBackend {
     });
   }
 
+  /**
+   * Every job hash as `[err, fields]`. One pipeline on a single server; on a cluster the hashes
+   * live in as many slots as jobs, and an ioredis Cluster pipeline must stay in one slot, so they
+   * are read one call each (corked per node in the same tick, so still about one round trip).
+   */
+  async #readAll(client: RedisClient, ids: string[]): Promise<Array<[Error | null, unknown]>> {
+    if (!isCluster(client)) {
+      const pipeline = client.pipeline();
+      for (const id of ids) pipeline.hgetall(this.#keys.job(id));
+      return ((await pipeline.exec()) ?? []) as Array<[Error | null, unknown]>;
+    }
+    return Promise.all(
+      ids.map((id) =>
+        client.hgetall(this.#keys.job(id)).then(
+          (h): [Error | null, unknown] => [null, h],
+          (err: Error): [Error | null, unknown] => [err, null],
+        ),
+      ),
+    );
+  }
+
   async listUnfinished(): Promise<JobRecord[]> {
     return this.#ctx.connection.run(async (client) => {
       await client.zremrangebyscore(this.#keys.unfinished, '-inf', Date.now());
       const ids = await client.zrange(this.#keys.unfinished, '0', '-1');
       if (ids.length === 0) return [];
-      const pipeline = client.pipeline();
-      for (const id of ids) pipeline.hgetall(this.#keys.job(id));
-      const replies = (await pipeline.exec()) ?? [];
+      const replies = await this.#readAll(client, ids);
       const out: JobRecord[] = [];
       const stale: string[] = [];
-      replies.forEach(([err, h], i) => {
+      // A failed read is not a missing job: dropping it from the index would lose it for recovery
+      // (on a cluster, one shard can fail while the others answer).
+      const failed = replies.find(([err]) => err);
+      if (failed) throw failed[0];
+      replies.forEach(([, h], i) => {
         const fields = h as Record<string, string> | null;
-        if (err || !fields?.id) stale.push(ids[i]!);
+        if (!fields?.id) stale.push(ids[i]!);
         else if (FINISHED.has(fields.status as JobStatus)) stale.push(ids[i]!);
         else out.push(fromFields(fields));
       });

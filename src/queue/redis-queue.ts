@@ -37,9 +37,17 @@ interface RunningJob {
   handBack: () => void;
 }
 
-/** BullMQ's key prefix for this toolkit: `<prefix>:queue`, so environments sharing a Redis never meet. */
+/**
+ * BullMQ's key prefix for this toolkit: `<prefix>:queue`, so environments sharing a Redis never meet.
+ *
+ * On Redis Cluster it is `{<prefix>:queue}`: BullMQ's scripts touch several keys of a queue (and a
+ * flow touches keys of several queues), so every queue key must hash to one slot. One tag for all
+ * queues keeps flows possible; the cost is that all queues of a toolkit live on one shard.
+ * Single and Sentinel keep the untagged layout, so existing deployments find their jobs.
+ */
 export function bullPrefix(ctx: RedkitContext): string {
-  return ctx.keys.key('queue');
+  const prefix = ctx.keys.key('queue');
+  return ctx.config.topology === 'cluster' ? `{${prefix}}` : prefix;
 }
 
 /** Maps redkit job options to BullMQ's, with bounded retention by default. */

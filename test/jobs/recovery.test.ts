@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
+import { targetEnv } from '../helpers/target.js';
 import { waitFor } from '../helpers/util.js';
 import { startComfyUIStub, type ComfyUIStub, type Redkit } from '../../src/index.js';
 import { spawnWithLines, type LineProcess } from '../helpers/process.js';
@@ -61,7 +62,7 @@ test('20 external jobs, server SIGKILLed and restarted: all succeed, each submit
   const server = await startRedis();
   const kit = await kitFor(server);
   const stub = await startComfyUIStub({ runMs: 1200, concurrency: 20, acceptDelayMs: 60 });
-  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '2000' };
+  const env = { ...targetEnv(server), KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '2000' };
   let b: Proc | undefined;
   try {
     await killMidway(server, kit, stub, env);
@@ -83,7 +84,7 @@ test('two instances recovering at once: every job tracked by exactly one of them
   const server = await startRedis();
   const kit = await kitFor(server);
   const stub = await startComfyUIStub({ runMs: 1200, concurrency: 20, acceptDelayMs: 60 });
-  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '2000' };
+  const env = { ...targetEnv(server), KEY_PREFIX: kit.config.prefix, STUB_URL: stub.url, LOCK_MS: '2000' };
   const procs: Proc[] = [];
   try {
     await killMidway(server, kit, stub, env);

@@ -8,6 +8,7 @@ import type { RedkitModuleOptions } from '../../src/nestjs/index.js';
 import type { RedisServer } from '../helpers/redis-server.js';
 import { AppModule } from '../../examples/nest/app.module.js';
 import { APP_SETTINGS, type AppSettings } from '../../examples/nest/settings.js';
+import { targetOptions } from '../helpers/target.js';
 
 /** A running example app and its base URL (127.0.0.1). */
 export interface ExampleApp {
@@ -18,7 +19,7 @@ export interface ExampleApp {
 /** redkit options for `server` with test-sized timeouts (the developer's REDIS_* env never leaks in). */
 export function redisOptions(server: RedisServer, keyPrefix: string, instanceId: string): RedkitModuleOptions {
   return {
-    url: server.url,
+    ...targetOptions(server),
     keyPrefix,
     instanceId,
     connectTimeoutMs: 2000,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
+import { targetEnv, targetOptions } from '../helpers/target.js';
 import { sleep, waitFor } from '../helpers/util.js';
 import { spawnWithLines } from '../helpers/process.js';
 import { createRedkit, silentLogger } from '../../src/index.js';
@@ -28,7 +29,7 @@ test('kit.worker() created while Redis is unreachable takes jobs once Redis come
     await sleep(1500); // the worker's first connection attempts fail
     await server.start();
     const upAt = Date.now();
-    producer.kit = await createRedkit({ url: server.url, keyPrefix: kit.config.prefix, env: {}, logger: silentLogger });
+    producer.kit = await createRedkit({ ...targetOptions(server), keyPrefix: kit.config.prefix, env: {}, logger: silentLogger });
     const q = producer.kit.queue('boot', { onRedisDown: 'reject' });
     await q.add('x', { n: 1 });
     const first = await waitFor(() => done.includes(1), BOUND_MS, 'the job added after Redis came up');
@@ -61,7 +62,7 @@ test('`npm run worker` started before Redis processes jobs once Redis comes up, 
   const server = await startRedis();
   await server.stop();
   const prefix = `boot${process.pid}`;
-  const child = spawnWithLines(workerScript, { REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, REDIS_CONNECT_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
+  const child = spawnWithLines(workerScript, { ...targetEnv(server), REDIS_KEY_PREFIX: prefix, REDIS_CONNECT_TIMEOUT_MS: '300', LOG_LEVEL: 'info' });
   let kit: Awaited<ReturnType<typeof createRedkit>> | undefined;
   try {
     await waitFor(() => child.lines.some((l) => l.includes('worker started')), 15_000, 'worker process started');
@@ -72,7 +73,7 @@ test('`npm run worker` started before Redis processes jobs once Redis comes up, 
     await sleep(1500);
     await server.start();
     const upAt = Date.now();
-    kit = await createRedkit({ url: server.url, keyPrefix: prefix, env: {}, logger: silentLogger });
+    kit = await createRedkit({ ...targetOptions(server), keyPrefix: prefix, env: {}, logger: silentLogger });
     const q = kit.queue('analytics', { onRedisDown: 'reject' });
     await q.add('event', { event: 'boot' });
     await waitFor(async () => (await q.counts()).completed === 1, BOUND_MS, 'the job done by the worker process');

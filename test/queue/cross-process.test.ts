@@ -7,6 +7,7 @@ import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server
 import { kitFor } from '../helpers/kit.js';
 import { spawnWithLines, type LineProcess } from '../helpers/process.js';
 import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
+import { targetOptions } from '../helpers/target.js';
 
 // Issue 18 across processes, as the README's least-privilege ACL user (`+@all -@dangerous`):
 // job events from another process, one run per schedule across two instances, live workers
@@ -21,7 +22,10 @@ describe('queue across processes (least-privilege ACL user)', () => {
   const prefix = randomPrefix('q18');
   const peers: LineProcess[] = [];
   const peer = (env: Record<string, string>) => {
-    const p = spawnWithLines(peerScript, { REDIS_URL: url, KEY_PREFIX: prefix, ...env });
+    const target: Record<string, string> = server.cluster
+      ? { REDIS_CLUSTER_NODES: targetOptions(server).clusterNodes!, REDIS_USERNAME: 'app', REDIS_PASSWORD: 'app-pw' }
+      : { REDIS_URL: url };
+    const p = spawnWithLines(peerScript, { ...target, KEY_PREFIX: prefix, ...env });
     peers.push(p);
     return p;
   };
@@ -34,9 +38,13 @@ describe('queue across processes (least-privilege ACL user)', () => {
 
   /** The README's least-privilege line; the default user only creates it (again after a restart: no persistence). */
   const createUser = async () => {
-    const admin = new Redis({ port: server.port, host: server.host });
-    await admin.call('ACL', 'SETUSER', 'app', 'on', '>app-pw', 'resetkeys', `~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous');
-    admin.disconnect();
+    // A cluster: ACLs are per node, and BullMQ's tagged prefix needs its own key pattern (README).
+    const keys = server.cluster ? [`~${prefix}:*`, `~{${prefix}:queue}:*`] : [`~${prefix}:*`];
+    for (const node of server.cluster?.seeds ?? [server]) {
+      const admin = new Redis({ port: node.port, host: node.host });
+      await admin.call('ACL', 'SETUSER', 'app', 'on', '>app-pw', 'resetkeys', ...keys, 'resetchannels', `&${prefix}:*`, '+@all', '-@dangerous');
+      admin.disconnect();
+    }
   };
 
   before(async () => {
@@ -44,7 +52,7 @@ describe('queue across processes (least-privilege ACL user)', () => {
     await createUser();
     url = `redis://app:app-pw@127.0.0.1:${server.port}`;
     kit = await createRedkit({
-      url,
+      ...(server.cluster ? { clusterNodes: targetOptions(server).clusterNodes, username: 'app', password: 'app-pw' } : { url }),
       keyPrefix: prefix,
       env: {},
       logger: silentLogger,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { startRedis, stopRedis, type RedisServer } from '../helpers/redis-server.js';
 import { kitFor, standaloneKit } from '../helpers/kit.js';
+import { targetEnv } from '../helpers/target.js';
 import { contractSuite } from '../helpers/contract.js';
 import { waitFor, sleep } from '../helpers/util.js';
 import { InvalidArgumentError, JobDataError, JobTimeoutError, type Redkit, type JobContext } from '../../src/index.js';
@@ -240,7 +241,7 @@ describe('lifecycle', () => {
       const server = mode === 'redis' ? await startRedis() : undefined;
       try {
         const child = spawn(process.execPath, [fileURLToPath(new URL('./fixtures/lifecycle.js', import.meta.url))], {
-          env: { ...process.env, REDIS_URL: server?.url ?? '' },
+          env: { ...process.env, ...(server ? targetEnv(server) : { REDIS_URL: '' }) },
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         let out = '';

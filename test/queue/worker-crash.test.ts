@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
+import { targetEnv } from '../helpers/target.js';
 import { waitFor } from '../helpers/util.js';
 import { spawnWithLines } from '../helpers/process.js';
 
@@ -13,7 +14,7 @@ const spawnWorker = (env: Record<string, string>) => spawnWithLines(fixture, env
 test('a BullMQ worker process SIGKILLed mid-job: the job is retried elsewhere and completes; counts in = counts out', async () => {
   const server = await startRedis();
   const kit = await kitFor(server);
-  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, QUEUE: 'crash', JOB_MS: '300' };
+  const env = { ...targetEnv(server), KEY_PREFIX: kit.config.prefix, QUEUE: 'crash', JOB_MS: '300' };
   const a = spawnWorker(env);
   let b: ReturnType<typeof spawnWorker> | undefined;
   try {
@@ -66,7 +67,7 @@ test('a BullMQ worker process SIGKILLed mid-job: the job is retried elsewhere an
 test("with the default stall settings, a SIGKILLed worker's job runs again on another worker within 35 s", async () => {
   const server = await startRedis();
   const kit = await kitFor(server);
-  const env = { REDIS_URL: server.url, KEY_PREFIX: kit.config.prefix, QUEUE: 'stall', JOB_MS: '600000', STALL_DEFAULTS: '1' };
+  const env = { ...targetEnv(server), KEY_PREFIX: kit.config.prefix, QUEUE: 'stall', JOB_MS: '600000', STALL_DEFAULTS: '1' };
   const a = spawnWorker(env);
   let b: ReturnType<typeof spawnWorker> | undefined;
   try {
@@ -77,7 +78,9 @@ test("with the default stall settings, a SIGKILLed worker's job runs again on an
     await waitFor(() => b!.lines.includes('ready'), 15_000, 'worker B ready');
     // Kill A right after it renewed the job's lock: the lock then lapses as late as it can, so
     // this measures the slow end of the range, not a lucky kill just before a lapse.
-    const lockKey = `${kit.config.prefix}:queue:stall:${id}:lock`;
+    // On a cluster BullMQ's prefix carries one hash tag (src/queue/redis-queue.ts bullPrefix).
+    const bull = kit.config.topology === 'cluster' ? `{${kit.config.prefix}:queue}` : `${kit.config.prefix}:queue`;
+    const lockKey = `${bull}:stall:${id}:lock`;
     const client = kit.connection.client!;
     let last = await client.pttl(lockKey);
     await waitFor(

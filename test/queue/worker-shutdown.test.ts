@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { kitFor } from '../helpers/kit.js';
+import { targetEnv, targetOptions } from '../helpers/target.js';
 import { sleep, waitFor } from '../helpers/util.js';
 import { spawnWithLines } from '../helpers/process.js';
 import { createRedkit, silentLogger } from '../../src/index.js';
@@ -92,8 +93,8 @@ const workerScript = fileURLToPath(new URL('../../app/worker.js', import.meta.ur
 test('`npm run worker` on SIGTERM finishes its running job and exits 0', async () => {
   const server = await startRedis();
   const prefix = `drain${process.pid}`;
-  const child = spawnWithLines(workerScript, { REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix, WORKER_CLOSE_TIMEOUT_MS: '20000', LOG_LEVEL: 'info' });
-  const kit = await createRedkit({ url: server.url, keyPrefix: prefix, env: {}, logger: silentLogger });
+  const child = spawnWithLines(workerScript, { ...targetEnv(server), REDIS_KEY_PREFIX: prefix, WORKER_CLOSE_TIMEOUT_MS: '20000', LOG_LEVEL: 'info' });
+  const kit = await createRedkit({ ...targetOptions(server), keyPrefix: prefix, env: {}, logger: silentLogger });
   try {
     await waitFor(() => child.lines.some((l) => l.includes('worker started')), 15_000, 'worker process started');
     const q = kit.queue('video', { onRedisDown: 'reject' });
