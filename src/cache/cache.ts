@@ -8,7 +8,7 @@ import { GET_OR_SET_KEYS, ITEM_KEYS, SET_KEYS, WRAP_KEYS, badKey, isKey } from '
 import { assertOptions } from '../options.js';
 import { encodeValue, newEntry, resolveSettings, type CacheSettings } from './settings.js';
 import { KeyWatchers, loadLocked, type StampedeHost } from './stampede.js';
-import type { CacheEntry, CacheStore, StoreWrite } from './store.js';
+import { type CacheEntry, type CacheStore, PartialStoreFailure, type StoreWrite } from './store.js';
 import type { CacheStats, GetOrSetOptions, NamespaceOptions, SetOptions, WrapOptions } from './types.js';
 import type { RedkitEvents } from '../metrics/events.js';
 import { operationLabel, traced } from '../metrics/spans.js';
@@ -223,15 +223,26 @@ export class Cache<T = unknown> {
     if (missing.length === 0) return out;
     const epoch = this.#epoch;
     let entries: Array<CacheEntry<T> | undefined>;
+    // Keys of a Redis Cluster shard that is down: they degrade, the other shards' answers stand.
+    let failed: Set<number> | undefined;
     try {
       entries = await this.#store.getMany(missing.map((i) => keys[i]!));
     } catch (err) {
-      this.#storeFailed(err, 'getMany');
-      for (const i of missing) out[i] = this.#fallback(keys[i]!)?.value;
-      return out;
+      const partial = err instanceof PartialStoreFailure ? (err as PartialStoreFailure<CacheEntry<T> | undefined>) : undefined;
+      this.#storeFailed(partial ? partial.cause : err, 'getMany');
+      if (!partial) {
+        for (const i of missing) out[i] = this.#fallback(keys[i]!)?.value;
+        return out;
+      }
+      entries = partial.values;
+      failed = new Set(partial.failed);
     }
     const after = Date.now();
     missing.forEach((i, j) => {
+      if (failed?.has(j)) {
+        out[i] = this.#fallback(keys[i]!)?.value;
+        return;
+      }
       const entry = entries[j];
       if (entry === undefined) {
         this.#misses++;
@@ -270,8 +281,12 @@ export class Cache<T = unknown> {
       await this.#store.setMany(writes);
       if (this.#notify) this.#publish({ t: 's', i: this.#ctx.instanceId, n: this.name, k: writes.map((w) => w.key) });
     } catch (err) {
-      for (const w of writes) this.#l1?.delete(w.key);
-      this.#storeFailed(err, 'setMany');
+      // Partly written (a cluster shard down): the written keys are announced, only the rest is dropped.
+      const failed = err instanceof PartialStoreFailure ? new Set(err.failed) : undefined;
+      const done = failed ? writes.filter((_, i) => !failed.has(i)).map((w) => w.key) : [];
+      for (let i = 0; i < writes.length; i++) if (!failed || failed.has(i)) this.#l1?.delete(writes[i]!.key);
+      if (this.#notify && done.length > 0) this.#publish({ t: 's', i: this.#ctx.instanceId, n: this.name, k: done });
+      this.#storeFailed(failed ? (err as Error).cause : err, 'setMany');
     }
   }
 
