@@ -58,7 +58,8 @@ export class RedisCacheStore<T> implements CacheStore<T> {
       // One MGET per slot (a lone key: GET); a shard that is down fails only its keys.
       const result = await runPerSlot(
         keys.map((k) => prefix + k),
-        (slotKeys) => (slotKeys.length === 1 ? cluster.get(slotKeys[0]!).then((raw) => [raw]) : cluster.mget(slotKeys)),
+        (slotKeys) => cluster.mget(slotKeys),
+        (key) => cluster.get(key),
       );
       return wholeOrPartial(
         result,
@@ -83,16 +84,15 @@ export class RedisCacheStore<T> implements CacheStore<T> {
     if (cluster !== null) {
       const now = Date.now();
       // One SET per key, all at once: corked per node, they leave in one write per master.
+      const setOne = (key: string, i: number) => {
+        const w = writes[i]!;
+        const ttlMs = w.entry.staleUntil - now;
+        return ttlMs > 0 ? cluster.set(key, `${w.entry.expiresAt}:${w.entry.staleUntil}:${w.payload}`, 'PX', ttlMs) : Promise.resolve(null);
+      };
       const result = await runPerSlot(
         writes.map((w) => this.#options.prefix + w.key),
-        (slotKeys, indices) =>
-          Promise.all(
-            indices.map((i, j) => {
-              const w = writes[i]!;
-              const ttlMs = w.entry.staleUntil - now;
-              return ttlMs > 0 ? cluster.set(slotKeys[j]!, `${w.entry.expiresAt}:${w.entry.staleUntil}:${w.payload}`, 'PX', ttlMs) : null;
-            }),
-          ),
+        (slotKeys, indices) => Promise.all(indices.map((i, j) => setOne(slotKeys[j]!, i))),
+        setOne,
       );
       wholeOrPartial(result, result.values);
       return;
@@ -192,7 +192,11 @@ function wholeOrPartial<R, V>(result: SlotResults<R>, values: V[]): V[] {
 /** UNLINK `keys`; on a cluster one UNLINK per slot (a multi-key command must stay in one slot). */
 async function unlinkAll(client: RedisClient, keys: string[]): Promise<number> {
   if (!isCluster(client)) return client.unlink(...keys);
-  const result = await runPerSlot(keys, (slotKeys) => client.unlink(...slotKeys).then((n) => slotKeys.map((_, j) => (j === 0 ? n : 0))));
+  const result = await runPerSlot(
+    keys,
+    (slotKeys) => client.unlink(...slotKeys).then((n) => slotKeys.map((_, j) => (j === 0 ? n : 0))),
+    (key) => client.unlink(key),
+  );
   // Partly done is still failed: the caller cannot tell which keys are gone.
   if (result.failed.length > 0) throw result.error;
   return result.values.reduce<number>((sum, n) => sum + (n ?? 0), 0);

@@ -30,39 +30,66 @@ export interface SlotResults<R> {
   error: unknown;
 }
 
+const NONE: number[] = [];
+
 /**
- * Runs `fn` once per hash slot of `keys` (all slots in parallel; the cluster client routes each
- * call to its master, and per-node corking sends one node's calls in one write). `fn` gets the
- * slot's keys in the caller's order, with their indices in `keys`, and answers one value per key. Never rejects: a failed slot
- * is reported in `failed`, so that the other shards' answers are kept.
+ * Runs `many` once per hash slot of `keys` (all slots in parallel; the cluster client routes each
+ * call to its master, and per-node corking sends one node's calls in one write). `many` gets the
+ * slot's keys in the caller's order, with their indices in `keys`, and answers one value per key;
+ * `one`, when given, serves a slot holding a single key (saves an array and a promise per key:
+ * keys spread over 16,384 slots rarely share one). Never rejects: a failed slot is reported in
+ * `failed`, so that the other shards' answers are kept.
  */
-export async function runPerSlot<R>(keys: readonly string[], fn: (slotKeys: string[], indices: number[]) => Promise<R[]>): Promise<SlotResults<R>> {
+export function runPerSlot<R>(
+  keys: readonly string[],
+  many: (slotKeys: string[], indices: number[]) => Promise<R[]>,
+  one?: (key: string, index: number) => Promise<R>,
+): Promise<SlotResults<R>> {
   const values = new Array<R | undefined>(keys.length);
-  const failedGroups: number[][] = [];
-  let error: unknown;
-  const groups = [...groupBySlot(keys).values()];
-  await Promise.all(
-    groups.map((indices) => {
-      let pending: Promise<R[]>;
-      try {
-        pending = fn(
-          indices.map((i) => keys[i]!),
-          indices,
-        );
-      } catch (err) {
-        pending = Promise.reject(err);
+  const groups = groupBySlot(keys);
+  if (groups.size === 0) return Promise.resolve({ values, failed: NONE, error: undefined });
+  // Settled by counting instead of Promise.all: one promise for the whole batch, not one per slot.
+  return new Promise((resolve) => {
+    let pending = groups.size;
+    let failed: number[] | null = null;
+    let error: unknown;
+    const settled = () => {
+      if (--pending === 0) resolve({ values, failed: failed === null ? NONE : failed.sort((a, b) => a - b), error });
+    };
+    const fail = (indices: number[], err: unknown) => {
+      if (failed === null) {
+        failed = [];
+        error = err;
       }
-      return pending.then(
-        (answers) => {
-          for (let j = 0; j < indices.length; j++) values[indices[j]!] = answers[j];
-        },
-        (err: unknown) => {
-          error ??= err;
-          failedGroups.push(indices);
-        },
-      );
-    }),
-  );
-  const failed = failedGroups.flat().sort((a, b) => a - b);
-  return { values, failed, error };
+      for (const i of indices) failed.push(i);
+      settled();
+    };
+    for (const indices of groups.values()) {
+      try {
+        if (one !== undefined && indices.length === 1) {
+          const i = indices[0]!;
+          one(keys[i]!, i).then(
+            (answer) => {
+              values[i] = answer;
+              settled();
+            },
+            (err: unknown) => fail(indices, err),
+          );
+        } else {
+          many(
+            indices.map((i) => keys[i]!),
+            indices,
+          ).then(
+            (answers) => {
+              for (let j = 0; j < indices.length; j++) values[indices[j]!] = answers[j];
+              settled();
+            },
+            (err: unknown) => fail(indices, err),
+          );
+        }
+      } catch (err) {
+        fail(indices, err);
+      }
+    }
+  });
 }
