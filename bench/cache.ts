@@ -1,6 +1,7 @@
 // bench/cache: get and set at 100 concurrent, redkit side by side with raw ioredis (auto-pipelining
 // on), cache-manager + @keyv/redis and bentocache, all on one redis-server started here; plus
 // redkit's L1 tier and standalone (in-memory) mode. `BENCH_MS=2000 node dist/bench/cache.js`.
+// `BENCH_TOPOLOGY=cluster` runs bench/lib/cache-cluster.ts instead: redkit vs raw ioredis Cluster.
 import { createRequire } from 'node:module';
 import { Redis } from 'ioredis';
 import { createCache } from 'cache-manager';
@@ -20,6 +21,12 @@ const KEYS = 1000;
 const kitCommandTimeoutMs = () => 2000;
 const value = { id: 42, name: 'Ada Lovelace', tags: ['admin', 'beta'], active: true, score: 0.93 };
 const key = (i: number) => `user:${i % KEYS}`;
+
+if (process.env.BENCH_TOPOLOGY === 'cluster') {
+  const { runClusterBench } = await import('./lib/cache-cluster.js');
+  await runClusterBench();
+  process.exit(0);
+}
 
 const server = await startRedis();
 const url = server.url;

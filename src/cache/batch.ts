@@ -6,7 +6,7 @@ import type { L1Tier } from './l1.js';
 import type { CacheMeter } from './meter.js';
 import type { CacheEvent } from './redis-cache.js';
 import { encodeValue, newEntry, type CacheSettings } from './settings.js';
-import type { CacheEntry, CacheStore, StoreWrite } from './store.js';
+import { type CacheEntry, type CacheStore, PartialStoreFailure, type StoreWrite } from './store.js';
 import { ITEM_KEYS, badKey, isKey } from './validate.js';
 
 /** @internal What the batch operations need from their namespace (built once by Cache). */
@@ -45,15 +45,26 @@ export async function getMany<T>(host: BatchHost<T>, keys: string[]): Promise<Ar
   if (missing.length === 0) return out;
   const epoch = host.l1 === null ? 0 : host.l1.epoch;
   let entries: Array<CacheEntry<T> | undefined>;
+  // Keys of a Redis Cluster shard that is down: they degrade, the other shards' answers stand.
+  let failed: Set<number> | undefined;
   try {
     entries = await host.store.getMany(missing.map((i) => keys[i]!));
   } catch (err) {
-    host.storeFailed(err, 'getMany');
-    for (const i of missing) out[i] = host.fallback(keys[i]!)?.value;
-    return out;
+    const partial = err instanceof PartialStoreFailure ? (err as PartialStoreFailure<CacheEntry<T> | undefined>) : undefined;
+    host.storeFailed(partial ? partial.cause : err, 'getMany');
+    if (!partial) {
+      for (const i of missing) out[i] = host.fallback(keys[i]!)?.value;
+      return out;
+    }
+    entries = partial.values;
+    failed = new Set(partial.failed);
   }
   const after = Date.now();
   missing.forEach((i, j) => {
+    if (failed?.has(j)) {
+      out[i] = host.fallback(keys[i]!)?.value;
+      return;
+    }
     const entry = entries[j];
     if (entry === undefined) {
       host.meter.miss(keys[i]!);
@@ -82,7 +93,11 @@ export async function setMany<T>(host: BatchHost<T>, items: Array<{ key: string;
     await host.store.setMany(writes);
     if (host.notify) host.publish({ t: 's', i: host.instanceId, n: host.name, k: writes.map((w) => w.key) });
   } catch (err) {
-    for (const w of writes) host.l1?.drop(w.key);
-    host.storeFailed(err, 'setMany');
+    // Partly written (a cluster shard down): the written keys are announced, only the rest is dropped.
+    const failed = err instanceof PartialStoreFailure ? new Set(err.failed) : undefined;
+    const done = failed ? writes.filter((_, i) => !failed.has(i)).map((w) => w.key) : [];
+    for (let i = 0; i < writes.length; i++) if (!failed || failed.has(i)) host.l1?.drop(writes[i]!.key);
+    if (host.notify && done.length > 0) host.publish({ t: 's', i: host.instanceId, n: host.name, k: done });
+    host.storeFailed(failed ? (err as Error).cause : err, 'setMany');
   }
 }

@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { Cluster } from 'ioredis';
+import { isCluster, type RedisClient } from '../connection/cluster.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
+import { scanServers } from '../connection/scan.js';
+import { runPerSlot, type SlotResults } from '../connection/slots.js';
 import { acquireLease, releaseLease } from '../lease/lease.js';
-import type { CacheEntry, CacheStore, StoreWrite } from './store.js';
+import { type CacheEntry, type CacheStore, PartialStoreFailure, type StoreWrite } from './store.js';
 
 /** Options of RedisCacheStore. */
 export interface RedisCacheStoreOptions {
@@ -49,6 +53,19 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   async getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>> {
     if (keys.length === 0) return [];
     const prefix = this.#options.prefix;
+    const cluster = this.#cluster();
+    if (cluster !== null) {
+      // One MGET per slot (a lone key: GET); a shard that is down fails only its keys.
+      const result = await runPerSlot(
+        keys.map((k) => prefix + k),
+        (slotKeys) => cluster.mget(slotKeys),
+        (key) => cluster.get(key),
+      );
+      return wholeOrPartial(
+        result,
+        result.values.map((raw, i) => (raw == null ? undefined : this.#parse(keys[i]!, raw))),
+      );
+    }
     const raws = await this.#conn.run((c) => c.mget(keys.map((k) => prefix + k)));
     return raws.map((raw, i) => (raw === null ? undefined : this.#parse(keys[i]!, raw)));
   }
@@ -63,6 +80,23 @@ export class RedisCacheStore<T> implements CacheStore<T> {
 
   async setMany(writes: Array<StoreWrite<T>>): Promise<void> {
     if (writes.length === 0) return;
+    const cluster = this.#cluster();
+    if (cluster !== null) {
+      const now = Date.now();
+      // One SET per key, all at once: corked per node, they leave in one write per master.
+      const setOne = (key: string, i: number) => {
+        const w = writes[i]!;
+        const ttlMs = w.entry.staleUntil - now;
+        return ttlMs > 0 ? cluster.set(key, `${w.entry.expiresAt}:${w.entry.staleUntil}:${w.payload}`, 'PX', ttlMs) : Promise.resolve(null);
+      };
+      const result = await runPerSlot(
+        writes.map((w) => this.#options.prefix + w.key),
+        (slotKeys, indices) => Promise.all(indices.map((i, j) => setOne(slotKeys[j]!, i))),
+        setOne,
+      );
+      wholeOrPartial(result, result.values);
+      return;
+    }
     await this.#conn.run(async (c) => {
       const now = Date.now();
       // One pipeline: one round trip for the whole batch.
@@ -80,19 +114,23 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   async delete(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
     const prefix = this.#options.prefix;
-    return this.#conn.run((c) => c.unlink(...keys.map((k) => prefix + k)));
+    return this.#conn.run((c) =>
+      unlinkAll(
+        c,
+        keys.map((k) => prefix + k),
+      ),
+    );
   }
 
-  /** SCAN + UNLINK in batches (never KEYS, which blocks the server on a big keyspace). */
+  /** SCAN + UNLINK in batches on every master (never KEYS, which blocks the server on a big keyspace). */
   async clear(): Promise<number> {
     return this.#conn.run(async (c) => {
-      let cursor = '0';
       let removed = 0;
-      do {
-        const [next, keys] = await c.scan(cursor, 'MATCH', this.#options.pattern, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) removed += await c.unlink(...keys);
-      } while (cursor !== '0');
+      await scanServers(c, { pattern: this.#options.pattern }, async (keys) => {
+        // Masters are scanned in parallel: read `removed` only after the await.
+        const n = await unlinkAll(c, keys);
+        removed += n;
+      });
       return removed;
     });
   }
@@ -107,6 +145,14 @@ export class RedisCacheStore<T> implements CacheStore<T> {
 
   mapError(err: unknown): unknown {
     return this.#conn.toUnavailable(err);
+  }
+
+  /** The shared client when it is a Cluster (multi-key calls go per slot); throws when Redis is not usable. */
+  #cluster(): Cluster | null {
+    const client = this.#conn.client;
+    if (!isCluster(client)) return null;
+    if (!this.#conn.isReady) throw this.#conn.unavailable();
+    return client;
   }
 
   #parse(key: string, raw: string): CacheEntry<T> | undefined {
@@ -134,6 +180,26 @@ export class RedisCacheStore<T> implements CacheStore<T> {
     this.#options.onCorrupt(key, new Error('not a redkit cache entry (expected "<expiresAt>:<staleUntil>:<payload>")'));
     return undefined;
   }
+}
+
+/** `values` when every slot answered; all failed: the error; some failed: a PartialStoreFailure. */
+function wholeOrPartial<R, V>(result: SlotResults<R>, values: V[]): V[] {
+  if (result.failed.length === 0) return values;
+  if (result.failed.length === values.length) throw result.error;
+  throw new PartialStoreFailure(result.error, result.failed, values);
+}
+
+/** UNLINK `keys`; on a cluster one UNLINK per slot (a multi-key command must stay in one slot). */
+async function unlinkAll(client: RedisClient, keys: string[]): Promise<number> {
+  if (!isCluster(client)) return client.unlink(...keys);
+  const result = await runPerSlot(
+    keys,
+    (slotKeys) => client.unlink(...slotKeys).then((n) => slotKeys.map((_, j) => (j === 0 ? n : 0))),
+    (key) => client.unlink(key),
+  );
+  // Partly done is still failed: the caller cannot tell which keys are gone.
+  if (result.failed.length > 0) throw result.error;
+  return result.values.reduce<number>((sum, n) => sum + (n ?? 0), 0);
 }
 
 /** A cache event between instances: `s` set, `d` delete, `c` clear, `e` a loader failed under the stampede lock, `p` a liveness probe. */

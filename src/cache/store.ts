@@ -51,3 +51,22 @@ export interface CacheStore<T> {
   /** Maps a thrown error to what the caller sees in strict mode (RedisUnavailableError for connection trouble). */
   mapError(err: unknown): unknown;
 }
+
+/**
+ * A multi-key store call that failed for some keys only (on Redis Cluster, the keys of a shard
+ * that is down) while the others were done: the cache keeps the answers and degrades only the
+ * failed keys. Internal: the cache maps `cause`, this never reaches a caller.
+ */
+export class PartialStoreFailure<R> extends Error {
+  /** Per key in the caller's order; meaningless at the failed indices. */
+  readonly values: R[];
+  /** Indices of the keys that failed, ascending. */
+  readonly failed: number[];
+
+  constructor(cause: unknown, failed: number[], values: R[]) {
+    super(`${failed.length} of ${values.length} keys failed`, { cause });
+    this.name = 'PartialStoreFailure';
+    this.values = values;
+    this.failed = failed;
+  }
+}

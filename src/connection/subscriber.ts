@@ -1,4 +1,5 @@
-import type { RedisClient } from './cluster.js';
+import type { Cluster, Redis } from 'ioredis';
+import { isCluster, type RedisClient } from './cluster.js';
 
 /** Called with each message of a channel; `channel` is the full Redis channel name. */
 export type MessageHandler = (message: string, channel: string) => void;
@@ -47,15 +48,37 @@ export class SharedSubscriber {
       const resync = this.#everReady || this.#unconfirmed;
       this.#everReady = true;
       this.#unconfirmed = false;
-      if (!resync) return;
-      for (const fn of this.#resync) {
-        try {
-          fn();
-        } catch {
-          // A failing resync handler must not keep the others from running.
-        }
-      }
+      if (resync) this.#runResync();
     });
+    if (isCluster(client)) this.#watchClusterSubscriber(client);
+  }
+
+  #runResync(): void {
+    for (const fn of this.#resync) {
+      try {
+        fn();
+      } catch {
+        // A failing resync handler must not keep the others from running.
+      }
+    }
+  }
+
+  /**
+   * On a Cluster the subscription lives on one node connection, which ioredis replaces with a
+   * connection to another node when it ends, re-subscribing there without a cluster 'ready':
+   * messages of the gap are lost all the same, so every replacement's 'ready' is a resync.
+   */
+  #watchClusterSubscriber(cluster: Cluster): void {
+    const inner = (cluster as unknown as { subscriber?: { selectSubscriber?(): void; getInstance?(): Redis | null } }).subscriber;
+    if (!inner?.selectSubscriber || !inner.getInstance) return;
+    const select = inner.selectSubscriber.bind(inner);
+    let selected = 0;
+    inner.selectSubscriber = () => {
+      select();
+      const node = inner.getInstance!();
+      // The first is the initial connection (the cluster's own 'ready' covers it).
+      if (node && ++selected > 1) node.once('ready', () => this.#runResync());
+    };
   }
 
   /** The underlying client's status (`ready` when subscriptions are live). */

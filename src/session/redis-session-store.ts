@@ -1,10 +1,11 @@
+import { scanServers } from '../connection/scan.js';
 import type { RedkitContext } from '../context.js';
 import type { SessionBackend } from './types.js';
 
 /**
  * Sessions in Redis: one string per session at `<prefix>:session:<sid>` holding its JSON, with
  * a TTL (PX) from the cookie — every key expires by itself, so no index is needed. Single-key
- * commands only, so any Redis Cluster slot works; `entries`/`length`/`clear` SCAN this node.
+ * commands only, so any Redis Cluster slot works; `entries`/`length`/`clear` SCAN every master.
  */
 export class RedisSessionBackend implements SessionBackend {
   readonly #ctx: RedkitContext;
@@ -56,7 +57,8 @@ export class RedisSessionBackend implements SessionBackend {
   async entries(): Promise<Array<[string, string]>> {
     return this.#ctx.connection.run(async (c) => {
       const out: Array<[string, string]> = [];
-      await this.#scan(async (keys) => {
+      await scanServers(c, { pattern: this.#pattern }, async (keys) => {
+        // GET per key: one SCAN batch spans many slots; corked, they still leave in one write.
         const values = await Promise.all(keys.map((k) => c.get(k)));
         values.forEach((json, i) => {
           if (json !== null) out.push([keys[i]!.slice(this.#prefix.length), json]);
@@ -68,8 +70,8 @@ export class RedisSessionBackend implements SessionBackend {
 
   async length(): Promise<number> {
     let n = 0;
-    await this.#ctx.connection.run(() =>
-      this.#scan(async (keys) => {
+    await this.#ctx.connection.run((c) =>
+      scanServers(c, { pattern: this.#pattern }, async (keys) => {
         n += keys.length;
       }),
     );
@@ -79,21 +81,12 @@ export class RedisSessionBackend implements SessionBackend {
   async clear(): Promise<number> {
     let n = 0;
     await this.#ctx.connection.run((c) =>
-      this.#scan(async (keys) => {
-        n += (await Promise.all(keys.map((k) => c.unlink(k)))).reduce((a, b) => a + b, 0);
+      scanServers(c, { pattern: this.#pattern }, async (keys) => {
+        // Masters are scanned in parallel: read `n` only after the await.
+        const removed = (await Promise.all(keys.map((k) => c.unlink(k)))).reduce((a, b) => a + b, 0);
+        n += removed;
       }),
     );
     return n;
-  }
-
-  /** SCAN (never KEYS, which blocks the server on a big keyspace) over this store's keys, in batches. */
-  async #scan(each: (keys: string[]) => Promise<void>): Promise<void> {
-    const client = this.#ctx.connection.client!;
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', this.#pattern, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await each(keys);
-    } while (cursor !== '0');
   }
 }

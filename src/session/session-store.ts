@@ -7,6 +7,9 @@ import { OutageCache } from './outage-cache.js';
 import { assertSid, attempt, parse, positiveInt, reasonOf, serialise, settle, toVoid } from './session-helpers.js';
 import type { SessionBackend, SessionCallback, SessionData, SessionRedisDownPolicy, SessionStoreOptions } from './types.js';
 
+/** First delay before writing back the outage's changes again after a failed attempt (doubles, up to 30 s). */
+const FLUSH_RETRY_MS = 500;
+
 const DEFAULT_TTL_MS = 86_400_000;
 const DEFAULT_CACHE_TTL_MS = 900_000;
 
@@ -42,6 +45,8 @@ export class SessionStore {
   /** Reasons of refusals already logged (one line per reason per store). */
   readonly #refusals = new Set<string>();
   #flushing: Promise<void> | null = null;
+  #flushRetry: NodeJS.Timeout | null = null;
+  #flushRetryMs = FLUSH_RETRY_MS;
   readonly #onConnected = () => void this.flush();
 
   constructor(ctx: RedkitContext, options: SessionStoreOptions = {}) {
@@ -167,15 +172,28 @@ export class SessionStore {
     this.#flushing ??= (async () => {
       try {
         const kept = this.#outage ? await this.#outage.writeBack(this.#backend, (data) => this.#ttlOf(data)) : 0;
+        this.#flushRetryMs = FLUSH_RETRY_MS;
         if (this.#warned) {
           this.#warned = false;
           this.#ctx.logger.info({ writtenBack: kept }, '[redkit] sessions: Redis is back; sessions created during the outage were written back');
         }
       } catch (err) {
-        this.#ctx.logger.warn(
-          { reason: reasonOf(err), pending: this.#outage?.pending ?? 0 },
-          "[redkit] sessions: writing back the outage's changes failed; will retry when Redis returns",
-        );
+        // Logged once per run of failures: the retries below would repeat it every few seconds.
+        if (this.#flushRetryMs === FLUSH_RETRY_MS)
+          this.#ctx.logger.warn(
+            { reason: reasonOf(err), pending: this.#outage?.pending ?? 0 },
+            "[redkit] sessions: writing back the outage's changes failed; will retry when Redis returns",
+          );
+        // 'connected' comes once a cluster has one master answering: the others may still be
+        // starting, and no second 'connected' follows. Retry while connected, backing off (unref'd).
+        if (this.#ctx.connection.isReady && this.#flushRetry === null) {
+          this.#flushRetry = setTimeout(() => {
+            this.#flushRetry = null;
+            void this.flush();
+          }, this.#flushRetryMs);
+          this.#flushRetry.unref();
+          this.#flushRetryMs = Math.min(this.#flushRetryMs * 2, 30_000);
+        }
       } finally {
         this.#flushing = null;
       }
@@ -186,6 +204,8 @@ export class SessionStore {
   /** Stops listening for reconnects (called by `kit.close()`). */
   close(): void {
     this.#ctx.connection.off('connected', this.#onConnected);
+    if (this.#flushRetry) clearTimeout(this.#flushRetry);
+    this.#flushRetry = null;
   }
 
   // The per-request operations are promise chains rather than async functions: each await

@@ -6,6 +6,7 @@ import { readSettings } from '../../app/settings.js';
 import type { Redkit } from '../../src/index.js';
 import { kitFor, standaloneKit } from '../helpers/kit.js';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
+import { keysEverywhere } from '../helpers/keys.js';
 
 async function exercise(kit: Redkit): Promise<void> {
   const app = await buildServer(kit, readSettings({ MODERATION_DELAY_MS: '150', RATE_LIMIT_MODERATE: '1000/60s' }), false as never);
@@ -72,7 +73,7 @@ test('moderation route, Redis', async () => {
   const kit = await kitFor(server);
   try {
     await exercise(kit);
-    const keys = await kit.redis!.keys(`${kit.config.prefix}:cache:moderation:*`);
+    const keys = await keysEverywhere(kit.redis!, `${kit.config.prefix}:cache:moderation:*`);
     assert.equal(keys.length, 3);
     const ttl = await kit.redis!.pttl(keys[0]!);
     // 24 h (+ up to 10 % jitter) + 1 h grace.

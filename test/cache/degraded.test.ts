@@ -5,6 +5,7 @@ import { RedisUnavailableError, type Redkit } from '../../src/index.js';
 import { kitFor } from '../helpers/kit.js';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { randomPrefix, sleep, waitFor } from '../helpers/util.js';
+import { keysEverywhere } from '../helpers/keys.js';
 
 test('environments (key prefix) sharing one Redis never see each other; clear() stays in its environment', async () => {
   const server = await startRedis();
@@ -21,7 +22,7 @@ test('environments (key prefix) sharing one Redis never see each other; clear() 
     assert.equal(await a.clear(), 1);
     assert.equal(await b.get('u1'), 'production');
     // Keys follow <prefix>:<environment>…:cache:<namespace>:<key>
-    const keys = await prod.redis!.keys(`${keyPrefix}*`);
+    const keys = await keysEverywhere(prod.redis!, `${keyPrefix}*`);
     assert.equal(keys.length, 1);
     assert.ok(keys[0]!.includes('production') && keys[0]!.endsWith(':cache:users:u1'), keys[0]);
   } finally {

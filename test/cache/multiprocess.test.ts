@@ -18,7 +18,7 @@ interface Worker {
 }
 
 /** Spawns a cache worker process and waits until its kit is connected. */
-async function spawnWorker(config: { url: string; keyPrefix: string }): Promise<Worker> {
+async function spawnWorker(config: { url: string; clusterNodes?: string; keyPrefix: string }): Promise<Worker> {
   const child = spawn(process.execPath, [workerPath], {
     env: { ...process.env, CACHE_WORKER_CONFIG: JSON.stringify(config) },
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -66,7 +66,9 @@ before(async () => {
   server = await startRedis();
   keyPrefix = randomPrefix('mp');
   kit = await kitFor(server, { keyPrefix });
-  workers = await Promise.all([spawnWorker({ url: server.url, keyPrefix }), spawnWorker({ url: server.url, keyPrefix })]);
+  // REDKIT_TEST_TOPOLOGY=cluster: the workers seed from every node, as kitFor does.
+  const clusterNodes = server.cluster?.seeds.map((s) => `${s.host}:${s.port}`).join(',');
+  workers = await Promise.all([spawnWorker({ url: server.url, clusterNodes, keyPrefix }), spawnWorker({ url: server.url, clusterNodes, keyPrefix })]);
 });
 
 after(async () => {

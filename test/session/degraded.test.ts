@@ -8,6 +8,7 @@ import { kitFor } from '../helpers/kit.js';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { randomPrefix, waitFor } from '../helpers/util.js';
 import { capturingLogger } from './helpers.js';
+import { onEveryServer } from '../helpers/keys.js';
 
 const data = (v: string) => ({ cookie: { maxAge: 60_000 }, v });
 
@@ -110,13 +111,13 @@ test('Redis out of memory (maxmemory, noeviction): a write is refused with Sessi
   try {
     const store = kit.sessionStore();
     await store.set('sid-o', data('kept'));
-    await kit.redis!.config('SET', 'maxmemory-policy', 'noeviction');
-    await kit.redis!.config('SET', 'maxmemory', '1');
+    await onEveryServer(kit.redis!, (server) => server.config('SET', 'maxmemory-policy', 'noeviction'));
+    await onEveryServer(kit.redis!, (server) => server.config('SET', 'maxmemory', '1'));
     await assert.rejects(
       store.set('sid-o', data('x'.repeat(1000))),
       (err: Error) => err instanceof SessionUnavailableError && (err as SessionUnavailableError).reason === 'OOM',
     );
-    await kit.redis!.config('SET', 'maxmemory', '0');
+    await onEveryServer(kit.redis!, (server) => server.config('SET', 'maxmemory', '0'));
     assert.equal((await store.get('sid-o'))?.v, 'kept');
   } finally {
     await kit.close();

@@ -11,6 +11,7 @@ import { kitFor, standaloneKit } from '../helpers/kit.js';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { waitFor } from '../helpers/util.js';
 import { browser, capturingLogger } from './helpers.js';
+import { keysEverywhere } from '../helpers/keys.js';
 
 declare module 'express-session' {
   interface SessionData {
@@ -66,7 +67,7 @@ test('express-session on Redis: killed mid-session, sessions served from the cac
     assert.equal((await alice.post('/login')).status, 200);
     assert.deepEqual((await alice.get('/me')).body, { user: 'ada-lovelace', views: 1 });
     assert.deepEqual((await alice.get('/me')).body, { user: 'ada-lovelace', views: 2 });
-    const keys = await kit.redis!.keys(`${kit.keys.prefix}:session:*`);
+    const keys = await keysEverywhere(kit.redis!, `${kit.keys.prefix}:session:*`);
     assert.equal(keys.length, 1, 'one session in Redis, under the kit prefix');
     const pttl = await kit.redis!.pttl(keys[0]!);
     assert.ok(pttl > 55_000 && pttl <= 60_000, `the session key expires with the cookie (pttl=${pttl})`);
@@ -93,7 +94,7 @@ test('express-session on Redis: killed mid-session, sessions served from the cac
 
     await redis.start(); // empty: no persistence
     await waitFor(() => kit.mode === 'redis', 10_000, 'reconnect');
-    await waitFor(async () => (await kit.redis!.keys(`${kit.keys.prefix}:session:*`)).length === 1, 5000, 'the outage login written back');
+    await waitFor(async () => (await keysEverywhere(kit.redis!, `${kit.keys.prefix}:session:*`)).length === 1, 5000, 'the outage login written back');
     // Sessions Redis lost are gone: that user logs in again. The outage's login reached Redis, so every instance knows it.
     assert.equal((await alice.get('/me')).status, 401);
     const bobElsewhere = browser(other.url);

@@ -10,6 +10,7 @@ import { RedkitModule, RedkitSessionService } from '../../src/nestjs/index.js';
 import { kitFor } from '../helpers/kit.js';
 import { startRedis, stopRedis } from '../helpers/redis-server.js';
 import { browser } from './helpers.js';
+import { keysEverywhere } from '../helpers/keys.js';
 
 @Controller()
 class MeController {
@@ -43,5 +44,5 @@ test('RedkitSessionService.store backs express-session in a NestJS app; sessions
   const user = browser(`http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`);
   await user.post('/login');
   assert.deepEqual((await user.get('/me')).body, { user: 'nest-user' });
-  assert.equal((await kit.redis!.keys(`${kit.keys.prefix}:session:*`)).length, 1);
+  assert.equal((await keysEverywhere(kit.redis!, `${kit.keys.prefix}:session:*`)).length, 1);
 });
