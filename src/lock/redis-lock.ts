@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import calculateSlot from 'cluster-key-slot';
 import type { Cluster, Redis } from 'ioredis';
 import { isReplyError } from '../connection/reply-errors.js';
+import type { PubSubSubscriber } from '../connection/sharded-subscriber.js';
 import { RedisUnavailableError } from '../errors.js';
 import { lockScripts, readMarker, type LockKeys } from './scripts.js';
 import { ClusterRuns, tagForSlot, type ServerRun } from './server-runs.js';
@@ -30,6 +31,16 @@ const WATCH_IDLE_MS = 5000;
 export class RedisLockBackend implements LockBackend {
   readonly kind = 'redis' as const;
   readonly #ctx: RedkitContext;
+  /**
+   * How the scripts wake waiters, and where waiters listen. On a Redis Cluster a classic PUBLISH
+   * is copied over the cluster bus to every node and reaches the subscriber through whichever node
+   * it is connected to: one more hop on every contended hand-off, and work for all six nodes.
+   * The wake channel shares the name's hash tag, so an SPUBLISH from the script reaches the
+   * sharded subscriber's connection to that very master (bench/lock.ts contended on a cluster:
+   * see the commit that made this change for numbers).
+   */
+  readonly #sharded: boolean;
+  readonly #wakeCommand: 'PUBLISH' | 'SPUBLISH';
   #runId: ServerRun | null = null;
   #runIdLoading: Promise<ServerRun> | null = null;
   /** Set once INFO was refused to this user: the guard uses the data marker from then on. */
@@ -47,6 +58,8 @@ export class RedisLockBackend implements LockBackend {
 
   constructor(ctx: RedkitContext) {
     this.#ctx = ctx;
+    this.#sharded = ctx.connection.config.topology === 'cluster';
+    this.#wakeCommand = this.#sharded ? 'SPUBLISH' : 'PUBLISH';
     // A reconnect may be to a restarted server: learn its run_id again before the next grant.
     ctx.connection.on('disconnected', this.#onDisconnect);
   }
@@ -192,7 +205,12 @@ export class RedisLockBackend implements LockBackend {
       }
     };
     const call = (run: ServerRun) =>
-      lockScripts.acquire(client, [...keys, token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), run.id, run.born], onReply, this.#unavailable);
+      lockScripts.acquire(
+        client,
+        [...keys, token, ttlMs, ref.limit, Math.ceil(waitMs), Math.ceil(guardMs), run.id, run.born, this.#wakeCommand],
+        onReply,
+        this.#unavailable,
+      );
     return 'then' in known ? known.then(call, this.#unavailable) : call(known);
   }
 
@@ -200,7 +218,7 @@ export class RedisLockBackend implements LockBackend {
     const connection = this.#ctx.connection;
     const client = connection.client;
     if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
-    return lockScripts.release(client, [...this.#keys(ref), token, ref.limit], isOne, this.#unavailable);
+    return lockScripts.release(client, [...this.#keys(ref), token, ref.limit, this.#wakeCommand], isOne, this.#unavailable);
   }
 
   readonly #unavailable = (err: unknown): never => {
@@ -213,7 +231,7 @@ export class RedisLockBackend implements LockBackend {
   }
 
   async cancel(ref: LockRef, token: string): Promise<void> {
-    await this.#run((client) => lockScripts.cancel(client, [...this.#keys(ref), token, ref.limit]));
+    await this.#run((client) => lockScripts.cancel(client, [...this.#keys(ref), token, ref.limit, this.#wakeCommand]));
   }
 
   async holders(ref: LockRef): Promise<HolderInfo[]> {
@@ -228,7 +246,7 @@ export class RedisLockBackend implements LockBackend {
     let watcher = this.#watchers.get(channel);
     if (!watcher) {
       const handlers = new Set<(token: string, fence: number) => void>();
-      const subscriber = this.#ctx.connection.subscriber();
+      const subscriber: PubSubSubscriber = this.#sharded ? this.#ctx.connection.shardedSubscriber() : this.#ctx.connection.subscriber();
       if (!this.#removeResync)
         this.#removeResync = subscriber.onResync(() => {
           for (const fn of this.#resync) fn();

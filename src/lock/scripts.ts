@@ -14,13 +14,14 @@ export const lockScripts = defineScripts(import.meta.url, 'lock', {
   acquire: {
     file: 'acquire-3.lua',
     keys: KEYS,
-    parameters: ['token', 'ttlArg', 'limitArg', 'waitArg', 'guardArg', 'runId', 'bornArg'],
+    parameters: ['token', 'ttlArg', 'limitArg', 'waitArg', 'guardArg', 'runId', 'bornArg', 'publishArg'],
     prelude: 'lib.lua',
     batch: true,
   },
-  release: { file: 'release-3.lua', keys: KEYS, parameters: ['token', 'limitArg'], prelude: 'lib.lua', batch: true },
+  // publishArg: the command that wakes waiters, PUBLISH or SPUBLISH (see wakeCommand in redis-lock.ts).
+  release: { file: 'release-3.lua', keys: KEYS, parameters: ['token', 'limitArg', 'publishArg'], prelude: 'lib.lua', batch: true },
   extend: { file: 'extend-3.lua', keys: KEYS, parameters: ['token', 'ttlArg', 'limitArg'], prelude: 'lib.lua', batch: true },
-  cancel: { file: 'cancel-3.lua', keys: KEYS, parameters: ['token', 'limitArg'], prelude: 'lib.lua', batch: true },
+  cancel: { file: 'cancel-3.lua', keys: KEYS, parameters: ['token', 'limitArg', 'publishArg'], prelude: 'lib.lua', batch: true },
   inspect: { file: 'inspect-3.lua', keys: KEYS, parameters: ['limitArg'], prelude: 'lib.lua', batch: true },
   // Reads or creates the data marker of a Redis whose INFO is refused.
   marker: { file: 'marker-1.lua', keys: ['markerKey'] },

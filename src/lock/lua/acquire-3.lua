@@ -2,11 +2,11 @@
 -- Parameters (src/lock/scripts.ts): the name's keys (see lib.lua), token, ttlMs, limit, waitMs
 -- (0: do not queue), the restart guard in ms, the run_id the client saw, and bornArg: '' when
 -- runId is the server's run_id, else runId is the client's data marker (marker-1.lua) and
--- bornArg the Redis time in ms when that marker was created.
+-- bornArg the Redis time in ms when that marker was created; publishArg: PUBLISH or SPUBLISH (lib.lua bind).
 -- Returns the fence (a bare string: the common reply stays small) granted | {0, retryMs} busy |
 -- {2, retryMs} queued | {3, retryMs} restart guard (Redis restarted less than the guard ago) |
 -- {4, run_id} stale run_id | {5, 0} INFO refused and no marker sent: the client must send one.
-bind(holdersKey, waitersKey, metaKey)
+bind(holdersKey, waitersKey, metaKey, publishArg)
 local ttl = tonumber(ttlArg)
 
 -- Restart guard. A name this server run has already served carries its run_id, the fast path.

@@ -16,7 +16,7 @@
 -- HMGET + HSET + PEXPIRE and HMGET + HDEL (a redis.call is 0.3–2 µs of glue); fields are cut
 -- out by position (string.match took 0.8 µs); and times stay strings where they can: Lua turns
 -- strings into numbers and back with strtod and printf, a tenth of the script's time before.
-local holders, waiters, meta
+local holders, waiters, meta, publishCommand
 local t = serverTime()
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- The clock as digits, from TIME's strings: µs (16 digits, the fence floor) and ms (13).
@@ -48,8 +48,11 @@ local state, mrun, mq, mh, mhx, mat, mttl
 local fenceCache
 
 -- Starts a call: the name's keys, and no state left from the previous call of a batch.
-local function bind(holdersKey, waitersKey, metaKey)
+-- `publishArg`: 'SPUBLISH' on a Redis Cluster (the wake channel shares the keys' hash tag, so
+-- the wake goes to the subscribers on the name's master only), else PUBLISH.
+local function bind(holdersKey, waitersKey, metaKey, publishArg)
   holders, waiters, meta = holdersKey, waitersKey, metaKey
+  publishCommand = publishArg == 'SPUBLISH' and 'SPUBLISH' or 'PUBLISH'
   single, state, mrun, mq, mh, mhx, mat, mttl, fenceCache = false, nil, nil, false, nil, nil, nil, nil, nil
 end
 
@@ -295,7 +298,7 @@ local function promote(limit, skip)
       local ttl, deadline = string.match(w, '^(%d+):(%d+)$')
       if tonumber(deadline) >= nowMs then
         local fence = grant(head, tonumber(ttl), ttl, false)
-        if head ~= skip then redis.call('PUBLISH', channel, 'g ' .. head .. ' ' .. fence) end
+        if head ~= skip then redis.call(publishCommand, channel, 'g ' .. head .. ' ' .. fence) end
       end
     end
   end
