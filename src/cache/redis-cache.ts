@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Cluster } from 'ioredis';
 import { isCluster, type RedisClient } from '../connection/cluster.js';
+import { isSlotSafe } from '../connection/slot-safe.js';
 import type { RedisConnection } from '../connection/redis-connection.js';
 import { scanServers } from '../connection/scan.js';
 import { runPerSlot, type SlotResults } from '../connection/slots.js';
@@ -53,13 +53,13 @@ export class RedisCacheStore<T> implements CacheStore<T> {
   async getMany(keys: string[]): Promise<Array<CacheEntry<T> | undefined>> {
     if (keys.length === 0) return [];
     const prefix = this.#options.prefix;
-    const cluster = this.#cluster();
-    if (cluster !== null) {
+    const perSlot = this.#perSlot();
+    if (perSlot !== null) {
       // One MGET per slot (a lone key: GET); a shard that is down fails only its keys.
       const result = await runPerSlot(
         keys.map((k) => prefix + k),
-        (slotKeys) => cluster.mget(slotKeys),
-        (key) => cluster.get(key),
+        (slotKeys) => perSlot.mget(slotKeys),
+        (key) => perSlot.get(key),
       );
       return wholeOrPartial(
         result,
@@ -80,8 +80,11 @@ export class RedisCacheStore<T> implements CacheStore<T> {
 
   async setMany(writes: Array<StoreWrite<T>>): Promise<void> {
     if (writes.length === 0) return;
-    const cluster = this.#cluster();
-    if (cluster !== null) {
+    // Only a Cluster client needs this: its pipelines must stay in one slot. A pipeline of
+    // single-key SETs is fine on a slot-enforcing single endpoint.
+    const cluster = this.#conn.client;
+    if (isCluster(cluster)) {
+      if (!this.#conn.isReady) throw this.#conn.unavailable();
       const now = Date.now();
       // One SET per key, all at once: corked per node, they leave in one write per master.
       const setOne = (key: string, i: number) => {
@@ -147,11 +150,11 @@ export class RedisCacheStore<T> implements CacheStore<T> {
     return this.#conn.toUnavailable(err);
   }
 
-  /** The shared client when it is a Cluster (multi-key calls go per slot); throws when Redis is not usable. */
-  #cluster(): Cluster | null {
+  /** The shared client when multi-key calls must go per slot (cluster, or slot-safe endpoint); throws when Redis is not usable. */
+  #perSlot(): RedisClient | null {
+    if (!this.#conn.slotSafe) return null;
     const client = this.#conn.client;
-    if (!isCluster(client)) return null;
-    if (!this.#conn.isReady) throw this.#conn.unavailable();
+    if (client === null || !this.#conn.isReady) throw this.#conn.unavailable();
     return client;
   }
 
@@ -189,9 +192,9 @@ function wholeOrPartial<R, V>(result: SlotResults<R>, values: V[]): V[] {
   throw new PartialStoreFailure(result.error, result.failed, values);
 }
 
-/** UNLINK `keys`; on a cluster one UNLINK per slot (a multi-key command must stay in one slot). */
+/** UNLINK `keys`; when slot-safe one UNLINK per slot (a multi-key command must stay in one slot). */
 async function unlinkAll(client: RedisClient, keys: string[]): Promise<number> {
-  if (!isCluster(client)) return client.unlink(...keys);
+  if (!isSlotSafe(client)) return client.unlink(...keys);
   const result = await runPerSlot(
     keys,
     (slotKeys) => client.unlink(...slotKeys).then((n) => slotKeys.map((_, j) => (j === 0 ? n : 0))),

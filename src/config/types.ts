@@ -67,7 +67,10 @@ export interface RedkitOptions {
   sentinelTls?: boolean | TlsConnectionOptions;
   /**
    * Keep the keys of every multi-key operation in one hash slot even on one endpoint (proxies that
-   * enforce slots). `'auto'`: on for a cluster. Env: `REDIS_SLOT_SAFE`. Default `'auto'`.
+   * enforce slots: batched scripts, cache batches and unlinks go per slot, BullMQ gets the tagged
+   * prefix). `'auto'`: on for a cluster; on one endpoint, turned on by the first `CROSSSLOT` reply
+   * (that call fails; one warning; queues made before keep their untagged prefix).
+   * Env: `REDIS_SLOT_SAFE`. Default `'auto'`.
    */
   slotSafe?: boolean | 'auto';
   /** Force standalone (in-memory) mode even when Redis env vars are set. */
@@ -113,7 +116,7 @@ export interface RedkitConfig {
   /** Masked like `password`. */
   readonly sentinelPassword: string | undefined;
   readonly sentinelTls: false | TlsConnectionOptions;
-  /** Slot-safe key layout: always `true` on a cluster; `'auto'` elsewhere means detect (not yet: off). */
+  /** Slot-safe key layout: always `true` on a cluster; `'auto'` elsewhere: off until a `CROSSSLOT` reply turns it on (`connection.slotSafe` tells the live value). */
   readonly slotSafe: boolean | 'auto';
   readonly environment: string | undefined;
   /** `keyPrefix` joined with `environment`: every key starts with it. */

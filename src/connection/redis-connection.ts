@@ -16,6 +16,7 @@ import { SingleWatch, type SingleWatchHost } from './single-watch.js';
 import { ClientPool, type DedicatedClientOptions } from './client-factory.js';
 import { waitForFirstConnect } from './first-connect.js';
 import { buildHealth, type ConnectionState, type RedisHealth } from './health.js';
+import { SlotSafety } from './slot-safe.js';
 
 export type { ConnectionState, RedisHealth, RedisTopologyHealth } from './health.js';
 export type { DedicatedClientOptions } from './client-factory.js';
@@ -65,6 +66,7 @@ export class RedisConnection extends EventEmitter {
   #clusterWatch = new ClusterWatch();
   readonly #singleHost: SingleWatchHost;
   readonly #clusterHost: ClusterWatchHost;
+  readonly #slotSafety: SlotSafety;
 
   constructor(config: RedkitConfig, logger: Logger, options: ConnectionOptions | BackoffOptions = {}) {
     super();
@@ -89,6 +91,7 @@ export class RedisConnection extends EventEmitter {
       (event) => this.emit('failover', event),
     );
     this.#state = config.mode === 'standalone' ? 'not_configured' : 'connecting';
+    this.#slotSafety = new SlotSafety(config, logger);
     this.#singleHost = this.#makeSingleHost();
     this.#clusterHost = this.#makeClusterHost();
     // The connection emits 'disconnected' as a state change; an 'error' event is never emitted, so no listener is required.
@@ -115,6 +118,14 @@ export class RedisConnection extends EventEmitter {
    */
   get serverId(): string | null {
     return this.#server.serverId;
+  }
+
+  /**
+   * True when multi-key calls must keep their keys in one hash slot (slot-safe.ts): on a cluster,
+   * with `slotSafe: true`, or once `'auto'` saw a CROSSSLOT reply from this endpoint.
+   */
+  get slotSafe(): boolean {
+    return this.#slotSafety.on;
   }
 
   /** The shared command client (a `Cluster` on Redis Cluster), or null in standalone mode or before `start()`. */
@@ -147,6 +158,7 @@ export class RedisConnection extends EventEmitter {
       enableAutoPipelining: false,
     });
     this.#client = client;
+    this.#slotSafety.adopt(client);
     if (isCluster(client)) this.#watchCluster(client);
     else this.#single.attach(client, this.#singleHost);
     client.on('error', (err: unknown) => this.#recordError(err));
@@ -392,6 +404,7 @@ export class RedisConnection extends EventEmitter {
   /** Maps a thrown error: connection trouble → RedisUnavailableError; a Redis reply error → its typed RedkitError (call-errors.ts). */
   toUnavailable(err: unknown): unknown {
     redactError(err, this.#secrets);
+    this.#slotSafety.notice(err, this.#client);
     const { error, classified } = mapCallError(err, this.#callContext());
     if (classified?.reason === 'TIMEOUT') void this.#probe();
     // The socket may be gone before ioredis emits 'close': the state must not lag behind a failure we just saw.

@@ -156,10 +156,18 @@ export class RedisLockBackend implements LockBackend {
       cluster.on('+node', (node: Redis) => node.on('close', forget));
     }
     if (!this.#useMarker) return this.#clusterRuns.run(this.#clusterRuns.nodeOf(cluster, key));
+    return this.#slotMarkerRun(cluster, key);
+  }
+
+  /**
+   * The marker of `key`'s slot. Also used on a slot-safe single endpoint (a proxy in front of
+   * shards): one marker per prefix would live on one shard and miss the others losing their data.
+   */
+  #slotMarkerRun(client: RedisClient, key: string): ServerRun | Promise<ServerRun> {
     const slot = calculateSlot(key);
     const known = this.#clusterRuns.marker(slot);
     if (known) return known;
-    return this.#marker(cluster, `${this.#ctx.keys.key('lock', 'marker')}:{${tagForSlot(slot)}}`).then((run) => {
+    return this.#marker(client, `${this.#ctx.keys.key('lock', 'marker')}:{${tagForSlot(slot)}}`).then((run) => {
       this.#clusterRuns.markerLearned(slot, run);
       return run;
     });
@@ -174,7 +182,11 @@ export class RedisLockBackend implements LockBackend {
     const client = connection.client;
     if (client === null || !connection.isReady) return Promise.reject(connection.unavailable());
     const { keys } = this.#names(ref);
-    const known = isCluster(client) ? this.#clusterRun(client, keys[0]) : this.#serverRun(client);
+    const known = isCluster(client)
+      ? this.#clusterRun(client, keys[0])
+      : this.#useMarker && connection.slotSafe
+        ? this.#slotMarkerRun(client, keys[0])
+        : this.#serverRun(client);
     // The reply is read, and errors are mapped, in the reaction that settles the script call:
     // acquire and release are the hot path, each promise less counts.
     const onReply = (raw: unknown): AcquireReply | Promise<AcquireReply> => {

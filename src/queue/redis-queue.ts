@@ -40,14 +40,16 @@ interface RunningJob {
 /**
  * BullMQ's key prefix for this toolkit: `<prefix>:queue`, so environments sharing a Redis never meet.
  *
- * On Redis Cluster it is `{<prefix>:queue}`: BullMQ's scripts touch several keys of a queue (and a
- * flow touches keys of several queues), so every queue key must hash to one slot. One tag for all
- * queues keeps flows possible; the cost is that all queues of a toolkit live on one shard.
- * Single and Sentinel keep the untagged layout, so existing deployments find their jobs.
+ * Slot-safe (Redis Cluster, or an endpoint that enforces slots) it is `{<prefix>:queue}`: BullMQ's
+ * scripts touch several keys of a queue (and a flow touches keys of several queues), so every queue
+ * key must hash to one slot. One tag for all queues keeps flows possible; the cost is that all
+ * queues of a toolkit live on one shard. Otherwise the untagged layout stays, so existing
+ * deployments find their jobs. Read when a queue is made: one made before `'auto'` detected slots
+ * keeps the untagged prefix (the detection warning says so).
  */
 export function bullPrefix(ctx: RedkitContext): string {
   const prefix = ctx.keys.key('queue');
-  return ctx.config.topology === 'cluster' ? `{${prefix}}` : prefix;
+  return ctx.connection.slotSafe ? `{${prefix}}` : prefix;
 }
 
 /** Maps redkit job options to BullMQ's, with bounded retention by default. */

@@ -2,7 +2,8 @@
 // Redis as one EVALSHA of a generated wrapper. Why, and every limit, in README.md beside this file.
 import { Command } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import { isCluster, type RedisClient } from '../cluster.js';
+import type { RedisClient } from '../cluster.js';
+import { isSlotSafe } from '../slot-safe.js';
 import { flushWrites } from './write-batching.js';
 import { commandTracingActive, labelCommand } from '../../metrics/spans.js';
 
@@ -228,9 +229,9 @@ const pending = new WeakMap<RedisClient, Map<RegisteredScript, PendingCall[]>>()
  * call sent on its own costs Redis one script start and ioredis one command object and reply;
  * here a batch of calls costs one of each (measured with the eager send below: lock cycles
  * ~24 k → ~33 k/s, rate-limit decisions on distinct keys ~72 k → ~120 k/s).
- * On one server a batch spans keys of any slot. On a Cluster one EVALSHA must stay in one slot
- * (every call's keys share a hash tag), so calls are batched per script and slot: the slot of a
- * call's first key, computed here as ioredis computes it to route the command.
+ * On one server a batch spans keys of any slot. On a Cluster, or an endpoint that enforces slots
+ * (slot-safe.ts), one EVALSHA must stay in one slot (every call's keys share a hash tag), so calls
+ * are batched per script and slot: the slot of a call's first key, as ioredis computes it to route.
  */
 function enqueue<T>(
   client: RedisClient,
@@ -239,7 +240,7 @@ function enqueue<T>(
   onReply: ((reply: unknown) => T | PromiseLike<T>) | undefined,
   onError: ((err: unknown) => T | PromiseLike<T>) | undefined,
 ): Promise<T> {
-  if (isCluster(client)) return enqueueInSlot(client, script, keysAndArgs, onReply, onError);
+  if (isSlotSafe(client)) return enqueueInSlot(client, script, keysAndArgs, onReply, onError);
   let byName = pending.get(client);
   if (!byName) pending.set(client, (byName = new Map()));
   // process.nextTick runs after every promise job of the current turn: calls made by code that
@@ -261,7 +262,7 @@ function enqueue<T>(
 /** Calls waiting for the end of the tick on a Cluster, per script and hash slot. */
 const pendingInSlots = new WeakMap<RedisClient, Map<RegisteredScript, Map<number, PendingCall[]>>>();
 
-/** `enqueue` on a Cluster: one batch per script and slot, so each EVALSHA goes to one node. */
+/** `enqueue` when slot-safe: one batch per script and slot, so each EVALSHA stays in one slot (and goes to one node). */
 function enqueueInSlot<T>(
   client: RedisClient,
   script: RegisteredScript,
@@ -282,6 +283,8 @@ function enqueueInSlot<T>(
   if (queue.length >= EAGER_BATCH) {
     bySlot.delete(slot);
     send(client, script, queue);
+    // One endpoint: past its per-tick write batching too (a Cluster has nothing to flush here).
+    flushWrites(client);
   }
   return promise;
 }
