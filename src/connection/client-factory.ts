@@ -44,13 +44,15 @@ export function makeClient(
     const nodeOptions = serverOptions(cfg, purpose, nodeOverrides, hooks);
     // A cluster has one db (0): SELECT is refused.
     delete nodeOptions.db;
-    return new Cluster(
-      cfg.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
-      clusterOptions(cfg, nodeOptions, (attempt) => hooks.retryDelay(purpose, attempt), {
-        ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
-        ...(overrides.lazyConnect !== undefined ? { lazyConnect: overrides.lazyConnect } : {}),
-        ...clusterOverrides,
-      }),
+    return endWaitingNodesOnDisconnect(
+      new Cluster(
+        cfg.clusterNodes.map((n) => ({ host: n.host, port: n.port })),
+        clusterOptions(cfg, nodeOptions, (attempt) => hooks.retryDelay(purpose, attempt), {
+          ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+          ...(overrides.lazyConnect !== undefined ? { lazyConnect: overrides.lazyConnect } : {}),
+          ...clusterOverrides,
+        }),
+      ),
     );
   }
   const client = new Redis({
@@ -60,6 +62,36 @@ export function makeClient(
     ...serverOptions(cfg, purpose, overrides, hooks),
   });
   if (cfg.topology === 'sentinel') reviveOnEnd(client, hooks.isClosed, hooks.reviveDelay, hooks.logger);
+  return endWhenWaiting(client);
+}
+
+/**
+ * ioredis 6.0.0: a cluster node connection told to disconnect while it waits to reconnect (its
+ * socket already gone) only clears its timer. It never ends, and a command in its offline queue
+ * never settles: a worker's BZPOPMIN sent while Redis was down kept BullMQ's wait watchdog (a ref'd
+ * timer of drainDelay + 1 s) holding the process for ~31 s after close. Such a node is ended as a
+ * closed socket would end it. BullMQ's duplicates (its blocking connection) get the same.
+ */
+function endWaitingNodesOnDisconnect(cluster: Cluster): Cluster {
+  cluster.on('+node', (node: Redis) => endWhenWaiting(node));
+  const duplicate = cluster.duplicate.bind(cluster);
+  cluster.duplicate = (...args: Parameters<Cluster['duplicate']>) => endWaitingNodesOnDisconnect(duplicate(...args));
+  return cluster;
+}
+
+/** The same for one server's client (single, Sentinel) and its duplicates. */
+function endWhenWaiting(client: Redis): Redis {
+  const disconnect = client.disconnect.bind(client);
+  client.disconnect = (reconnect = false) => {
+    const waiting = !reconnect && client.status === 'reconnecting';
+    disconnect(reconnect);
+    if (!waiting) return;
+    const internals = client as unknown as { flushQueue(error: Error): void; setStatus(status: string): void };
+    internals.flushQueue(new Error('Connection is closed.'));
+    internals.setStatus('end');
+  };
+  const duplicate = client.duplicate.bind(client);
+  client.duplicate = (...args: Parameters<Redis['duplicate']>) => endWhenWaiting(duplicate(...args));
   return client;
 }
 

@@ -69,15 +69,35 @@ export class SharedSubscriber {
    * messages of the gap are lost all the same, so every replacement's 'ready' is a resync.
    */
   #watchClusterSubscriber(cluster: Cluster): void {
-    const inner = (cluster as unknown as { subscriber?: { selectSubscriber?(): void; getInstance?(): Redis | null } }).subscriber;
+    const inner = (cluster as unknown as { subscriber?: { selectSubscriber?(): void; getInstance?(): Redis | null; isStarted?(): boolean } }).subscriber;
     if (!inner?.selectSubscriber || !inner.getInstance) return;
     const select = inner.selectSubscriber.bind(inner);
     let selected = 0;
-    inner.selectSubscriber = () => {
+    let lastAt = 0;
+    let delayMs = 0;
+    let pending: NodeJS.Timeout | null = null;
+    const selectNow = () => {
+      pending = null;
+      if (inner.isStarted && !inner.isStarted()) return;
+      lastAt = performance.now();
       select();
       const node = inner.getInstance!();
       // The first is the initial connection (the cluster's own 'ready' covers it).
+      if (node) node.once('ready', () => (delayMs = 0));
       if (node && ++selected > 1) node.once('ready', () => this.#runResync());
+    };
+    // ioredis picks a new subscriber node the moment the last one ends, with no delay: while the
+    // whole cluster is down that is a hot loop of refused connects (thousands a second, each
+    // leaving a timer). Selections closer than the last delay wait, backing off to 2 s.
+    inner.selectSubscriber = () => {
+      if (pending) return;
+      if (performance.now() - lastAt >= delayMs) {
+        delayMs = Math.min(Math.max(delayMs * 2, 50), 2000);
+        selectNow();
+        return;
+      }
+      pending = setTimeout(selectNow, delayMs);
+      pending.unref();
     };
   }
 
